@@ -1,0 +1,47 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// Module map (data flows one way: model -> graph -> property -> bounds -> search -> report):
+//   CGLPK, CBLAS       system libraries (Debian libglpk-dev, libopenblas-dev)
+//   CertusTensor       dense Double tensors and BLAS-backed linear algebra
+//   CertusGraph        graph IR, the Operator protocol and one file per operator
+//   CertusONNX         ONNX protobuf types (generated), binary/JSON loading, conversion
+//   CertusLP           GLPK wrapper: LPs and MILPs, defensive
+//   CertusSpec         VNNLIB and JSON robustness specs, the Property type
+//   Certus             umbrella module: `import Certus` gives the whole library
+//   certus (CLI/)      the command-line tool; parses arguments and prints
+let package = Package(
+    name: "Certus",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Certus", targets: ["Certus"]),
+        .executable(name: "certus", targets: ["certus"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CGLPK", path: "Sources/CGLPK", providers: [.apt(["libglpk-dev"])]),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CertusTensor", dependencies: ["CBLAS"]),
+        .target(name: "CertusGraph", dependencies: ["CertusTensor"]),
+        .target(name: "CertusONNX", dependencies: [
+            "CertusGraph", "CertusTensor",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
+        .target(name: "CertusLP", dependencies: ["CGLPK"]),
+        .target(name: "CertusSpec"),
+        .target(name: "Certus", dependencies: [
+            "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec",
+        ]),
+        .executableTarget(name: "certus", dependencies: [
+            "Certus",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "CLI"),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "CertusGraphTests", dependencies: ["Certus", "TestSupport"]),
+        .testTarget(name: "CertusONNXTests", dependencies: ["Certus", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Certus", "TestSupport", "certus"]),
+    ]
+)

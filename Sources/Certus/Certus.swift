@@ -1,0 +1,5 @@
+@_exported import CertusTensor
+@_exported import CertusGraph
+@_exported import CertusONNX
+@_exported import CertusLP
+@_exported import CertusSpec

@@ -1,0 +1,95 @@
+import Foundation
+import CertusGraph
+import CertusONNX
+
+/// What `certus inspect` shows about a model, computed by the library.
+public struct ModelSummary: Codable, Sendable {
+    public struct TensorSummary: Codable, Sendable {
+        public var name: String
+        public var shape: [Int]
+    }
+    public var file: String
+    public var irVersion: Int
+    public var opset: Int
+    public var producer: String
+    public var inputs: [TensorSummary]
+    public var outputs: [TensorSummary]
+    public var opCounts: [String: Int]
+    public var parameters: Int
+    /// Computing nodes left after constant folding.
+    public var nodes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case file, irVersion = "ir_version", opset, producer, inputs, outputs, opCounts = "op_counts", parameters, nodes
+    }
+
+    public init(graph: Graph, file: String) {
+        self.file = file
+        irVersion = graph.metadata.irVersion
+        opset = graph.metadata.opset
+        producer = graph.metadata.producer
+        inputs = [TensorSummary(name: graph.inputName, shape: graph.inputShape)]
+        outputs = graph.outputs.map { TensorSummary(name: graph.values[$0].name, shape: graph.values[$0].shape) }
+        opCounts = graph.metadata.opCounts
+        parameters = graph.metadata.parameterCount
+        nodes = graph.nodes.count
+    }
+}
+
+/// Parsing of concrete model inputs given on the command line or in a file.
+public enum InputValues {
+    /// Parses "v1,v2,..." (commas and/or whitespace). Errors name the position of a bad value.
+    public static func parse(list text: String) throws -> [Double] {
+        let items = text.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\t" })
+        return try items.enumerated().map { i, s in
+            guard let v = Double(s), v.isFinite else {
+                throw ModelError(.input, location: "--input value \(i + 1)", "'\(s)' is not a finite number")
+            }
+            return v
+        }
+    }
+
+    /// Reads a JSON array of numbers (nested arrays are flattened row-major) from a file.
+    /// Values are decoded with `JSONDecoder`, which reads decimal text exactly (Foundation's
+    /// `JSONSerialization` on Linux can be off by one ulp).
+    public static func load(file path: String) throws -> [Double] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelError(.io, file: path, "no such file or it cannot be read")
+        }
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            throw ModelError(.input, file: path, location: ModelFile.jsonLocation(error, data), "malformed JSON: \(ModelFile.jsonReasonPublic(error))")
+        }
+        do {
+            return try JSONDecoder().decode(NestedNumbers.self, from: data).flattened
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
+            let where_ = "$" + context.codingPath.map { "[\($0.intValue ?? 0)]" }.joined()
+            throw ModelError(.input, file: path, location: "element \(where_)", "is not a number or an array of numbers")
+        } catch {
+            throw ModelError(.input, file: path, "\(error)")
+        }
+    }
+}
+
+/// A number or a (nested) array of numbers.
+enum NestedNumbers: Decodable {
+    case number(Double)
+    case array([NestedNumbers])
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let v = try? c.decode(Double.self) {
+            self = .number(v)
+        } else {
+            self = .array(try c.decode([NestedNumbers].self))
+        }
+    }
+
+    var flattened: [Double] {
+        switch self {
+        case .number(let v): return [v]
+        case .array(let a): return a.flatMap(\.flattened)
+        }
+    }
+}

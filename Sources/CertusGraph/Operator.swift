@@ -1,0 +1,145 @@
+import CertusTensor
+
+/// One ONNX operator with all of its semantics.
+///
+/// Each supported operator is one type in one file under `Ops/`. Today an operator knows how to
+/// build itself from an ONNX node (checking attributes and input shapes), its output shape, and
+/// its exact evaluation in `Double`. Each later analysis (interval bounds, linear relaxation,
+/// LP encoding, derivative) is one more requirement on this protocol, implemented beside the
+/// evaluation in the same file.
+public protocol Operator: Sendable {
+    /// The ONNX `op_type` this operator implements.
+    static var opType: String { get }
+
+    /// Builds the operator from a node. Throws a `ModelError` naming the node when an attribute
+    /// is unsupported or inconsistent.
+    static func make(_ node: NodeContext) throws -> Self
+
+    /// The output shape for the given input shapes (all present inputs, in order). Throws a
+    /// `.shape` error when the shapes do not fit the operator.
+    func outputShape(_ inputShapes: [[Int]]) throws -> [Int]
+
+    /// Exact evaluation in `Double`. Inputs have the shapes that `outputShape` accepted.
+    func evaluate(_ inputs: [Tensor]) throws -> Tensor
+}
+
+/// An attribute value of an ONNX node, independent of the protobuf types.
+public enum AttributeValue: Sendable, Equatable {
+    case int(Int)
+    case float(Double)
+    case string(String)
+    case ints([Int])
+    case floats([Double])
+    case strings([String])
+    case tensor(Tensor)
+    case unsupported(String)
+}
+
+/// Everything an operator may look at while it is built: attributes, input shapes and the values
+/// of inputs that are constant (initializers, `Constant` nodes, or folded subgraphs).
+public struct NodeContext: Sendable {
+    public let name: String
+    public let opType: String
+    public let opset: Int
+    public let attributes: [String: AttributeValue]
+    public let inputShapes: [[Int]]
+    public let constantInputs: [Tensor?]
+
+    public init(name: String, opType: String, opset: Int, attributes: [String: AttributeValue],
+                inputShapes: [[Int]], constantInputs: [Tensor?]) {
+        self.name = name
+        self.opType = opType
+        self.opset = opset
+        self.attributes = attributes
+        self.inputShapes = inputShapes
+        self.constantInputs = constantInputs
+    }
+
+    /// Where errors about this node point.
+    public var location: String { "node '\(name)' (\(opType))" }
+
+    public func error(_ message: String, kind: ModelError.Kind = .invalidModel) -> ModelError {
+        ModelError(kind, location: location, message)
+    }
+
+    public func unsupported(_ message: String) -> ModelError {
+        ModelError(.unsupportedFeature, location: location, message)
+    }
+
+    public func int(_ key: String, default value: Int? = nil) throws -> Int {
+        switch attributes[key] {
+        case .int(let v): return v
+        case nil:
+            if let value { return value }
+            throw error("missing required attribute '\(key)'")
+        default: throw error("attribute '\(key)' must be an integer")
+        }
+    }
+
+    public func float(_ key: String, default value: Double) throws -> Double {
+        switch attributes[key] {
+        case .float(let v): return v
+        case .int(let v): return Double(v)
+        case nil: return value
+        default: throw error("attribute '\(key)' must be a float")
+        }
+    }
+
+    public func ints(_ key: String) throws -> [Int]? {
+        switch attributes[key] {
+        case .ints(let v): return v
+        case nil: return nil
+        default: throw error("attribute '\(key)' must be a list of integers")
+        }
+    }
+
+    public func string(_ key: String, default value: String) throws -> String {
+        switch attributes[key] {
+        case .string(let v): return v
+        case nil: return value
+        default: throw error("attribute '\(key)' must be a string")
+        }
+    }
+
+    /// The value of input `i`, which must be constant (for example Reshape's target shape).
+    public func constantInput(_ i: Int, what: String) throws -> Tensor {
+        guard i < constantInputs.count, let t = constantInputs[i] else {
+            throw unsupported("\(what) (input \(i)) must be a constant; computed values are not supported")
+        }
+        return t
+    }
+
+    /// Integer list from a constant input, checking every entry is an exact integer.
+    public func constantInts(_ i: Int, what: String) throws -> [Int] {
+        let t = try constantInput(i, what: what)
+        return try t.data.map { v in
+            guard v.isFinite, v == v.rounded(), abs(v) < 9.0e15 else { throw error("\(what) holds non-integer value \(v)") }
+            return Int(v)
+        }
+    }
+
+    /// Normalises a possibly negative axis against `rank`.
+    public func axis(_ a: Int, rank: Int, what: String = "axis") throws -> Int {
+        let r = a < 0 ? a + rank : a
+        guard r >= 0, r < rank else {
+            throw error("\(what) \(a) is out of range for rank \(rank)", kind: .shape)
+        }
+        return r
+    }
+}
+
+/// Shape-checking helpers shared by operators.
+public enum ShapeCheck {
+    public static func count(_ shapes: [[Int]], _ range: ClosedRange<Int>, _ op: String) throws {
+        guard range.contains(shapes.count) else {
+            throw ModelError(.invalidModel, "\(op) takes \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)") inputs, got \(shapes.count)")
+        }
+    }
+
+    public static func broadcast(_ a: [Int], _ b: [Int]) throws -> [Int] {
+        guard let s = Broadcast.shape(a, b) else {
+            throw ModelError(.shape, "input shapes \(a) and \(b) cannot be broadcast together")
+        }
+        return s
+    }
+}

@@ -1,0 +1,52 @@
+import CertusTensor
+
+/// 2-D average pooling, NCHW.
+public struct AveragePool: Operator {
+    public static let opType = "AveragePool"
+    public let window: Window2D
+    public let countIncludePad: Bool
+
+    public static func make(_ node: NodeContext) throws -> AveragePool {
+        guard let x = node.inputShapes.first, x.count == 4 else {
+            throw node.unsupported("only 2-D pooling (4-D input) is supported; input is \(node.inputShapes.first ?? [])")
+        }
+        guard let kernel = try node.ints("kernel_shape") else { throw node.error("missing required attribute 'kernel_shape'") }
+        return AveragePool(window: try Window2D.make(node, kernel: kernel, inputHW: Array(x[2...])),
+                           countIncludePad: try node.int("count_include_pad", default: 0) != 0)
+    }
+
+    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(s, 1...1, Self.opType)
+        guard s[0].count == 4 else { throw ModelError(.shape, "AveragePool needs a 4-D input, got \(s[0])") }
+        return Array(s[0][0..<2]) + (try window.outputHW(Array(s[0][2...])))
+    }
+
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        let xs = inputs[0].shape
+        let os = try outputShape([xs])
+        let (h, w, oh, ow) = (xs[2], xs[3], os[2], os[3])
+        let x = inputs[0].data
+        var out = [Double](repeating: 0, count: os.reduce(1, *))
+        for plane in 0..<(xs[0] * xs[1]) {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var sum = 0.0, inside = 0, padded = 0
+                    for i in 0..<window.kernel[0] {
+                        let iy = oy * window.strides[0] - window.pads[0] + i * window.dilations[0]
+                        for j in 0..<window.kernel[1] {
+                            let ix = ox * window.strides[1] - window.pads[1] + j * window.dilations[1]
+                            if iy >= 0 && iy < h && ix >= 0 && ix < w {
+                                sum += x[plane * h * w + iy * w + ix]; inside += 1
+                            } else if iy < h + window.pads[2] && ix < w + window.pads[3] {
+                                padded += 1   // explicit padding, not the ceil_mode overhang
+                            }
+                        }
+                    }
+                    let divisor = countIncludePad ? inside + padded : inside
+                    out[(plane * oh + oy) * ow + ox] = divisor > 0 ? sum / Double(divisor) : 0
+                }
+            }
+        }
+        return Tensor(shape: os, data: out)
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import CertusTensor
+
+/// Inference-mode batch normalisation over channel axis 1:
+/// y = scale * (x - mean) / sqrt(var + epsilon) + bias.
+public struct BatchNormalization: Operator {
+    public static let opType = "BatchNormalization"
+    public let epsilon: Double
+
+    public static func make(_ node: NodeContext) throws -> BatchNormalization {
+        if try node.int("training_mode", default: 0) != 0 {
+            throw node.unsupported("training_mode=1 is not supported (inference only)")
+        }
+        if node.opset < 7, try node.int("is_test", default: 1) == 0 {
+            throw node.unsupported("is_test=0 (training) is not supported")
+        }
+        return BatchNormalization(epsilon: try node.float("epsilon", default: 1e-5))
+    }
+
+    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(s, 5...5, Self.opType)
+        guard s[0].count >= 2 else { throw ModelError(.shape, "BatchNormalization needs an input of rank >= 2, got \(s[0])") }
+        let c = s[0][1]
+        for (i, name) in [(1, "scale"), (2, "B"), (3, "mean"), (4, "var")] where s[i] != [c] {
+            throw ModelError(.shape, "BatchNormalization \(name) has shape \(s[i]), expected [\(c)]")
+        }
+        return s[0]
+    }
+
+    /// Per-channel (multiplier, offset) so that y = multiplier * x + offset.
+    public func affine(scale: [Double], bias: [Double], mean: [Double], variance: [Double]) -> ([Double], [Double]) {
+        var mul = [Double](repeating: 0, count: scale.count), off = mul
+        for c in 0..<scale.count {
+            mul[c] = scale[c] / (variance[c] + epsilon).squareRoot()
+            off[c] = bias[c] - mul[c] * mean[c]
+        }
+        return (mul, off)
+    }
+
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        var x = inputs[0]
+        let (mul, off) = affine(scale: inputs[1].data, bias: inputs[2].data, mean: inputs[3].data, variance: inputs[4].data)
+        let c = x.shape[1]
+        let inner = x.shape.dropFirst(2).reduce(1, *)
+        for i in 0..<x.data.count {
+            let ch = (i / inner) % c
+            x.data[i] = mul[ch] * x.data[i] + off[ch]
+        }
+        return x
+    }
+}

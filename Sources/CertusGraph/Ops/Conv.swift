@@ -1,0 +1,141 @@
+import CertusTensor
+
+/// Spatial window geometry shared by Conv and AveragePool (2-D, NCHW).
+public struct Window2D: Sendable, Equatable {
+    public var kernel: [Int]      // kH, kW
+    public var strides: [Int]     // sH, sW
+    public var dilations: [Int]   // dH, dW
+    public var pads: [Int]        // top, left, bottom, right
+    public var ceilMode: Bool
+
+    /// Reads kernel_shape (or `kernel` when given from weights), strides, dilations, pads and
+    /// auto_pad. `inputHW` is needed to resolve SAME_* padding.
+    static func make(_ node: NodeContext, kernel: [Int], inputHW: [Int]) throws -> Window2D {
+        let strides = try node.ints("strides") ?? [1, 1]
+        let dilations = try node.ints("dilations") ?? [1, 1]
+        var pads = try node.ints("pads") ?? [0, 0, 0, 0]
+        guard kernel.count == 2, strides.count == 2, dilations.count == 2, pads.count == 4 else {
+            throw node.unsupported("only 2-D windows are supported (kernel \(kernel), strides \(strides), dilations \(dilations), pads \(pads))")
+        }
+        guard kernel.allSatisfy({ $0 > 0 }), strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }),
+              pads.allSatisfy({ $0 >= 0 }) else {
+            throw node.error("kernel, strides and dilations must be positive and pads non-negative")
+        }
+        let autoPad = try node.string("auto_pad", default: "NOTSET")
+        switch autoPad {
+        case "NOTSET": break
+        case "VALID": pads = [0, 0, 0, 0]
+        case "SAME_UPPER", "SAME_LOWER":
+            for d in 0..<2 {
+                let out = (inputHW[d] + strides[d] - 1) / strides[d]
+                let total = max(0, (out - 1) * strides[d] + (kernel[d] - 1) * dilations[d] + 1 - inputHW[d])
+                let small = total / 2, big = total - small
+                if autoPad == "SAME_UPPER" { pads[d] = small; pads[d + 2] = big } else { pads[d] = big; pads[d + 2] = small }
+            }
+        default: throw node.error("unknown auto_pad '\(autoPad)'")
+        }
+        return Window2D(kernel: kernel, strides: strides, dilations: dilations, pads: pads,
+                        ceilMode: try node.int("ceil_mode", default: 0) != 0)
+    }
+
+    /// Output height and width for an input of height and width `hw`.
+    public func outputHW(_ hw: [Int]) throws -> [Int] {
+        try (0..<2).map { d in
+            let span = hw[d] + pads[d] + pads[d + 2] - ((kernel[d] - 1) * dilations[d] + 1)
+            guard span >= 0 else {
+                throw ModelError(.shape, "window \(kernel) (dilation \(dilations)) is larger than the padded input \(hw)")
+            }
+            var o = (ceilMode ? (span + strides[d] - 1) / strides[d] : span / strides[d]) + 1
+            // With ceil_mode the last window must start inside the input or left padding.
+            if ceilMode, (o - 1) * strides[d] >= hw[d] + pads[d] { o -= 1 }
+            return o
+        }
+    }
+}
+
+/// 2-D convolution, NCHW, with pads, strides, dilations and groups.
+public struct Conv: Operator {
+    public static let opType = "Conv"
+    public let window: Window2D
+    public let group: Int
+
+    public static func make(_ node: NodeContext) throws -> Conv {
+        guard node.inputShapes.count >= 2 else { throw node.error("Conv needs inputs X and W") }
+        let x = node.inputShapes[0], w = node.inputShapes[1]
+        guard x.count == 4, w.count == 4 else {
+            throw node.unsupported("only 2-D convolution (4-D X and W) is supported; X is \(x), W is \(w)")
+        }
+        let kernel = try node.ints("kernel_shape") ?? Array(w[2...])
+        guard kernel == Array(w[2...]) else {
+            throw node.error("kernel_shape \(kernel) does not match the weight shape \(w)", kind: .shape)
+        }
+        return Conv(window: try Window2D.make(node, kernel: kernel, inputHW: Array(x[2...])),
+                    group: try node.int("group", default: 1))
+    }
+
+    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(s, 2...3, Self.opType)
+        let x = s[0], w = s[1]
+        guard x.count == 4, w.count == 4 else { throw ModelError(.shape, "Conv needs 4-D X and W, got \(x) and \(w)") }
+        guard group > 0, x[1] % group == 0, w[0] % group == 0, w[1] * group == x[1] else {
+            throw ModelError(.shape, "Conv channels do not fit: X has \(x[1]) channels, W is \(w), group \(group)")
+        }
+        if s.count == 3, s[2] != [w[0]] {
+            throw ModelError(.shape, "Conv bias has shape \(s[2]), expected [\(w[0])]")
+        }
+        let hw = try window.outputHW(Array(x[2...]))
+        return [x[0], w[0]] + hw
+    }
+
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        let xs = inputs[0].shape, ws = inputs[1].shape
+        let outShape = try outputShape(inputs.map(\.shape))
+        let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3])
+        let (m, cg, kh, kw) = (ws[0], ws[1], ws[2], ws[3])
+        let (oh, ow) = (outShape[2], outShape[3])
+        let mg = m / group
+        let cols = oh * ow, rows = cg * kh * kw
+        var out = [Double](repeating: 0, count: outShape.reduce(1, *))
+        guard !out.isEmpty, rows > 0 else { return Tensor(shape: outShape, data: out) }
+        var col = [Double](repeating: 0, count: rows * cols)
+        let x = inputs[0].data, wt = inputs[1].data
+        for b in 0..<n {
+            for g in 0..<group {
+                // im2col for this image and group
+                for ci in 0..<cg {
+                    let chan = g * cg + ci
+                    let xBase = (b * c + chan) * h * w
+                    for i in 0..<kh {
+                        for j in 0..<kw {
+                            let r = (ci * kh + i) * kw + j
+                            for oy in 0..<oh {
+                                let iy = oy * window.strides[0] - window.pads[0] + i * window.dilations[0]
+                                for ox in 0..<ow {
+                                    let ix = ox * window.strides[1] - window.pads[1] + j * window.dilations[1]
+                                    col[r * cols + oy * ow + ox] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[xBase + iy * w + ix] : 0
+                                }
+                            }
+                        }
+                    }
+                }
+                wt.withUnsafeBufferPointer { pw in
+                    col.withUnsafeBufferPointer { pc in
+                        out.withUnsafeMutableBufferPointer { po in
+                            BLAS.gemm(m: mg, n: cols, k: rows,
+                                      a: pw.baseAddress! + g * mg * rows, b: pc.baseAddress!,
+                                      c: po.baseAddress! + (b * m + g * mg) * cols)
+                        }
+                    }
+                }
+            }
+            if inputs.count == 3 {
+                for oc in 0..<m {
+                    let bias = inputs[2].data[oc]
+                    let base = (b * m + oc) * cols
+                    for t in 0..<cols { out[base + t] += bias }
+                }
+            }
+        }
+        return Tensor(shape: outShape, data: out)
+    }
+}

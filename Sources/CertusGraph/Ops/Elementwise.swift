@@ -1,0 +1,53 @@
+import CertusTensor
+
+/// An operator applied to each element of its single input. Conforming types give `apply`;
+/// shape inference and evaluation come from here.
+public protocol ElementwiseUnary: Operator {
+    func apply(_ x: Double) -> Double
+}
+
+/// An operator without attributes: `make` just checks there is nothing it would ignore.
+public protocol AttributeFree: Operator {
+    init()
+}
+
+extension AttributeFree {
+    public static func make(_ node: NodeContext) throws -> Self { Self() }
+}
+
+extension ElementwiseUnary {
+    public func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(inputShapes, 1...1, Self.opType)
+        return inputShapes[0]
+    }
+
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        var out = inputs[0]
+        for i in 0..<out.data.count { out.data[i] = apply(out.data[i]) }
+        return out
+    }
+}
+
+/// A numpy-broadcasting binary arithmetic operator.
+public protocol ElementwiseBinary: Operator {
+    init()
+    func apply(_ a: Double, _ b: Double) -> Double
+}
+
+extension ElementwiseBinary {
+    public static func make(_ node: NodeContext) throws -> Self {
+        if node.opset < 7, case .int(1)? = node.attributes["broadcast"], node.attributes["axis"] != nil {
+            throw node.unsupported("legacy broadcast with an 'axis' attribute (opset < 7) is not supported")
+        }
+        return Self()
+    }
+
+    public func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(inputShapes, 2...2, Self.opType)
+        return try ShapeCheck.broadcast(inputShapes[0], inputShapes[1])
+    }
+
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        try Broadcast.apply(inputs[0], inputs[1], apply)
+    }
+}

@@ -1,0 +1,53 @@
+import CertusTensor
+
+/// Y = alpha * op(A) * op(B) + beta * C, with A and B 2-D and C broadcast to the result.
+public struct Gemm: Operator {
+    public static let opType = "Gemm"
+    public let alpha: Double, beta: Double
+    public let transA: Bool, transB: Bool
+
+    public init(alpha: Double = 1, beta: Double = 1, transA: Bool = false, transB: Bool = false) {
+        self.alpha = alpha; self.beta = beta; self.transA = transA; self.transB = transB
+    }
+
+    public static func make(_ node: NodeContext) throws -> Gemm {
+        Gemm(alpha: try node.float("alpha", default: 1), beta: try node.float("beta", default: 1),
+             transA: try node.int("transA", default: 0) != 0, transB: try node.int("transB", default: 0) != 0)
+    }
+
+    /// (m, k, n) of the product, checking the inner dimensions agree.
+    func dims(_ a: [Int], _ b: [Int]) throws -> (Int, Int, Int) {
+        guard a.count == 2, b.count == 2 else {
+            throw ModelError(.shape, "Gemm needs 2-D A and B, got shapes \(a) and \(b)")
+        }
+        let (m, k) = transA ? (a[1], a[0]) : (a[0], a[1])
+        let (k2, n) = transB ? (b[1], b[0]) : (b[0], b[1])
+        guard k == k2 else {
+            throw ModelError(.shape, "Gemm inner dimensions differ: A is \(a)\(transA ? " (transposed)" : ""), B is \(b)\(transB ? " (transposed)" : "")")
+        }
+        return (m, k, n)
+    }
+
+    public func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(inputShapes, 2...3, Self.opType)
+        let (m, _, n) = try dims(inputShapes[0], inputShapes[1])
+        if inputShapes.count == 3 {
+            guard let s = Broadcast.shape(inputShapes[2], [m, n]), s == [m, n] else {
+                throw ModelError(.shape, "Gemm bias C of shape \(inputShapes[2]) does not broadcast to [\(m), \(n)]")
+            }
+        }
+        return [m, n]
+    }
+
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        let (m, k, n) = try dims(inputs[0].shape, inputs[1].shape)
+        var y = BLAS.matmul(inputs[0].data, inputs[1].data, m: m, n: n, k: k, transA: transA, transB: transB)
+        if alpha != 1 { for i in 0..<y.count { y[i] *= alpha } }
+        if inputs.count == 3 {
+            let map = Broadcast.indexMap(from: inputs[2].shape, to: [m, n])
+            let c = inputs[2].data
+            for i in 0..<y.count { y[i] += beta * c[map[i]] }
+        }
+        return Tensor(shape: [m, n], data: y)
+    }
+}

@@ -1,0 +1,62 @@
+import CertusTensor
+
+/// numpy `matmul`: 1-D operands are promoted (and the added axis removed afterwards), leading
+/// batch dimensions broadcast.
+public struct MatMul: Operator, AttributeFree {
+    public static let opType = "MatMul"
+    public init() {}
+
+    struct Plan {
+        var m: Int, k: Int, n: Int
+        var batchShape: [Int]
+        var outShape: [Int]
+        var aBatch: [Int], bBatch: [Int]   // shapes of the batch parts of a and b (padded)
+    }
+
+    func plan(_ a0: [Int], _ b0: [Int]) throws -> Plan {
+        guard !a0.isEmpty, !b0.isEmpty else {
+            throw ModelError(.shape, "MatMul operands must have rank >= 1, got \(a0) and \(b0)")
+        }
+        let a = a0.count == 1 ? [1] + a0 : a0
+        let b = b0.count == 1 ? b0 + [1] : b0
+        let m = a[a.count - 2], k = a[a.count - 1], k2 = b[b.count - 2], n = b[b.count - 1]
+        guard k == k2 else {
+            throw ModelError(.shape, "MatMul inner dimensions differ: shapes \(a0) and \(b0)")
+        }
+        let aB = Array(a.dropLast(2)), bB = Array(b.dropLast(2))
+        guard let batch = Broadcast.shape(aB, bB) else {
+            throw ModelError(.shape, "MatMul batch dimensions of \(a0) and \(b0) cannot be broadcast")
+        }
+        var out = batch
+        if a0.count > 1 { out.append(m) }
+        if b0.count > 1 { out.append(n) }
+        return Plan(m: m, k: k, n: n, batchShape: batch, outShape: out, aBatch: aB, bBatch: bB)
+    }
+
+    public func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(inputShapes, 2...2, Self.opType)
+        return try plan(inputShapes[0], inputShapes[1]).outShape
+    }
+
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        let p = try plan(inputs[0].shape, inputs[1].shape)
+        let batches = p.batchShape.reduce(1, *)
+        let aMap = Broadcast.indexMap(from: p.aBatch, to: p.batchShape)
+        let bMap = Broadcast.indexMap(from: p.bBatch, to: p.batchShape)
+        let sa = p.m * p.k, sb = p.k * p.n, sc = p.m * p.n
+        var out = [Double](repeating: 0, count: batches * sc)
+        guard !out.isEmpty, p.k > 0 else { return Tensor(shape: p.outShape, data: out) }
+        inputs[0].data.withUnsafeBufferPointer { pa in
+            inputs[1].data.withUnsafeBufferPointer { pb in
+                out.withUnsafeMutableBufferPointer { pc in
+                    for t in 0..<batches {
+                        BLAS.gemm(m: p.m, n: p.n, k: p.k,
+                                  a: pa.baseAddress! + aMap[t] * sa, b: pb.baseAddress! + bMap[t] * sb,
+                                  c: pc.baseAddress! + t * sc)
+                    }
+                }
+            }
+        }
+        return Tensor(shape: p.outShape, data: out)
+    }
+}

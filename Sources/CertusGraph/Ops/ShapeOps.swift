@@ -1,0 +1,264 @@
+import Foundation
+import CertusTensor
+
+// Operators that only move or relabel data. Their later analyses are all "apply the same
+// permutation to the bounds", which is why they share `DataMovement`.
+
+/// Operators whose output element k is input element `sourceIndex[k]` (a pure relabelling).
+public protocol DataMovement: Operator {}
+
+public struct Flatten: Operator, DataMovement {
+    public static let opType = "Flatten"
+    public let axis: Int
+    public static func make(_ node: NodeContext) throws -> Flatten {
+        let rank = node.inputShapes.first?.count ?? 0
+        let a = try node.int("axis", default: 1)
+        let r = a < 0 ? a + rank : a
+        guard r >= 0, r <= rank else { throw node.error("axis \(a) is out of range for rank \(rank)", kind: .shape) }
+        return Flatten(axis: r)
+    }
+    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(s, 1...1, Self.opType)
+        guard axis <= s[0].count else { throw ModelError(.shape, "Flatten axis \(axis) is out of range for \(s[0])") }
+        return [s[0][..<axis].reduce(1, *), s[0][axis...].reduce(1, *)]
+    }
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        inputs[0].reshaped(try outputShape([inputs[0].shape]))
+    }
+}
+
+public struct Reshape: Operator, DataMovement {
+    public static let opType = "Reshape"
+    public let target: [Int]
+    public let allowZero: Bool
+    public static func make(_ node: NodeContext) throws -> Reshape {
+        let target: [Int]
+        if node.opset < 5 || node.inputShapes.count == 1 {
+            guard let s = try node.ints("shape") else { throw node.error("missing target shape") }
+            target = s
+        } else {
+            target = try node.constantInts(1, what: "the target shape")
+        }
+        return Reshape(target: target, allowZero: try node.int("allowzero", default: 0) != 0)
+    }
+    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(s, 1...2, Self.opType)
+        let input = s[0]
+        var out = target
+        var inferred: Int? = nil
+        for (i, d) in target.enumerated() {
+            if d == 0 && !allowZero {
+                guard i < input.count else { throw ModelError(.shape, "Reshape target \(target) copies dimension \(i) that \(input) does not have") }
+                out[i] = input[i]
+            } else if d == -1 {
+                guard inferred == nil else { throw ModelError(.shape, "Reshape target \(target) has more than one -1") }
+                inferred = i
+            } else if d < 0 {
+                throw ModelError(.shape, "Reshape target \(target) has invalid dimension \(d)")
+            }
+        }
+        let total = input.reduce(1, *)
+        if let i = inferred {
+            let known = out.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
+            guard known > 0, total % known == 0 else {
+                throw ModelError(.shape, "cannot reshape \(input) (\(total) values) to \(target)")
+            }
+            out[i] = total / known
+        }
+        guard out.reduce(1, *) == total else {
+            throw ModelError(.shape, "cannot reshape \(input) (\(total) values) to \(target)")
+        }
+        return out
+    }
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        inputs[0].reshaped(try outputShape([inputs[0].shape]))
+    }
+}
+
+public struct Transpose: Operator, DataMovement {
+    public static let opType = "Transpose"
+    public let perm: [Int]?
+    public static func make(_ node: NodeContext) throws -> Transpose {
+        let perm = try node.ints("perm")
+        if let perm, let rank = node.inputShapes.first?.count,
+           perm.count != rank || Set(perm) != Set(0..<rank) {
+            throw node.error("perm \(perm) is not a permutation of 0..<\(rank)", kind: .shape)
+        }
+        return Transpose(perm: perm)
+    }
+    func permutation(rank: Int) -> [Int] { perm ?? Array((0..<rank).reversed()) }
+    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(s, 1...1, Self.opType)
+        let p = permutation(rank: s[0].count)
+        guard p.count == s[0].count else { throw ModelError(.shape, "perm \(p) does not fit input \(s[0])") }
+        return p.map { s[0][$0] }
+    }
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        let x = inputs[0]
+        let p = permutation(rank: x.rank)
+        let outShape = try outputShape([x.shape])
+        let inStrides = Tensor.strides(of: x.shape)
+        let permStrides = p.map { inStrides[$0] }
+        var out = [Double](repeating: 0, count: x.count)
+        var idx = [Int](repeating: 0, count: x.rank)
+        var src = 0
+        for k in 0..<x.count {
+            out[k] = x.data[src]
+            var d = x.rank - 1
+            while d >= 0 {
+                idx[d] += 1; src += permStrides[d]
+                if idx[d] < outShape[d] { break }
+                src -= permStrides[d] * idx[d]; idx[d] = 0; d -= 1
+            }
+        }
+        return Tensor(shape: outShape, data: out)
+    }
+}
+
+public struct Squeeze: Operator, DataMovement {
+    public static let opType = "Squeeze"
+    public let axes: [Int]?
+    public static func make(_ node: NodeContext) throws -> Squeeze {
+        if node.opset >= 13 {
+            return Squeeze(axes: node.inputShapes.count > 1 ? try node.constantInts(1, what: "axes") : nil)
+        }
+        return Squeeze(axes: try node.ints("axes"))
+    }
+    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(s, 1...2, Self.opType)
+        let x = s[0]
+        guard let axes else { return x.filter { $0 != 1 } }
+        var drop = Set<Int>()
+        for a in axes {
+            let r = a < 0 ? a + x.count : a
+            guard r >= 0, r < x.count else { throw ModelError(.shape, "Squeeze axis \(a) is out of range for \(x)") }
+            guard x[r] == 1 else { throw ModelError(.shape, "Squeeze axis \(a) has size \(x[r]), not 1, in \(x)") }
+            drop.insert(r)
+        }
+        return x.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
+    }
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        inputs[0].reshaped(try outputShape([inputs[0].shape]))
+    }
+}
+
+public struct Unsqueeze: Operator, DataMovement {
+    public static let opType = "Unsqueeze"
+    public let axes: [Int]
+    public static func make(_ node: NodeContext) throws -> Unsqueeze {
+        if node.opset >= 13 { return Unsqueeze(axes: try node.constantInts(1, what: "axes")) }
+        guard let axes = try node.ints("axes") else { throw node.error("missing required attribute 'axes'") }
+        return Unsqueeze(axes: axes)
+    }
+    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(s, 1...2, Self.opType)
+        let rank = s[0].count + axes.count
+        var add = Set<Int>()
+        for a in axes {
+            let r = a < 0 ? a + rank : a
+            guard r >= 0, r < rank, !add.contains(r) else { throw ModelError(.shape, "Unsqueeze axes \(axes) are invalid for \(s[0])") }
+            add.insert(r)
+        }
+        var out: [Int] = [], it = s[0].makeIterator()
+        for i in 0..<rank { out.append(add.contains(i) ? 1 : it.next()!) }
+        return out
+    }
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        inputs[0].reshaped(try outputShape([inputs[0].shape]))
+    }
+}
+
+public struct Concat: Operator, DataMovement {
+    public static let opType = "Concat"
+    public let axis: Int
+    public static func make(_ node: NodeContext) throws -> Concat {
+        let rank = node.inputShapes.first?.count ?? 0
+        return Concat(axis: try node.axis(try node.int("axis"), rank: rank))
+    }
+    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+        guard let first = s.first else { throw ModelError(.invalidModel, "Concat needs at least one input") }
+        var out = first
+        for t in s.dropFirst() {
+            guard t.count == first.count,
+                  t.enumerated().allSatisfy({ $0.offset == axis || $0.element == first[$0.offset] }) else {
+                throw ModelError(.shape, "Concat inputs \(s) differ outside axis \(axis)")
+            }
+            out[axis] += t[axis]
+        }
+        return out
+    }
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        let outShape = try outputShape(inputs.map(\.shape))
+        let outer = outShape[..<axis].reduce(1, *)
+        var out: [Double] = []
+        out.reserveCapacity(outShape.reduce(1, *))
+        for o in 0..<outer {
+            for t in inputs {
+                let chunk = t.shape[axis...].reduce(1, *)
+                out.append(contentsOf: t.data[(o * chunk)..<((o + 1) * chunk)])
+            }
+        }
+        return Tensor(shape: outShape, data: out)
+    }
+}
+
+/// A constant tensor (folded into the graph's constants at load).
+public struct Constant: Operator {
+    public static let opType = "Constant"
+    public let value: Tensor
+    public static func make(_ node: NodeContext) throws -> Constant {
+        for (key, v) in node.attributes {
+            switch (key, v) {
+            case ("value", .tensor(let t)): return Constant(value: t)
+            case ("value_float", .float(let f)): return Constant(value: Tensor(scalar: f))
+            case ("value_floats", .floats(let f)): return Constant(value: Tensor(shape: [f.count], data: f))
+            case ("value_int", .int(let i)): return Constant(value: Tensor(scalar: Double(i)))
+            case ("value_ints", .ints(let i)): return Constant(value: Tensor(shape: [i.count], data: i.map(Double.init)))
+            default: continue
+            }
+        }
+        throw node.unsupported("Constant needs a 'value', 'value_float(s)' or 'value_int(s)' attribute; got \(node.attributes.keys.sorted())")
+    }
+    public func outputShape(_ s: [[Int]]) throws -> [Int] { value.shape }
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor { value }
+}
+
+/// Softmax along `axis` (opset >= 13), or over the flattened trailing dimensions from `axis`
+/// (opset < 13 semantics).
+public struct Softmax: Operator {
+    public static let opType = "Softmax"
+    public let axis: Int
+    public let legacyCoerce: Bool
+    public static func make(_ node: NodeContext) throws -> Softmax {
+        let rank = node.inputShapes.first?.count ?? 0
+        let legacy = node.opset < 13
+        let a = try node.int("axis", default: legacy ? 1 : -1)
+        return Softmax(axis: try node.axis(a, rank: max(rank, 1)), legacyCoerce: legacy)
+    }
+    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(s, 1...1, Self.opType)
+        return s[0]
+    }
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        var x = inputs[0]
+        let shape = x.shape.isEmpty ? [1] : x.shape
+        let (outer, len, inner): (Int, Int, Int) = legacyCoerce
+            ? (shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *), 1)
+            : (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * len * inner + i
+                var m = -Double.infinity
+                for k in 0..<len { m = max(m, x.data[base + k * inner]) }
+                var sum = 0.0
+                for k in 0..<len { let e = (x.data[base + k * inner] - m).exp(); x.data[base + k * inner] = e; sum += e }
+                for k in 0..<len { x.data[base + k * inner] /= sum }
+            }
+        }
+        return x
+    }
+}
+
+private extension Double {
+    func exp() -> Double { Foundation.exp(self) }
+}

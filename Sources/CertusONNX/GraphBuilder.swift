@@ -1,0 +1,225 @@
+import Foundation
+import CertusTensor
+import CertusGraph
+
+/// Builds the graph IR from an ONNX `ModelProto`: finds the real input, turns initializers and
+/// constant subgraphs into constants, orders nodes topologically, builds each operator and
+/// checks every shape.
+public enum GraphBuilder {
+    public static func build(_ model: Onnx_ModelProto, file: String) throws -> Graph {
+        do {
+            return try buildUnlocated(model)
+        } catch let e as ModelError {
+            throw e.inFile(file)
+        }
+    }
+
+    static func buildUnlocated(_ model: Onnx_ModelProto) throws -> Graph {
+        let g = model.graph
+        var meta = ModelMetadata()
+        meta.irVersion = Int(model.irVersion)
+        meta.producer = [model.producerName, model.producerVersion].filter { !$0.isEmpty }.joined(separator: " ")
+        let defaultOpset = model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }
+        meta.opset = Int(defaultOpset?.version ?? (model.opsetImport.isEmpty ? 1 : 0))
+        for n in g.node { meta.opCounts[n.opType, default: 0] += 1 }
+
+        var values: [ValueInfo] = []
+        var ids: [String: Int] = [:]
+        var constants: [Int: Tensor] = [:]
+        func addValue(_ name: String, _ shape: [Int]) -> Int {
+            values.append(ValueInfo(name: name, shape: shape))
+            ids[name] = values.count - 1
+            return values.count - 1
+        }
+
+        // Initializers.
+        for t in g.initializer {
+            let tensor = try TensorConversion.tensor(t)
+            guard ids[t.name] == nil else { throw ModelError(.invalidModel, location: "tensor '\(t.name)'", "initializer name is used twice") }
+            let id = addValue(t.name, tensor.shape)
+            constants[id] = tensor
+            meta.parameterCount += tensor.count
+        }
+
+        // The real input: a graph input that is neither an initializer nor produced by a node.
+        let produced = Set(g.node.flatMap { $0.output })
+        let realInputs = g.input.filter { ids[$0.name] == nil && !produced.contains($0.name) }
+        guard realInputs.count == 1 else {
+            if realInputs.isEmpty { throw ModelError(.invalidModel, "the graph has no input (every graph input is an initializer)") }
+            throw ModelError(.unsupportedFeature, "models with several inputs are not supported; inputs: \(realInputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+        }
+        let inputInfo = realInputs[0]
+        let inputShape = try shape(of: inputInfo)
+        let inputID = addValue(inputInfo.name, inputShape)
+
+        // Topological order (ONNX asks producers to come first, but do not rely on it).
+        let ordered = try topologicalOrder(g.node, available: Set(ids.keys))
+        var nodes: [Node] = []
+
+        for (index, n) in ordered {
+            let display = n.name.isEmpty ? "#\(index) \(n.output.first.map { "-> '\($0)'" } ?? "")" : n.name
+            let location = "node '\(display)' (\(n.opType))"
+            guard n.domain.isEmpty || n.domain == "ai.onnx" else {
+                throw ModelError(.unsupportedOperator, location: location,
+                                 "unsupported operator '\(n.opType)' from domain '\(n.domain)'; only the default ONNX domain is supported")
+            }
+            // Inputs: drop trailing empty (absent optional) inputs; an absent input in the middle is unsupported.
+            var inputNames = n.input
+            while let last = inputNames.last, last.isEmpty { inputNames.removeLast() }
+            if inputNames.contains("") {
+                throw ModelError(.unsupportedFeature, location: location, "an omitted optional input before a present one is not supported")
+            }
+            var inputIDs: [Int] = []
+            for name in inputNames {
+                guard let id = ids[name] else {
+                    throw ModelError(.invalidModel, location: location, "input '\(name)' is not produced by any node, initializer or graph input")
+                }
+                inputIDs.append(id)
+            }
+            guard let outName = n.output.first, !outName.isEmpty else {
+                throw ModelError(.invalidModel, location: location, "node has no output")
+            }
+            let attributes = try Dictionary(n.attribute.map { ($0.name, try attributeValue($0, location: location)) },
+                                            uniquingKeysWith: { a, _ in a })
+            let ctx = NodeContext(name: display, opType: n.opType, opset: meta.opset, attributes: attributes,
+                                  inputShapes: inputIDs.map { values[$0].shape },
+                                  constantInputs: inputIDs.map { constants[$0] })
+            let op: any Operator
+            let outShape: [Int]
+            do {
+                op = try OperatorRegistry.make(ctx)
+                outShape = try op.outputShape(ctx.inputShapes)
+            } catch let e as ModelError {
+                throw ModelError(e.kind, location: e.location ?? location, e.message)
+            }
+            if n.opType == Constant.opType, let c = op as? Constant { meta.parameterCount += c.value.count }
+            // Extra outputs (e.g. BatchNormalization's training statistics) must be unused.
+            for extra in n.output.dropFirst() where !extra.isEmpty {
+                if g.node.contains(where: { $0.input.contains(extra) }) || g.output.contains(where: { $0.name == extra }) {
+                    throw ModelError(.unsupportedFeature, location: location, "only the first output of a node may be used; '\(extra)' is used")
+                }
+            }
+            guard ids[outName] == nil else {
+                throw ModelError(.invalidModel, location: location, "output '\(outName)' is produced twice")
+            }
+            let outID = addValue(outName, outShape)
+            if inputIDs.allSatisfy({ constants[$0] != nil }) {
+                // Constant folding: Constant nodes and shape arithmetic on constants.
+                do {
+                    let v = try op.evaluate(inputIDs.map { constants[$0]! })
+                    guard v.shape == outShape else {
+                        throw ModelError(.shape, location: location, "computed shape \(v.shape) differs from inferred \(outShape)")
+                    }
+                    constants[outID] = v
+                } catch let e as ModelError {
+                    throw ModelError(e.kind, location: e.location ?? location, e.message)
+                }
+            } else {
+                nodes.append(Node(name: display, opType: n.opType, op: op, inputs: inputIDs, output: outID))
+            }
+        }
+
+        guard !g.output.isEmpty else { throw ModelError(.invalidModel, "the graph declares no output") }
+        var outputs: [Int] = []
+        for o in g.output {
+            guard let id = ids[o.name] else {
+                throw ModelError(.invalidModel, location: "output '\(o.name)'", "graph output is not produced by any node")
+            }
+            // Declared output shapes, when fully static, must agree with inference.
+            if let declared = try? shape(of: o, batchAsOne: true), declared.count == values[id].shape.count,
+               declared.reduce(1, *) > 0, declared != values[id].shape {
+                throw ModelError(.shape, location: "output '\(o.name)'", "declared shape \(declared) differs from the inferred shape \(values[id].shape)")
+            }
+            outputs.append(id)
+        }
+        // Keep only nodes that the outputs depend on.
+        var needed = Set(outputs)
+        var kept: [Node] = []
+        for node in nodes.reversed() where needed.contains(node.output) {
+            kept.append(node)
+            needed.formUnion(node.inputs)
+        }
+        return Graph(values: values, constants: constants, nodes: kept.reversed(), input: inputID, outputs: outputs, metadata: meta)
+    }
+}
+
+extension GraphBuilder {
+    /// Shape of a graph input or output from its value info. A symbolic dimension is taken as 1
+    /// (the batch dimension of a single input).
+    static func shape(of info: Onnx_ValueInfoProto, batchAsOne: Bool = true) throws -> [Int] {
+        let where_ = "input '\(info.name)'"
+        guard info.hasType, case .tensorType(let tt)? = info.type.value else {
+            throw ModelError(.invalidModel, location: where_, "has no tensor type")
+        }
+        if tt.hasElemType, ![1, 10, 11, 16].contains(tt.elemType) {
+            throw ModelError(.unsupportedFeature, location: where_, "element type \(TensorConversion.typeName(tt.elemType)) is not supported; inputs must be floating point")
+        }
+        guard tt.hasShape else { throw ModelError(.invalidModel, location: where_, "has no shape") }
+        return try tt.shape.dim.enumerated().map { i, d in
+            switch d.value {
+            case .dimValue(let v)?:
+                guard v >= 0 else { throw ModelError(.invalidModel, location: where_, "dimension \(i) is negative (\(v))") }
+                return Int(v)
+            case .dimParam?, nil:
+                guard batchAsOne else { throw ModelError(.invalidModel, location: where_, "dimension \(i) is symbolic") }
+                return 1
+            }
+        }
+    }
+
+    /// Kahn's algorithm, keeping file order among ready nodes. Returns (original index, node).
+    static func topologicalOrder(_ nodes: [Onnx_NodeProto], available: Set<String>) throws -> [(Int, Onnx_NodeProto)] {
+        var producer: [String: Int] = [:]
+        for (i, n) in nodes.enumerated() { for o in n.output where !o.isEmpty { producer[o] = i } }
+        var indegree = [Int](repeating: 0, count: nodes.count)
+        var consumers = [[Int]](repeating: [], count: nodes.count)
+        for (i, n) in nodes.enumerated() {
+            for name in Set(n.input) where !name.isEmpty {
+                if let p = producer[name], p != i {
+                    indegree[i] += 1
+                    consumers[p].append(i)
+                } else if producer[name] == i {
+                    throw ModelError(.invalidModel, location: "node '\(n.name)' (\(n.opType))", "reads its own output '\(name)'")
+                }
+            }
+        }
+        var ready = (0..<nodes.count).filter { indegree[$0] == 0 }
+        var order: [(Int, Onnx_NodeProto)] = []
+        var head = 0
+        while head < ready.count {
+            let i = ready[head]; head += 1
+            order.append((i, nodes[i]))
+            for c in consumers[i] {
+                indegree[c] -= 1
+                if indegree[c] == 0 { ready.append(c) }
+            }
+        }
+        if order.count < nodes.count {
+            let stuck = nodes.indices.filter { indegree[$0] > 0 }.map { "'\(nodes[$0].name)'" }
+            throw ModelError(.invalidModel, "the graph has a cycle through nodes \(stuck.prefix(5).joined(separator: ", "))")
+        }
+        return order
+    }
+
+    static func attributeValue(_ a: Onnx_AttributeProto, location: String) throws -> AttributeValue {
+        var type = a.type
+        if !a.hasType {   // very old files leave the type unset; infer it from the field present
+            if a.hasT { type = .tensor } else if a.hasS { type = .string } else if a.hasI { type = .int }
+            else if a.hasF { type = .float } else if !a.ints.isEmpty { type = .ints }
+            else if !a.floats.isEmpty { type = .floats } else if !a.strings.isEmpty { type = .strings }
+        }
+        switch type {
+        case .int: return .int(Int(a.i))
+        case .float: return .float(Double(a.f))
+        case .ints: return .ints(a.ints.map { Int($0) })
+        case .floats: return .floats(a.floats.map { Double($0) })
+        case .string: return .string(String(decoding: a.s, as: UTF8.self))
+        case .strings: return .strings(a.strings.map { String(decoding: $0, as: UTF8.self) })
+        case .tensor:
+            do { return .tensor(try TensorConversion.tensor(a.t)) } catch let e as ModelError {
+                throw ModelError(e.kind, location: "\(location) attribute '\(a.name)'", e.message)
+            }
+        default: return .unsupported("\(type)")
+        }
+    }
+}
