@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CertusGraphTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CertusONNXTests", dependencies: ["Certus", "TestSupport"]),
+        .testTarget(name: "CertusLPTests", dependencies: ["CertusLP"]),
+        .testTarget(name: "CertusSpecTests", dependencies: ["Certus"]),
         .testTarget(name: "CLITests", dependencies: ["Certus", "TestSupport", "certus"]),
     ]
 )

@@ -6,4 +6,4 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$root/scripts/install-deps.sh"
 cd "$root"
 swift build --build-tests
-swift test --skip-build 2>&1 | tee .test-log.txt
+swift test --skip-build --disable-swift-testing 2>&1 | tee .test-log.txt

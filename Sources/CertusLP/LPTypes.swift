@@ -1,0 +1,226 @@
+// Value types of the CertusLP API: variables, options, statuses, results and errors.
+//
+// Conventions used throughout the module:
+// - Variable (column) and constraint (row) indices are 0-based, in the order they were added.
+//   The GLPK 1-based indices never appear in the public API.
+// - Infinite bounds are written as `-Double.infinity` / `+Double.infinity`.
+// - Building a problem (`addVariable`, `addConstraint`, `setObjective`, `setVariableBounds`, ...)
+//   throws `LPError` on invalid input; solving never throws and reports problems as
+//   `LPStatus.failed`.
+
+/// One decision variable (a GLPK column) as stored by `LinearProgram`.
+public struct LPVariable: Equatable, Sendable {
+    /// Lower bound; `-Double.infinity` when the variable is unbounded below.
+    public var lower: Double
+    /// Upper bound; `+Double.infinity` when the variable is unbounded above.
+    public var upper: Double
+    /// Whether the variable must take an integer value in a MILP solve.
+    /// For integer variables the stored bounds are the rounded-inward (integral) ones.
+    public var isInteger: Bool
+    /// Optional symbolic name (at most 255 UTF-8 bytes, no control characters).
+    public var name: String?
+
+    /// Creates a variable description; validation happens when it is added to a `LinearProgram`.
+    public init(lower: Double, upper: Double, isInteger: Bool = false, name: String? = nil) {
+        self.lower = lower
+        self.upper = upper
+        self.isInteger = isInteger
+        self.name = name
+    }
+}
+
+/// One linear constraint (a GLPK row) `lower <= sum(coefficient * x[index]) <= upper`.
+public struct LPConstraint: Sendable {
+    /// The non-zero terms `(variableIndex, coefficient)`, merged (no duplicate indices) and
+    /// sorted by variable index.
+    public var terms: [(Int, Double)]
+    /// Lower bound of the row activity; `-Double.infinity` when absent.
+    public var lower: Double
+    /// Upper bound of the row activity; `+Double.infinity` when absent.
+    public var upper: Double
+    /// Optional symbolic name.
+    public var name: String?
+}
+
+/// Options for `LinearProgram.solve(options:)`. Every default is chosen for the use in
+/// branch-and-bound verification: small to medium LPs solved many times, where a wrong
+/// "optimal" is much worse than a reported failure.
+public struct LPOptions: Sendable {
+    /// Wall-clock limit in seconds for one `solve` call, covering all retries
+    /// (passed to GLPK as `tm_lim` in milliseconds, reduced by the time already used).
+    /// Default 10: a single LP in the search must never stall the whole run; the caller can
+    /// treat `.timeLimit` as "unknown". Must be `>= 0` and not NaN; `.infinity` means no limit.
+    public var timeLimit: Double
+    /// Start with GLPK's dual simplex (`GLP_DUALP`: dual simplex, falling back to primal).
+    /// Default `true`: after a bound change (branching) the previous optimal basis stays dual
+    /// feasible, so the dual simplex warm-starts well (nnenum's pattern). `false` uses
+    /// the primal simplex first.
+    public var useDual: Bool
+    /// How many extra attempts after a failed or inconclusive simplex run: the first retry
+    /// rebuilds the basis with `glp_adv_basis`, later ones start from `glp_std_basis` with the
+    /// primal simplex. Default 2, i.e. up to three attempts in total. Must be `>= 0`.
+    public var retries: Int
+    /// Use GLPK's LP presolver in the simplex solve. Default `false`: the presolver ignores the
+    /// current basis, so it would defeat warm starts in bound-tightening loops; the
+    /// retry logic already copes with hard instances. (MILP solves always use the MIP
+    /// presolver, see `integer`.)
+    public var presolve: Bool
+    /// When the problem has integer variables, solve it as a MILP (`glp_intopt` with its
+    /// presolver on, so no prior LP solve is needed). Default `true`. Set to `false` to solve
+    /// the LP relaxation instead (integrality is then ignored).
+    public var integer: Bool
+    /// Relative MIP gap at which `glp_intopt` may stop (`mip_gap`). Default 0: the MILP is
+    /// used as an exact cross-check, so it must be solved to proven optimality. With a positive
+    /// gap an early stop is reported as `.feasible`, never as `.optimal`. Must be `>= 0`.
+    public var mipGap: Double
+    /// Scale the problem (`glp_scale_prob` with `GLP_SF_AUTO`) before the simplex.
+    /// Default `true`: network LPs mix weights and bounds of very different magnitudes.
+    public var scale: Bool
+    /// Maximal primal violation accepted when re-checking a reported solution on the Swift
+    /// side, relative to `max(1, |bound|, sum |a_ij x_j|)` per row and `max(1, |bound|)` per
+    /// variable (integrality of integer variables is checked with the same tolerance, at
+    /// least 1e-5, GLPK's `tol_int`). Default 1e-6. A solution failing the check is
+    /// retried and finally reported as `.failed`, never as `.optimal`.
+    public var feasibilityTolerance: Double
+
+    /// Creates options; see the properties for the meaning and default of each one.
+    public init(timeLimit: Double = 10, useDual: Bool = true, retries: Int = 2,
+                presolve: Bool = false, integer: Bool = true, mipGap: Double = 0,
+                scale: Bool = true, feasibilityTolerance: Double = 1e-6) {
+        self.timeLimit = timeLimit
+        self.useDual = useDual
+        self.retries = retries
+        self.presolve = presolve
+        self.integer = integer
+        self.mipGap = mipGap
+        self.scale = scale
+        self.feasibilityTolerance = feasibilityTolerance
+    }
+}
+
+/// Outcome of a solve.
+public enum LPStatus: Equatable, Sendable, CustomStringConvertible {
+    /// Proven optimal (LP: primal and dual feasible basis; MILP: gap closed) and the primal
+    /// point passed the Swift-side feasibility re-check.
+    case optimal
+    /// MILP only: an integer-feasible point was found, but optimality is not proven
+    /// (stopped at the relative `mipGap`). `objective` and `primal` describe that point.
+    case feasible
+    /// The problem has no feasible point (for a MILP: no integer-feasible point).
+    case infeasible
+    /// The problem is feasible and the objective is unbounded in the optimisation direction.
+    case unbounded
+    /// The time limit was reached before a conclusion. For a MILP an incumbent, if any, is
+    /// reported in `objective`/`primal` (a feasible but not necessarily optimal point).
+    case timeLimit
+    /// Invalid options, a thread violation, or GLPK failed after all retries. The message
+    /// says why. Never accompanied by a solution.
+    case failed(String)
+
+    /// Short human-readable form, e.g. `"optimal"` or `"failed(singular basis)"`.
+    public var description: String {
+        switch self {
+        case .optimal: return "optimal"
+        case .feasible: return "feasible"
+        case .infeasible: return "infeasible"
+        case .unbounded: return "unbounded"
+        case .timeLimit: return "timeLimit"
+        case .failed(let why): return "failed(\(why))"
+        }
+    }
+
+    /// `true` only for `.failed`.
+    public var isFailure: Bool {
+        if case .failed = self { return true }
+        return false
+    }
+}
+
+/// Result of `LinearProgram.solve(options:)`.
+///
+/// Duals follow GLPK's convention, valid for both minimisation and maximisation:
+/// the reduced cost of variable j is `d_j = c_j - sum_i a_ij * rowDuals[i]`, and at an optimal
+/// basic solution `objective = constant + sum_i rowDuals[i] * (active bound of row i)
+/// + sum_j reducedCosts[j] * (active bound of variable j)` (basic rows/variables have a zero
+/// dual). For a minimisation, a row at its lower bound has a dual `>= 0` and at its upper
+/// bound `<= 0`; the signs flip for a maximisation.
+public struct LPResult: Sendable {
+    /// What happened; see `LPStatus`.
+    public var status: LPStatus
+    /// Objective value (including the constant term). Set for `.optimal`; for a MILP also for
+    /// `.feasible` and `.timeLimit` with an incumbent. `nil` otherwise.
+    public var objective: Double?
+    /// Value of every variable (0-based, `variableCount` entries) when `objective` is set;
+    /// empty otherwise.
+    public var primal: [Double]
+    /// Activity `sum_j a_ij x_j` of every constraint when `objective` is set; empty otherwise.
+    public var rowActivity: [Double]
+    /// Row dual values (`glp_get_row_dual`), one per constraint. Only for an `.optimal` LP
+    /// (simplex) solve; empty for MILP solves and other statuses.
+    public var rowDuals: [Double]
+    /// Reduced costs (`glp_get_col_dual`), one per variable. Only for an `.optimal` LP solve;
+    /// empty otherwise.
+    public var reducedCosts: [Double]
+    /// Whether the problem was solved as a MILP (`glp_intopt`).
+    public var isMIP: Bool
+    /// Simplex iterations reported by GLPK during this call (all attempts, and for a MILP all
+    /// LP relaxations GLPK counted).
+    public var iterations: Int
+    /// Number of solver runs made (1 when the first attempt was conclusive).
+    public var attempts: Int
+    /// Wall-clock seconds spent in this call.
+    public var time: Double
+    /// Largest relative primal violation found by the Swift-side re-check of the reported
+    /// point (see `LPOptions.feasibilityTolerance`); `nil` when no point is reported.
+    public var maxViolation: Double?
+
+    /// A result without solution data.
+    init(status: LPStatus, isMIP: Bool, iterations: Int = 0, attempts: Int = 0, time: Double = 0) {
+        self.status = status
+        self.objective = nil
+        self.primal = []
+        self.rowActivity = []
+        self.rowDuals = []
+        self.reducedCosts = []
+        self.isMIP = isMIP
+        self.iterations = iterations
+        self.attempts = attempts
+        self.time = time
+        self.maxViolation = nil
+    }
+}
+
+/// Error thrown by the problem-building methods of `LinearProgram` for invalid input.
+/// The problem is left unchanged when an error is thrown.
+public struct LPError: Error, CustomStringConvertible, Sendable {
+    /// Category of the error.
+    public enum Kind: Equatable, Sendable {
+        /// A variable or constraint index outside `0..<count`.
+        case invalidIndex
+        /// NaN bounds, `lower > upper`, `lower == +inf`, `upper == -inf`, or an integer
+        /// variable whose interval contains no integer.
+        case invalidBounds
+        /// A NaN or infinite coefficient or objective constant.
+        case nonFiniteValue
+        /// A name longer than 255 UTF-8 bytes or containing control characters.
+        case invalidName
+        /// The problem was used from a thread other than the one that created it.
+        case wrongThread
+        /// The problem would exceed GLPK's size limits.
+        case tooLarge
+    }
+
+    /// Category of the error.
+    public var kind: Kind
+    /// Human-readable explanation.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    /// The message, prefixed by the category.
+    public var description: String { "LPError.\(kind): \(message)" }
+}
