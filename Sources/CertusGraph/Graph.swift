@@ -83,3 +83,42 @@ public struct Graph: Sendable {
         try evaluate(input)[0].data
     }
 }
+
+extension Graph {
+    /// Evaluates the model at `x` and returns the first output `y` together with
+    /// d(w · y)/dx, computed by reverse mode through every operator's `backward`.
+    public func gradient(at x: [Double], outputWeights w: [Double]) throws -> (y: [Double], dx: [Double]) {
+        guard x.count == inputCount else {
+            throw ModelError(.input, location: "input '\(inputName)'", "expected \(inputCount) values for shape \(inputShape), got \(x.count)")
+        }
+        guard w.count == outputCount else {
+            throw ModelError(.input, "output weights have \(w.count) entries, the output has \(outputCount)")
+        }
+        var store = [Tensor?](repeating: nil, count: values.count)
+        for (id, t) in constants { store[id] = t }
+        store[input] = Tensor(shape: inputShape, data: x)
+        for node in nodes { store[node.output] = try node.op.evaluate(node.inputs.map { store[$0]! }) }
+        let out = outputs[0]
+        var grads = [Tensor?](repeating: nil, count: values.count)
+        grads[out] = Tensor(shape: values[out].shape, data: w)
+        for node in nodes.reversed() {
+            guard let g = grads[node.output] else { continue }
+            let inputsNeeded = node.inputs.map { constants[$0] == nil }
+            let local = try node.op.backward(node.inputs.map { store[$0]! }, output: store[node.output]!, gradient: g)
+            for (k, id) in node.inputs.enumerated() where inputsNeeded[k] {
+                guard k < local.count, let gk = local[k] else {
+                    throw ModelError(.unsupportedFeature, location: "node '\(node.name)' (\(node.opType))",
+                                     "gradient with respect to input \(k) is not supported (it must be a constant)")
+                }
+                if var acc = grads[id] {
+                    for i in 0..<acc.data.count { acc.data[i] += gk.data[i] }
+                    grads[id] = acc
+                } else {
+                    grads[id] = gk
+                }
+            }
+        }
+        let y = store[out]!.data
+        return (y, grads[input]?.data ?? [Double](repeating: 0, count: x.count))
+    }
+}

@@ -21,6 +21,12 @@ public protocol Operator: Sendable {
 
     /// Exact evaluation in `Double`. Inputs have the shapes that `outputShape` accepted.
     func evaluate(_ inputs: [Tensor]) throws -> Tensor
+
+    /// Vector-Jacobian product: given the inputs, the output and dL/d(output), returns
+    /// dL/d(input) for each input. An entry may be nil only for an input the operator treats as
+    /// a parameter (weights, shapes); the graph refuses a nil gradient for a non-constant input.
+    /// At a kink (ReLU at 0) any element of the Clarke generalized gradient may be returned.
+    func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?]
 }
 
 /// An attribute value of an ONNX node, independent of the protobuf types.

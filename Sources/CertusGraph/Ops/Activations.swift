@@ -8,6 +8,7 @@ public struct Relu: ElementwiseUnary, AttributeFree {
     public static let opType = "Relu"
     public init() {}
     public func apply(_ x: Double) -> Double { x > 0 ? x : 0 }
+    public func derivative(_ x: Double, _ y: Double) -> Double { x > 0 ? 1 : 0 }
 }
 
 public struct LeakyRelu: ElementwiseUnary {
@@ -18,6 +19,7 @@ public struct LeakyRelu: ElementwiseUnary {
         LeakyRelu(alpha: try node.float("alpha", default: 0.01))
     }
     public func apply(_ x: Double) -> Double { x >= 0 ? x : alpha * x }
+    public func derivative(_ x: Double, _ y: Double) -> Double { x >= 0 ? 1 : alpha }
 }
 
 public struct Sigmoid: ElementwiseUnary, AttributeFree {
@@ -29,12 +31,14 @@ public struct Sigmoid: ElementwiseUnary, AttributeFree {
         let e = exp(x)
         return e / (1 + e)
     }
+    public func derivative(_ x: Double, _ y: Double) -> Double { y * (1 - y) }
 }
 
 public struct Tanh: ElementwiseUnary, AttributeFree {
     public static let opType = "Tanh"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.tanh(x) }
+    public func derivative(_ x: Double, _ y: Double) -> Double { 1 - y * y }
 }
 
 public struct Gelu: ElementwiseUnary {
@@ -55,35 +59,49 @@ public struct Gelu: ElementwiseUnary {
         }
         return 0.5 * x * erfc(-x / 2.0.squareRoot())
     }
+    public func derivative(_ x: Double, _ y: Double) -> Double {
+        if tanhApproximation {
+            let k = 0.7978845608028654, u = k * (x + 0.044715 * x * x * x)
+            let t = Foundation.tanh(u)
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
+        }
+        // Phi(x) + x * phi(x)
+        return 0.5 * erfc(-x / 2.0.squareRoot()) + x * exp(-0.5 * x * x) / (2 * Double.pi).squareRoot()
+    }
 }
 
 public struct Erf: ElementwiseUnary, AttributeFree {
     public static let opType = "Erf"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.erf(x) }
+    public func derivative(_ x: Double, _ y: Double) -> Double { 2 / Double.pi.squareRoot() * exp(-x * x) }
 }
 
 public struct Sin: ElementwiseUnary, AttributeFree {
     public static let opType = "Sin"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.sin(x) }
+    public func derivative(_ x: Double, _ y: Double) -> Double { Foundation.cos(x) }
 }
 
 public struct Cos: ElementwiseUnary, AttributeFree {
     public static let opType = "Cos"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.cos(x) }
+    public func derivative(_ x: Double, _ y: Double) -> Double { -Foundation.sin(x) }
 }
 
 public struct Neg: ElementwiseUnary, AttributeFree {
     public static let opType = "Neg"
     public init() {}
     public func apply(_ x: Double) -> Double { -x }
+    public func derivative(_ x: Double, _ y: Double) -> Double { -1 }
 }
 
 public struct Identity: ElementwiseUnary, AttributeFree {
     public static let opType = "Identity"
     public init() {}
     public func apply(_ x: Double) -> Double { x }
+    public func derivative(_ x: Double, _ y: Double) -> Double { 1 }
     public func evaluate(_ inputs: [Tensor]) throws -> Tensor { inputs[0] }
 }

@@ -22,31 +22,49 @@ public struct AveragePool: Operator {
     }
 
     public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
-        let xs = inputs[0].shape
+        var out = [Double]()
+        try forEachWindow(inputs[0].shape) { _, cells, divisor in
+            var sum = 0.0
+            for c in cells { sum += inputs[0].data[c] }
+            out.append(divisor > 0 ? sum / Double(divisor) : 0)
+        }
+        return Tensor(shape: try outputShape([inputs[0].shape]), data: out)
+    }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        var gx = Tensor(shape: inputs[0].shape, repeating: 0)
+        try forEachWindow(inputs[0].shape) { o, cells, divisor in
+            guard divisor > 0 else { return }
+            for c in cells { gx.data[c] += gradient.data[o] / Double(divisor) }
+        }
+        return [gx]
+    }
+
+    /// Calls `body(outputIndex, inputCellsInside, divisor)` for every output element, in order.
+    func forEachWindow(_ xs: [Int], _ body: (Int, [Int], Int) -> Void) throws {
         let os = try outputShape([xs])
         let (h, w, oh, ow) = (xs[2], xs[3], os[2], os[3])
-        let x = inputs[0].data
-        var out = [Double](repeating: 0, count: os.reduce(1, *))
+        var cells: [Int] = []
+        cells.reserveCapacity(window.kernel[0] * window.kernel[1])
         for plane in 0..<(xs[0] * xs[1]) {
             for oy in 0..<oh {
                 for ox in 0..<ow {
-                    var sum = 0.0, inside = 0, padded = 0
+                    cells.removeAll(keepingCapacity: true)
+                    var padded = 0
                     for i in 0..<window.kernel[0] {
                         let iy = oy * window.strides[0] - window.pads[0] + i * window.dilations[0]
                         for j in 0..<window.kernel[1] {
                             let ix = ox * window.strides[1] - window.pads[1] + j * window.dilations[1]
                             if iy >= 0 && iy < h && ix >= 0 && ix < w {
-                                sum += x[plane * h * w + iy * w + ix]; inside += 1
+                                cells.append(plane * h * w + iy * w + ix)
                             } else if iy < h + window.pads[2] && ix < w + window.pads[3] {
                                 padded += 1   // explicit padding, not the ceil_mode overhang
                             }
                         }
                     }
-                    let divisor = countIncludePad ? inside + padded : inside
-                    out[(plane * oh + oy) * ow + ox] = divisor > 0 ? sum / Double(divisor) : 0
+                    body((plane * oh + oy) * ow + ox, cells, countIncludePad ? cells.count + padded : cells.count)
                 }
             }
         }
-        return Tensor(shape: os, data: out)
     }
 }

@@ -48,4 +48,13 @@ public struct BatchNormalization: Operator {
         }
         return x
     }
+
+    /// Gradient with respect to X; the statistics and affine parameters are parameters.
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        let (mul, _) = affine(scale: inputs[1].data, bias: inputs[2].data, mean: inputs[3].data, variance: inputs[4].data)
+        var g = gradient
+        let c = g.shape[1], inner = g.shape.dropFirst(2).reduce(1, *)
+        for i in 0..<g.data.count { g.data[i] *= mul[(i / inner) % c] }
+        return [g, nil, nil, nil, nil]
+    }
 }

@@ -138,4 +138,38 @@ public struct Conv: Operator {
         }
         return Tensor(shape: outShape, data: out)
     }
+
+    /// Gradient with respect to X (col2im of W^T g); weights and bias are parameters.
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        let xs = inputs[0].shape, ws = inputs[1].shape
+        let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3])
+        let (m, cg, kh, kw) = (ws[0], ws[1], ws[2], ws[3])
+        let (oh, ow) = (output.shape[2], output.shape[3])
+        let mg = m / group, cols = oh * ow, rows = cg * kh * kw
+        var gx = [Double](repeating: 0, count: inputs[0].count)
+        guard cols > 0, rows > 0, mg > 0 else { return [Tensor(shape: xs, data: gx), nil, nil] }
+        let wt = inputs[1].data, g = gradient.data
+        for b in 0..<n {
+            for grp in 0..<group {
+                let wSlice = Array(wt[(grp * mg * rows)..<((grp + 1) * mg * rows)])
+                let gSlice = Array(g[((b * m + grp * mg) * cols)..<((b * m + (grp + 1) * mg) * cols)])
+                let col = BLAS.matmul(wSlice, gSlice, m: rows, n: cols, k: mg, transA: true)   // W^T g
+                for ci in 0..<cg {
+                    let xBase = (b * c + grp * cg + ci) * h * w
+                    for i in 0..<kh { for j in 0..<kw {
+                        let r = (ci * kh + i) * kw + j
+                        for oy in 0..<oh {
+                            let iy = oy * window.strides[0] - window.pads[0] + i * window.dilations[0]
+                            guard iy >= 0 && iy < h else { continue }
+                            for ox in 0..<ow {
+                                let ix = ox * window.strides[1] - window.pads[1] + j * window.dilations[1]
+                                if ix >= 0 && ix < w { gx[xBase + iy * w + ix] += col[r * cols + oy * ow + ox] }
+                            }
+                        }
+                    } }
+                }
+            }
+        }
+        return [Tensor(shape: xs, data: gx)] + Array(repeating: nil, count: inputs.count - 1)
+    }
 }

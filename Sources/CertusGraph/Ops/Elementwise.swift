@@ -4,6 +4,8 @@ import CertusTensor
 /// shape inference and evaluation come from here.
 public protocol ElementwiseUnary: Operator {
     func apply(_ x: Double) -> Double
+    /// f'(x), given x and y = f(x) (some derivatives are cheaper from y).
+    func derivative(_ x: Double, _ y: Double) -> Double
 }
 
 /// An operator without attributes: `make` just checks there is nothing it would ignore.
@@ -26,12 +28,21 @@ extension ElementwiseUnary {
         for i in 0..<out.data.count { out.data[i] = apply(out.data[i]) }
         return out
     }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        var g = gradient
+        let x = inputs[0].data, y = output.data
+        for i in 0..<g.data.count { g.data[i] *= derivative(x[i], y[i]) }
+        return [g]
+    }
 }
 
 /// A numpy-broadcasting binary arithmetic operator.
 public protocol ElementwiseBinary: Operator {
     init()
     func apply(_ a: Double, _ b: Double) -> Double
+    /// (df/da, df/db) at (a, b).
+    func partials(_ a: Double, _ b: Double) -> (Double, Double)
 }
 
 extension ElementwiseBinary {
@@ -49,5 +60,18 @@ extension ElementwiseBinary {
 
     public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         try Broadcast.apply(inputs[0], inputs[1], apply)
+    }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        let a = inputs[0], b = inputs[1]
+        let ma = Broadcast.indexMap(from: a.shape, to: output.shape)
+        let mb = Broadcast.indexMap(from: b.shape, to: output.shape)
+        var ga = Tensor(shape: a.shape, repeating: 0), gb = Tensor(shape: b.shape, repeating: 0)
+        for k in 0..<gradient.count {
+            let (da, db) = partials(a.data[ma[k]], b.data[mb[k]])
+            ga.data[ma[k]] += gradient.data[k] * da   // broadcast dimensions are summed
+            gb.data[mb[k]] += gradient.data[k] * db
+        }
+        return [ga, gb]
     }
 }

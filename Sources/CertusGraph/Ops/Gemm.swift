@@ -50,4 +50,28 @@ public struct Gemm: Operator {
         }
         return Tensor(shape: [m, n], data: y)
     }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        let (m, k, n) = try dims(inputs[0].shape, inputs[1].shape)
+        let g = gradient.data
+        // op(A) = A or A^T (m x k); op(B) (k x n). dop(A) = g op(B)^T, dop(B) = op(A)^T g.
+        var ga = transA
+            ? BLAS.matmul(inputs[1].data, g, m: k, n: m, k: n, transA: transB, transB: true)     // (g op(B)^T)^T = op(B) g^T
+            : BLAS.matmul(g, inputs[1].data, m: m, n: k, k: n, transA: false, transB: !transB)
+        var gb = transB
+            ? BLAS.matmul(g, inputs[0].data, m: n, n: k, k: m, transA: true, transB: transA)      // (op(A)^T g)^T = g^T op(A)
+            : BLAS.matmul(inputs[0].data, g, m: k, n: n, k: m, transA: !transA, transB: false)
+        if alpha != 1 {
+            for i in 0..<ga.count { ga[i] *= alpha }
+            for i in 0..<gb.count { gb[i] *= alpha }
+        }
+        var grads: [Tensor?] = [Tensor(shape: inputs[0].shape, data: ga), Tensor(shape: inputs[1].shape, data: gb)]
+        if inputs.count == 3 {
+            var gc = Tensor(shape: inputs[2].shape, repeating: 0)
+            let map = Broadcast.indexMap(from: inputs[2].shape, to: [m, n])
+            for i in 0..<g.count { gc.data[map[i]] += beta * g[i] }
+            grads.append(gc)
+        }
+        return grads
+    }
 }

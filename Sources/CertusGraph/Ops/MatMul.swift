@@ -59,4 +59,23 @@ public struct MatMul: Operator, AttributeFree {
         }
         return Tensor(shape: p.outShape, data: out)
     }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        let p = try plan(inputs[0].shape, inputs[1].shape)
+        let batches = p.batchShape.reduce(1, *)
+        let aMap = Broadcast.indexMap(from: p.aBatch, to: p.batchShape)
+        let bMap = Broadcast.indexMap(from: p.bBatch, to: p.batchShape)
+        let sa = p.m * p.k, sb = p.k * p.n, sc = p.m * p.n
+        var ga = [Double](repeating: 0, count: inputs[0].count), gb = [Double](repeating: 0, count: inputs[1].count)
+        let a = inputs[0].data, b = inputs[1].data, g = gradient.data
+        for t in 0..<batches {
+            let gt = Array(g[(t * sc)..<((t + 1) * sc)])
+            let at = Array(a[(aMap[t] * sa)..<((aMap[t] + 1) * sa)]), bt = Array(b[(bMap[t] * sb)..<((bMap[t] + 1) * sb)])
+            let dA = BLAS.matmul(gt, bt, m: p.m, n: p.k, k: p.n, transB: true)    // g B^T
+            let dB = BLAS.matmul(at, gt, m: p.k, n: p.n, k: p.m, transA: true)    // A^T g
+            for i in 0..<sa { ga[aMap[t] * sa + i] += dA[i] }                    // broadcast batches summed
+            for i in 0..<sb { gb[bMap[t] * sb + i] += dB[i] }
+        }
+        return [Tensor(shape: inputs[0].shape, data: ga), Tensor(shape: inputs[1].shape, data: gb)]
+    }
 }

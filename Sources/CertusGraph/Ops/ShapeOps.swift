@@ -4,10 +4,23 @@ import CertusTensor
 // Operators that only move or relabel data. Their later analyses are all "apply the same
 // permutation to the bounds", which is why they share `DataMovement`.
 
-/// Operators whose output element k is input element `sourceIndex[k]` (a pure relabelling).
+/// Operators whose output element k is an input element (a pure relabelling).
 public protocol DataMovement: Operator {}
 
-public struct Flatten: Operator, DataMovement {
+/// Operators that only change the shape: the data is the same row-major sequence.
+public protocol ShapeOnly: DataMovement {}
+
+extension ShapeOnly {
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        inputs[0].reshaped(try outputShape(inputs.map(\.shape)))
+    }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        [gradient.reshaped(inputs[0].shape)] + Array(repeating: nil, count: inputs.count - 1)
+    }
+}
+
+public struct Flatten: Operator, ShapeOnly {
     public static let opType = "Flatten"
     public let axis: Int
     public static func make(_ node: NodeContext) throws -> Flatten {
@@ -22,12 +35,9 @@ public struct Flatten: Operator, DataMovement {
         guard axis <= s[0].count else { throw ModelError(.shape, "Flatten axis \(axis) is out of range for \(s[0])") }
         return [s[0][..<axis].reduce(1, *), s[0][axis...].reduce(1, *)]
     }
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
-        inputs[0].reshaped(try outputShape([inputs[0].shape]))
-    }
 }
 
-public struct Reshape: Operator, DataMovement {
+public struct Reshape: Operator, ShapeOnly {
     public static let opType = "Reshape"
     public let target: [Int]
     public let allowZero: Bool
@@ -70,9 +80,6 @@ public struct Reshape: Operator, DataMovement {
         }
         return out
     }
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
-        inputs[0].reshaped(try outputShape([inputs[0].shape]))
-    }
 }
 
 public struct Transpose: Operator, DataMovement {
@@ -113,9 +120,15 @@ public struct Transpose: Operator, DataMovement {
         }
         return Tensor(shape: outShape, data: out)
     }
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        let p = permutation(rank: inputs[0].rank)
+        var inverse = [Int](repeating: 0, count: p.count)
+        for (i, v) in p.enumerated() { inverse[v] = i }
+        return [try Transpose(perm: inverse).evaluate([gradient])]
+    }
 }
 
-public struct Squeeze: Operator, DataMovement {
+public struct Squeeze: Operator, ShapeOnly {
     public static let opType = "Squeeze"
     public let axes: [Int]?
     public static func make(_ node: NodeContext) throws -> Squeeze {
@@ -137,12 +150,9 @@ public struct Squeeze: Operator, DataMovement {
         }
         return x.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
     }
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
-        inputs[0].reshaped(try outputShape([inputs[0].shape]))
-    }
 }
 
-public struct Unsqueeze: Operator, DataMovement {
+public struct Unsqueeze: Operator, ShapeOnly {
     public static let opType = "Unsqueeze"
     public let axes: [Int]
     public static func make(_ node: NodeContext) throws -> Unsqueeze {
@@ -162,9 +172,6 @@ public struct Unsqueeze: Operator, DataMovement {
         var out: [Int] = [], it = s[0].makeIterator()
         for i in 0..<rank { out.append(add.contains(i) ? 1 : it.next()!) }
         return out
-    }
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
-        inputs[0].reshaped(try outputShape([inputs[0].shape]))
     }
 }
 
@@ -200,6 +207,19 @@ public struct Concat: Operator, DataMovement {
         }
         return Tensor(shape: outShape, data: out)
     }
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        let outer = output.shape[..<axis].reduce(1, *)
+        var grads = inputs.map { [Double](repeating: 0, count: $0.count) }
+        var offset = 0
+        for o in 0..<outer {
+            for (i, t) in inputs.enumerated() {
+                let chunk = t.shape[axis...].reduce(1, *)
+                for k in 0..<chunk { grads[i][o * chunk + k] = gradient.data[offset + k] }
+                offset += chunk
+            }
+        }
+        return zip(inputs, grads).map { Tensor(shape: $0.0.shape, data: $0.1) }
+    }
 }
 
 /// A constant tensor (folded into the graph's constants at load).
@@ -221,6 +241,7 @@ public struct Constant: Operator {
     }
     public func outputShape(_ s: [[Int]]) throws -> [Int] { value.shape }
     public func evaluate(_ inputs: [Tensor]) throws -> Tensor { value }
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] { [] }
 }
 
 /// Softmax along `axis` (opset >= 13), or over the flattened trailing dimensions from `axis`
@@ -239,23 +260,41 @@ public struct Softmax: Operator {
         try ShapeCheck.count(s, 1...1, Self.opType)
         return s[0]
     }
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
-        var x = inputs[0]
-        let shape = x.shape.isEmpty ? [1] : x.shape
+    /// Calls `body(indices)` with the flat indices of every softmax group.
+    func forEachGroup(_ shape0: [Int], _ body: ([Int]) -> Void) {
+        let shape = shape0.isEmpty ? [1] : shape0
         let (outer, len, inner): (Int, Int, Int) = legacyCoerce
             ? (shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *), 1)
             : (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
         for o in 0..<outer {
             for i in 0..<inner {
                 let base = o * len * inner + i
-                var m = -Double.infinity
-                for k in 0..<len { m = max(m, x.data[base + k * inner]) }
-                var sum = 0.0
-                for k in 0..<len { let e = (x.data[base + k * inner] - m).exp(); x.data[base + k * inner] = e; sum += e }
-                for k in 0..<len { x.data[base + k * inner] /= sum }
+                body((0..<len).map { base + $0 * inner })
             }
         }
+    }
+
+    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        var x = inputs[0]
+        forEachGroup(x.shape) { idx in
+            var m = -Double.infinity
+            for k in idx { m = max(m, x.data[k]) }
+            var sum = 0.0
+            for k in idx { let e = (x.data[k] - m).exp(); x.data[k] = e; sum += e }
+            for k in idx { x.data[k] /= sum }
+        }
         return x
+    }
+
+    /// dx = y * (g - sum(g * y)) within each group.
+    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        var gx = gradient
+        forEachGroup(output.shape) { idx in
+            var dot = 0.0
+            for k in idx { dot += gradient.data[k] * output.data[k] }
+            for k in idx { gx.data[k] = output.data[k] * (gradient.data[k] - dot) }
+        }
+        return [gx]
     }
 }
 
