@@ -8,6 +8,7 @@ import PackageDescription
 //   CertusONNX         ONNX protobuf types (generated), binary/JSON loading, conversion
 //   CertusLP           GLPK wrapper: LPs and MILPs, defensive
 //   CertusSpec         VNNLIB and JSON robustness specs, the Property type
+//   CertusBounds       IBP, CROWN and alpha-CROWN bound propagation
 //   Certus             umbrella module: `import Certus` gives the whole library
 //   certus (CLI/)      the command-line tool; parses arguments and prints
 let package = Package(
@@ -32,8 +33,9 @@ let package = Package(
         ]),
         .target(name: "CertusLP", dependencies: ["CGLPK"]),
         .target(name: "CertusSpec"),
+        .target(name: "CertusBounds", dependencies: ["CertusTensor", "CertusGraph", "CertusSpec"]),
         .target(name: "Certus", dependencies: [
-            "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec",
+            "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec", "CertusBounds",
         ]),
         .executableTarget(name: "certus", dependencies: [
             "Certus",
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "CertusONNXTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CertusLPTests", dependencies: ["CertusLP"]),
         .testTarget(name: "CertusSpecTests", dependencies: ["Certus"]),
+        .testTarget(name: "CertusBoundsTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Certus", "TestSupport", "certus"]),
     ]
 )

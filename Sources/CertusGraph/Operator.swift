@@ -27,6 +27,14 @@ public protocol Operator: Sendable {
     /// a parameter (weights, shapes); the graph refuses a nil gradient for a non-constant input.
     /// At a kink (ReLU at 0) any element of the Clarke generalized gradient may be returned.
     func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?]
+
+    /// Interval bound propagation: an interval containing every output for inputs in the given
+    /// intervals (constants come as degenerate intervals).
+    func interval(_ inputs: [IntervalTensor]) throws -> IntervalTensor
+
+    /// How a linear-relaxation engine treats this operator when `constantInputs[i]` tells
+    /// which inputs are constant.
+    func boundKind(constantInputs: [Bool]) -> BoundKind
 }
 
 /// An attribute value of an ONNX node, independent of the protobuf types.

@@ -9,6 +9,10 @@ public struct Add: ElementwiseBinary {
     public init() {}
     public func apply(_ a: Double, _ b: Double) -> Double { a + b }
     public func partials(_ a: Double, _ b: Double) -> (Double, Double) { (1, 1) }
+    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        IntervalTensor(lower: try Broadcast.apply(x[0].lower, x[1].lower, +), upper: try Broadcast.apply(x[0].upper, x[1].upper, +))
+    }
 }
 
 public struct Sub: ElementwiseBinary {
@@ -16,6 +20,10 @@ public struct Sub: ElementwiseBinary {
     public init() {}
     public func apply(_ a: Double, _ b: Double) -> Double { a - b }
     public func partials(_ a: Double, _ b: Double) -> (Double, Double) { (1, -1) }
+    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        IntervalTensor(lower: try Broadcast.apply(x[0].lower, x[1].upper, -), upper: try Broadcast.apply(x[0].upper, x[1].lower, -))
+    }
 }
 
 public struct Mul: ElementwiseBinary {
@@ -23,6 +31,19 @@ public struct Mul: ElementwiseBinary {
     public init() {}
     public func apply(_ a: Double, _ b: Double) -> Double { a * b }
     public func partials(_ a: Double, _ b: Double) -> (Double, Double) { (b, a) }
+    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+        constantInputs.contains(true) ? .affine : .bilinear
+    }
+    /// The four corner products.
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        let corners = try [(x[0].lower, x[1].lower), (x[0].lower, x[1].upper), (x[0].upper, x[1].lower), (x[0].upper, x[1].upper)]
+            .map { try Broadcast.apply($0.0, $0.1, *) }
+        var lo = corners[0], hi = corners[0]
+        for c in corners.dropFirst() {
+            for i in 0..<lo.count { lo.data[i] = Swift.min(lo.data[i], c.data[i]); hi.data[i] = Swift.max(hi.data[i], c.data[i]) }
+        }
+        return IntervalTensor(lower: lo, upper: hi)
+    }
 }
 
 public struct Div: ElementwiseBinary {
@@ -30,4 +51,19 @@ public struct Div: ElementwiseBinary {
     public init() {}
     public func apply(_ a: Double, _ b: Double) -> Double { a / b }
     public func partials(_ a: Double, _ b: Double) -> (Double, Double) { (1 / b, -a / (b * b)) }
+    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+        constantInputs.count == 2 && constantInputs[1] ? .affine : .unsupported("Div by a non-constant divisor has no linear relaxation")
+    }
+    /// a * [1/b]: the divisor's interval must exclude 0.
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        for i in 0..<x[1].lower.count where x[1].lower.data[i] <= 0 && x[1].upper.data[i] >= 0 {
+            throw BoundError("Div: the divisor's interval [\(x[1].lower.data[i]), \(x[1].upper.data[i])] contains 0")
+        }
+        let recip = IntervalTensor(lower: x[1].upper.reshapedMap { 1 / $0 }, upper: x[1].lower.reshapedMap { 1 / $0 })
+        return try Mul().interval([x[0], recip])
+    }
+}
+
+extension Tensor {
+    func reshapedMap(_ f: (Double) -> Double) -> Tensor { Tensor(shape: shape, data: data.map(f)) }
 }

@@ -31,6 +31,13 @@ public struct AveragePool: Operator {
         return Tensor(shape: try outputShape([inputs[0].shape]), data: out)
     }
 
+    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+
+    /// Averages are monotone: pool both ends.
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        try IntervalAffine.relabel(x) { try evaluate($0) }
+    }
+
     public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         var gx = Tensor(shape: inputs[0].shape, repeating: 0)
         try forEachWindow(inputs[0].shape) { o, cells, divisor in

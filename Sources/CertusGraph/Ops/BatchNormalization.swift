@@ -49,6 +49,20 @@ public struct BatchNormalization: Operator {
         return x
     }
 
+    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+        constantInputs.dropFirst().allSatisfy { $0 } ? .affine : .unsupported("BatchNormalization with variable statistics")
+    }
+
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        guard x.dropFirst().allSatisfy({ $0.lower == $0.upper }) else { throw BoundError("BatchNormalization with variable statistics is not supported") }
+        let (mul, _) = affine(scale: x[1].lower.data, bias: x[2].lower.data, mean: x[3].lower.data, variance: x[4].lower.data)
+        let a = try evaluate([x[0].lower] + x.dropFirst().map(\.lower)), b = try evaluate([x[0].upper] + x.dropFirst().map(\.lower))
+        var lo = a, hi = b
+        let c = lo.shape[1], inner = lo.shape.dropFirst(2).reduce(1, *)
+        for i in 0..<lo.count where mul[(i / inner) % c] < 0 { lo.data[i] = b.data[i]; hi.data[i] = a.data[i] }
+        return IntervalTensor(lower: lo, upper: hi)
+    }
+
     /// Gradient with respect to X; the statistics and affine parameters are parameters.
     public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let (mul, _) = affine(scale: inputs[1].data, bias: inputs[2].data, mean: inputs[3].data, variance: inputs[4].data)

@@ -139,6 +139,18 @@ public struct Conv: Operator {
         return Tensor(shape: outShape, data: out)
     }
 
+    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+        constantInputs.dropFirst().allSatisfy { $0 } ? .affine : .unsupported("Conv with variable weights")
+    }
+
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        guard x.dropFirst().allSatisfy({ $0.lower == $0.upper }) else { throw BoundError("Conv with variable weights is not supported") }
+        let (c, r) = IntervalAffine.midRadius(x[0])
+        let center = try evaluate([c] + x.dropFirst().map(\.lower))
+        let radius = try evaluate([r, IntervalAffine.abs(x[1].lower)])
+        return IntervalAffine.combine(center: center, radius: radius)
+    }
+
     /// Gradient with respect to X (col2im of W^T g); weights and bias are parameters.
     public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let xs = inputs[0].shape, ws = inputs[1].shape

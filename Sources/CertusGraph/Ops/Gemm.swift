@@ -51,6 +51,24 @@ public struct Gemm: Operator {
         return Tensor(shape: [m, n], data: y)
     }
 
+    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+        constantInputs.count >= 2 && (constantInputs[0] || constantInputs[1]) && (constantInputs.count < 3 || constantInputs[2])
+            ? .affine : .unsupported("Gemm of two variable matrices")
+    }
+
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        let constA = x[0].lower == x[0].upper, constB = x[1].lower == x[1].upper
+        if constB || constA {
+            // Centre through the map, radius through |map| (alpha's sign absorbed by abs).
+            let (ca, ra) = IntervalAffine.midRadius(x[0]), (cb, rb) = IntervalAffine.midRadius(x[1])
+            let center = try evaluate([ca, cb] + x.dropFirst(2).map(\.lower))
+            let absOp = Gemm(alpha: Swift.abs(alpha), beta: 0, transA: transA, transB: transB)
+            let radius = constB ? try absOp.evaluate([ra, IntervalAffine.abs(cb)]) : try absOp.evaluate([IntervalAffine.abs(ca), rb])
+            return IntervalAffine.combine(center: center, radius: radius)
+        }
+        throw BoundError("Gemm of two variable matrices is not supported")
+    }
+
     public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let (m, k, n) = try dims(inputs[0].shape, inputs[1].shape)
         let g = gradient.data

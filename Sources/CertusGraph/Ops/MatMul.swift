@@ -60,6 +60,18 @@ public struct MatMul: Operator, AttributeFree {
         return Tensor(shape: p.outShape, data: out)
     }
 
+    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+        constantInputs.contains(true) ? .affine : .unsupported("MatMul of two variable tensors")
+    }
+
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        let (ca, ra) = IntervalAffine.midRadius(x[0]), (cb, rb) = IntervalAffine.midRadius(x[1])
+        let center = try evaluate([ca, cb])
+        if x[1].lower == x[1].upper { return IntervalAffine.combine(center: center, radius: try evaluate([ra, IntervalAffine.abs(cb)])) }
+        if x[0].lower == x[0].upper { return IntervalAffine.combine(center: center, radius: try evaluate([IntervalAffine.abs(ca), rb])) }
+        throw BoundError("MatMul of two variable tensors is not supported")
+    }
+
     public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let p = try plan(inputs[0].shape, inputs[1].shape)
         let batches = p.batchShape.reduce(1, *)

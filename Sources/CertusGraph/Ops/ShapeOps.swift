@@ -7,6 +7,13 @@ import CertusTensor
 /// Operators whose output element k is an input element (a pure relabelling).
 public protocol DataMovement: Operator {}
 
+extension DataMovement {
+    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        try IntervalAffine.relabel(x) { try evaluate($0) }
+    }
+}
+
 /// Operators that only change the shape: the data is the same row-major sequence.
 public protocol ShapeOnly: DataMovement {}
 
@@ -242,6 +249,8 @@ public struct Constant: Operator {
     public func outputShape(_ s: [[Int]]) throws -> [Int] { value.shape }
     public func evaluate(_ inputs: [Tensor]) throws -> Tensor { value }
     public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] { [] }
+    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor { IntervalTensor(constant: value) }
 }
 
 /// Softmax along `axis` (opset >= 13), or over the flattened trailing dimensions from `axis`
@@ -284,6 +293,27 @@ public struct Softmax: Operator {
             for k in idx { x.data[k] /= sum }
         }
         return x
+    }
+
+    public func boundKind(constantInputs: [Bool]) -> BoundKind { .unsupported("Softmax has no linear relaxation yet") }
+
+    /// Each output is increasing in its own logit and decreasing in the others.
+    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        var lo = x[0].lower, hi = x[0].upper
+        forEachGroup(lo.shape) { idx in
+            let mx = idx.map { x[0].upper.data[$0] }.max() ?? 0
+            for k in idx {
+                var otherHi = 0.0, otherLo = 0.0
+                for j in idx where j != k {
+                    otherHi += Foundation.exp(x[0].upper.data[j] - mx)
+                    otherLo += Foundation.exp(x[0].lower.data[j] - mx)
+                }
+                let el = Foundation.exp(x[0].lower.data[k] - mx), eu = Foundation.exp(x[0].upper.data[k] - mx)
+                lo.data[k] = el / (el + otherHi)
+                hi.data[k] = eu / (eu + otherLo)
+            }
+        }
+        return IntervalTensor(lower: lo, upper: hi)
     }
 
     /// dx = y * (g - sum(g * y)) within each group.

@@ -1,0 +1,321 @@
+import Foundation
+import CertusTensor
+import CertusGraph
+
+/// Lower and upper bounds of every element of a graph value (flat, row-major).
+public struct ValueBounds: Sendable, Equatable {
+    public var lower: [Double]
+    public var upper: [Double]
+    public init(lower: [Double], upper: [Double]) { self.lower = lower; self.upper = upper }
+    public var isFinite: Bool { lower.allSatisfy(\.isFinite) && upper.allSatisfy(\.isFinite) }
+}
+
+/// Per-row, per-neuron relaxation parameters for one elementwise node (alpha-CROWN).
+struct NodeParameters {
+    var lower: Matrix   // rows x n, NaN where the neuron has no lower parameter
+    var upper: Matrix
+}
+
+/// The linear-relaxation bound engine: IBP, CROWN and alpha-CROWN over a general graph.
+///
+/// One generic backward pass consumes what each operator declares (`BoundKind`): affine
+/// operators are applied through their own `evaluate`/`backward` (with fast paths for dense
+/// layers), elementwise nonlinearities through per-neuron relaxations given as data, and
+/// products of two variables through McCormick planes.
+public final class BoundEngine {
+    public let graph: Graph
+    let producer: [Int: Int]            // value id -> node index
+    let isConstant: [Bool]
+    let kinds: [BoundKind]
+    /// Values whose bounds a relaxation needs (variable inputs of elementwise/bilinear nodes).
+    let needsBounds: Set<Int>
+    /// Offsets f(0) of affine nodes, and the zero-variable inputs used to get J^T by `backward`.
+    var affineCache: [Int: (inputs: [Tensor], out0: Tensor)] = [:]
+
+    public init(graph: Graph) {
+        let g = GeluFusion.fuse(graph)
+        self.graph = g
+        var producer: [Int: Int] = [:]
+        for (i, n) in g.nodes.enumerated() { producer[n.output] = i }
+        self.producer = producer
+        var isConstant = [Bool](repeating: false, count: g.values.count)
+        for id in g.constants.keys { isConstant[id] = true }
+        self.isConstant = isConstant
+        var kinds: [BoundKind] = []
+        var needs = Set<Int>()
+        for n in g.nodes {
+            let k = n.op.boundKind(constantInputs: n.inputs.map { isConstant[$0] })
+            kinds.append(k)
+            if k == .elementwise || k == .bilinear {
+                for v in n.inputs where !isConstant[v] { needs.insert(v) }
+            }
+        }
+        self.kinds = kinds
+        self.needsBounds = needs
+    }
+
+    func size(_ v: Int) -> Int { graph.values[v].shape.reduce(1, *) }
+
+    // MARK: - IBP
+
+    /// Interval bounds of every value by IBP, given bounds already known for some values
+    /// (those are intersected in as the pass reaches them).
+    func intervalPass(box: ValueBounds, known: [Int: ValueBounds] = [:]) throws -> [ValueBounds?] {
+        var out = [ValueBounds?](repeating: nil, count: graph.values.count)
+        out[graph.input] = box
+        for n in graph.nodes {
+            let ins = n.inputs.map { v -> IntervalTensor in
+                if let t = graph.constants[v] { return IntervalTensor(constant: t) }
+                let b = out[v]!
+                return IntervalTensor(lower: Tensor(shape: graph.values[v].shape, data: b.lower),
+                                      upper: Tensor(shape: graph.values[v].shape, data: b.upper))
+            }
+            let r: IntervalTensor
+            do { r = try n.op.interval(ins) } catch let e as BoundError {
+                throw BoundError("node '\(n.name)' (\(n.opType)): \(e.message)")
+            }
+            var b = ValueBounds(lower: r.lower.data, upper: r.upper.data)
+            if let k = known[n.output] { b = Self.intersect(b, k) }
+            out[n.output] = b
+        }
+        return out
+    }
+
+    static func intersect(_ a: ValueBounds, _ b: ValueBounds) -> ValueBounds {
+        var r = a
+        for i in 0..<r.lower.count {
+            r.lower[i] = max(a.lower[i], b.lower[i])
+            r.upper[i] = min(a.upper[i], b.upper[i])
+        }
+        return r
+    }
+
+    // MARK: - Relaxations
+
+    struct Relaxation {
+        var aL: [Double], bL: [Double], aU: [Double], bU: [Double]
+    }
+
+    func relaxation(node i: Int, bounds: ValueBounds) -> Relaxation {
+        let op = graph.nodes[i].op as! any ElementwiseRelaxation
+        let n = bounds.lower.count
+        var r = Relaxation(aL: .init(repeating: 0, count: n), bL: .init(repeating: 0, count: n),
+                           aU: .init(repeating: 0, count: n), bU: .init(repeating: 0, count: n))
+        for j in 0..<n {
+            let x = op.relaxation(l: bounds.lower[j], u: bounds.upper[j], lowerParameter: nil, upperParameter: nil)
+            r.aL[j] = x.aL; r.bL[j] = x.bL; r.aU[j] = x.aU; r.bU[j] = x.bU
+        }
+        return r
+    }
+
+    // MARK: - Backward pass
+
+    /// What one backward pass leaves behind for alpha-CROWN's gradient: the coefficient matrix
+    /// that reached each elementwise node's output and the coefficients at the input.
+    final class BackwardRecord {
+        var atNode: [Int: Matrix] = [:]
+        var atInput: Matrix? = nil
+    }
+
+    /// Lower bounds of A · value(target) over the box, for each row of A, given bounds of every
+    /// value a relaxation needs. `parameters` (alpha-CROWN) override default relaxations.
+    func backward(target: Int, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
+                  relaxations: inout [Int: Relaxation], parameters: [Int: NodeParameters]? = nil,
+                  record: BackwardRecord? = nil, intervalsOnly: Bool = false) throws -> [Double] {
+        let rows = A.rows
+        var bias = [Double](repeating: 0, count: rows)
+        var pending: [Int: Matrix] = [target: A]
+        guard let last = producer[target] else {
+            // The target is the input itself (or a constant).
+            return concretize(pending[target] ?? Matrix(zeros: rows, size(target)), box: box, bias: bias, targetIsInput: target == graph.input, constant: graph.constants[target])
+        }
+        func accumulate(_ v: Int, _ m: Matrix) {
+            if isConstant[v] { return }
+            if var e = pending[v] { e.add(m); pending[v] = e } else { pending[v] = m }
+        }
+        for i in stride(from: last, through: 0, by: -1) {
+            let node = graph.nodes[i]
+            guard let Aout = pending.removeValue(forKey: node.output) else { continue }
+            if intervalsOnly && kinds[i] != .affine {
+                // IBP with the linear tail folded in: concretise at this value's interval.
+                guard let b = bounds[node.output] else { throw BoundError("missing bounds for '\(graph.values[node.output].name)'") }
+                let lb = concretize(Aout, box: b, bias: [Double](repeating: 0, count: rows), targetIsInput: true, constant: nil)
+                for r in 0..<rows { bias[r] += lb[r] }
+                continue
+            }
+            switch kinds[i] {
+            case .unsupported(let why):
+                throw BoundError("node '\(node.name)' (\(node.opType)): \(why)")
+            case .affine:
+                try affineBackward(node: i, A: Aout, bias: &bias, accumulate: accumulate)
+            case .elementwise:
+                let v = node.inputs[0]
+                guard let b = bounds[v] else { throw BoundError("missing bounds for the input of node '\(node.name)'") }
+                if relaxations[i] == nil { relaxations[i] = relaxation(node: i, bounds: b) }
+                record?.atNode[i] = Aout
+                let Ain = elementwiseBackward(node: i, A: Aout, relax: relaxations[i]!, bounds: b, parameters: parameters?[i], bias: &bias)
+                accumulate(v, Ain)
+            case .bilinear:
+                let (x, y) = (node.inputs[0], node.inputs[1])
+                guard let bx = bounds[x], let by = bounds[y] else { throw BoundError("missing bounds for the inputs of node '\(node.name)'") }
+                guard bx.lower.count == Aout.cols, by.lower.count == Aout.cols else {
+                    throw BoundError("node '\(node.name)' (Mul): broadcasting product of two variables is not supported")
+                }
+                var Ax = Matrix(zeros: rows, Aout.cols), Ay = Matrix(zeros: rows, Aout.cols)
+                for r in 0..<rows {
+                    for j in 0..<Aout.cols {
+                        let a = Aout[r, j]
+                        if a == 0 { continue }
+                        let (xl, xu, yl, yu) = (bx.lower[j], bx.upper[j], by.lower[j], by.upper[j])
+                        if a > 0 {   // xy >= yl x + xl y - xl yl
+                            Ax[r, j] = a * yl; Ay[r, j] = a * xl; bias[r] -= a * xl * yl
+                        } else {     // xy <= yu x + xl y - xl yu
+                            Ax[r, j] = a * yu; Ay[r, j] = a * xl; bias[r] -= a * xl * yu
+                        }
+                    }
+                }
+                accumulate(x, Ax)
+                accumulate(y, Ay)
+            }
+        }
+        let Ain = pending[graph.input] ?? Matrix(zeros: rows, size(graph.input))
+        record?.atInput = Ain
+        return concretize(Ain, box: box, bias: bias, targetIsInput: true, constant: nil)
+    }
+
+    func concretize(_ A: Matrix, box: ValueBounds, bias: [Double], targetIsInput: Bool, constant: Tensor?) -> [Double] {
+        var lb = bias
+        if let c = constant {
+            for r in 0..<A.rows { lb[r] += A.dot(row: r, c.data) }
+            return lb
+        }
+        A.data.withUnsafeBufferPointer { a in
+            for r in 0..<A.rows {
+                var s = 0.0
+                let base = r * A.cols
+                for j in 0..<A.cols {
+                    let v = a[base + j]
+                    s += v >= 0 ? v * box.lower[j] : v * box.upper[j]
+                }
+                lb[r] += s
+            }
+        }
+        return lb
+    }
+
+    func elementwiseBackward(node i: Int, A: Matrix, relax: Relaxation, bounds: ValueBounds,
+                             parameters: NodeParameters?, bias: inout [Double]) -> Matrix {
+        var Ain = Matrix(zeros: A.rows, A.cols)
+        let op = parameters == nil ? nil : (graph.nodes[i].op as! any ElementwiseRelaxation)
+        A.data.withUnsafeBufferPointer { a in
+            Ain.data.withUnsafeMutableBufferPointer { o in
+                for r in 0..<A.rows {
+                    let base = r * A.cols
+                    var b = 0.0
+                    for j in 0..<A.cols {
+                        let v = a[base + j]
+                        if v == 0 { continue }
+                        var aL = relax.aL[j], bL = relax.bL[j], aU = relax.aU[j], bU = relax.bU[j]
+                        if let p = parameters, let op {
+                            let pl = p.lower[r, j], pu = p.upper[r, j]
+                            if (v > 0 && !pl.isNaN) || (v < 0 && !pu.isNaN) {
+                                let x = op.relaxation(l: bounds.lower[j], u: bounds.upper[j],
+                                                      lowerParameter: pl.isNaN ? nil : pl, upperParameter: pu.isNaN ? nil : pu)
+                                aL = x.aL; bL = x.bL; aU = x.aU; bU = x.bU
+                            }
+                        }
+                        if v > 0 { o[base + j] = v * aL; b += v * bL } else { o[base + j] = v * aU; b += v * bU }
+                    }
+                    bias[r] += b
+                }
+            }
+        }
+        return Ain
+    }
+
+    /// J^T applied to every row, and the offset's contribution to the bias.
+    func affineBackward(node i: Int, A: Matrix, bias: inout [Double], accumulate: (Int, Matrix) -> Void) throws {
+        let node = graph.nodes[i]
+        let variable = node.inputs.enumerated().filter { !isConstant[$0.element] }
+        // Fast paths.
+        if let fast = try denseFastPath(node: node, A: A, bias: &bias) {
+            accumulate(fast.0, fast.1)
+            return
+        }
+        if node.op is any ShapeOnly || node.op is Identity {
+            accumulate(node.inputs[0], A)
+            return
+        }
+        // Generic: offset f(0) and per-row vector-Jacobian products.
+        let cache = try affineInputs(node: i)
+        for r in 0..<A.rows { bias[r] += A.dot(row: r, cache.out0.data) }
+        var outs = variable.map { Matrix(zeros: A.rows, size($0.element)) }
+        let outShape = graph.values[node.output].shape
+        for r in 0..<A.rows {
+            let g = Tensor(shape: outShape, data: Array(A.row(r)))
+            let grads = try node.op.backward(cache.inputs, output: cache.out0, gradient: g)
+            for (k, (pos, v)) in variable.enumerated() {
+                guard pos < grads.count, let gk = grads[pos] else {
+                    throw BoundError("node '\(node.name)' (\(node.opType)): no linear map for input \(pos)")
+                }
+                let n = size(v)
+                outs[k].data.replaceSubrange((r * n)..<((r + 1) * n), with: gk.data)
+            }
+        }
+        for (k, (_, v)) in variable.enumerated() { accumulate(v, outs[k]) }
+    }
+
+    func affineInputs(node i: Int) throws -> (inputs: [Tensor], out0: Tensor) {
+        if let c = affineCache[i] { return c }
+        let node = graph.nodes[i]
+        let inputs = node.inputs.map { v in graph.constants[v] ?? Tensor(shape: graph.values[v].shape, repeating: 0) }
+        let out0 = try node.op.evaluate(inputs)
+        affineCache[i] = (inputs, out0)
+        return (inputs, out0)
+    }
+
+    /// Dense layers and constant-operand arithmetic without per-row calls.
+    func denseFastPath(node: Node, A: Matrix, bias: inout [Double]) throws -> (Int, Matrix)? {
+        let ins = node.inputs
+        if let g = node.op as? Gemm, ins.count >= 2, !isConstant[ins[0]], isConstant[ins[1]],
+           ins.count == 2 || isConstant[ins[2]] {
+            let xs = graph.values[ins[0]].shape
+            guard xs.count == 2, (g.transA ? xs[1] : xs[0]) == 1 else { return nil }
+            let B = graph.constants[ins[1]]!
+            let k = g.transB ? B.shape[1] : B.shape[0]
+            var Ain = A.multiplied(by: B.data, n: k, transposeB: !g.transB)
+            if g.alpha != 1 { for t in 0..<Ain.data.count { Ain.data[t] *= g.alpha } }
+            if ins.count == 3 {
+                let C = graph.constants[ins[2]]!
+                let map = Broadcast.indexMap(from: C.shape, to: [1, A.cols])
+                let c = map.map { g.beta * C.data[$0] }
+                for r in 0..<A.rows { bias[r] += A.dot(row: r, c) }
+            }
+            return (ins[0], Ain)
+        }
+        if node.op is MatMul, ins.count == 2, !isConstant[ins[0]], isConstant[ins[1]] {
+            let xs = graph.values[ins[0]].shape, W = graph.constants[ins[1]]!
+            guard W.rank == 2, xs.count >= 1, xs.dropLast().allSatisfy({ $0 == 1 }) else { return nil }
+            return (ins[0], A.multiplied(by: W.data, n: W.shape[0], transposeB: true))
+        }
+        let isAdd = node.op is Add, isSub = node.op is Sub
+        if (isAdd || isSub), ins.count == 2 {
+            let outShape = graph.values[node.output].shape
+            let v0 = !isConstant[ins[0]], v1 = !isConstant[ins[1]]
+            guard (!v0 || graph.values[ins[0]].shape.reduce(1, *) == A.cols),
+                  (!v1 || graph.values[ins[1]].shape.reduce(1, *) == A.cols) else { return nil }
+            if v0 && v1 {
+                return nil   // both variable: generic path (two outputs)
+            }
+            let cv = v0 ? ins[1] : ins[0]
+            let C = graph.constants[cv]!
+            let map = Broadcast.indexMap(from: C.shape, to: outShape)
+            var c = map.map { C.data[$0] }
+            if isSub && v0 { c = c.map { -$0 } }
+            for r in 0..<A.rows { bias[r] += A.dot(row: r, c) }
+            if isSub && v1 { return (ins[1], Matrix(rows: A.rows, cols: A.cols, data: A.data.map { -$0 })) }
+            return (v0 ? ins[0] : ins[1], A)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import CertusTensor
+
+// The bound-propagation requirements every operator meets. The engine (CertusBounds) consumes
+// them generically: interval images for IBP, and for CROWN either "affine in its variable
+// inputs" (the engine then uses `evaluate` and `backward` as the exact linear map) or a
+// per-neuron linear relaxation given as data.
+
+/// Elementwise lower and upper tensors of a value.
+public struct IntervalTensor: Sendable, Equatable {
+    public var lower: Tensor
+    public var upper: Tensor
+
+    public init(lower: Tensor, upper: Tensor) {
+        self.lower = lower
+        self.upper = upper
+    }
+
+    /// The degenerate interval of a constant.
+    public init(constant t: Tensor) {
+        lower = t
+        upper = t
+    }
+
+    public var shape: [Int] { lower.shape }
+}
+
+/// Linear bounds of a scalar function on an interval: aL x + bL <= f(x) <= aU x + bU.
+public struct NeuronRelaxation: Sendable, Equatable {
+    public var aL: Double, bL: Double, aU: Double, bU: Double
+    public init(aL: Double, bL: Double, aU: Double, bU: Double) {
+        self.aL = aL; self.bL = bL; self.aU = aU; self.bU = bU
+    }
+    /// Both bounds equal to the same line (the function is affine on the interval).
+    public static func line(_ a: Double, _ b: Double) -> NeuronRelaxation { .init(aL: a, bL: b, aU: a, bU: b) }
+    /// Constant bounds [lo, hi].
+    public static func constant(_ lo: Double, _ hi: Double) -> NeuronRelaxation { .init(aL: 0, bL: lo, aU: 0, bU: hi) }
+    public var isFinite: Bool { aL.isFinite && bL.isFinite && aU.isFinite && bU.isFinite }
+}
+
+/// How a bound engine may treat an operator, given which inputs are constant.
+public enum BoundKind: Sendable, Equatable {
+    /// Affine in the variable inputs: out = J(in) + out(0). The engine uses `evaluate` with the
+    /// variable inputs at zero for the offset and `backward` for J^T.
+    case affine
+    /// Elementwise with a per-neuron relaxation (`ElementwiseRelaxation`).
+    case elementwise
+    /// Product of two variable tensors (McCormick).
+    case bilinear
+    /// No linear relaxation: bounds through this operator fail with `reason`.
+    case unsupported(String)
+}
+
+/// An elementwise operator with linear relaxations. `lowerParameter` and `upperParameter`, each in
+/// [0, 1], choose among valid relaxations (the tangent point, the ReLU lower slope); nil gives
+/// the CROWN default. Every parameter value must give a sound relaxation on [l, u].
+public protocol ElementwiseRelaxation: ElementwiseUnary {
+    func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation
+    /// The parameters that reproduce the default relaxation, or nil where that side has none.
+    func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?)
+    /// Interval image of [l, u].
+    func image(l: Double, u: Double) -> (Double, Double)
+}
+
+extension ElementwiseRelaxation {
+    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { (nil, nil) }
+}
+
+extension ElementwiseUnary {
+    /// Monotone non-decreasing by default; non-monotone operators override.
+    public func image(l: Double, u: Double) -> (Double, Double) { (apply(l), apply(u)) }
+
+    public func interval(_ inputs: [IntervalTensor]) throws -> IntervalTensor {
+        var lo = inputs[0].lower, hi = inputs[0].upper
+        for i in 0..<lo.count {
+            let (a, b) = image(l: lo.data[i], u: hi.data[i])
+            lo.data[i] = a; hi.data[i] = b
+        }
+        return IntervalTensor(lower: lo, upper: hi)
+    }
+}
+
+/// Helpers for operators that are linear in a variable input with constant parameters:
+/// the interval image from the centre and the radius mapped through |J|.
+public enum IntervalAffine {
+    /// Interval of an affine map, given the map applied to the centre (with its offset) and the
+    /// map with absolute coefficients applied to the radius (without offset).
+    public static func combine(center: Tensor, radius: Tensor) -> IntervalTensor {
+        var lo = center, hi = center
+        for i in 0..<lo.count {
+            lo.data[i] = center.data[i] - radius.data[i]
+            hi.data[i] = center.data[i] + radius.data[i]
+        }
+        return IntervalTensor(lower: lo, upper: hi)
+    }
+
+    public static func midRadius(_ x: IntervalTensor) -> (Tensor, Tensor) {
+        var c = x.lower, r = x.lower
+        for i in 0..<c.count {
+            c.data[i] = 0.5 * (x.lower.data[i] + x.upper.data[i])
+            r.data[i] = 0.5 * (x.upper.data[i] - x.lower.data[i])
+        }
+        return (c, r)
+    }
+
+    public static func abs(_ t: Tensor) -> Tensor {
+        var a = t
+        for i in 0..<a.count { a.data[i] = Swift.abs(a.data[i]) }
+        return a
+    }
+
+    /// Applies a monotone relabelling (reshape, transpose, concat) to both ends.
+    public static func relabel(_ inputs: [IntervalTensor], _ f: ([Tensor]) throws -> Tensor) throws -> IntervalTensor {
+        IntervalTensor(lower: try f(inputs.map(\.lower)), upper: try f(inputs.map(\.upper)))
+    }
+}
+
+/// Thrown when a bound cannot be computed soundly (unsupported operator, unbounded interval).
+public struct BoundError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
