@@ -29,6 +29,10 @@ public struct BoundSettings: Sendable {
     /// Intersect CROWN intermediate bounds with IBP computed from the tightened inputs
     /// (never looser, and a guard against numerical drift).
     public var intersectWithIBP: Bool = true
+    /// Reproduce the reference implementation's intermediate bounds (auto_LiRPA CROWN): neurons
+    /// are chosen for re-bounding by a plain IBP pass, keep that pass's bounds otherwise, and no
+    /// intersection is taken. Looser; for comparisons only (default false).
+    public var referenceCompatible: Bool = false
     /// Stop optimising at this time (bounds computed so far stay sound).
     public var deadline: Date? = nil
 

@@ -16,6 +16,9 @@ extension BoundEngine {
                             relaxations: inout [Int: Relaxation]) throws -> [ValueBounds?] {
         var bounds = [ValueBounds?](repeating: nil, count: graph.values.count)
         bounds[graph.input] = box
+        // Reference-compatible mode: instability masks and the bounds of neurons not re-bounded
+        // come from a plain IBP pass, as in auto_LiRPA's CROWN.
+        let pure = settings.referenceCompatible ? try intervalPass(box: box) : nil
         for (i, node) in graph.nodes.enumerated() {
             let ins = node.inputs.map { v -> IntervalTensor in
                 if let t = graph.constants[v] { return IntervalTensor(constant: t) }
@@ -28,6 +31,7 @@ extension BoundEngine {
                 throw BoundError("node '\(node.name)' (\(node.opType)): \(e.message)")
             }
             var b = ValueBounds(lower: iv.lower.data, upper: iv.upper.data)
+            if let pure, needsBounds.contains(node.output) { b = pure[node.output]! }
             if settings.method != .ibp, needsBounds.contains(node.output) {
                 let rowsOfInterest = neuronsToBound(value: node.output, ibp: b)
                 if !rowsOfInterest.isEmpty {
@@ -43,7 +47,7 @@ extension BoundEngine {
                     }
                     for (k, j) in rowsOfInterest.enumerated() {
                         let lo = lb[k], hi = -lb[s + k]
-                        if settings.intersectWithIBP {
+                        if settings.intersectWithIBP && !settings.referenceCompatible {
                             b.lower[j] = max(b.lower[j], lo); b.upper[j] = min(b.upper[j], hi)
                         } else {
                             b.lower[j] = lo; b.upper[j] = hi
