@@ -15,7 +15,7 @@ struct CertusCommand: ParsableCommand {
         commandName: "certus",
         abstract: "Certus: a neural-network verifier.",
         discussion: "Exit codes: 0 success / property holds (unsat), 1 property violated (sat), 2 unknown or timeout, 3 bad input (file, model, spec), 64 bad usage.",
-        subcommands: [Inspect.self, Eval.self, Convert.self]
+        subcommands: [Inspect.self, Eval.self, Convert.self, Bounds.self, Benchmark.self]
     )
 }
 

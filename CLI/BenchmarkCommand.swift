@@ -1,0 +1,28 @@
+import ArgumentParser
+import Certus
+import Foundation
+
+struct Benchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time IBP, CROWN and alpha-CROWN on the standard cases beside the reference times.")
+    @Option(help: "The shared data folder.") var shared: String = "../shared"
+    @Option(help: "Runs per case and method (the median is reported).") var runs: Int = 5
+    @Option(help: "Methods, comma-separated.") var methods: String = "ibp,crown,alpha-crown"
+    @Option(help: "Write the markdown table to this file as well.") var output: String?
+
+    func run() throws {
+        let ms = try methods.split(separator: ",").map { s -> BoundMethod in
+            guard let m = BoundMethod(rawValue: String(s)) else { throw ValidationError("unknown method '\(s)'") }
+            return m
+        }
+        let results = try reportingErrors {
+            try BoundsBenchmark.run(BoundsBenchmark.standardCases(shared: shared), methods: ms, runs: runs) {
+                FileHandle.standardError.write(Data(($0 + "\n").utf8))
+            }
+        }
+        let machine = "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.operatingSystemVersionString)"
+        let table = BoundsBenchmark.markdown(results, runs: runs, machine: machine)
+        print(table)
+        if let output { try table.write(toFile: output, atomically: true, encoding: .utf8) }
+    }
+}

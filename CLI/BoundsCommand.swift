@@ -1,0 +1,40 @@
+import ArgumentParser
+import Certus
+import Foundation
+
+extension BoundMethod: ExpressibleByArgument {}
+
+struct Bounds: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bound every row of a property with IBP, CROWN or alpha-CROWN.",
+        discussion: "Each row is an atom c . y <= d of the unsafe set; the bounds are of c . y - d over the input box. A clause is refuted when one of its rows has a positive lower bound; the property is verified when every clause is refuted.")
+    @Argument(help: "Model file (.onnx or ONNX-JSON .json).") var model: String
+    @Argument(help: "Property: .vnnlib or a JSON robustness spec.") var spec: String
+    @Option(help: "ibp, crown or alpha-crown.") var method: BoundMethod = .crown
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let report: PropertyBoundReport = try reportingErrors {
+            let graph = try ModelFile.load(model)
+            let property = try PropertyLoader.load(path: spec, numOutputs: graph.outputCount)
+            try property.validate(modelInputs: graph.inputCount, modelOutputs: graph.outputCount)
+            return try BoundEngine(graph: graph).bound(property: property, settings: BoundSettings(method: method))
+        }
+        if json { try printJSON(report); return }
+        print("method: \(report.method)   time: \(String(format: "%.4f", report.timeS)) s")
+        print(" box clause row  " + "c . y <= d".padding(toLength: 24, withPad: " ", startingAt: 0) + "            lower            upper")
+        var rowInClause: [String: Int] = [:]
+        for r in report.rows {
+            let key = "\(r.box)/\(r.clause)"
+            let k = rowInClause[key, default: 0]
+            rowInClause[key] = k + 1
+            let terms = r.c.enumerated().filter { $0.element != 0 }.map { i, v in
+                (v == 1 ? "+" : v == -1 ? "-" : (v > 0 ? "+\(v)" : "\(v)")) + "y\(i)"
+            }.joined()
+            let text = "\(terms) <= \(r.d)"
+            print(String(format: "%4d %6d %3d  %-24@ %16.8g %16.8g", r.box, r.clause, k, text.count > 24 ? String(text.prefix(21)) + "..." : text, r.lower, r.upper))
+        }
+        print("property lower bound: \(report.propertyLower)")
+        print(report.verified ? "verified: every unsafe clause is refuted" : "not verified by \(report.method)")
+    }
+}
