@@ -8,6 +8,7 @@ import PackageDescription
 //   CertusONNX         ONNX protobuf types (generated), binary/JSON loading, conversion
 //   CertusLP           GLPK wrapper: LPs and MILPs, defensive
 //   CertusSpec         VNNLIB and JSON robustness specs, the Property type
+//   CertusVerify       the verification pipeline: falsification (attack), prover seam, batch runs
 //   Certus             umbrella module: `import Certus` gives the whole library
 //   certus (CLI/)      the command-line tool; parses arguments and prints
 let package = Package(
@@ -32,8 +33,9 @@ let package = Package(
         ]),
         .target(name: "CertusLP", dependencies: ["CGLPK"]),
         .target(name: "CertusSpec"),
+        .target(name: "CertusVerify", dependencies: ["CertusGraph", "CertusSpec"]),
         .target(name: "Certus", dependencies: [
-            "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec",
+            "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec", "CertusVerify",
         ]),
         .executableTarget(name: "certus", dependencies: [
             "Certus",
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "CertusONNXTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CertusLPTests", dependencies: ["CertusLP"]),
         .testTarget(name: "CertusSpecTests", dependencies: ["Certus"]),
+        .testTarget(name: "CertusVerifyTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Certus", "TestSupport", "certus"]),
     ]
 )

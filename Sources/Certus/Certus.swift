@@ -3,3 +3,4 @@
 @_exported import CertusONNX
 @_exported import CertusLP
 @_exported import CertusSpec
+@_exported import CertusVerify
