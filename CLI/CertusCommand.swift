@@ -109,11 +109,14 @@ struct Verify: ParsableCommand {
     @Argument(help: "Property: a VNN-LIB file or a JSON robustness spec {center, epsilon, label[, clip]}.") var spec: String
     @Option(help: "Time limit in seconds.") var timeout: Double = VerifierSettings().timeout
     @Option(help: "Seed of the attack's random generator.") var seed: UInt64 = VerifierSettings().seed
+    @Option(help: "Projected-gradient restarts per input box and clause.") var restarts: Int = VerifierSettings().attackRestarts
+    @Flag(help: "Keep restarting the attack until the time limit (a failed attack then ends in timeout).") var attackUntilTimeout = false
     @Option(help: "Also write the VNN-COMP result text (answer line, then the counterexample) to this file.") var resultFile: String?
     @Flag(help: "Print a JSON object (status, counterexample {x, y}, time_s, method, details).") var json = false
 
     func validate() throws {
         guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
+        guard restarts >= 0 else { throw ValidationError("--restarts must be >= 0") }
     }
 
     func run() throws {
@@ -122,6 +125,8 @@ struct Verify: ParsableCommand {
             var settings = VerifierSettings()
             settings.timeout = timeout
             settings.seed = seed
+            settings.attackRestarts = restarts
+            settings.attackUntilDeadline = attackUntilTimeout
             return try Verifier(settings: settings).verify(graph: problem.graph, property: problem.property)
         }
         let text = result.resultText
@@ -154,10 +159,13 @@ struct Run: ParsableCommand {
     @Option(help: "Expected answers CSV: onnx,vnnlib,expected (sat, unsat or unknown).") var expected: String?
     @Option(help: "Multiply every instance's timeout by this factor.") var timeoutScale: Double = 1
     @Option(help: "Seed of the attack's random generator.") var seed: UInt64 = VerifierSettings().seed
+    @Option(help: "Projected-gradient restarts per input box and clause.") var restarts: Int = VerifierSettings().attackRestarts
+    @Flag(help: "Keep restarting the attack until each instance's time limit (a failed attack then ends in timeout).") var attackUntilTimeout = false
     @Option(help: "Write one JSON object per instance (onnx, vnnlib, status, time_s, expected, ...) to this file.") var jsonOut: String?
 
     func validate() throws {
         guard timeoutScale.isFinite, timeoutScale > 0 else { throw ValidationError("--timeout-scale must be a positive number") }
+        guard restarts >= 0 else { throw ValidationError("--restarts must be >= 0") }
     }
 
     func run() throws {
@@ -166,6 +174,8 @@ struct Run: ParsableCommand {
         }
         var settings = VerifierSettings()
         settings.seed = seed
+        settings.attackRestarts = restarts
+        settings.attackUntilDeadline = attackUntilTimeout
         let runner = BatchRunner(settings: settings, timeoutScale: timeoutScale)
         let interactive = isatty(2) == 1
         let stderr = FileHandle.standardError

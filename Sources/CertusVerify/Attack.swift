@@ -203,6 +203,12 @@ private struct AttackRun {
         return x
     }
 
+    /// One projected sign-gradient run on clause `li` of case `ci` from `start`.
+    ///
+    /// ReLU networks have flat regions (a whole layer inactive) where the gradient is zero;
+    /// ACAS Xu has large ones next to its counterexamples. A step that lands in such a region
+    /// is undone and the step size halved (backtracking), so the run approaches the edge of
+    /// the flat region instead of stalling in it.
     mutating func pgd(caseIndex ci: Int, clauseIndex li: Int, start: [Double]) throws {
         let box = property.cases[ci].box
         let clause = property.cases[ci].clauses[li]
@@ -210,6 +216,8 @@ private struct AttackRun {
         report.restarts += 1
         var x = start
         var worst = 0
+        var previous: (x: [Double], g: [Double])? = nil
+        var shrink = 1.0
         let ratio = settings.finalStepFraction / settings.initialStepFraction
         for t in 0...steps {
             try checkTime()
@@ -228,9 +236,18 @@ private struct AttackRun {
                 (y, g) = try graph.gradient(at: x, outputWeights: clause.atoms[worst].c)
             }
             guard g.allSatisfy({ $0.isFinite }) else { report.sawNonFinite = true; return }
-            let fraction = steps > 1
+            if g.allSatisfy({ $0 == 0 }) {
+                // Flat region: go back to the last point with a gradient and take smaller steps.
+                guard let p = previous else { return }
+                x = p.x
+                g = p.g
+                shrink *= 0.5
+            } else {
+                previous = (x, g)
+            }
+            let fraction = shrink * (steps > 1
                 ? settings.initialStepFraction * pow(ratio, Double(t) / Double(steps - 1))
-                : settings.initialStepFraction
+                : settings.initialStepFraction)
             var moved = false
             for i in 0..<x.count where g[i] != 0 {
                 let width = box.upper[i] - box.lower[i]
@@ -238,7 +255,7 @@ private struct AttackRun {
                 let nx = min(max(x[i] - (g[i] > 0 ? 1 : -1) * fraction * width, box.lower[i]), box.upper[i])
                 if nx != x[i] { x[i] = nx; moved = true }
             }
-            if !moved { return }   // zero gradient or pinned at a vertex: this run is stuck
+            if !moved { return }   // pinned at a vertex (or steps below resolution): this run is done
         }
     }
 }

@@ -47,8 +47,10 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
 
     /// Restarts of the projected-gradient attack per (box, clause). Restart 0 starts at the box
     /// centre, restart 1 at the best sampled point for the clause, the others at uniformly random
-    /// points. Default 30 (as α,β-CROWN's PGD).
-    public var attackRestarts: Int = 30
+    /// points. Default 100: α,β-CROWN uses 30, but on ACAS Xu most runs end within a few steps
+    /// (pinned at a vertex), and 100 restarts find 6 more property-2 violations than 30 while a
+    /// failed attack still costs well under a second per clause in a release build.
+    public var attackRestarts: Int = 100
 
     /// Sign-gradient steps per restart. Default 100 (as α,β-CROWN's PGD).
     public var attackSteps: Int = 100
