@@ -8,6 +8,9 @@ public struct VerificationProblem: Sendable {
     public var graph: Graph
     public var property: Property
 
+    /// Pairs a model and a property (not checked; `Verifier.verify` validates).
+    public init(graph: Graph, property: Property) { self.graph = graph; self.property = property }
+
     /// Loads the model (`.onnx` or ONNX-JSON) and the spec (VNN-LIB, or a JSON robustness spec
     /// built with the model's output count) and checks that they fit (`Property.validate`).
     /// - Throws: `ModelError` or `SpecError` naming the file and place.
