@@ -9,6 +9,7 @@ import PackageDescription
 //   CertusLP           GLPK wrapper: LPs and MILPs, defensive
 //   CertusSpec         VNNLIB and JSON robustness specs, the Property type
 //   CertusBounds       IBP, CROWN and alpha-CROWN bound propagation
+//   CertusVerify       the verification pipeline: falsification (attack), prover seam, batch runs
 //   Certus             umbrella module: `import Certus` gives the whole library
 //   certus (CLI/)      the command-line tool; parses arguments and prints
 let package = Package(
@@ -34,8 +35,9 @@ let package = Package(
         .target(name: "CertusLP", dependencies: ["CGLPK"]),
         .target(name: "CertusSpec"),
         .target(name: "CertusBounds", dependencies: ["CertusTensor", "CertusGraph", "CertusSpec"]),
+        .target(name: "CertusVerify", dependencies: ["CertusGraph", "CertusSpec", "CertusBounds"]),
         .target(name: "Certus", dependencies: [
-            "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec", "CertusBounds",
+            "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec", "CertusBounds", "CertusVerify",
         ]),
         .executableTarget(name: "certus", dependencies: [
             "Certus",
@@ -47,6 +49,7 @@ let package = Package(
         .testTarget(name: "CertusLPTests", dependencies: ["CertusLP"]),
         .testTarget(name: "CertusSpecTests", dependencies: ["Certus"]),
         .testTarget(name: "CertusBoundsTests", dependencies: ["Certus", "TestSupport"]),
+        .testTarget(name: "CertusVerifyTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Certus", "TestSupport", "certus"]),
     ]
 )

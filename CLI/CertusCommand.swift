@@ -6,6 +6,7 @@ import Foundation
 /// 0 property holds (unsat) or command succeeded, 1 sat, 2 unknown or timeout, 3 bad input,
 /// 64 usage error (from ArgumentParser).
 enum Exit {
+    static let wrongAnswer: Int32 = 1
     static let badInput: Int32 = 3
 }
 
@@ -15,7 +16,7 @@ struct CertusCommand: ParsableCommand {
         commandName: "certus",
         abstract: "Certus: a neural-network verifier.",
         discussion: "Exit codes: 0 success / property holds (unsat), 1 property violated (sat), 2 unknown or timeout, 3 bad input (file, model, spec), 64 bad usage.",
-        subcommands: [Inspect.self, Eval.self, Convert.self, Bounds.self, Benchmark.self]
+        subcommands: [Inspect.self, Eval.self, Convert.self, Verify.self, Run.self, Bounds.self, Benchmark.self]
     )
 }
 
@@ -94,5 +95,132 @@ struct Convert: ParsableCommand {
     func run() throws {
         try reportingErrors { try ModelFile.convert(from: input, to: output) }
         print("wrote \(output) (\(ModelFile.encoding(of: output).rawValue))")
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify a property: answers sat (with a checked counterexample), unsat, unknown or timeout.",
+        discussion: """
+            The first line of output is the answer. For sat the counterexample follows in VNN-COMP form \
+            ((X_0 v) ... (Y_0 v) ...). Exit code 0 unsat, 1 sat, 2 unknown or timeout, 3 bad input.
+            """)
+    @Argument(help: "Model file (.onnx or ONNX-JSON .json).") var model: String
+    @Argument(help: "Property: a VNN-LIB file or a JSON robustness spec {center, epsilon, label[, clip]}.") var spec: String
+    @Option(help: "Time limit in seconds.") var timeout: Double = VerifierSettings().timeout
+    @Option(help: "Seed of the attack's random generator.") var seed: UInt64 = VerifierSettings().seed
+    @Option(help: "Projected-gradient restarts per input box and clause.") var restarts: Int = VerifierSettings().attackRestarts
+    @Flag(help: "Keep restarting the attack until the time limit (a failed attack then ends in timeout).") var attackUntilTimeout = false
+    @Option(help: "Also write the VNN-COMP result text (answer line, then the counterexample) to this file.") var resultFile: String?
+    @Flag(help: "Print a JSON object (status, counterexample {x, y}, time_s, method, details).") var json = false
+
+    func validate() throws {
+        guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
+        guard restarts >= 0 else { throw ValidationError("--restarts must be >= 0") }
+    }
+
+    func run() throws {
+        let result: VerificationResult = try reportingErrors {
+            let problem = try VerificationProblem.load(model: model, spec: spec)
+            var settings = VerifierSettings()
+            settings.timeout = timeout
+            settings.seed = seed
+            settings.attackRestarts = restarts
+            settings.attackUntilDeadline = attackUntilTimeout
+            return try Verifier(settings: settings).verify(graph: problem.graph, property: problem.property)
+        }
+        let text = result.resultText
+        if let resultFile {
+            try reportingErrors {
+                do { try text.write(toFile: resultFile, atomically: true, encoding: .utf8) } catch {
+                    throw CLIError("\(resultFile): cannot write the result file: \(error.localizedDescription)")
+                }
+            }
+        }
+        if json { try printJSON(result) } else { print(text, terminator: "") }
+        throw ExitCode(result.status.exitCode)
+    }
+}
+
+/// A message for the user (printed as "error: <message>").
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify every instance of a VNN-COMP instance list (onnx,vnnlib,timeout) and summarise.",
+        discussion: """
+            Progress goes to stderr, one line per instance; the summary table to stdout. Exit code 0, \
+            or 1 if some answer contradicts --expected, or 3 if the list or an instance's files are bad.
+            """)
+    @Argument(help: "Instance list CSV: onnx,vnnlib,timeout (header optional; paths relative to the CSV's folder).") var instances: String
+    @Option(help: "Expected answers CSV: onnx,vnnlib,expected (sat, unsat or unknown).") var expected: String?
+    @Option(help: "Multiply every instance's timeout by this factor.") var timeoutScale: Double = 1
+    @Option(help: "Seed of the attack's random generator.") var seed: UInt64 = VerifierSettings().seed
+    @Option(help: "Projected-gradient restarts per input box and clause.") var restarts: Int = VerifierSettings().attackRestarts
+    @Flag(help: "Keep restarting the attack until each instance's time limit (a failed attack then ends in timeout).") var attackUntilTimeout = false
+    @Option(help: "Write one JSON object per instance (onnx, vnnlib, status, time_s, expected, ...) to this file.") var jsonOut: String?
+
+    func validate() throws {
+        guard timeoutScale.isFinite, timeoutScale > 0 else { throw ValidationError("--timeout-scale must be a positive number") }
+        guard restarts >= 0 else { throw ValidationError("--restarts must be >= 0") }
+    }
+
+    func run() throws {
+        let (list, answers) = try reportingErrors {
+            (try InstanceList.load(path: instances), try expected.map { try ExpectedAnswers.load(path: $0) })
+        }
+        var settings = VerifierSettings()
+        settings.seed = seed
+        settings.attackRestarts = restarts
+        settings.attackUntilDeadline = attackUntilTimeout
+        let runner = BatchRunner(settings: settings, timeoutScale: timeoutScale)
+        let interactive = isatty(2) == 1
+        let stderr = FileHandle.standardError
+        let width = String(list.count).count
+        func label(_ i: Int, _ inst: BatchInstance) -> String {
+            let idx = String(i); let pad = String(repeating: " ", count: max(0, width - idx.count))
+            return "[\(pad)\(idx)/\(list.count)] \(inst.onnx) \(inst.vnnlib)"
+        }
+        var records: [BatchRecord] = []
+        for (k, inst) in list.enumerated() {
+            if interactive { stderr.write(Data("\(label(k + 1, inst)) ...".utf8)) }
+            let r = runner.run(inst, expected: answers?.expected(for: inst))
+            records.append(r)
+            var line = "\(label(k + 1, inst)): \(r.status.rawValue) \(String(format: "%.2f", r.timeSeconds)) s"
+            if let e = r.expected { line += " (expected \(e.rawValue)\(r.verdict == .wrong ? ", WRONG" : ""))" }
+            if let err = r.error { line += " error: \(err)" }
+            stderr.write(Data(((interactive ? "\r\u{1B}[K" : "") + line + "\n").utf8))
+        }
+        let summary = BatchSummary(records: records)
+        if let jsonOut {
+            try reportingErrors {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                do { try enc.encode(records).write(to: URL(fileURLWithPath: jsonOut)) } catch {
+                    throw CLIError("\(jsonOut): cannot write the JSON output: \(error.localizedDescription)")
+                }
+            }
+        }
+        print(formatSummary(summary, hasExpected: answers != nil))
+        if summary.wrong > 0 { throw ExitCode(Exit.wrongAnswer) }
+        if summary.errors > 0 { throw ExitCode(Exit.badInput) }
+    }
+
+    func formatSummary(_ s: BatchSummary, hasExpected: Bool) -> String {
+        var rows: [(String, String)] = [
+            ("instances", "\(s.instances)"),
+            ("sat", "\(s.sat)"), ("unsat", "\(s.unsat)"), ("unknown", "\(s.unknown)"), ("timeout", "\(s.timeout)"),
+        ]
+        if s.errors > 0 { rows.append(("errors (bad input)", "\(s.errors)")) }
+        if hasExpected {
+            rows += [("correct", "\(s.correct)"), ("wrong", "\(s.wrong)"), ("unsolved", "\(s.unsolved)"),
+                     ("no expected answer", "\(s.unchecked)")]
+        }
+        rows += [("total time (s)", String(format: "%.2f", s.totalTime)), ("median time (s)", String(format: "%.3f", s.medianTime))]
+        let w = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0 + String(repeating: " ", count: w - $0.0.count) + "  " + $0.1 }.joined(separator: "\n")
     }
 }

@@ -4,3 +4,4 @@
 @_exported import CertusLP
 @_exported import CertusSpec
 @_exported import CertusBounds
+@_exported import CertusVerify

@@ -1,0 +1,122 @@
+/// Every knob of the verification pipeline, in one place.
+///
+/// The defaults are chosen for VNN-COMP-style instances (ACAS Xu, MNIST fully connected): a
+/// falsification attack that costs well under a second on those networks when it fails, and
+/// finds most violated properties on its first few restarts. Every run with the same settings,
+/// model and property does the same work in the same order (the random generator is seeded),
+/// so results are reproducible as long as the time limit is not what stopped the run.
+public struct VerifierSettings: Sendable, Equatable, Codable {
+    // MARK: Time
+
+    /// Wall-clock limit for one `verify` call, in seconds. When it is reached the pipeline stops
+    /// and answers `timeout` (unless it already has an answer). Must be positive; values above
+    /// ten years are treated as ten years. Default 60 s: a typical per-instance budget.
+    public var timeout: Double = 60
+
+    /// Share of `timeout` the attack may use before the provers run, when provers are present
+    /// (with no provers the attack may use the whole limit). Default 0.25: falsification is cheap
+    /// and usually succeeds early when it succeeds at all; the rest is left for proofs.
+    public var attackTimeFraction: Double = 0.25
+
+    // MARK: Randomness
+
+    /// Seed of the attack's random generator (SplitMix64). Default 0: runs are deterministic
+    /// unless a caller asks otherwise (`certus verify --seed N`).
+    public var seed: UInt64 = 0
+
+    // MARK: Sampling
+
+    /// Uniformly random points evaluated in each input box before the gradient attack.
+    /// Default 256: cheap (one forward pass each) and often enough for easy violations.
+    public var randomSamples: Int = 256
+
+    /// Whether to evaluate vertices (corners) of each input box. Piecewise-linear networks often
+    /// reach extreme outputs at or near vertices. Default true.
+    public var cornerSampling: Bool = true
+
+    /// Boxes with at most this many inputs whose width is non-zero have **all** their vertices
+    /// evaluated (2^n points); larger boxes get `cornerSamples` random vertices instead.
+    /// Default 10 (1024 vertices at most; ACAS Xu has 5 inputs, 32 vertices).
+    public var exhaustiveCornerLimit: Int = 10
+
+    /// Random vertices evaluated per box when it has more than `exhaustiveCornerLimit` free
+    /// inputs. Default 64.
+    public var cornerSamples: Int = 64
+
+    // MARK: Projected-gradient attack
+
+    /// Restarts of the projected-gradient attack per (box, clause). Restart 0 starts at the box
+    /// centre, restart 1 at the best sampled point for the clause, the others at uniformly random
+    /// points. Default 100: α,β-CROWN uses 30, but on ACAS Xu most runs end within a few steps
+    /// (pinned at a vertex), and 100 restarts find 6 more property-2 violations than 30 while a
+    /// failed attack still costs well under a second per clause in a release build.
+    public var attackRestarts: Int = 100
+
+    /// Sign-gradient steps per restart. Default 100 (as α,β-CROWN's PGD).
+    public var attackSteps: Int = 100
+
+    /// Step size of the first step, as a fraction of each input's box width (per coordinate).
+    /// Default 0.125: a quarter of the half-width, α,β-CROWN's ε/4 for an L∞ ball of radius ε.
+    public var initialStepFraction: Double = 0.125
+
+    /// Step size of the last step, as a fraction of the box width; the steps in between decay
+    /// geometrically from `initialStepFraction`. Default 0.001: fine enough to settle into
+    /// narrow violating regions (ACAS Xu property 3/4 counterexamples are small).
+    public var finalStepFraction: Double = 0.001
+
+    /// When true, the attack keeps making random restarts after `attackRestarts` until its time
+    /// budget is spent (then a failed attack ends in `timeout`). Default false: a failed attack
+    /// ends in `unknown` after its fixed amount of work.
+    public var attackUntilDeadline: Bool = false
+
+    // MARK: Counterexample acceptance
+
+    /// Absolute part of the safety margin. A counterexample is accepted only when, at the
+    /// float32-snapped input and with the model evaluated in Double there, every atom of the
+    /// clause has `c·y - d <= -(safetyMarginAbsolute + safetyMarginRelative * (|d| + Σ|c_i y_i|))`.
+    /// The margin covers the difference between our Double evaluation and a float32 replay
+    /// (onnxruntime in VNN-COMP), which grows with the size of the terms. Default 1e-6.
+    public var safetyMarginAbsolute: Double = 1e-6
+
+    /// Relative part of the safety margin (see `safetyMarginAbsolute`). Default 1e-5: about
+    /// 100 float32 ulps of the terms, far above the float32-vs-Double drift of these networks
+    /// (the zoo README measures 1.5e-5 absolute on outputs of size ~1-10).
+    public var safetyMarginRelative: Double = 1e-5
+
+    /// The defaults described on each property.
+    public init() {}
+
+    /// The safety margin an atom `c·y <= d` must clear at output `y` (see `safetyMarginAbsolute`).
+    public func safetyMargin(c: [Double], d: Double, y: [Double]) -> Double {
+        var scale = abs(d)
+        for i in 0..<min(c.count, y.count) { scale += abs(c[i] * y[i]) }
+        return safetyMarginAbsolute + safetyMarginRelative * scale
+    }
+
+    /// Checks that every value is usable (finite, in range).
+    /// - Throws: `SettingsError` naming the setting and the problem.
+    public func validate() throws {
+        func fail(_ name: String, _ why: String) -> SettingsError { SettingsError(setting: name, message: why) }
+        guard timeout.isFinite || timeout == .infinity, timeout > 0 else { throw fail("timeout", "must be a positive number of seconds, got \(timeout)") }
+        guard attackTimeFraction > 0, attackTimeFraction <= 1 else { throw fail("attackTimeFraction", "must be in (0, 1], got \(attackTimeFraction)") }
+        guard randomSamples >= 0 else { throw fail("randomSamples", "must be >= 0, got \(randomSamples)") }
+        guard exhaustiveCornerLimit >= 0, exhaustiveCornerLimit <= 24 else { throw fail("exhaustiveCornerLimit", "must be in 0...24, got \(exhaustiveCornerLimit)") }
+        guard cornerSamples >= 0 else { throw fail("cornerSamples", "must be >= 0, got \(cornerSamples)") }
+        guard attackRestarts >= 0 else { throw fail("attackRestarts", "must be >= 0, got \(attackRestarts)") }
+        guard attackSteps >= 0 else { throw fail("attackSteps", "must be >= 0, got \(attackSteps)") }
+        guard initialStepFraction.isFinite, initialStepFraction > 0 else { throw fail("initialStepFraction", "must be positive, got \(initialStepFraction)") }
+        guard finalStepFraction.isFinite, finalStepFraction > 0 else { throw fail("finalStepFraction", "must be positive, got \(finalStepFraction)") }
+        guard safetyMarginAbsolute.isFinite, safetyMarginAbsolute >= 0 else { throw fail("safetyMarginAbsolute", "must be >= 0, got \(safetyMarginAbsolute)") }
+        guard safetyMarginRelative.isFinite, safetyMarginRelative >= 0 else { throw fail("safetyMarginRelative", "must be >= 0, got \(safetyMarginRelative)") }
+    }
+}
+
+/// A setting with an unusable value.
+public struct SettingsError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The setting's name (the `VerifierSettings` property).
+    public var setting: String
+    /// What is wrong with it.
+    public var message: String
+    public init(setting: String, message: String) { self.setting = setting; self.message = message }
+    public var description: String { "setting \(setting): \(message)" }
+}
