@@ -127,7 +127,7 @@ struct Verify: ParsableCommand {
             settings.seed = seed
             settings.attackRestarts = restarts
             settings.attackUntilDeadline = attackUntilTimeout
-            return try Verifier(settings: settings).verify(graph: problem.graph, property: problem.property)
+            return try Verifier(settings: settings, provers: Verifier.standardProvers).verify(graph: problem.graph, property: problem.property)
         }
         let text = result.resultText
         if let resultFile {
@@ -176,7 +176,7 @@ struct Run: ParsableCommand {
         settings.seed = seed
         settings.attackRestarts = restarts
         settings.attackUntilDeadline = attackUntilTimeout
-        let runner = BatchRunner(settings: settings, timeoutScale: timeoutScale)
+        let runner = BatchRunner(settings: settings, timeoutScale: timeoutScale, provers: Verifier.standardProvers)
         let interactive = isatty(2) == 1
         let stderr = FileHandle.standardError
         let width = String(list.count).count

@@ -52,25 +52,32 @@ final class VerifyCLITests: XCTestCase {
         let property = try PropertyLoader.load(path: tiny + "/test_prop.vnnlib", numOutputs: 5)
         XCTAssertTrue(property.cases[cx.case_index].clauses[cx.clause_index].isSatisfied(by: cx.y))
 
+        // A property that holds (Y = 24X + 54.5 <= 78.5 < 100): bounds prove it.
         let u = try TestData.runCertus(["verify", tiny + "/test_small.onnx", tiny + "/test_small.vnnlib", "--json", "--restarts", "2"])
-        XCTAssertEqual(u.code, 2, u.err)
+        XCTAssertEqual(u.code, 0, u.err)
         let uo = try JSONDecoder().decode(Out.self, from: Data(u.out.utf8))
-        XCTAssertEqual(uo.status, "unknown")
+        XCTAssertEqual(uo.status, "unsat")
+        XCTAssertEqual(uo.method, "crown")
         XCTAssertNil(uo.counterexample)
         XCTAssertFalse(uo.details.isEmpty)
     }
 
-    /// unknown (a property that holds): exit 2, the single word, and the result file says so.
-    func testVerifyUnknownExitCode() throws {
+    /// unsat: exit 0 and the single word (also in the result file); unknown: exit 2.
+    func testVerifyUnsatAndUnknownExitCodes() throws {
         let resultFile = tmp.appendingPathComponent("r.txt").path
         let r = try TestData.runCertus(["verify", tiny + "/test_tiny.onnx", tiny + "/test_tiny.vnnlib", "--result-file", resultFile])
-        XCTAssertEqual(r.code, 2, r.err)
-        XCTAssertEqual(r.out, "unknown\n")
-        XCTAssertEqual(try String(contentsOfFile: resultFile, encoding: .utf8), "unknown\n")
-        // A JSON robustness spec works too (bundled tanh model, spec a holds).
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertEqual(r.out, "unsat\n")
+        XCTAssertEqual(try String(contentsOfFile: resultFile, encoding: .utf8), "unsat\n")
+        // A JSON robustness spec works too (bundled tanh model, spec a holds; alpha-CROWN proves it).
         let j = try TestData.runCertus(["verify", TestData.repoPath("Models/mlp_tanh.onnx"), TestData.repoPath("Specs/mlp_tanh_a.json"), "--restarts", "3"])
-        XCTAssertEqual(j.code, 2, j.err)
-        XCTAssertEqual(j.out, "unknown\n")
+        XCTAssertEqual(j.code, 0, j.err)
+        XCTAssertEqual(j.out, "unsat\n")
+        // zoo mlp_tanh/b holds (input splitting proves it) but neither the attack nor alpha-CROWN decides it.
+        let zoo = TestData.sharedPath("reference/zoo/mlp_tanh")
+        let u = try TestData.runCertus(["verify", zoo + "/model.onnx", zoo + "/b.json", "--restarts", "3"])
+        XCTAssertEqual(u.code, 2, u.err)
+        XCTAssertEqual(u.out, "unknown\n")
     }
 
     func testVerifyBadInputExitCode3() throws {
@@ -108,11 +115,11 @@ final class VerifyCLITests: XCTestCase {
         }
         XCTAssertEqual(count("instances"), 5, r.out)
         XCTAssertEqual(count("sat"), 1, r.out)
-        XCTAssertEqual(count("unsat"), 0, r.out)
-        XCTAssertEqual(count("unknown"), 4, r.out)
-        XCTAssertEqual(count("correct"), 1, r.out)
+        XCTAssertEqual(count("unsat"), 4, r.out)
+        XCTAssertEqual(count("unknown"), 0, r.out)
+        XCTAssertEqual(count("correct"), 5, r.out)
         XCTAssertEqual(count("wrong"), 0, r.out)
-        XCTAssertEqual(count("unsolved"), 4, r.out)
+        XCTAssertEqual(count("unsolved"), 0, r.out)
         XCTAssertTrue(r.out.contains("median time (s)"), r.out)
         // Progress: one line per instance on stderr.
         let progress = r.err.split(separator: "\n").filter { $0.hasPrefix("[") }
@@ -122,7 +129,7 @@ final class VerifyCLITests: XCTestCase {
         struct Rec: Decodable { var onnx: String; var vnnlib: String; var status: String; var time_s: Double; var expected: String? }
         let recs = try JSONDecoder().decode([Rec].self, from: Data(contentsOf: URL(fileURLWithPath: jsonOut)))
         XCTAssertEqual(recs.map(\.onnx), ["test_nano.onnx", "test_tiny.onnx", "test_small.onnx", "test_sat.onnx", "test_unsat.onnx"])
-        XCTAssertEqual(recs.map(\.status), ["unknown", "unknown", "unknown", "sat", "unknown"])
+        XCTAssertEqual(recs.map(\.status), ["unsat", "unsat", "unsat", "sat", "unsat"])
         XCTAssertEqual(recs.map { $0.expected ?? "-" }, ["unsat", "unsat", "unsat", "sat", "unsat"])
         XCTAssertTrue(recs.allSatisfy { $0.time_s >= 0 })
     }

@@ -1,0 +1,36 @@
+import Foundation
+import CertusGraph
+import CertusSpec
+import CertusBounds
+
+/// Proves a property by bound propagation: every clause of every case must have a row whose
+/// lower bound is positive (with the rounding margin of `PropertyBoundReport.refutes`).
+/// Any error (unsupported operator, NaN) propagates and the verifier treats it as unknown.
+public struct BoundProver: PropertyProver {
+    public var method: BoundMethod
+    public var settings: BoundSettings
+
+    public init(method: BoundMethod, settings: BoundSettings? = nil) {
+        self.method = method
+        var s = settings ?? BoundSettings(method: method)
+        s.method = method
+        self.settings = s
+    }
+
+    public var name: String { method.rawValue }
+
+    public func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
+        var s = settings
+        s.deadline = Date(timeIntervalSinceNow: max(0, deadline.remainingSeconds))
+        let report = try BoundEngine(graph: graph).bound(property: property, settings: s)
+        if report.verified { return .proven }
+        return .unknown("\(method.rawValue): property lower bound \(report.propertyLower)")
+    }
+}
+
+extension Verifier {
+    /// The incomplete provers run after the attack, cheapest first: CROWN, then alpha-CROWN.
+    public static var standardProvers: [any PropertyProver] {
+        [BoundProver(method: .crown), BoundProver(method: .alphaCrown)]
+    }
+}
