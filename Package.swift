@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "CertusLP", dependencies: ["CGLPK"]),
         .target(name: "CertusSpec"),
         .target(name: "CertusBounds", dependencies: ["CertusTensor", "CertusGraph", "CertusSpec"]),
-        .target(name: "CertusVerify", dependencies: ["CertusGraph", "CertusSpec", "CertusBounds"]),
+        .target(name: "CertusVerify", dependencies: ["CertusGraph", "CertusSpec", "CertusBounds", "CertusLP"]),
         .target(name: "Certus", dependencies: [
             "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec", "CertusBounds", "CertusVerify",
         ]),

@@ -13,7 +13,7 @@ extension BoundEngine {
     /// Bounds of every value that a relaxation needs, computed in topological order: IBP from
     /// the tightest bounds known so far, tightened by CROWN (or alpha-CROWN) where it matters.
     func intermediateBounds(box: ValueBounds, settings: BoundSettings,
-                            relaxations: inout [Int: Relaxation]) throws -> [ValueBounds?] {
+                            relaxations: inout [Int: Relaxation], splits: [Int: [Int: Bool]] = [:]) throws -> [ValueBounds?] {
         var bounds = [ValueBounds?](repeating: nil, count: graph.values.count)
         bounds[graph.input] = box
         // Reference-compatible mode: instability masks and the bounds of neurons not re-bounded
@@ -55,6 +55,13 @@ extension BoundEngine {
                     }
                 }
             }
+            if let sp = splits[node.output] {
+                // Split constraints: active means x >= 0, inactive x <= 0.
+                for (j, active) in sp {
+                    if active { b.lower[j] = max(b.lower[j], 0) } else { b.upper[j] = min(b.upper[j], 0) }
+                    if b.lower[j] > b.upper[j] { throw InfeasibleDomain() }
+                }
+            }
             guard !b.lower.contains(where: \.isNaN), !b.upper.contains(where: \.isNaN) else {
                 throw BoundError("bounds of '\(graph.values[node.output].name)' are NaN")
             }
@@ -76,6 +83,15 @@ extension BoundEngine {
 
     /// Bounds of `c · y - d` for every atom of `rows`, over `box`, where y is the first output.
     public func bound(box inputBox: InputBox, atoms: [LinearAtom], settings: BoundSettings = BoundSettings()) throws -> [RowBound] {
+        try boundDomain(box: inputBox, atoms: atoms, splits: [], settings: settings).rows
+    }
+
+    /// Bounds over one branch-and-bound domain: a box and ReLU split constraints. Also returns
+    /// what branching heuristics need: the lower-bound coefficients at the input, and for every
+    /// ReLU node its input bounds and the coefficients that reached its output.
+    /// - Throws: `InfeasibleDomain` when the splits contradict the bounds (the domain is empty).
+    public func boundDomain(box inputBox: InputBox, atoms: [LinearAtom], splits: [NeuronSplit],
+                            settings: BoundSettings = BoundSettings()) throws -> DomainBounds {
         guard inputBox.count == graph.inputCount else {
             throw BoundError("the box has \(inputBox.count) inputs, the model \(graph.inputCount)")
         }
@@ -89,22 +105,70 @@ extension BoundEngine {
             throw BoundError("a spec row has \(a.c.count) coefficients, the model has \(m) outputs")
         }
         var relax: [Int: Relaxation] = [:]
-        let bounds = try intermediateBounds(box: box, settings: settings, relaxations: &relax)
+        var splitMap: [Int: [Int: Bool]] = [:]
+        for sp in splits { splitMap[sp.value, default: [:]][sp.index] = sp.active }
+        let bounds = try intermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap)
         let r = atoms.count
         var A = Matrix(zeros: 2 * r, m)
         for (k, a) in atoms.enumerated() {
             for j in 0..<m { A[k, j] = a.c[j]; A[r + k, j] = -a.c[j] }
         }
         let lb: [Double]
+        let record = BackwardRecord()
         if settings.method == .alphaCrown {
             lb = try optimize(target: out, A: A, box: box, bounds: bounds, relaxations: &relax,
                               iterations: settings.alphaIterations, settings: settings)
         } else {
             lb = try backward(target: out, A: A, box: box, bounds: bounds, relaxations: &relax,
-                              intervalsOnly: settings.method == .ibp)
+                              record: record, intervalsOnly: settings.method == .ibp)
         }
         let result = atoms.enumerated().map { k, a in RowBound(lower: lb[k] - a.d, upper: -lb[r + k] - a.d) }
         guard result.allSatisfy({ !$0.lower.isNaN && !$0.upper.isNaN }) else { throw BoundError("a bound is NaN") }
-        return result
+        var domain = DomainBounds(rows: result)
+        if let Ain = record.atInput {
+            domain.inputCoefficients = (0..<r).map { Array(Ain.row($0)) }
+        }
+        for (i, node) in graph.nodes.enumerated() where node.op is Relu {
+            let v = node.inputs[0]
+            guard let b = bounds[v] else { continue }
+            let lambda = record.atNode[i].map { M in (0..<r).map { Array(M.row($0)) } }
+            domain.relus.append(.init(node: i, value: v, lower: b.lower, upper: b.upper, lambda: lambda))
+        }
+        return domain
     }
+
+    /// Values feeding ReLU nodes: the neurons a ReLU split can constrain.
+    public var reluInputs: [Int] { graph.nodes.filter { $0.op is Relu }.map { $0.inputs[0] } }
+}
+
+/// A ReLU split: the neuron `index` of graph value `value` (a ReLU's input) is constrained to
+/// be >= 0 (`active`) or <= 0.
+public struct NeuronSplit: Hashable, Sendable {
+    public var value: Int
+    public var index: Int
+    public var active: Bool
+    public init(value: Int, index: Int, active: Bool) { self.value = value; self.index = index; self.active = active }
+}
+
+/// The domain's splits contradict its bounds: no input satisfies them.
+public struct InfeasibleDomain: Error, Sendable {}
+
+/// Everything a branch-and-bound step needs from one bound computation.
+public struct DomainBounds: Sendable {
+    public struct ReluInfo: Sendable {
+        /// The ReLU node's index in `graph.nodes` and its input value.
+        public var node: Int
+        public var value: Int
+        /// Bounds of the ReLU's input (after splits).
+        public var lower: [Double]
+        public var upper: [Double]
+        /// Per spec row, the coefficients of the lower bound on the ReLU's output (CROWN only).
+        public var lambda: [[Double]]?
+    }
+    /// Bounds of c . y - d per atom.
+    public var rows: [RowBound]
+    /// Per atom, the lower bound's coefficients on the input (CROWN only; empty otherwise).
+    public var inputCoefficients: [[Double]] = []
+    public var relus: [ReluInfo] = []
+    public init(rows: [RowBound]) { self.rows = rows }
 }
