@@ -102,6 +102,22 @@ extension BoundEngine {
                 var Y = Matrix(zeros: rows, X.cols)
                 let p = params[i]
                 var g = p.map { NodeParameters(lower: Matrix(zeros: rows, $0.lower.cols), upper: Matrix(zeros: rows, $0.upper.cols)) }
+                if op is Relu, let relax {
+                    // ReLU fast path: the parameter is the lower slope; d(lower line)/dp = x.
+                    for r in 0..<rows {
+                        for j in 0..<X.cols {
+                            let a = Aout?[r, j] ?? 1
+                            let xv = X[r, j]
+                            let pl = p?.lower[r, j] ?? .nan
+                            let aL = pl.isNaN ? relax.aL[j] : pl
+                            Y[r, j] = a >= 0 ? aL * xv + relax.bL[j] : relax.aU[j] * xv + relax.bU[j]
+                            if a > 0, !pl.isNaN { g![r, j, lower: true] = a * xv }
+                        }
+                    }
+                    values[node.output] = Y
+                    if let g { grads[i] = g }
+                    continue
+                }
                 for r in 0..<rows {
                     for j in 0..<X.cols {
                         let a = Aout?[r, j] ?? 1

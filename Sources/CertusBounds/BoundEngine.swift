@@ -207,6 +207,8 @@ public final class BoundEngine {
                              parameters: NodeParameters?, bias: inout [Double]) -> Matrix {
         var Ain = Matrix(zeros: A.rows, A.cols)
         let op = parameters == nil ? nil : (graph.nodes[i].op as! any ElementwiseRelaxation)
+        // ReLU's parameter is its lower slope itself (intercept 0): no relaxation call needed.
+        let reluSlope = op is Relu
         A.data.withUnsafeBufferPointer { a in
             Ain.data.withUnsafeMutableBufferPointer { o in
                 for r in 0..<A.rows {
@@ -218,7 +220,9 @@ public final class BoundEngine {
                         var aL = relax.aL[j], bL = relax.bL[j], aU = relax.aU[j], bU = relax.bU[j]
                         if let p = parameters, let op {
                             let pl = p.lower[r, j], pu = p.upper[r, j]
-                            if (v > 0 && !pl.isNaN) || (v < 0 && !pu.isNaN) {
+                            if reluSlope {
+                                if v > 0 && !pl.isNaN { aL = pl; bL = 0 }
+                            } else if (v > 0 && !pl.isNaN) || (v < 0 && !pu.isNaN) {
                                 let x = op.relaxation(l: bounds.lower[j], u: bounds.upper[j],
                                                       lowerParameter: pl.isNaN ? nil : pl, upperParameter: pu.isNaN ? nil : pu)
                                 aL = x.aL; bL = x.bL; aU = x.aU; bU = x.bU

@@ -34,8 +34,47 @@ public struct Matrix: Sendable, Equatable {
     }
 
     /// self * B (B is cols x n), or self * B^T when `transposeB` (B is n x cols).
+    /// A matrix whose rows each hold at most one non-zero (the start of an intermediate-bound
+    /// pass) is applied by gathering scaled rows of B instead of a full product.
     public func multiplied(by b: [Double], n: Int, transposeB: Bool) -> Matrix {
-        Matrix(rows: rows, cols: n, data: BLAS.matmul(data, b, m: rows, n: n, k: cols, transA: false, transB: transposeB))
+        if let sel = selection() {
+            var out = Matrix(zeros: rows, n)
+            out.data.withUnsafeMutableBufferPointer { o in
+                b.withUnsafeBufferPointer { bp in
+                    for (r, (j, a)) in sel.enumerated() where a != 0 {
+                        let base = r * n
+                        if transposeB {
+                            for t in 0..<n { o[base + t] = a * bp[t * cols + j] }
+                        } else {
+                            for t in 0..<n { o[base + t] = a * bp[j * n + t] }
+                        }
+                    }
+                }
+            }
+            return out
+        }
+        return Matrix(rows: rows, cols: n, data: BLAS.matmul(data, b, m: rows, n: n, k: cols, transA: false, transB: transposeB))
+    }
+
+    /// For each row its single non-zero (column, value), or nil when some row has two or more.
+    func selection() -> [(Int, Double)]? {
+        guard rows > 1, cols > 1 else { return nil }
+        var out: [(Int, Double)] = []
+        out.reserveCapacity(rows)
+        return data.withUnsafeBufferPointer { p -> [(Int, Double)]? in
+            for r in 0..<rows {
+                var found: (Int, Double) = (0, 0)
+                var count = 0
+                let base = r * cols
+                for j in 0..<cols where p[base + j] != 0 {
+                    count += 1
+                    if count > 1 { return nil }
+                    found = (j, p[base + j])
+                }
+                out.append(found)
+            }
+            return out
+        }
     }
 
     /// Row r dotted with v.
