@@ -144,10 +144,11 @@ public struct Sin: ElementwiseRelaxation, AttributeFree {
     public func derivative(_ x: Double, _ y: Double) -> Double { Foundation.cos(x) }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
     public func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l, u: u, apply) }
-    /// Constant bounds from the interval image (sound; tangent relaxations are future work).
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
-        let (lo, hi) = image(l: l, u: u)
-        return .constant(lo, hi)
+        Periodic.relaxation(l: l, u: u, shift: 0, lowerParameter: lowerParameter, upperParameter: upperParameter)
+    }
+    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+        Periodic.defaultParameters(l: l, u: u, shift: 0)
     }
 }
 
@@ -158,10 +159,11 @@ public struct Cos: ElementwiseRelaxation, AttributeFree {
     public func derivative(_ x: Double, _ y: Double) -> Double { -Foundation.sin(x) }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
     public func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l + .pi / 2, u: u + .pi / 2, Foundation.sin) }
-    /// Constant bounds from the interval image (sound; tangent relaxations are future work).
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
-        let (lo, hi) = image(l: l, u: u)
-        return .constant(lo, hi)
+        Periodic.relaxation(l: l, u: u, shift: .pi / 2, lowerParameter: lowerParameter, upperParameter: upperParameter)
+    }
+    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+        Periodic.defaultParameters(l: l, u: u, shift: .pi / 2)
     }
 }
 
@@ -183,8 +185,36 @@ public struct Identity: ElementwiseUnary, AttributeFree {
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
 }
 
-/// Interval image of sin over [l, u]: endpoint values, widened to +-1 where a crest or trough lies inside.
+/// Interval image and relaxations of sin(x + shift) (cos is sin shifted by pi/2).
 enum Periodic {
+    /// On one half-period [k pi, (k+1) pi] sin is concave (k even) or convex (k odd): secant on
+    /// one side, any tangent on the other. Elsewhere the interval image as constant bounds.
+    static func relaxation(l: Double, u: Double, shift: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+        let a = l + shift, b = u + shift
+        let (lo, hi) = image(l: a, u: b, Foundation.sin)
+        guard a.isFinite, b.isFinite, b - a > 1e-12 else { return .constant(lo, hi) }
+        let k = (a / .pi).rounded(.down)
+        guard b <= (k + 1) * .pi, abs(k) < 1e12 else { return .constant(lo, hi) }
+        let concave = Int(k).isMultiple(of: 2)
+        let slope = (Foundation.sin(b) - Foundation.sin(a)) / (b - a)
+        let secant = (slope, Foundation.sin(a) - slope * a)
+        let p = (concave ? upperParameter : lowerParameter) ?? 0.5
+        let t = a + p * (b - a)
+        let tangent = (Foundation.cos(t), Foundation.sin(t) - Foundation.cos(t) * t)
+        // Lines in the shifted variable x + shift: a x + (b + a * shift).
+        let (lower, upper) = concave ? (secant, tangent) : (tangent, secant)
+        return NeuronRelaxation(aL: lower.0, bL: lower.1 + lower.0 * shift, aU: upper.0, bU: upper.1 + upper.0 * shift)
+    }
+
+    static func defaultParameters(l: Double, u: Double, shift: Double) -> (lower: Double?, upper: Double?) {
+        let a = l + shift, b = u + shift
+        guard a.isFinite, b.isFinite, b - a > 1e-12 else { return (nil, nil) }
+        let k = (a / .pi).rounded(.down)
+        guard b <= (k + 1) * .pi, abs(k) < 1e12 else { return (nil, nil) }
+        return Int(k).isMultiple(of: 2) ? (nil, 0.5) : (0.5, nil)
+    }
+
+    /// Interval image of sin over [l, u]: endpoint values, widened to +-1 where a crest or trough lies inside.
     static func image(l: Double, u: Double, _ f: (Double) -> Double) -> (Double, Double) {
         guard l.isFinite, u.isFinite else { return (-1, 1) }
         if u - l >= 2 * .pi { return (-1, 1) }
