@@ -21,11 +21,7 @@ final class ReferenceBoundsTests: XCTestCase {
     }
 
     static let zooCases: [(String, String)] = {
-        let zoo = TestData.sharedPath("reference/zoo")
-        let models = ((try? FileManager.default.contentsOfDirectory(atPath: zoo)) ?? []).filter {
-            FileManager.default.fileExists(atPath: "\(zoo)/\($0)/model.onnx")
-        }.sorted()
-        return models.flatMap { m in ["a", "b", "c"].map { (m, $0) } }
+        TestData.zooModels.flatMap { m in ["a", "b", "c"].map { (m, $0) } }
     }()
 
     func relClose(_ a: Double, _ b: Double, _ tol: Double) -> Bool { abs(a - b) <= tol * max(1, abs(b)) }

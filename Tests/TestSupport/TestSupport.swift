@@ -23,6 +23,14 @@ public enum TestData {
     public static func sharedPath(_ relative: String) -> String { shared.appendingPathComponent(relative).path }
     public static func repoPath(_ relative: String) -> String { repoRoot.appendingPathComponent(relative).path }
 
+    /// The zoo model folders of shared/reference/zoo (those holding a model.onnx), sorted.
+    public static var zooModels: [String] {
+        let zoo = sharedPath("reference/zoo")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: zoo)) ?? []).filter {
+            FileManager.default.fileExists(atPath: "\(zoo)/\($0)/model.onnx")
+        }.sorted()
+    }
+
     /// Files in a shared folder with the given extension, sorted.
     public static func files(in relative: String, ext: String) -> [String] {
         let dir = sharedPath(relative)
