@@ -9,6 +9,7 @@ struct Benchmark: ParsableCommand {
     @Option(help: "Runs per case and method (the median is reported).") var runs: Int = 5
     @Option(help: "Methods, comma-separated.") var methods: String = "ibp,crown,alpha-crown"
     @Option(help: "Write the markdown table to this file as well.") var output: String?
+    @Option(help: "Only cases whose name contains this text (e.g. ACAS, 256x6).") var filter: String?
 
     func run() throws {
         let ms = try methods.split(separator: ",").map { s -> BoundMethod in
@@ -16,7 +17,8 @@ struct Benchmark: ParsableCommand {
             return m
         }
         let results = try reportingErrors {
-            try BoundsBenchmark.run(BoundsBenchmark.standardCases(shared: shared), methods: ms, runs: runs) {
+            let cases = BoundsBenchmark.standardCases(shared: shared).filter { filter == nil || $0.name.contains(filter!) }
+            return try BoundsBenchmark.run(cases, methods: ms, runs: runs) {
                 FileHandle.standardError.write(Data(($0 + "\n").utf8))
             }
         }

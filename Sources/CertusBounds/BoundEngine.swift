@@ -31,6 +31,7 @@ public final class BoundEngine {
     let needsBounds: Set<Int>
     /// Offsets f(0) of affine nodes, and the zero-variable inputs used to get J^T by `backward`.
     var affineCache: [Int: (inputs: [Tensor], out0: Tensor)] = [:]
+    var offsetCache: [Int: [Double]] = [:]
 
     public init(graph: Graph) {
         let g = GeluFusion.fuse(graph)
@@ -206,27 +207,50 @@ public final class BoundEngine {
     func elementwiseBackward(node i: Int, A: Matrix, relax: Relaxation, bounds: ValueBounds,
                              parameters: NodeParameters?, bias: inout [Double]) -> Matrix {
         var Ain = Matrix(zeros: A.rows, A.cols)
-        let op = parameters == nil ? nil : (graph.nodes[i].op as! any ElementwiseRelaxation)
+        let cols = A.cols
+        guard let parameters else {
+            // Default relaxation: one line per neuron for all rows.
+            A.data.withUnsafeBufferPointer { a in
+                Ain.data.withUnsafeMutableBufferPointer { o in
+                    relax.aL.withUnsafeBufferPointer { aL in relax.bL.withUnsafeBufferPointer { bL in
+                    relax.aU.withUnsafeBufferPointer { aU in relax.bU.withUnsafeBufferPointer { bU in
+                        for r in 0..<A.rows {
+                            let base = r * cols
+                            var b = 0.0
+                            for j in 0..<cols {
+                                // Branch-free sign split (vectorises): v+ takes the lower line, v- the upper.
+                                let v = a[base + j]
+                                let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
+                                o[base + j] = vp * aL[j] + vn * aU[j]
+                                b += vp * bL[j] + vn * bU[j]
+                            }
+                            bias[r] += b
+                        }
+                    } } } }
+                }
+            }
+            return Ain
+        }
+        let op = graph.nodes[i].op as! any ElementwiseRelaxation
         // ReLU's parameter is its lower slope itself (intercept 0): no relaxation call needed.
         let reluSlope = op is Relu
+        let pL = parameters.lower, pU = parameters.upper
         A.data.withUnsafeBufferPointer { a in
             Ain.data.withUnsafeMutableBufferPointer { o in
                 for r in 0..<A.rows {
-                    let base = r * A.cols
+                    let base = r * cols
                     var b = 0.0
-                    for j in 0..<A.cols {
+                    for j in 0..<cols {
                         let v = a[base + j]
                         if v == 0 { continue }
                         var aL = relax.aL[j], bL = relax.bL[j], aU = relax.aU[j], bU = relax.bU[j]
-                        if let p = parameters, let op {
-                            let pl = p.lower[r, j], pu = p.upper[r, j]
-                            if reluSlope {
-                                if v > 0 && !pl.isNaN { aL = pl; bL = 0 }
-                            } else if (v > 0 && !pl.isNaN) || (v < 0 && !pu.isNaN) {
-                                let x = op.relaxation(l: bounds.lower[j], u: bounds.upper[j],
-                                                      lowerParameter: pl.isNaN ? nil : pl, upperParameter: pu.isNaN ? nil : pu)
-                                aL = x.aL; bL = x.bL; aU = x.aU; bU = x.bU
-                            }
+                        let pl = pL.data[base + j], pu = pU.data[base + j]
+                        if reluSlope {
+                            if v > 0 && !pl.isNaN { aL = pl; bL = 0 }
+                        } else if (v > 0 && !pl.isNaN) || (v < 0 && !pu.isNaN) {
+                            let x = op.relaxation(l: bounds.lower[j], u: bounds.upper[j],
+                                                  lowerParameter: pl.isNaN ? nil : pl, upperParameter: pu.isNaN ? nil : pu)
+                            aL = x.aL; bL = x.bL; aU = x.aU; bU = x.bU
                         }
                         if v > 0 { o[base + j] = v * aL; b += v * bL } else { o[base + j] = v * aU; b += v * bU }
                     }
@@ -252,7 +276,7 @@ public final class BoundEngine {
         }
         // Generic: offset f(0) and per-row vector-Jacobian products.
         let cache = try affineInputs(node: i)
-        for r in 0..<A.rows { bias[r] += A.dot(row: r, cache.out0.data) }
+        addProduct(A, cache.out0.data, to: &bias)
         var outs = variable.map { Matrix(zeros: A.rows, size($0.element)) }
         let outShape = graph.values[node.output].shape
         for r in 0..<A.rows {
@@ -278,6 +302,20 @@ public final class BoundEngine {
         return (inputs, out0)
     }
 
+    /// The constant offset vector of a dense node (bias, broadcast constant), computed once.
+    func offsetVector(node: Node, _ make: () -> [Double]) -> [Double] {
+        if let c = offsetCache[node.output] { return c }
+        let c = make()
+        offsetCache[node.output] = c
+        return c
+    }
+
+    /// bias += A c (one BLAS matrix-vector product).
+    func addProduct(_ A: Matrix, _ c: [Double], to bias: inout [Double]) {
+        let prod = BLAS.matmul(A.data, c, m: A.rows, n: 1, k: A.cols)
+        for r in 0..<A.rows { bias[r] += prod[r] }
+    }
+
     /// Dense layers and constant-operand arithmetic without per-row calls.
     func denseFastPath(node: Node, A: Matrix, bias: inout [Double]) throws -> (Int, Matrix)? {
         let ins = node.inputs
@@ -290,10 +328,11 @@ public final class BoundEngine {
             var Ain = A.multiplied(by: B.data, n: k, transposeB: !g.transB)
             if g.alpha != 1 { for t in 0..<Ain.data.count { Ain.data[t] *= g.alpha } }
             if ins.count == 3 {
-                let C = graph.constants[ins[2]]!
-                let map = Broadcast.indexMap(from: C.shape, to: [1, A.cols])
-                let c = map.map { g.beta * C.data[$0] }
-                for r in 0..<A.rows { bias[r] += A.dot(row: r, c) }
+                let c = offsetVector(node: node) {
+                    let C = graph.constants[ins[2]]!
+                    return Broadcast.indexMap(from: C.shape, to: [1, A.cols]).map { g.beta * C.data[$0] }
+                }
+                addProduct(A, c, to: &bias)
             }
             return (ins[0], Ain)
         }
@@ -311,12 +350,12 @@ public final class BoundEngine {
             if v0 && v1 {
                 return nil   // both variable: generic path (two outputs)
             }
-            let cv = v0 ? ins[1] : ins[0]
-            let C = graph.constants[cv]!
-            let map = Broadcast.indexMap(from: C.shape, to: outShape)
-            var c = map.map { C.data[$0] }
-            if isSub && v0 { c = c.map { -$0 } }
-            for r in 0..<A.rows { bias[r] += A.dot(row: r, c) }
+            let c = offsetVector(node: node) {
+                let C = graph.constants[v0 ? ins[1] : ins[0]]!
+                let c = Broadcast.indexMap(from: C.shape, to: outShape).map { C.data[$0] }
+                return isSub && v0 ? c.map { -$0 } : c
+            }
+            addProduct(A, c, to: &bias)
             if isSub && v1 { return (ins[1], Matrix(rows: A.rows, cols: A.cols, data: A.data.map { -$0 })) }
             return (v0 ? ins[0] : ins[1], A)
         }
