@@ -234,8 +234,13 @@ public final class BatchRunner {
     public var settings: VerifierSettings
     /// Factor applied to each row's timeout (e.g. 0.05 for a quick pass).
     public var timeoutScale: Double
-    /// Provers handed to every `Verifier`.
+    /// Provers handed to every `Verifier` (when `method` is nil).
     public var provers: [any PropertyProver]
+    /// When set, each instance gets `Verifier.provers(for:property:method:settings:progress:)`
+    /// instead of `provers`.
+    public var method: VerificationMethod? = nil
+    /// Progress callback for branch-and-bound provers chosen by `method`.
+    public var progress: ProgressHandler? = nil
     /// Loads a model from a path (`ModelFile.load` in the Certus module).
     public let loadModel: (String) throws -> Graph
     private var cache: [String: Graph] = [:]
@@ -265,7 +270,8 @@ public final class BatchRunner {
         do {
             let graph = try model(at: instance.onnxPath)
             let property = try PropertyLoader.load(path: instance.vnnlibPath, numOutputs: graph.outputCount)
-            let result = try Verifier(settings: s, provers: provers).verify(graph: graph, property: property)
+            let chosen = try method.map { try Verifier.provers(for: graph, property: property, method: $0, settings: s, progress: progress) } ?? provers
+            let result = try Verifier(settings: s, provers: chosen).verify(graph: graph, property: property)
             return BatchRecord(onnx: instance.onnx, vnnlib: instance.vnnlib, status: result.status,
                                timeSeconds: secondsSince(start), timeLimit: s.timeout, method: result.method,
                                expected: expected, verdict: BatchRecord.verdict(status: result.status, expected: expected))
