@@ -131,9 +131,9 @@ struct Verify: ParsableCommand {
             settings.attackUntilDeadline = attackUntilTimeout
             let line = ProgressLine.forStderr(enabled: !json)
             defer { line?.clear() }
-            let provers = try Verifier.provers(for: problem.graph, property: problem.property, method: method,
-                                               settings: settings, progress: line?.handler(prefix: ""))
-            return try Verifier(settings: settings, provers: provers).verify(graph: problem.graph, property: problem.property)
+            return try Verifier.forMethod(method, graph: problem.graph, property: problem.property,
+                                          settings: settings, progress: line?.handler(prefix: ""))
+                .verify(graph: problem.graph, property: problem.property)
         }
         let text = result.resultText
         if let resultFile {

@@ -57,6 +57,53 @@ public struct InputSplitProver: PropertyProver {
 
     public var name: String { "input-split" }
 
+    /// Clips `[lower, upper]` to the bounding box of the points where every row of one clause can
+    /// still hold, using each row's linear lower bound `A·x + const <= c·y - d` (valid on the box):
+    /// a point with `A·x + const > tol` (> 0) violates that row. Returns nil when the clause cannot
+    /// hold anywhere in the box. Rounding is absorbed by `tol` (as in `PropertyBoundReport.refutes`)
+    /// and by widening every clipped side outward.
+    /// `rows` pairs each row's input coefficients (`DomainBounds.inputCoefficients`) with its bound,
+    /// both computed on this box.
+    public static func clip(lower: [Double], upper: [Double], rows: [([Double], RowBound)]) -> ([Double], [Double])? {
+        var cl = lower, cu = upper
+        let n = lower.count
+        // Per row: the constant term, recovered from the bound on the original box.
+        var consts: [Double] = []
+        var tols: [Double] = []
+        for (A, row) in rows {
+            var minSum = 0.0, scale = 0.0
+            for i in 0..<n {
+                minSum += A[i] >= 0 ? A[i] * lower[i] : A[i] * upper[i]
+                scale += abs(A[i]) * max(abs(lower[i]), abs(upper[i]))
+            }
+            consts.append(row.lower - minSum)
+            tols.append(1e-9 * max(1, abs(row.lower), abs(row.upper), scale))
+        }
+        for _ in 0..<2 {
+            for (r, (A, _)) in rows.enumerated() {
+                var lowerNow = consts[r]
+                for i in 0..<n { lowerNow += A[i] >= 0 ? A[i] * cl[i] : A[i] * cu[i] }
+                guard lowerNow.isFinite else { return (cl, cu) }
+                if lowerNow > tols[r] { return nil }
+                let slack = tols[r] - lowerNow   // > 0
+                for i in 0..<n {
+                    let a = A[i]
+                    if a > 0 {
+                        let w = slack / a
+                        let bound = cl[i] + w + 1e-12 * (abs(w) + abs(cl[i]))
+                        if bound < cu[i] { cu[i] = bound }
+                    } else if a < 0 {
+                        let w = slack / -a
+                        let bound = cu[i] - w - 1e-12 * (abs(w) + abs(cu[i]))
+                        if bound > cl[i] { cl[i] = bound }
+                    }
+                }
+                for i in 0..<n where !(cl[i] <= cu[i]) { return nil }
+            }
+        }
+        return (cl, cu)
+    }
+
     public func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
         let search = InputSplitSearch(graph: graph, property: property, settings: settings,
                                       deadline: deadline, progress: progress)
@@ -77,6 +124,9 @@ struct InputDomain {
     /// Priority: the parent's lower bound (min over open clauses of the best row bound).
     var priority: Double
     var depth: Int
+    /// The lowest clause loss (max over a clause's atoms of c·y - d, min over open clauses) seen at
+    /// a point checked in this domain or its parent: where the in-search attack looks first.
+    var bestLoss: Double = .infinity
 }
 
 /// A binary min-heap of domains by priority (worst lower bound first).
@@ -372,7 +422,7 @@ final class InputSplitSearch: @unchecked Sendable {
             var open: [Int] = []
             for k in stillOpen {
                 let rows = rowClause.indices.filter { rowClause[$0] == k }
-                if let (cl, cu) = clip(lower: d.lower, upper: d.upper, rows: rows.map { (db.inputCoefficients[$0], db.rows[$0]) }) {
+                if let (cl, cu) = InputSplitProver.clip(lower: d.lower, upper: d.upper, rows: rows.map { (db.inputCoefficients[$0], db.rows[$0]) }) {
                     open.append(k)
                     for i in lo.indices { hullLo[i] = min(hullLo[i], cl[i]); hullHi[i] = max(hullHi[i], cu[i]) }
                 }
@@ -384,6 +434,7 @@ final class InputSplitSearch: @unchecked Sendable {
         let lowerBound = stillOpen.map { clauseBest[$0] }.min()!
 
         // Cheap counterexample candidates: the centre and the CROWN-minimising corners.
+        var bestLoss = Double.infinity
         if options.leafChecks {
             let t1 = ContinuousClock.now
             defer { stats.check += secondsSince(t1) }
@@ -395,7 +446,9 @@ final class InputSplitSearch: @unchecked Sendable {
                 }
             }
             for x in candidates {
-                if let hit = try check(x, caseIndex: d.caseIndex) { return .stop(.counterexample(hit)) }
+                let (hit, loss) = try check(x, caseIndex: d.caseIndex, clauses: stillOpen.map { d.openClauses[$0] })
+                if let hit { return .stop(.counterexample(hit)) }
+                bestLoss = min(bestLoss, loss)
             }
         }
 
@@ -407,56 +460,11 @@ final class InputSplitSearch: @unchecked Sendable {
         }
         let mid = lo[dim] + (hi[dim] - lo[dim]) / 2
         var a = InputDomain(caseIndex: d.caseIndex, lower: lo, upper: hi, openClauses: stillOpen.map { d.openClauses[$0] },
-                            priority: lowerBound, depth: d.depth + 1)
+                            priority: lowerBound, depth: d.depth + 1, bestLoss: bestLoss)
         var b = a
         a.upper[dim] = mid
         b.lower[dim] = mid
         return .split(a, b)
-    }
-
-    /// Clips `[lower, upper]` to the bounding box of the points where every row of one clause can
-    /// still hold, using each row's linear lower bound `A·x + const <= c·y - d` (valid on the box):
-    /// a point with `A·x + const > tol` (> 0) violates that row. Returns nil when the clause cannot
-    /// hold anywhere in the box. Rounding is absorbed by `tol` (as in `PropertyBoundReport.refutes`)
-    /// and by widening every clipped side outward.
-    func clip(lower: [Double], upper: [Double], rows: [([Double], RowBound)]) -> ([Double], [Double])? {
-        var cl = lower, cu = upper
-        let n = lower.count
-        // Per row: the constant term, recovered from the bound on the original box.
-        var consts: [Double] = []
-        var tols: [Double] = []
-        for (A, row) in rows {
-            var minSum = 0.0, scale = 0.0
-            for i in 0..<n {
-                minSum += A[i] >= 0 ? A[i] * lower[i] : A[i] * upper[i]
-                scale += abs(A[i]) * max(abs(lower[i]), abs(upper[i]))
-            }
-            consts.append(row.lower - minSum)
-            tols.append(1e-9 * max(1, abs(row.lower), abs(row.upper), scale))
-        }
-        for _ in 0..<2 {
-            for (r, (A, _)) in rows.enumerated() {
-                var lowerNow = consts[r]
-                for i in 0..<n { lowerNow += A[i] >= 0 ? A[i] * cl[i] : A[i] * cu[i] }
-                guard lowerNow.isFinite else { return (cl, cu) }
-                if lowerNow > tols[r] { return nil }
-                let slack = tols[r] - lowerNow   // > 0
-                for i in 0..<n {
-                    let a = A[i]
-                    if a > 0 {
-                        let w = slack / a
-                        let bound = cl[i] + w + 1e-12 * (abs(w) + abs(cl[i]))
-                        if bound < cu[i] { cu[i] = bound }
-                    } else if a < 0 {
-                        let w = slack / -a
-                        let bound = cu[i] - w - 1e-12 * (abs(w) + abs(cu[i]))
-                        if bound > cl[i] { cl[i] = bound }
-                    }
-                }
-                for i in 0..<n where !(cl[i] <= cu[i]) { return nil }
-            }
-        }
-        return (cl, cu)
     }
 
     /// The dimension to split, or nil when no dimension can be halved in floating point.
@@ -502,17 +510,24 @@ final class InputSplitSearch: @unchecked Sendable {
     }
 
     /// Evaluates the model at `x`; returns `x` when some clause of the case holds there with the
-    /// verifier's safety margin after float32 snapping (the verifier re-checks it again).
-    func check(_ x: [Double], caseIndex: Int) throws -> [Double]? {
+    /// verifier's safety margin after float32 snapping (the verifier re-checks it again), and the
+    /// lowest loss over `clauses` (max over the clause's atoms of c·y - d).
+    func check(_ x: [Double], caseIndex: Int, clauses: [Int]) throws -> ([Double]?, Double) {
         let y = try graph.evaluateFirst(x)
-        guard y.allSatisfy(\.isFinite) else { return nil }
+        guard y.allSatisfy(\.isFinite) else { return (nil, .infinity) }
         let pc = property.cases[caseIndex]
-        guard pc.clauses.contains(where: { $0.isSatisfied(by: y) }) else { return nil }
+        var loss = Double.infinity
+        for k in clauses {
+            var l = -Double.infinity
+            for a in pc.clauses[k].atoms { l = max(l, a.slack(y) ?? .infinity) }
+            loss = min(loss, l)
+        }
+        guard loss <= 0 || pc.clauses.contains(where: { $0.isSatisfied(by: y) }) else { return (nil, loss) }
         if let cx = try CounterexampleCheck.confirm(graph: graph, property: property, candidate: x,
                                                     preferredCase: caseIndex, settings: settings) {
-            return cx.x
+            return (cx.x, loss)
         }
-        return nil
+        return (nil, loss)
     }
 
     /// Every `attackEvery` bounded domains, one worker runs a short projected-gradient attack on
@@ -522,10 +537,21 @@ final class InputSplitSearch: @unchecked Sendable {
         state.lock.lock()
         guard state.stop == nil, state.bounded - state.lastAttack >= options.attackEvery else { state.lock.unlock(); return }
         state.lastAttack = state.bounded
-        // Peek at the worst domains without removing them.
-        let worst = state.heap.items.sorted { $0.priority < $1.priority }.prefix(options.attackDomains)
+        // Peek at the most promising domains without removing them: half by the lowest loss seen
+        // at a checked point, half by the lowest lower bound.
+        var candidates = state.heap.items   // a copy (sorted outside the lock)
         state.attacks += 1
         state.lock.unlock()
+        var picked: [InputDomain] = []
+        let byLoss = options.attackDomains - options.attackDomains / 2
+        if !candidates.isEmpty {
+            candidates.sort { $0.bestLoss < $1.bestLoss }
+            picked += candidates.prefix(byLoss)
+            candidates.removeFirst(min(byLoss, candidates.count))
+            candidates.sort { $0.priority < $1.priority }
+            picked += candidates.prefix(options.attackDomains - picked.count)
+        }
+        let worst = picked
         var s = settings
         s.attackRestarts = options.attackRestarts
         s.randomSamples = 16

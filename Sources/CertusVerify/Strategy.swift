@@ -37,6 +37,22 @@ extension Verifier {
     /// inputs too large to split.
     nonisolated(unsafe) public static var extraProvers: [VerificationMethod: @Sendable (VerifierSettings, ProgressHandler?) -> any PropertyProver] = [:]
 
+    /// A verifier for `method` on this problem: `provers(for:...)`, and when input splitting is
+    /// among them the up-front attack capped at `settings.inputSplit.attackRestartsBeforeSearch`
+    /// restarts (the search checks points and attacks sub-boxes itself, where the attack is far
+    /// more effective; a failed 100-restart attack costs more than most ACAS Xu proofs).
+    /// - Throws: `MethodUnavailable` (see `provers(for:...)`).
+    public static func forMethod(_ method: VerificationMethod, graph: Graph, property: Property,
+                                 settings: VerifierSettings = VerifierSettings(),
+                                 progress: ProgressHandler? = nil) throws -> Verifier {
+        let list = try provers(for: graph, property: property, method: method, settings: settings, progress: progress)
+        var s = settings
+        if list.contains(where: { $0 is InputSplitProver }) {
+            s.attackRestarts = min(s.attackRestarts, s.inputSplit.attackRestartsBeforeSearch)
+        }
+        return Verifier(settings: s, provers: list)
+    }
+
     /// Whether `method` can run in this build (`relu-split` and `milp` need a registered prover).
     public static func isAvailable(_ method: VerificationMethod) -> Bool {
         switch method {

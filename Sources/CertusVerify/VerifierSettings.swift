@@ -201,6 +201,12 @@ public struct InputSplitSettings: Sendable, Equatable, Codable {
     /// Projected-gradient restarts per domain and clause in an in-search attack. Default 2.
     public var attackRestarts: Int = 2
 
+    /// When a strategy runs input splitting (`Verifier.forMethod`), the attack before the search
+    /// makes at most this many projected-gradient restarts. Default 10: on ACAS Xu a failed
+    /// 100-restart attack costs about 1 s, more than most proofs, while the search finds the
+    /// counterexamples the missing restarts would have found.
+    public var attackRestartsBeforeSearch: Int = 10
+
     /// Minimum seconds between two progress reports. Default 0.2 (at most 5 per second).
     public var progressInterval: Double = 0.2
 
@@ -219,6 +225,7 @@ public struct InputSplitSettings: Sendable, Equatable, Codable {
         guard attackEvery >= 0 else { throw fail("attackEvery", "must be >= 0, got \(attackEvery)") }
         guard attackDomains >= 0 else { throw fail("attackDomains", "must be >= 0, got \(attackDomains)") }
         guard attackRestarts >= 0 else { throw fail("attackRestarts", "must be >= 0, got \(attackRestarts)") }
+        guard attackRestartsBeforeSearch >= 0 else { throw fail("attackRestartsBeforeSearch", "must be >= 0, got \(attackRestartsBeforeSearch)") }
         guard progressInterval.isFinite, progressInterval >= 0 else { throw fail("progressInterval", "must be >= 0, got \(progressInterval)") }
     }
 }
