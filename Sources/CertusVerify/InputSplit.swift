@@ -221,16 +221,7 @@ final class InputSplitSearch: @unchecked Sendable {
         self.graph = graph
         self.property = property
         self.settings = settings
-        var o = settings.inputSplit
-        let env = ProcessInfo.processInfo.environment
-        if let b = env["CERTUS_BAB_BRANCHING"], let v = InputSplitSettings.Branching(rawValue: b) { o.branching = v }
-        if let b = env["CERTUS_BAB_CLIP"] { o.clipping = b == "1" }
-        if let b = env["CERTUS_BAB_WORKERS"], let v = Int(b) { o.workers = v }
-        if let b = env["CERTUS_BAB_BATCH"], let v = Int(b) { o.batchSize = v }
-        if let b = env["CERTUS_BAB_CHECKS"] { o.leafChecks = b == "1" }
-        if let b = env["CERTUS_BAB_MW"], let v = Double(b) { o.sbMarginWeight = v }
-        if let b = env["CERTUS_BAB_FLOOR"], let v = Double(b) { o.sbCoefficientFloor = v }
-        self.options = o
+        self.options = settings.inputSplit
         self.deadline = deadline
         self.progress = progress
         clauseRanges = property.cases.map { pc in
@@ -299,9 +290,6 @@ final class InputSplitSearch: @unchecked Sendable {
         }
         // Call while holding the lock so reports never overlap (the callback must be quick).
         if let snapshot { progress(snapshot) }
-        if due, ProcessInfo.processInfo.environment["CERTUS_BAB_TRACE"] != nil, let top = state.heap.items.first {
-            FileHandle.standardError.write(Data("TRACE worst \(top.priority) depth \(top.depth) box \(top.lower) \(top.upper)\n".utf8))
-        }
         state.lock.unlock()
     }
 
