@@ -111,12 +111,14 @@ struct Verify: ParsableCommand {
     @Option(help: "Seed of the attack's random generator.") var seed: UInt64 = VerifierSettings().seed
     @Option(help: "Projected-gradient restarts per input box and clause.") var restarts: Int = VerifierSettings().attackRestarts
     @Flag(help: "Keep restarting the attack until the time limit (a failed attack then ends in timeout).") var attackUntilTimeout = false
+    @Option(help: "Procedure after the attack: \(VerificationMethod.allCases.map(\.rawValue).joined(separator: ", ")). auto picks by the problem (see README).") var method: VerificationMethod = .auto
     @Option(help: "Also write the VNN-COMP result text (answer line, then the counterexample) to this file.") var resultFile: String?
     @Flag(help: "Print a JSON object (status, counterexample {x, y}, time_s, method, details).") var json = false
 
     func validate() throws {
         guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
         guard restarts >= 0 else { throw ValidationError("--restarts must be >= 0") }
+        try validateMethod(method)
     }
 
     func run() throws {
@@ -127,7 +129,11 @@ struct Verify: ParsableCommand {
             settings.seed = seed
             settings.attackRestarts = restarts
             settings.attackUntilDeadline = attackUntilTimeout
-            return try Verifier(settings: settings, provers: Verifier.standardProvers).verify(graph: problem.graph, property: problem.property)
+            let line = ProgressLine.forStderr(enabled: !json)
+            defer { line?.clear() }
+            return try Verifier.forMethod(method, graph: problem.graph, property: problem.property,
+                                          settings: settings, progress: line?.handler(prefix: ""))
+                .verify(graph: problem.graph, property: problem.property)
         }
         let text = result.resultText
         if let resultFile {
@@ -139,6 +145,46 @@ struct Verify: ParsableCommand {
         }
         if json { try printJSON(result) } else { print(text, terminator: "") }
         throw ExitCode(result.status.exitCode)
+    }
+}
+
+extension VerificationMethod: ExpressibleByArgument {}
+
+/// `relu-split` and `milp` need provers this build may not have: a usage error, said clearly.
+func validateMethod(_ method: VerificationMethod) throws {
+    if !Verifier.isAvailable(method) {
+        throw ValidationError("--method \(method.rawValue): \(MethodUnavailable(method: method).description)")
+    }
+}
+
+/// The live progress line of branch-and-bound provers on stderr: only on a terminal, rewritten in
+/// place (the library throttles the callback to a few calls per second).
+final class ProgressLine: @unchecked Sendable {
+    private let lock = NSLock()
+    private var shown = false
+
+    /// A line when stderr is a terminal and `enabled`, nil otherwise (silent).
+    static func forStderr(enabled: Bool) -> ProgressLine? {
+        enabled && isatty(2) == 1 ? ProgressLine() : nil
+    }
+
+    static func format(_ p: BranchAndBoundProgress) -> String {
+        "\(p.prover): \(p.open) open, \(p.done) done, \(p.bounded) bounded, lower bound "
+            + String(format: "%.4g", p.globalLowerBound) + ", " + String(format: "%.1f s", p.elapsed)
+    }
+
+    func handler(prefix: String) -> ProgressHandler {
+        { [self] p in
+            lock.lock(); defer { lock.unlock() }
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + prefix + ProgressLine.format(p)).utf8))
+            shown = true
+        }
+    }
+
+    /// Erases the line if something was shown.
+    func clear() {
+        lock.lock(); defer { lock.unlock() }
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); shown = false }
     }
 }
 
@@ -161,11 +207,13 @@ struct Run: ParsableCommand {
     @Option(help: "Seed of the attack's random generator.") var seed: UInt64 = VerifierSettings().seed
     @Option(help: "Projected-gradient restarts per input box and clause.") var restarts: Int = VerifierSettings().attackRestarts
     @Flag(help: "Keep restarting the attack until each instance's time limit (a failed attack then ends in timeout).") var attackUntilTimeout = false
+    @Option(help: "Procedure after the attack: \(VerificationMethod.allCases.map(\.rawValue).joined(separator: ", ")). auto picks per instance (see README).") var method: VerificationMethod = .auto
     @Option(help: "Write one JSON object per instance (onnx, vnnlib, status, time_s, expected, ...) to this file.") var jsonOut: String?
 
     func validate() throws {
         guard timeoutScale.isFinite, timeoutScale > 0 else { throw ValidationError("--timeout-scale must be a positive number") }
         guard restarts >= 0 else { throw ValidationError("--restarts must be >= 0") }
+        try validateMethod(method)
     }
 
     func run() throws {
@@ -176,8 +224,10 @@ struct Run: ParsableCommand {
         settings.seed = seed
         settings.attackRestarts = restarts
         settings.attackUntilDeadline = attackUntilTimeout
-        let runner = BatchRunner(settings: settings, timeoutScale: timeoutScale, provers: Verifier.standardProvers)
+        let runner = BatchRunner(settings: settings, timeoutScale: timeoutScale)
+        runner.method = method
         let interactive = isatty(2) == 1
+        let progressLine = ProgressLine.forStderr(enabled: true)
         let stderr = FileHandle.standardError
         let width = String(list.count).count
         func label(_ i: Int, _ inst: BatchInstance) -> String {
@@ -187,6 +237,7 @@ struct Run: ParsableCommand {
         var records: [BatchRecord] = []
         for (k, inst) in list.enumerated() {
             if interactive { stderr.write(Data("\(label(k + 1, inst)) ...".utf8)) }
+            runner.progress = progressLine?.handler(prefix: "\(label(k + 1, inst)) ... ")
             let r = runner.run(inst, expected: answers?.expected(for: inst))
             records.append(r)
             var line = "\(label(k + 1, inst)): \(r.status.rawValue) \(String(format: "%.2f", r.timeSeconds)) s"

@@ -234,8 +234,13 @@ public final class BatchRunner {
     public var settings: VerifierSettings
     /// Factor applied to each row's timeout (e.g. 0.05 for a quick pass).
     public var timeoutScale: Double
-    /// Provers handed to every `Verifier`.
+    /// Provers handed to every `Verifier` (when `method` is nil).
     public var provers: [any PropertyProver]
+    /// When set, each instance runs `Verifier.forMethod(method, ...)` (strategy selection)
+    /// instead of a verifier with `provers`.
+    public var method: VerificationMethod? = nil
+    /// Progress callback for branch-and-bound provers chosen by `method`.
+    public var progress: ProgressHandler? = nil
     /// Loads a model from a path (`ModelFile.load` in the Certus module).
     public let loadModel: (String) throws -> Graph
     private var cache: [String: Graph] = [:]
@@ -265,7 +270,9 @@ public final class BatchRunner {
         do {
             let graph = try model(at: instance.onnxPath)
             let property = try PropertyLoader.load(path: instance.vnnlibPath, numOutputs: graph.outputCount)
-            let result = try Verifier(settings: s, provers: provers).verify(graph: graph, property: property)
+            let verifier = try method.map { try Verifier.forMethod($0, graph: graph, property: property, settings: s, progress: progress) }
+                ?? Verifier(settings: s, provers: provers)
+            let result = try verifier.verify(graph: graph, property: property)
             return BatchRecord(onnx: instance.onnx, vnnlib: instance.vnnlib, status: result.status,
                                timeSeconds: secondsSince(start), timeLimit: s.timeout, method: result.method,
                                expected: expected, verdict: BatchRecord.verdict(status: result.status, expected: expected))

@@ -30,6 +30,8 @@ public struct BoundProver: PropertyProver {
 
 extension Verifier {
     /// The incomplete provers run after the attack, cheapest first: CROWN, then alpha-CROWN.
+    /// A fixed list for callers without a problem at hand; the CLI's strategy (complete search
+    /// where it fits) is `Verifier.forMethod(_:graph:property:settings:progress:)`.
     public static var standardProvers: [any PropertyProver] {
         [BoundProver(method: .crown), BoundProver(method: .alphaCrown)]
     }

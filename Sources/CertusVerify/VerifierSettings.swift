@@ -83,6 +83,17 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
     /// (the zoo README measures 1.5e-5 absolute on outputs of size ~1-10).
     public var safetyMarginRelative: Double = 1e-5
 
+    // MARK: Complete verification
+
+    /// Input-splitting branch and bound (`InputSplitProver`): batch size, workers, branching
+    /// score, domain limit, in-search attacks, progress interval. See `InputSplitSettings`.
+    public var inputSplit = InputSplitSettings()
+
+    /// `auto` strategy: input splitting is chosen when the input has at most this many
+    /// coordinates with non-zero width (alpha-beta-CROWN's rule: input dimension <= 20).
+    /// Default 20.
+    public var inputSplitMaxDimension: Int = 20
+
     /// The defaults described on each property.
     public init() {}
 
@@ -108,6 +119,8 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
         guard finalStepFraction.isFinite, finalStepFraction > 0 else { throw fail("finalStepFraction", "must be positive, got \(finalStepFraction)") }
         guard safetyMarginAbsolute.isFinite, safetyMarginAbsolute >= 0 else { throw fail("safetyMarginAbsolute", "must be >= 0, got \(safetyMarginAbsolute)") }
         guard safetyMarginRelative.isFinite, safetyMarginRelative >= 0 else { throw fail("safetyMarginRelative", "must be >= 0, got \(safetyMarginRelative)") }
+        guard inputSplitMaxDimension >= 0 else { throw fail("inputSplitMaxDimension", "must be >= 0, got \(inputSplitMaxDimension)") }
+        try inputSplit.validate()
     }
 }
 
@@ -119,4 +132,100 @@ public struct SettingsError: Error, CustomStringConvertible, Equatable, Sendable
     public var message: String
     public init(setting: String, message: String) { self.setting = setting; self.message = message }
     public var description: String { "setting \(setting): \(message)" }
+}
+
+/// Knobs of input-splitting branch and bound (`InputSplitProver`), nested in `VerifierSettings`.
+///
+/// Defaults were tuned on ACAS Xu (5 inputs, 6x50 ReLU layers) on a 2-core machine; see
+/// `docs/benchmarks.md`, "Complete verification: input splitting (issue 5)".
+public struct InputSplitSettings: Sendable, Equatable, Codable {
+    /// How the dimension to split is chosen.
+    public enum Branching: String, Sendable, Equatable, Codable, CaseIterable {
+        /// alpha-beta-CROWN's "sb" score: for input i, the max over open rows s of
+        /// `max(|A_si|, sbCoefficientFloor * max_j |A_sj|) * (u_i - l_i)/2 + sbMarginWeight * lb_s`,
+        /// where A is CROWN's lower-bound coefficient on the input: the dimension whose width
+        /// costs the most.
+        case sb
+        /// The widest dimension relative to the case's box (plain bisection; a baseline).
+        case widest
+        /// The widest dimension in absolute units (alpha-beta-CROWN's `naive`, its ACAS Xu setting).
+        case naive
+    }
+
+    /// The branching score. Default `sb`: on ACAS Xu it needs several times fewer domains than
+    /// bisecting the widest side.
+    public var branching: Branching = .sb
+
+    /// Floor on |A_si| in the sb score, as a fraction of the row's largest |A_sj|, so a dimension
+    /// with a small linear coefficient still counts by its width (its range can carry most of the
+    /// relaxation's looseness, which the coefficients do not show). alpha-beta-CROWN uses an
+    /// absolute 1e-3; on ACAS Xu that leaves wide dimensions unsplit for ever (4_9 prop_1: no
+    /// proof in 30 s), while 0.1 relative proves it in about 1 s. 1 gives the naive order.
+    /// Default 0.1.
+    public var sbCoefficientFloor: Double = 0.1
+
+    /// Weight of the row's lower bound in the sb score (alpha-beta-CROWN's
+    /// `sb_margin_weight`). Default 0: the score ranks dimensions within one domain, where
+    /// the row term only picks which row's coefficients count.
+    public var sbMarginWeight: Double = 0
+
+    /// Domains a worker takes from the queue at once (the bound engine bounds them one after
+    /// another; batching keeps lock traffic low). Default 8.
+    public var batchSize: Int = 8
+
+    /// Worker threads, each with its own bound engine, sharing one queue. Default 2 (this
+    /// project's machines have two cores).
+    public var workers: Int = 2
+
+    /// The search gives up (unknown) when more than this many domains are open, to bound
+    /// memory (a 5-input domain costs about 200 bytes). Default 2,000,000.
+    public var maxDomains: Int = 2_000_000
+
+    /// Shrink each domain to the bounding box of the points where an open clause can still hold,
+    /// using CROWN's linear lower bound of each row on the input (Clip-and-Verify, as
+    /// alpha-beta-CROWN on ACAS Xu). Sound: the removed points provably violate a row of every
+    /// open clause. Default true.
+    public var clipping: Bool = true
+
+    /// Evaluate the model at each split domain's centre and at the corner minimising each open
+    /// row's CROWN bound, looking for a counterexample. Default true (cheap next to bounding).
+    public var leafChecks: Bool = true
+
+    /// Run a short projected-gradient attack on the worst open domains after every this many
+    /// bounded domains; 0 disables it. Default 2000.
+    public var attackEvery: Int = 2000
+
+    /// How many of the worst open domains each in-search attack covers. Default 4.
+    public var attackDomains: Int = 4
+
+    /// Projected-gradient restarts per domain and clause in an in-search attack. Default 2.
+    public var attackRestarts: Int = 2
+
+    /// When a strategy runs input splitting (`Verifier.forMethod`), the attack before the search
+    /// makes at most this many projected-gradient restarts. Default 10: on ACAS Xu a failed
+    /// 100-restart attack costs about 1 s, more than most proofs, while the search finds the
+    /// counterexamples the missing restarts would have found.
+    public var attackRestartsBeforeSearch: Int = 10
+
+    /// Minimum seconds between two progress reports. Default 0.2 (at most 5 per second).
+    public var progressInterval: Double = 0.2
+
+    /// The defaults described on each property.
+    public init() {}
+
+    /// Checks that every value is usable.
+    /// - Throws: `SettingsError` naming the setting.
+    public func validate() throws {
+        func fail(_ name: String, _ why: String) -> SettingsError { SettingsError(setting: "inputSplit." + name, message: why) }
+        guard sbCoefficientFloor.isFinite, sbCoefficientFloor >= 0 else { throw fail("sbCoefficientFloor", "must be >= 0, got \(sbCoefficientFloor)") }
+        guard sbMarginWeight.isFinite else { throw fail("sbMarginWeight", "must be finite, got \(sbMarginWeight)") }
+        guard batchSize >= 1 else { throw fail("batchSize", "must be >= 1, got \(batchSize)") }
+        guard workers >= 1, workers <= 64 else { throw fail("workers", "must be in 1...64, got \(workers)") }
+        guard maxDomains >= 1 else { throw fail("maxDomains", "must be >= 1, got \(maxDomains)") }
+        guard attackEvery >= 0 else { throw fail("attackEvery", "must be >= 0, got \(attackEvery)") }
+        guard attackDomains >= 0 else { throw fail("attackDomains", "must be >= 0, got \(attackDomains)") }
+        guard attackRestarts >= 0 else { throw fail("attackRestarts", "must be >= 0, got \(attackRestarts)") }
+        guard attackRestartsBeforeSearch >= 0 else { throw fail("attackRestartsBeforeSearch", "must be >= 0, got \(attackRestartsBeforeSearch)") }
+        guard progressInterval.isFinite, progressInterval >= 0 else { throw fail("progressInterval", "must be >= 0, got \(progressInterval)") }
+    }
 }

@@ -75,9 +75,46 @@ final class VerifyCLITests: XCTestCase {
         XCTAssertEqual(j.out, "unsat\n")
         // zoo mlp_tanh/b holds (input splitting proves it) but neither the attack nor alpha-CROWN decides it.
         let zoo = TestData.sharedPath("reference/zoo/mlp_tanh")
-        let u = try TestData.runCertus(["verify", zoo + "/model.onnx", zoo + "/b.json", "--restarts", "3"])
+        let u = try TestData.runCertus(["verify", zoo + "/model.onnx", zoo + "/b.json", "--restarts", "3", "--method", "alpha-crown"])
         XCTAssertEqual(u.code, 2, u.err)
         XCTAssertEqual(u.out, "unknown\n")
+    }
+
+    /// `--method`: every value parses; auto and input-split prove zoo mlp_tanh/b (input splitting),
+    /// attack and alpha-crown cannot; relu-split and milp are refused clearly in this build; an
+    /// unknown value is a usage error. The progress line stays silent when stderr is not a terminal.
+    func testMethodOption() throws {
+        let zoo = TestData.sharedPath("reference/zoo/mlp_tanh")
+        let args = ["verify", zoo + "/model.onnx", zoo + "/b.vnnlib", "--restarts", "2", "--timeout", "30"]
+        struct Out: Decodable { var status: String; var method: String }
+        for (method, status, decidedBy) in [("auto", "unsat", "input-split"), ("input-split", "unsat", "input-split"),
+                                            ("attack", "unknown", "none"), ("crown", "unknown", "none"), ("alpha-crown", "unknown", "none")] {
+            let r = try TestData.runCertus(args + ["--method", method, "--json"])
+            XCTAssertEqual(r.code, status == "unsat" ? 0 : 2, "\(method): \(r.err)")
+            let o = try JSONDecoder().decode(Out.self, from: Data(r.out.utf8))
+            XCTAssertEqual(o.status, status, method)
+            XCTAssertEqual(o.method, decidedBy, method)
+            XCTAssertTrue(r.err.isEmpty, "\(method): stderr not silent: \(r.err)")
+        }
+        // Text mode, stderr a pipe: still no progress line.
+        let t = try TestData.runCertus(args + ["--method", "input-split"])
+        XCTAssertEqual(t.code, 0, t.err)
+        XCTAssertEqual(t.out, "unsat\n")
+        XCTAssertFalse(t.err.contains("open") || t.err.contains("\r"), t.err)
+        for method in ["relu-split", "milp"] {
+            let r = try TestData.runCertus(args + ["--method", method])
+            XCTAssertEqual(r.code, 64, r.err)
+            XCTAssertTrue(r.err.contains("not available in this build"), r.err)
+            XCTAssertTrue(r.out.isEmpty)
+        }
+        let bad = try TestData.runCertus(args + ["--method", "magic"])
+        XCTAssertEqual(bad.code, 64, bad.err)
+        // run takes --method too.
+        let run = try TestData.runCertus(["run", tiny + "/instances.csv", "--expected", tiny + "/expected.csv",
+                                          "--timeout-scale", "0.1", "--restarts", "2", "--method", "input-split"])
+        XCTAssertEqual(run.code, 0, run.err)
+        XCTAssertTrue(run.out.split(separator: "\n").contains { $0.hasPrefix("correct ") && $0.hasSuffix(" 5") }, run.out)
+        XCTAssertFalse(run.err.contains("open,"), run.err)
     }
 
     func testVerifyBadInputExitCode3() throws {
