@@ -83,6 +83,13 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
     /// (the zoo README measures 1.5e-5 absolute on outputs of size ~1-10).
     public var safetyMarginRelative: Double = 1e-5
 
+    // MARK: Complete provers (CompleteSettings.swift)
+
+    /// Knobs of `ReluSplitProver`.
+    public var reluSplit = ReluSplitSettings()
+    /// Knobs of `MILPProver`.
+    public var milp = MILPSettings()
+
     /// The defaults described on each property.
     public init() {}
 
@@ -108,6 +115,8 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
         guard finalStepFraction.isFinite, finalStepFraction > 0 else { throw fail("finalStepFraction", "must be positive, got \(finalStepFraction)") }
         guard safetyMarginAbsolute.isFinite, safetyMarginAbsolute >= 0 else { throw fail("safetyMarginAbsolute", "must be >= 0, got \(safetyMarginAbsolute)") }
         guard safetyMarginRelative.isFinite, safetyMarginRelative >= 0 else { throw fail("safetyMarginRelative", "must be >= 0, got \(safetyMarginRelative)") }
+        try reluSplit.validate()
+        try milp.validate()
     }
 }
 
