@@ -41,6 +41,7 @@ public struct ReluSplitProver: PropertyProver {
         /// Min over the open domains (and unresolved leaves) of the domain lower bound when the
         /// run stopped; +inf when every domain was refuted.
         public var globalLower = Double.infinity
+        public init() {}
         public var summary: String {
             "\(domainsBounded) domains bounded, \(branched) branched, \(refuted) refuted, \(infeasible) infeasible, "
                 + "\(lpSolved) leaf LPs (\(lpRefuted) refuted), \(unresolvedLeaves) unresolved leaves, depth \(maxDepth), "
@@ -49,13 +50,12 @@ public struct ReluSplitProver: PropertyProver {
     }
 
     public func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
-        var stats = Statistics()
-        let (outcome, _) = try run(graph: graph, property: property, deadline: deadline, stats: &stats)
-        return outcome
+        try run(graph: graph, property: property, deadline: deadline).outcome
     }
 
     /// Runs the search and returns the outcome with its statistics.
-    public func run(graph: Graph, property: Property, deadline: Deadline, stats: inout Statistics) throws -> (ProverOutcome, Statistics) {
+    public func run(graph: Graph, property: Property, deadline: Deadline) throws -> (outcome: ProverOutcome, statistics: Statistics) {
+        var stats = Statistics()
         try settings.validate()
         let engine = BoundEngine(graph: graph)
         var open = false
