@@ -296,10 +296,6 @@ private struct CaseSearch {
             try net.setObjective(clause: r.map { atoms[$0] }, key: cl, lower: lo, upper: hi)
             let res = net.lp.solve(options: options)
             stats.lpSolved += 1
-            if ProcessInfo.processInfo.environment["CERTUS_DEBUG"] != nil {
-                let safe = res.status == .optimal ? net.lp.safeLowerBound(rowDuals: res.rowDuals, relativeMargin: settings.reluSplit.dualMargin) : .nan
-                FileHandle.standardError.write("LP clause \(cl) exact \(exact) status \(res.status) obj \(res.objective ?? .nan) safe \(safe) crown \(r.map { d.lower[$0] })\n".data(using: .utf8)!)
-            }
             switch res.status {
             case .optimal:
                 let safe = net.lp.safeLowerBound(rowDuals: res.rowDuals, relativeMargin: settings.reluSplit.dualMargin)
@@ -333,9 +329,6 @@ private struct CaseSearch {
         try net.setSlackObjective()
         let res = net.lp.solve(options: options)
         stats.lpSolved += 1
-        if ProcessInfo.processInfo.environment["CERTUS_DEBUG"] != nil {
-            FileHandle.standardError.write("elastic status \(res.status) obj \(res.objective ?? .nan) \(res.status == .optimal ? net.lp.safeLowerBoundDetails(rowDuals: res.rowDuals) : (0,0,0))\n".data(using: .utf8)!)
-        }
         guard res.status == .optimal else { return false }
         return net.lp.safeLowerBound(rowDuals: res.rowDuals, relativeMargin: settings.reluSplit.dualMargin) > 0
     }
