@@ -22,6 +22,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CGLPK", path: "Sources/CGLPK", providers: [.apt(["libglpk-dev"])]),
@@ -35,7 +36,10 @@ let package = Package(
         .target(name: "CertusLP", dependencies: ["CGLPK"]),
         .target(name: "CertusSpec"),
         .target(name: "CertusBounds", dependencies: ["CertusTensor", "CertusGraph", "CertusSpec"]),
-        .target(name: "CertusVerify", dependencies: ["CertusGraph", "CertusSpec", "CertusBounds", "CertusLP"]),
+        .target(name: "CertusVerify", dependencies: [
+            "CertusGraph", "CertusSpec", "CertusBounds", "CertusLP",
+            .product(name: "HeapModule", package: "swift-collections"),
+        ]),
         .target(name: "Certus", dependencies: [
             "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec", "CertusBounds", "CertusVerify",
         ]),

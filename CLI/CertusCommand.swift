@@ -118,7 +118,6 @@ struct Verify: ParsableCommand {
     func validate() throws {
         guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
         guard restarts >= 0 else { throw ValidationError("--restarts must be >= 0") }
-        try validateMethod(method)
     }
 
     func run() throws {
@@ -149,13 +148,6 @@ struct Verify: ParsableCommand {
 }
 
 extension VerificationMethod: ExpressibleByArgument {}
-
-/// `relu-split` and `milp` need provers this build may not have: a usage error, said clearly.
-func validateMethod(_ method: VerificationMethod) throws {
-    if !Verifier.isAvailable(method) {
-        throw ValidationError("--method \(method.rawValue): \(MethodUnavailable(method: method).description)")
-    }
-}
 
 /// The live progress line of branch-and-bound provers on stderr: only on a terminal, rewritten in
 /// place (the library throttles the callback to a few calls per second).
@@ -213,7 +205,6 @@ struct Run: ParsableCommand {
     func validate() throws {
         guard timeoutScale.isFinite, timeoutScale > 0 else { throw ValidationError("--timeout-scale must be a positive number") }
         guard restarts >= 0 else { throw ValidationError("--restarts must be >= 0") }
-        try validateMethod(method)
     }
 
     func run() throws {

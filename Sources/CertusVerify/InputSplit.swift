@@ -129,41 +129,6 @@ struct InputDomain {
     var bestLoss: Double = .infinity
 }
 
-/// A binary min-heap of domains by priority (worst lower bound first).
-struct DomainHeap {
-    private(set) var items: [InputDomain] = []
-    var count: Int { items.count }
-    var isEmpty: Bool { items.isEmpty }
-    var min: Double { items.first?.priority ?? .infinity }
-
-    mutating func push(_ d: InputDomain) {
-        items.append(d)
-        var i = items.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if items[p].priority <= items[i].priority { break }
-            items.swapAt(p, i); i = p
-        }
-    }
-
-    mutating func pop() -> InputDomain? {
-        guard !items.isEmpty else { return nil }
-        items.swapAt(0, items.count - 1)
-        let top = items.removeLast()
-        var i = 0
-        let n = items.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n && items[l].priority < items[m].priority { m = l }
-            if r < n && items[r].priority < items[m].priority { m = r }
-            if m == i { break }
-            items.swapAt(i, m); i = m
-        }
-        return top
-    }
-}
-
 /// Why the search stopped without a proof.
 enum SearchStop: Equatable {
     case counterexample([Double])
@@ -176,7 +141,7 @@ enum SearchStop: Equatable {
 /// The state shared by the workers, behind one lock.
 final class SearchState: @unchecked Sendable {
     let lock = NSLock()
-    var heap = DomainHeap()
+    var heap = DomainQueue<InputDomain>()
     var busy = 0
     var inFlightMin: [Int: Double] = [:]
     var bounded = 0
@@ -196,7 +161,7 @@ final class SearchState: @unchecked Sendable {
     }
 
     var globalLower: Double {
-        var m = heap.min
+        var m = heap.minPriority
         for v in inFlightMin.values { m = Swift.min(m, v) }
         return m
     }
@@ -239,7 +204,8 @@ final class InputSplitSearch: @unchecked Sendable {
                 return .counterexample(zip(pc.box.lower, pc.box.upper).map { ($0 + $1) / 2 })
             }
             state.heap.push(InputDomain(caseIndex: ci, lower: pc.box.lower, upper: pc.box.upper,
-                                        openClauses: Array(pc.clauses.indices), priority: -.infinity, depth: 0))
+                                        openClauses: Array(pc.clauses.indices), priority: -.infinity, depth: 0),
+                            priority: -.infinity)
         }
         let workers = max(1, options.workers)
         if workers == 1 {
@@ -357,7 +323,7 @@ final class InputSplitSearch: @unchecked Sendable {
 
     private func finishBatch(_ id: Int, children: [InputDomain], closed: Int, bounded: Int) {
         state.lock.lock()
-        for c in children { state.heap.push(c) }
+        for c in children { state.heap.push(c, priority: c.priority) }
         state.busy -= 1
         state.inFlightMin[id] = nil
         state.done += closed
@@ -527,7 +493,7 @@ final class InputSplitSearch: @unchecked Sendable {
         state.lastAttack = state.bounded
         // Peek at the most promising domains without removing them: half by the lowest loss seen
         // at a checked point, half by the lowest lower bound.
-        var candidates = state.heap.items   // a copy (sorted outside the lock)
+        var candidates = state.heap.domains   // a copy (sorted outside the lock)
         state.attacks += 1
         state.lock.unlock()
         var picked: [InputDomain] = []

@@ -22,26 +22,11 @@ public enum VerificationMethod: String, Sendable, Equatable, Codable, CaseIterab
     case milp
 }
 
-/// A method that needs a prover this build does not have.
-public struct MethodUnavailable: Error, CustomStringConvertible, Equatable, Sendable {
-    public var method: VerificationMethod
-    public init(method: VerificationMethod) { self.method = method }
-    public var description: String { "method '\(method.rawValue)' is not available in this build" }
-}
-
 extension Verifier {
-    /// Provers that other modules contribute, by method (ReLU splitting and MILP live elsewhere).
-    /// THE one place to plug them in: e.g.
-    /// `Verifier.extraProvers[.milp] = { settings, progress in MILPProver(settings: settings) }`.
-    /// A method listed here replaces "not available"; `.reluSplit` is also used by `auto` for
-    /// inputs too large to split.
-    nonisolated(unsafe) public static var extraProvers: [VerificationMethod: @Sendable (VerifierSettings, ProgressHandler?) -> any PropertyProver] = [:]
-
     /// A verifier for `method` on this problem: `provers(for:...)`, and when input splitting is
     /// among them the up-front attack capped at `settings.inputSplit.attackRestartsBeforeSearch`
     /// restarts (the search checks points and attacks sub-boxes itself, where the attack is far
     /// more effective; a failed 100-restart attack costs more than most ACAS Xu proofs).
-    /// - Throws: `MethodUnavailable` (see `provers(for:...)`).
     public static func forMethod(_ method: VerificationMethod, graph: Graph, property: Property,
                                  settings: VerifierSettings = VerifierSettings(),
                                  progress: ProgressHandler? = nil) throws -> Verifier {
@@ -53,14 +38,6 @@ extension Verifier {
         return Verifier(settings: s, provers: list)
     }
 
-    /// Whether `method` can run in this build (`relu-split` and `milp` need a registered prover).
-    public static func isAvailable(_ method: VerificationMethod) -> Bool {
-        switch method {
-        case .reluSplit, .milp: return extraProvers[method] != nil
-        default: return true
-        }
-    }
-
     /// Number of input coordinates that some case's box leaves free (non-zero width): what input
     /// splitting has to split.
     public static func freeInputDimension(of property: Property) -> Int {
@@ -69,12 +46,10 @@ extension Verifier {
 
     /// The provers to run after the attack for `method` on this problem.
     ///
-    /// * `auto`: CROWN, alpha-CROWN, then input splitting when the property leaves at most
-    ///   `settings.inputSplitMaxDimension` inputs free; otherwise ReLU splitting if this build has
-    ///   it (`extraProvers[.reluSplit]`).
-    /// * `attack`: none. `crown`, `alpha-crown`: that bound only. `input-split`: input splitting only.
-    /// * `relu-split`, `milp`: the registered prover.
-    /// - Throws: `MethodUnavailable` for `relu-split` or `milp` when no prover is registered.
+    /// * `auto`: CROWN, then input splitting when the property leaves at most
+    ///   `settings.inputSplitMaxDimension` inputs free; otherwise alpha-CROWN, then ReLU splitting.
+    /// * `attack`: none. `crown`, `alpha-crown`: that bound only. `input-split`, `relu-split`,
+    ///   `milp`: that complete prover only.
     public static func provers(for graph: Graph, property: Property, method: VerificationMethod,
                                settings: VerifierSettings = VerifierSettings(),
                                progress: ProgressHandler? = nil) throws -> [any PropertyProver] {
@@ -87,9 +62,10 @@ extension Verifier {
             return [BoundProver(method: .alphaCrown)]
         case .inputSplit:
             return [InputSplitProver(settings: settings, progress: progress)]
-        case .reluSplit, .milp:
-            guard let make = extraProvers[method] else { throw MethodUnavailable(method: method) }
-            return [make(settings, progress)]
+        case .reluSplit:
+            return [ReluSplitProver(settings: settings)]
+        case .milp:
+            return [MILPProver(settings: settings)]
         case .auto:
             var list: [any PropertyProver] = [BoundProver(method: .crown)]
             if freeInputDimension(of: property) <= settings.inputSplitMaxDimension {
@@ -98,7 +74,7 @@ extension Verifier {
                 list.append(InputSplitProver(settings: settings, progress: progress))
             } else {
                 list.append(BoundProver(method: .alphaCrown))
-                if let make = extraProvers[.reluSplit] { list.append(make(settings, progress)) }
+                list.append(ReluSplitProver(settings: settings))
             }
             return list
         }

@@ -93,6 +93,12 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
     /// coordinates with non-zero width (alpha-beta-CROWN's rule: input dimension <= 20).
     /// Default 20.
     public var inputSplitMaxDimension: Int = 20
+    // MARK: Complete provers (CompleteSettings.swift)
+
+    /// Knobs of `ReluSplitProver`.
+    public var reluSplit = ReluSplitSettings()
+    /// Knobs of `MILPProver`.
+    public var milp = MILPSettings()
 
     /// The defaults described on each property.
     public init() {}
@@ -121,6 +127,8 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
         guard safetyMarginRelative.isFinite, safetyMarginRelative >= 0 else { throw fail("safetyMarginRelative", "must be >= 0, got \(safetyMarginRelative)") }
         guard inputSplitMaxDimension >= 0 else { throw fail("inputSplitMaxDimension", "must be >= 0, got \(inputSplitMaxDimension)") }
         try inputSplit.validate()
+        try reluSplit.validate()
+        try milp.validate()
     }
 }
 

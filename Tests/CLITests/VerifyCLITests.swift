@@ -81,7 +81,7 @@ final class VerifyCLITests: XCTestCase {
     }
 
     /// `--method`: every value parses; auto and input-split prove zoo mlp_tanh/b (input splitting),
-    /// attack and alpha-crown cannot; relu-split and milp are refused clearly in this build; an
+    /// attack, alpha-crown, and the ReLU-only relu-split and milp (a Tanh net) cannot; an
     /// unknown value is a usage error. The progress line stays silent when stderr is not a terminal.
     func testMethodOption() throws {
         let zoo = TestData.sharedPath("reference/zoo/mlp_tanh")
@@ -103,9 +103,8 @@ final class VerifyCLITests: XCTestCase {
         XCTAssertFalse(t.err.contains("open") || t.err.contains("\r"), t.err)
         for method in ["relu-split", "milp"] {
             let r = try TestData.runCertus(args + ["--method", method])
-            XCTAssertEqual(r.code, 64, r.err)
-            XCTAssertTrue(r.err.contains("not available in this build"), r.err)
-            XCTAssertTrue(r.out.isEmpty)
+            XCTAssertEqual(r.code, 2, r.err)
+            XCTAssertEqual(r.out, "unknown\n")
         }
         let bad = try TestData.runCertus(args + ["--method", "magic"])
         XCTAssertEqual(bad.code, 64, bad.err)

@@ -193,7 +193,7 @@ final class InputSplitTests: XCTestCase {
         XCTAssertEqual(Verifier.freeInputDimension(of: acasP.property), 5)
         let mnist = try VerifyTestData.problem("benchmarks/mnistfc/mnist-net_256x2.onnx", "benchmarks/mnistfc/prop_0_0.03.vnnlib")
         XCTAssertGreaterThan(Verifier.freeInputDimension(of: mnist.property), 20)
-        XCTAssertEqual(names(try Verifier.provers(for: mnist.graph, property: mnist.property, method: .auto)), ["crown", "alpha-crown"])
+        XCTAssertEqual(names(try Verifier.provers(for: mnist.graph, property: mnist.property, method: .auto)), ["crown", "alpha-crown", "relu-split"])
         var low = VerifierSettings()
         low.inputSplitMaxDimension = 4
         XCTAssertFalse(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .auto, settings: low)).contains("input-split"))
@@ -201,13 +201,8 @@ final class InputSplitTests: XCTestCase {
         XCTAssertEqual(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .crown)), ["crown"])
         XCTAssertEqual(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .alphaCrown)), ["alpha-crown"])
         XCTAssertEqual(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .inputSplit)), ["input-split"])
-        for m in [VerificationMethod.reluSplit, .milp] where Verifier.extraProvers[m] == nil {
-            XCTAssertFalse(Verifier.isAvailable(m))
-            XCTAssertThrowsError(try Verifier.provers(for: acasP.graph, property: acasP.property, method: m)) { e in
-                XCTAssertEqual(e as? MethodUnavailable, MethodUnavailable(method: m))
-                XCTAssertTrue("\(e)".contains("not available in this build"))
-            }
-        }
+        XCTAssertEqual(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .reluSplit)), ["relu-split"])
+        XCTAssertEqual(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .milp)), ["milp"])
         XCTAssertEqual(Set(VerificationMethod.allCases.map(\.rawValue)),
                        ["auto", "attack", "crown", "alpha-crown", "input-split", "relu-split", "milp"])
     }

@@ -1,0 +1,55 @@
+// Knobs of the complete provers (ReLU-split branch and bound, MILP), kept in their own file.
+
+/// Settings of `ReluSplitProver` (branch and bound over ReLU splits, with exact LPs at the
+/// leaves). Part of `VerifierSettings` as `reluSplit`.
+public struct ReluSplitSettings: Sendable, Equatable, Codable {
+    /// Largest number of open domains kept in the queue; beyond it the prover stops with
+    /// `unknown` (memory guard). Default 200,000 (a domain is a few hundred bytes).
+    public var maxDomains: Int = 200_000
+    /// Solve the triangle-relaxation LP of a domain (and refute it when its re-checked dual
+    /// bound is positive) once it has at most this many unstable ReLUs; 0 solves LPs only at
+    /// fully split leaves, where the LP is exact (required for completeness). Default 0.
+    public var lpUnstableThreshold: Int = 0
+    /// Time limit of one LP solve in seconds (capped by the deadline). Default 20.
+    public var lpTimeLimit: Double = 20
+    /// Safety margin factor of the dual re-check (`LinearProgram.safeLowerBound`). Default 1e-7.
+    public var dualMargin: Double = 1e-7
+    /// Evaluate the CROWN minimiser of every bounded domain as a counterexample candidate.
+    /// Default true (one forward pass per domain).
+    public var checkMinimisers: Bool = true
+
+    public init() {}
+
+    func validate() throws {
+        func fail(_ name: String, _ why: String) -> SettingsError { SettingsError(setting: "reluSplit." + name, message: why) }
+        guard maxDomains >= 1 else { throw fail("maxDomains", "must be >= 1, got \(maxDomains)") }
+        guard lpUnstableThreshold >= 0 else { throw fail("lpUnstableThreshold", "must be >= 0, got \(lpUnstableThreshold)") }
+        guard lpTimeLimit > 0, !lpTimeLimit.isNaN else { throw fail("lpTimeLimit", "must be positive, got \(lpTimeLimit)") }
+        guard dualMargin >= 0, dualMargin.isFinite else { throw fail("dualMargin", "must be >= 0, got \(dualMargin)") }
+    }
+}
+
+/// Settings of `MILPProver` (Tjeng et al.'s big-M MILP solved exactly with GLPK). Part of
+/// `VerifierSettings` as `milp`.
+public struct MILPSettings: Sendable, Equatable, Codable {
+    /// Networks whose number of unstable ReLUs (under the CROWN bounds of the box) exceeds this
+    /// are refused with `unknown`: GLPK's branch and cut is exponential in it. Default 150.
+    public var maxUnstable: Int = 150
+    /// Use alpha-CROWN (instead of CROWN) intermediate bounds: fewer binaries, smaller big-M.
+    /// Default false.
+    public var alphaBounds: Bool = false
+    /// A clause counts as refuted only when the MILP optimum (solved to gap 0) exceeds
+    /// `acceptMarginAbsolute + acceptMarginRelative · |optimum|`: GLPK's tolerances
+    /// (feasibility 1e-7, integrality 1e-5) make its optimum an approximation. Defaults 1e-6, 1e-6.
+    public var acceptMarginAbsolute: Double = 1e-6
+    public var acceptMarginRelative: Double = 1e-6
+
+    public init() {}
+
+    func validate() throws {
+        func fail(_ name: String, _ why: String) -> SettingsError { SettingsError(setting: "milp." + name, message: why) }
+        guard maxUnstable >= 0 else { throw fail("maxUnstable", "must be >= 0, got \(maxUnstable)") }
+        guard acceptMarginAbsolute >= 0, acceptMarginAbsolute.isFinite else { throw fail("acceptMarginAbsolute", "must be >= 0") }
+        guard acceptMarginRelative >= 0, acceptMarginRelative.isFinite else { throw fail("acceptMarginRelative", "must be >= 0") }
+    }
+}

@@ -1,0 +1,268 @@
+import Foundation
+import CertusTensor
+import CertusGraph
+import CertusSpec
+import CertusBounds
+import CertusLP
+
+/// The network cannot be written as an LP (an operator that is neither affine nor ReLU).
+public struct LPEncodingError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { "LP encoding: \(message)" }
+}
+
+/// An affine expression `Σ coefficient · x[variable] + constant` over LP variables.
+struct LPExpression {
+    var terms: [(Int, Double)]
+    var constant: Double
+}
+
+/// The LP (or MILP) of a ReLU network over one branch-and-bound domain, built with GLPK.
+///
+/// Variables: the inputs (bounded by the box), one variable `z` per ReLU input neuron (bounded by
+/// the domain's bounds, widened by 1e-9 relative except at exact zeros, which are split
+/// constraints or sign facts), and one `y` per unstable ReLU output. Affine operators (Gemm,
+/// MatMul, Add/Sub, Conv, BatchNormalization, ... anything the bound engine treats as affine) are
+/// composed into affine expressions; Flatten/Reshape/Squeeze/Unsqueeze/Identity pass through.
+/// ReLU neurons: inactive (u <= 0) `y = 0`, active (l >= 0) `y = z`, unstable the triangle
+/// `y >= 0, y >= z, (u-l) y <= u (z - l)`, plus in MILP mode Tjeng's `y <= z - l (1-a)`,
+/// `y <= u a` with a binary `a`. When no neuron is unstable the LP is exact for the domain.
+/// Any other operator (Sigmoid, products of variables, ...) throws `LPEncodingError`.
+///
+/// `elastic` mode relaxes every `z = expression` equality by a shared slack `s ∈ [0, 1000 (1 + max |bound|)]`, so the
+/// LP is always feasible; `min s` with a positive re-checked bound proves the domain empty.
+///
+/// Not thread-safe (GLPK): build, solve and release on one thread.
+public final class NetworkLP {
+    public enum Mode: Sendable { case relaxation, milp }
+
+    public let lp: LinearProgram
+    /// LP variable of every input coordinate (flattened).
+    public let inputVariables: [Int]
+    /// Number of unstable ReLUs (triangle relaxations, MILP binaries).
+    public private(set) var unstableCount = 0
+    /// The elastic slack variable (elastic mode only).
+    public private(set) var slackVariable: Int?
+    let outputs: [LPExpression]
+    private var clauseVariables: [Int: Int] = [:]
+
+    /// Builds the LP of `graph` over `box`, with the ReLU input bounds of `relus`.
+    /// - Parameters:
+    ///   - graph: the graph the bounds refer to (`BoundEngine.graph`, after GeLU fusion).
+    ///   - relus: `DomainBounds.relus` of the domain (input bounds of every ReLU node, after splits).
+    /// - Throws: `LPEncodingError` for an unsupported graph, `LPError` for invalid numbers.
+    public init(graph: Graph, box: InputBox, relus: [DomainBounds.ReluInfo], mode: Mode = .relaxation,
+                elastic: Bool = false) throws {
+        let lp = LinearProgram()
+        self.lp = lp
+        guard box.count == graph.inputCount else { throw LPEncodingError("the box has \(box.count) inputs, the model \(graph.inputCount)") }
+        var xs: [Int] = []
+        for i in 0..<box.count { xs.append(try lp.addVariable(lower: box.lower[i], upper: box.upper[i])) }
+        inputVariables = xs
+        // The slack never needs to exceed the widest ReLU input range by much; a moderate bound
+        // keeps the dual re-check's rounding allowance small.
+        let reach = relus.flatMap { zip($0.lower, $0.upper).map { max(abs($0.0), abs($0.1)) } }.max() ?? 1
+        let slack: Int? = elastic ? try lp.addVariable(lower: 0, upper: 1e3 * (1 + (reach.isFinite ? reach : 1))) : nil
+        slackVariable = slack
+        var exprs: [Int: [LPExpression]] = [graph.input: xs.map { LPExpression(terms: [($0, 1)], constant: 0) }]
+        var reluByNode: [Int: DomainBounds.ReluInfo] = [:]
+        for r in relus { reluByNode[r.node] = r }
+        var unstable = 0
+
+        for (i, node) in graph.nodes.enumerated() {
+            func inputExprs(_ v: Int) throws -> [LPExpression] {
+                if let e = exprs[v] { return e }
+                if let c = graph.constants[v] { return c.data.map { LPExpression(terms: [], constant: $0) } }
+                throw LPEncodingError("value '\(graph.values[v].name)' is not available")
+            }
+            let isConst = node.inputs.map { graph.constants[$0] != nil }
+            if isConst.allSatisfy({ $0 }) {
+                let t = try node.op.evaluate(node.inputs.map { graph.constants[$0]! })
+                exprs[node.output] = t.data.map { LPExpression(terms: [], constant: $0) }
+                continue
+            }
+            if node.op is Relu {
+                guard let info = reluByNode[i] else { throw LPEncodingError("no bounds for ReLU node '\(node.name)'") }
+                let ein = try inputExprs(node.inputs[0])
+                guard info.lower.count == ein.count else { throw LPEncodingError("bounds of '\(node.name)' have the wrong size") }
+                var out: [LPExpression] = []
+                out.reserveCapacity(ein.count)
+                for j in 0..<ein.count {
+                    let l = info.lower[j], u = info.upper[j]
+                    guard l.isFinite, u.isFinite, l <= u else { throw LPEncodingError("bounds of '\(node.name)'[\(j)] are [\(l), \(u)]") }
+                    let lw = l == 0 ? 0 : l - 1e-9 * (1 + abs(l))
+                    let uw = u == 0 ? 0 : u + 1e-9 * (1 + abs(u))
+                    let active = l >= 0, inactive = u <= 0
+                    let zLo = active ? max(0, lw) : lw
+                    let zHi = inactive ? min(0, uw) : uw
+                    let z = try lp.addVariable(lower: zLo, upper: zHi)
+                    // z - E = c
+                    var terms = [(z, 1.0)]
+                    for (v, a) in ein[j].terms { terms.append((v, -a)) }
+                    if let s = slack {
+                        try lp.addConstraint(terms + [(s, -1)], lower: -.infinity, upper: ein[j].constant)
+                        try lp.addConstraint(terms + [(s, 1)], lower: ein[j].constant, upper: .infinity)
+                    } else {
+                        try lp.addConstraint(terms, lower: ein[j].constant, upper: ein[j].constant)
+                    }
+                    if inactive {
+                        out.append(LPExpression(terms: [], constant: 0))
+                    } else if active {
+                        out.append(LPExpression(terms: [(z, 1)], constant: 0))
+                    } else {
+                        unstable += 1
+                        let y = try lp.addVariable(lower: 0, upper: uw)
+                        try lp.addConstraint([(y, 1), (z, -1)], lower: 0, upper: .infinity)
+                        try lp.addConstraint([(y, uw - lw), (z, -uw)], lower: -.infinity, upper: -uw * lw)
+                        if mode == .milp {
+                            let a = try lp.addBinaryVariable()
+                            try lp.addConstraint([(y, 1), (z, -1), (a, -lw)], lower: -.infinity, upper: -lw)
+                            try lp.addConstraint([(y, 1), (a, -uw)], lower: -.infinity, upper: 0)
+                        }
+                        out.append(LPExpression(terms: [(y, 1)], constant: 0))
+                    }
+                }
+                exprs[node.output] = out
+                continue
+            }
+            if node.op is any ShapeOnly || node.op is Identity {
+                exprs[node.output] = try inputExprs(node.inputs[0])
+                continue
+            }
+            let kind = node.op.boundKind(constantInputs: isConst)
+            guard kind == .affine else {
+                throw LPEncodingError("node '\(node.name)' (\(node.opType)) is neither affine nor ReLU")
+            }
+            exprs[node.output] = try Self.affine(node: node, graph: graph, inputs: inputExprs, variableCount: lp.variableCount)
+        }
+        guard let out = exprs[graph.outputs[0]] else { throw LPEncodingError("the output is not computed") }
+        outputs = out
+        unstableCount = unstable
+    }
+
+    /// The output expressions of an affine node: a dense Jacobian per variable input (from the
+    /// weights for Gemm/MatMul, otherwise by evaluating the node at unit vectors), composed with
+    /// the input expressions.
+    private static func affine(node: Node, graph: Graph, inputs: (Int) throws -> [LPExpression],
+                               variableCount: Int) throws -> [LPExpression] {
+        let base = node.inputs.map { v in graph.constants[v] ?? Tensor(shape: graph.values[v].shape, repeating: 0) }
+        let out0 = try node.op.evaluate(base)
+        let m = out0.data.count
+        var parts: [(J: [Double], n: Int, exprs: [LPExpression])] = []   // J is m x n, row-major
+        let ins = node.inputs
+        if let g = node.op as? Gemm, ins.count >= 2, graph.constants[ins[0]] == nil, let B = graph.constants[ins[1]],
+           ins.count == 2 || graph.constants[ins[2]] != nil, B.shape.count == 2 {
+            let n = graph.values[ins[0]].shape.reduce(1, *)
+            let k = g.transB ? B.shape[1] : B.shape[0], N = g.transB ? B.shape[0] : B.shape[1]
+            guard k == n, N == m else { throw LPEncodingError("node '\(node.name)' (Gemm): unexpected shapes") }
+            var J = [Double](repeating: 0, count: m * n)
+            for i in 0..<m { for kk in 0..<n { J[i * n + kk] = g.alpha * (g.transB ? B.data[i * n + kk] : B.data[kk * m + i]) } }
+            parts.append((J, n, try inputs(ins[0])))
+        } else if node.op is MatMul, ins.count == 2, graph.constants[ins[0]] == nil, let W = graph.constants[ins[1]], W.shape.count == 2,
+                  graph.values[ins[0]].shape.dropLast().allSatisfy({ $0 == 1 }) {
+            let n = W.shape[0]
+            guard W.shape[1] == m else { throw LPEncodingError("node '\(node.name)' (MatMul): unexpected shapes") }
+            var J = [Double](repeating: 0, count: m * n)
+            for i in 0..<m { for kk in 0..<n { J[i * n + kk] = W.data[kk * m + i] } }
+            parts.append((J, n, try inputs(ins[0])))
+        } else {
+            var probe = base
+            for (p, v) in ins.enumerated() where graph.constants[v] == nil {
+                let n = probe[p].data.count
+                var J = [Double](repeating: 0, count: m * n)
+                for kk in 0..<n {
+                    probe[p].data[kk] = 1
+                    let o = try node.op.evaluate(probe)
+                    probe[p].data[kk] = 0
+                    for i in 0..<m { J[i * n + kk] = o.data[i] - out0.data[i] }
+                }
+                parts.append((J, n, try inputs(v)))
+            }
+        }
+        var acc = [Double](repeating: 0, count: variableCount)
+        var touched: [Int] = []
+        var seen = [Bool](repeating: false, count: variableCount)
+        var result: [LPExpression] = []
+        result.reserveCapacity(m)
+        for i in 0..<m {
+            var c = out0.data[i]
+            for part in parts {
+                let n = part.n
+                for kk in 0..<n {
+                    let w = part.J[i * n + kk]
+                    if w == 0 { continue }
+                    let e = part.exprs[kk]
+                    c += w * e.constant
+                    for (v, a) in e.terms {
+                        if !seen[v] { seen[v] = true; touched.append(v) }
+                        acc[v] += w * a
+                    }
+                }
+            }
+            touched.sort()
+            var terms: [(Int, Double)] = []
+            terms.reserveCapacity(touched.count)
+            for v in touched {
+                if acc[v] != 0 { terms.append((v, acc[v])) }
+                acc[v] = 0; seen[v] = false
+            }
+            touched.removeAll(keepingCapacity: true)
+            guard c.isFinite, terms.allSatisfy({ $0.1.isFinite }) else {
+                throw LPEncodingError("node '\(node.name)' (\(node.opType)) gives non-finite coefficients")
+            }
+            result.append(LPExpression(terms: terms, constant: c))
+        }
+        return result
+    }
+
+    /// `c · output - d` as LP terms and a constant.
+    func rowExpression(_ atom: LinearAtom) -> LPExpression {
+        var sums: [Int: Double] = [:]
+        var c0 = -atom.d
+        for (k, ck) in atom.c.enumerated() where ck != 0 {
+            c0 += ck * outputs[k].constant
+            for (v, a) in outputs[k].terms { sums[v, default: 0] += ck * a }
+        }
+        return LPExpression(terms: sums.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }, constant: c0)
+    }
+
+    /// Sets the objective to `c · output - d` (minimised).
+    public func setObjective(row atom: LinearAtom) throws {
+        let e = rowExpression(atom)
+        try lp.setObjective(e.terms, constant: e.constant)
+    }
+
+    /// Sets the objective to the largest row of a clause (minimised): a single row directly,
+    /// several through a variable `t >= row_k` bounded by `[lower, upper]`, which must contain
+    /// max_k row_k at every input of the domain (e.g. max of the rows' lower bounds and max of
+    /// their upper bounds). `key` identifies the clause so that its `t` is created once.
+    public func setObjective(clause atoms: [LinearAtom], key: Int, lower: Double, upper: Double) throws {
+        precondition(!atoms.isEmpty)
+        if atoms.count == 1 { return try setObjective(row: atoms[0]) }
+        let t: Int
+        if let v = clauseVariables[key] { t = v } else {
+            guard lower.isFinite, upper.isFinite, lower <= upper else { throw LPEncodingError("clause bounds [\(lower), \(upper)] are not finite") }
+            t = try lp.addVariable(lower: lower, upper: upper)
+            for a in atoms {
+                let e = rowExpression(a)
+                // t - row >= 0  <=>  t - terms >= constant
+                try lp.addConstraint([(t, 1)] + e.terms.map { ($0.0, -$0.1) }, lower: e.constant, upper: .infinity)
+            }
+            clauseVariables[key] = t
+        }
+        try lp.setObjective([(t, 1)])
+    }
+
+    /// Sets the objective to the elastic slack (elastic mode).
+    public func setSlackObjective() throws {
+        guard let s = slackVariable else { throw LPEncodingError("not an elastic LP") }
+        try lp.setObjective([(s, 1)])
+    }
+
+    /// The input part of a solution.
+    public func inputPoint(_ result: LPResult) -> [Double]? {
+        guard result.primal.count == lp.variableCount else { return nil }
+        return inputVariables.map { result.primal[$0] }
+    }
+}

@@ -1,0 +1,304 @@
+import Foundation
+import CertusGraph
+import CertusSpec
+import CertusBounds
+import CertusLP
+
+/// Complete verification of ReLU networks by branch and bound over ReLU splits.
+///
+/// For each property case (input box), a priority queue holds domains (sets of ReLU splits),
+/// worst lower bound first. Each domain is bounded by CROWN over the box with its splits as
+/// fixed relaxations (`BoundEngine.boundDomain`), and every row keeps the best of its own and its
+/// parent's lower bound (a child's domain is a subset of its parent's). Domains whose clauses are
+/// all refuted (`PropertyBoundReport.refutes`) or whose splits are contradictory
+/// (`InfeasibleDomain`) are pruned. The worst domain is split on the unstable ReLU with the best
+/// BaBSR intercept score (`Σ over open clauses of (−λ)⁺ · (−l u / (u − l))`, λ the coefficient of
+/// the clause's best row on the ReLU output) into an active (z >= 0) and an inactive (z <= 0)
+/// child. A domain without unstable ReLUs is decided by its exact LP (GLPK), whose optimum
+/// refutes it only through the dual re-check `LinearProgram.safeLowerBound` (> 0); an
+/// infeasible LP is confirmed with an elastic LP whose re-checked minimum slack is > 0.
+/// The CROWN minimiser of every domain, and the LP optimum of every leaf, are tried as
+/// counterexamples (the same check as the verifier's, with its safety margin).
+///
+/// `.proven` only when every domain of every case is refuted by a sound bound; a failed,
+/// time-limited or non-optimal LP leaves its domain open and the answer `unknown`.
+public struct ReluSplitProver: PropertyProver {
+    public var settings: VerifierSettings
+    public var name: String { "relu-split" }
+
+    public init(settings: VerifierSettings = VerifierSettings()) { self.settings = settings }
+
+    /// Counts of one run, for the log.
+    public struct Statistics: Sendable, Equatable {
+        public var domainsBounded = 0
+        public var refuted = 0
+        public var infeasible = 0
+        public var branched = 0
+        public var lpSolved = 0
+        public var lpRefuted = 0
+        public var unresolvedLeaves = 0
+        public var maxDepth = 0
+        /// Min over the open domains (and unresolved leaves) of the domain lower bound when the
+        /// run stopped; +inf when every domain was refuted.
+        public var globalLower = Double.infinity
+        public init() {}
+        public var summary: String {
+            "\(domainsBounded) domains bounded, \(branched) branched, \(refuted) refuted, \(infeasible) infeasible, "
+                + "\(lpSolved) leaf LPs (\(lpRefuted) refuted), \(unresolvedLeaves) unresolved leaves, depth \(maxDepth), "
+                + "global lower bound \(globalLower)"
+        }
+    }
+
+    public func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
+        try run(graph: graph, property: property, deadline: deadline).outcome
+    }
+
+    /// Runs the search and returns the outcome with its statistics.
+    public func run(graph: Graph, property: Property, deadline: Deadline) throws -> (outcome: ProverOutcome, statistics: Statistics) {
+        var stats = Statistics()
+        try settings.validate()
+        let engine = BoundEngine(graph: graph)
+        var open = false
+        var reasons: [String] = []
+        for (ci, pc) in property.cases.enumerated() where !pc.clauses.isEmpty {
+            if deadline.hasPassed { return (.unknown("relu-split: time limit; \(stats.summary)"), stats) }
+            var search = CaseSearch(prover: self, engine: engine, graph: graph, property: property, caseIndex: ci, deadline: deadline)
+            switch try search.run(stats: &stats) {
+            case .counterexample(let x): return (.counterexample(x), stats)
+            case .proven: continue
+            case .open(let why):
+                // Keep going while time is left: another case may still give a counterexample.
+                open = true
+                reasons.append("case \(ci): \(why)")
+            }
+        }
+        if open { return (.unknown("relu-split: \(reasons.joined(separator: "; ")); \(stats.summary)"), stats) }
+        return (.proven, stats)
+    }
+}
+
+/// One domain of the search.
+private struct Domain {
+    var splits: [NeuronSplit]
+    /// Lower bound of every atom of the case (indexed like `CaseSearch.atoms`); -inf before bounding.
+    var lower: [Double]
+    var upper: [Double]
+    /// Clauses not yet refuted.
+    var openClauses: [Int]
+    /// min over open clauses of max over the clause's rows of the lower bound.
+    var worst: Double
+    /// The neuron to split next, or nil at a fully split leaf.
+    var branch: (value: Int, index: Int)?
+}
+
+private enum CaseResult { case proven, counterexample([Double]), open(String) }
+private enum BoundResult { case pruned, counterexample([Double]), domain(Domain), unresolved(Domain) }
+
+private struct CaseSearch {
+    let prover: ReluSplitProver
+    let engine: BoundEngine
+    let graph: Graph
+    let property: Property
+    let caseIndex: Int
+    let deadline: Deadline
+    let box: InputBox
+    let clauses: [Clause]
+    /// Every atom of the case, clause after clause, and the atom range of each clause.
+    let atoms: [LinearAtom]
+    let clauseRows: [Range<Int>]
+    var settings: VerifierSettings { prover.settings }
+
+    init(prover: ReluSplitProver, engine: BoundEngine, graph: Graph, property: Property, caseIndex: Int, deadline: Deadline) {
+        self.prover = prover; self.engine = engine; self.graph = graph; self.property = property
+        self.caseIndex = caseIndex; self.deadline = deadline
+        let pc = property.cases[caseIndex]
+        box = pc.box
+        clauses = pc.clauses
+        var atoms: [LinearAtom] = [], ranges: [Range<Int>] = []
+        for c in pc.clauses { ranges.append(atoms.count..<(atoms.count + c.atoms.count)); atoms += c.atoms }
+        self.atoms = atoms
+        clauseRows = ranges
+    }
+
+    mutating func run(stats: inout ReluSplitProver.Statistics) throws -> CaseResult {
+        // An empty clause holds everywhere: any point of the box is a counterexample.
+        if let empty = clauses.firstIndex(where: { $0.atoms.isEmpty }) {
+            _ = empty
+            return .counterexample(zip(box.lower, box.upper).map { ($0 + $1) / 2 })
+        }
+        let n = atoms.count
+        let root = Domain(splits: [], lower: .init(repeating: -.infinity, count: n), upper: .init(repeating: .infinity, count: n),
+                          openClauses: Array(clauses.indices), worst: -.infinity, branch: nil)
+        var heap = DomainQueue<Domain>()
+        var leafLower = Double.infinity
+        var leafReasons: [String] = []
+        func record(_ u: Domain) {
+            stats.unresolvedLeaves += 1
+            leafLower = Swift.min(leafLower, u.worst)
+            if leafReasons.count < 3 { leafReasons.append("domain at depth \(u.splits.count) unresolved by its LP") }
+        }
+        switch try bound(root, stats: &stats) {
+        case .pruned: return .proven
+        case .counterexample(let x): return .counterexample(x)
+        case .domain(let d): heap.push(d, priority: d.worst)
+        case .unresolved(let u): record(u)
+        }
+        func globalLower() -> Double { Swift.min(heap.minPriority, leafLower) }
+        defer { stats.globalLower = Swift.min(stats.globalLower, globalLower()) }
+        while let d = heap.pop() {
+            if deadline.hasPassed {
+                heap.push(d, priority: d.worst)
+                return .open("time limit with \(heap.count) open domains")
+            }
+            guard let b = d.branch else { continue }
+            stats.branched += 1
+            for active in [true, false] {
+                var child = d
+                child.splits.append(NeuronSplit(value: b.value, index: b.index, active: active))
+                stats.maxDepth = Swift.max(stats.maxDepth, child.splits.count)
+                switch try bound(child, stats: &stats) {
+                case .pruned: continue
+                case .counterexample(let x): return .counterexample(x)
+                case .domain(let c): heap.push(c, priority: c.worst)
+                case .unresolved(let u): record(u)
+                }
+            }
+            if heap.count > settings.reluSplit.maxDomains {
+                return .open("more than \(settings.reluSplit.maxDomains) open domains")
+            }
+        }
+        if leafLower < .infinity { return .open(leafReasons.joined(separator: ", ")) }
+        return .proven
+    }
+
+    /// Bounds a domain (its parent's bounds in `d.lower`), prunes it or picks its branching neuron.
+    func bound(_ parent: Domain, stats: inout ReluSplitProver.Statistics) throws -> BoundResult {
+        let rows = parent.openClauses.flatMap { Array(clauseRows[$0]) }
+        var bs = BoundSettings(method: .crown)
+        bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds)
+        let db: DomainBounds
+        do {
+            db = try engine.boundDomain(box: box, atoms: rows.map { atoms[$0] }, splits: parent.splits, settings: bs)
+        } catch is InfeasibleDomain {
+            stats.infeasible += 1
+            return .pruned
+        }
+        stats.domainsBounded += 1
+        var d = parent
+        for (k, r) in rows.enumerated() {
+            d.lower[r] = Swift.max(d.lower[r], db.rows[k].lower)
+            d.upper[r] = Swift.min(d.upper[r], db.rows[k].upper)
+        }
+        d.openClauses = parent.openClauses.filter { cl in
+            !clauseRows[cl].contains { PropertyBoundReport.refutes(lower: d.lower[$0], upper: d.upper[$0]) }
+        }
+        if d.openClauses.isEmpty { stats.refuted += 1; return .pruned }
+        // The best row of every open clause, and the worst clause.
+        var bestRow: [Int: Int] = [:]
+        d.worst = .infinity
+        var worstClause = d.openClauses[0]
+        for cl in d.openClauses {
+            let r = clauseRows[cl].max { d.lower[$0] < d.lower[$1] }!
+            bestRow[cl] = r
+            if d.lower[r] < d.worst { d.worst = d.lower[r]; worstClause = cl }
+        }
+        // Counterexample candidate: the CROWN minimiser of the worst clause's best row.
+        if settings.reluSplit.checkMinimisers, let k = rows.firstIndex(of: bestRow[worstClause]!), k < db.inputCoefficients.count {
+            let a = db.inputCoefficients[k]
+            let x = (0..<box.count).map { a[$0] >= 0 ? box.lower[$0] : box.upper[$0] }
+            if let cx = try? CounterexampleCheck.confirm(graph: graph, property: property, candidate: x, settings: settings) {
+                return .counterexample(cx.x)
+            }
+        }
+        // Branching: BaBSR intercept score summed over the open clauses' best rows.
+        let rowPos = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($1, $0) })
+        var best: (value: Int, index: Int)? = nil
+        var bestScore = -1.0
+        for info in db.relus {
+            for j in info.lower.indices {
+                let l = info.lower[j], u = info.upper[j]
+                guard l < 0, u > 0 else { continue }
+                let intercept = -l * u / (u - l)
+                var s = 0.0, tie = 0.0
+                if let lam = info.lambda {
+                    for cl in d.openClauses {
+                        guard let k = rowPos[bestRow[cl]!], k < lam.count else { continue }
+                        let v = lam[k][j]
+                        s += Swift.max(-v, 0) * intercept
+                        tie += abs(v) * Swift.min(-l, u)
+                    }
+                }
+                let score = s + 1e-3 * tie + 1e-12 * (u - l)
+                if score > bestScore { bestScore = score; best = (info.value, j) }
+            }
+        }
+        d.branch = best
+        // No unstable ReLU left: the LP is exact and decides the domain. With few unstable ones
+        // the triangle LP may refute it (optional).
+        let unstable = db.relus.reduce(0) { n, r in n + zip(r.lower, r.upper).filter { $0.0 < 0 && $0.1 > 0 }.count }
+        if best == nil || unstable <= settings.reluSplit.lpUnstableThreshold {
+            switch try decideByLP(d, db: db, stats: &stats) {
+            case .pruned: return .pruned
+            case .counterexample(let x): return .counterexample(x)
+            case .domain(let u), .unresolved(let u):
+                if best == nil { return .unresolved(u) }
+                var keep = d
+                keep.openClauses = u.openClauses
+                return .domain(keep)
+            }
+        }
+        return .domain(d)
+    }
+
+    /// Solves the domain's LP (exact when no ReLU is unstable) for every open clause; a clause
+    /// is refuted only by a positive re-checked dual bound.
+    func decideByLP(_ d: Domain, db: DomainBounds, stats: inout ReluSplitProver.Statistics) throws -> BoundResult {
+        let net = try NetworkLP(graph: engine.graph, box: box, relus: db.relus)
+        let exact = net.unstableCount == 0
+        var remaining = d
+        var options = LPOptions()
+        for cl in d.openClauses {
+            options.timeLimit = Swift.min(settings.reluSplit.lpTimeLimit, deadline.remainingSeconds)
+            if options.timeLimit <= 0 { return .domain(remaining) }
+            let r = clauseRows[cl]
+            let lo = r.map { d.lower[$0] }.max()! - 1, hi = r.map { d.upper[$0] }.max()! + 1
+            try net.setObjective(clause: r.map { atoms[$0] }, key: cl, lower: lo, upper: hi)
+            let res = net.lp.solve(options: options)
+            stats.lpSolved += 1
+            switch res.status {
+            case .optimal:
+                let safe = net.lp.safeLowerBound(rowDuals: res.rowDuals, relativeMargin: settings.reluSplit.dualMargin)
+                if safe > 0 {
+                    remaining.openClauses.removeAll { $0 == cl }
+                    continue
+                }
+                if exact, let obj = res.objective, obj < 0, let x = net.inputPoint(res),
+                   let cx = try? CounterexampleCheck.confirm(graph: graph, property: property, candidate: x, settings: settings) {
+                    return .counterexample(cx.x)
+                }
+                return .domain(remaining)
+            case .infeasible:
+                // Confirm emptiness soundly: the elastic LP's minimum slack must be > 0.
+                if try elasticRefutes(db: db, options: options, stats: &stats) {
+                    stats.infeasible += 1
+                    return .pruned
+                }
+                return .domain(remaining)
+            default:
+                return .domain(remaining)
+            }
+        }
+        stats.lpRefuted += 1
+        stats.refuted += 1
+        return .pruned
+    }
+
+    func elasticRefutes(db: DomainBounds, options: LPOptions, stats: inout ReluSplitProver.Statistics) throws -> Bool {
+        let net = try NetworkLP(graph: engine.graph, box: box, relus: db.relus, elastic: true)
+        try net.setSlackObjective()
+        let res = net.lp.solve(options: options)
+        stats.lpSolved += 1
+        guard res.status == .optimal else { return false }
+        return net.lp.safeLowerBound(rowDuals: res.rowDuals, relativeMargin: settings.reluSplit.dualMargin) > 0
+    }
+}

@@ -1,0 +1,240 @@
+import XCTest
+import Foundation
+import Certus
+import CertusLP
+import TestSupport
+
+/// ReluSplitProver, MILPProver, the LP encoding and the dual re-check.
+final class CompleteProverTests: XCTestCase {
+    // MARK: - Helpers
+
+    struct ExactRef: Decodable {
+        struct Row: Decodable { var j: Int; var min: Double }
+        struct Exact: Decodable { var rows: [Row] }
+        var status: String
+        var exact: Exact
+        var label: Int
+    }
+
+    func zoo(_ model: String, _ spec: String) throws -> (VerificationProblem, ExactRef) {
+        let p = try VerifyTestData.problem("reference/zoo/\(model)/model.onnx", "reference/zoo/\(model)/\(spec).vnnlib")
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestData.sharedPath("reference/zoo/\(model)/\(spec).ref.json")))
+        return (p, try JSONDecoder().decode(ExactRef.self, from: data))
+    }
+
+    /// A prover outcome on a zoo spec must match its recorded status: proven only on unsat specs;
+    /// on sat specs a counterexample that the verifier's check confirms (or unknown).
+    func check(_ outcome: ProverOutcome, _ p: VerificationProblem, status: String, _ name: String) throws {
+        switch outcome {
+        case .proven:
+            XCTAssertEqual(status, "unsat", "\(name): proven on a \(status) spec")
+        case .counterexample(let x):
+            XCTAssertEqual(status, "sat", "\(name): counterexample on an unsat spec")
+            let cx = try CounterexampleCheck.confirm(graph: p.graph, property: p.property, candidate: x, settings: VerifierSettings())
+            XCTAssertNotNil(cx, "\(name): counterexample rejected by the check")
+        case .unknown(let why):
+            XCTAssertEqual(status, "sat", "\(name): unknown on an unsat spec: \(why)")
+        }
+    }
+
+    /// y = relu(x) + relu(-x - 0.5) on one input.
+    func tinyGraph() -> Graph {
+        let values = [ValueInfo(name: "x", shape: [1, 1]), ValueInfo(name: "W1", shape: [2, 1]), ValueInfo(name: "b1", shape: [2]),
+                      ValueInfo(name: "z", shape: [1, 2]), ValueInfo(name: "h", shape: [1, 2]),
+                      ValueInfo(name: "W2", shape: [1, 2]), ValueInfo(name: "b2", shape: [1]), ValueInfo(name: "y", shape: [1, 1])]
+        let constants: [Int: Tensor] = [1: Tensor(shape: [2, 1], data: [1, -1]), 2: Tensor(shape: [2], data: [0, -0.5]),
+                                        5: Tensor(shape: [1, 2], data: [1, 1]), 6: Tensor(shape: [1], data: [0])]
+        let nodes = [Node(name: "fc1", opType: "Gemm", op: Gemm(transB: true), inputs: [0, 1, 2], output: 3),
+                     Node(name: "relu", opType: "Relu", op: Relu(), inputs: [3], output: 4),
+                     Node(name: "fc2", opType: "Gemm", op: Gemm(transB: true), inputs: [4, 5, 6], output: 7)]
+        return Graph(values: values, constants: constants, nodes: nodes, input: 0, outputs: [7], metadata: ModelMetadata())
+    }
+
+    func tinyProperty(_ d: Double, lower: Double = -1, upper: Double = 1) -> Property {
+        Property(numInputs: 1, numOutputs: 1,
+                 cases: [PropertyCase(box: InputBox(lower: [lower], upper: [upper]), clauses: [Clause(atoms: [LinearAtom(c: [1], d: d)])])],
+                 source: "tiny")
+    }
+
+    // MARK: - Zoo
+
+    func testReluSplitDecidesZooReluSpecs() throws {
+        let prover = ReluSplitProver(settings: VerifierSettings())
+        for model in ["mlp_relu_small", "mlp_relu_deep", "resnet_relu", "norm_mlp_relu"] {
+            for spec in ["a", "b", "c"] {
+                let (p, ref) = try zoo(model, spec)
+                let (outcome, stats) = try prover.run(graph: p.graph, property: p.property, deadline: Deadline(secondsFromNow: 60))
+                try check(outcome, p, status: ref.status, "relu-split \(model)/\(spec)")
+                if ref.status == "unsat" { XCTAssertEqual(outcome, ProverOutcome.proven, "\(model)/\(spec): \(stats.summary)") }
+                // The b specs are beyond (alpha-)CROWN on these nets except where our CROWN already
+                // verifies them: the search must branch there.
+                if spec == "b" && ["mlp_relu_small", "resnet_relu"].contains(model) { XCTAssertGreaterThan(stats.branched, 0) }
+                print("relu-split \(model)/\(spec): \(outcome) \(stats.summary)")
+            }
+        }
+    }
+
+    func testMILPOptimaMatchReferenceAndDecideZoo() throws {
+        let prover = MILPProver(settings: VerifierSettings())
+        for (model, spec) in [("mlp_relu_small", "a"), ("mlp_relu_small", "b"), ("mlp_relu_small", "c"), ("mlp_relu_deep", "b"),
+                              ("resnet_relu", "b"), ("norm_mlp_relu", "b"), ("norm_mlp_relu", "c")] {
+            let (p, ref) = try zoo(model, spec)
+            let mins = try prover.minimize(graph: p.graph, property: p.property, caseIndex: 0, deadline: Deadline(secondsFromNow: 60))
+            XCTAssertEqual(mins.count, ref.exact.rows.count)
+            for (clause, m) in zip(p.property.cases[0].clauses, mins) {
+                // The clause's atom is y_label - y_j <= 0: find j.
+                guard let j = clause.atoms[0].c.firstIndex(where: { $0 < 0 }), let row = ref.exact.rows.first(where: { $0.j == j }) else {
+                    return XCTFail("\(model)/\(spec): no reference row")
+                }
+                guard case .optimal(let v, _) = m else { XCTFail("\(model)/\(spec) row \(j): \(m)"); continue }
+                XCTAssertEqual(v, row.min, accuracy: 1e-5, "\(model)/\(spec) row \(j)")
+            }
+            let outcome = try prover.prove(graph: p.graph, property: p.property, deadline: Deadline(secondsFromNow: 60))
+            try check(outcome, p, status: ref.status, "milp \(model)/\(spec)")
+            if ref.status == "unsat" { XCTAssertEqual(outcome, .proven) }
+            // Sat specs: the MILP finds the counterexample itself (the attack is not involved).
+            if ref.status == "sat", case .counterexample = outcome {} else if ref.status == "sat" { XCTFail("milp \(model)/\(spec): \(outcome)") }
+        }
+    }
+
+    func testMILPAndReluSplitAgreeThroughTheVerifier() throws {
+        var s = VerifyTestData.quickSettings
+        s.timeout = 60
+        for (model, spec) in [("mlp_relu_small", "b"), ("mlp_relu_small", "c"), ("resnet_relu", "b")] {
+            let (p, ref) = try zoo(model, spec)
+            let a = try Verifier(settings: s, provers: [ReluSplitProver(settings: s)]).verify(graph: p.graph, property: p.property)
+            let b = try Verifier(settings: s, provers: [MILPProver(settings: s)]).verify(graph: p.graph, property: p.property)
+            XCTAssertEqual(a.status, b.status, "\(model)/\(spec)")
+            XCTAssertEqual(a.status.rawValue, ref.status, "\(model)/\(spec): \(a.details)")
+        }
+    }
+
+    func testMILPRefusesLargeNetworks() throws {
+        let (p, _) = try zoo("mlp_relu_small", "b")   // CROWN alone does not verify it
+        var s = VerifierSettings()
+        s.milp.maxUnstable = 1
+        let outcome = try MILPProver(settings: s).prove(graph: p.graph, property: p.property, deadline: Deadline(secondsFromNow: 30))
+        guard case .unknown(let why) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertTrue(why.contains("maxUnstable"), why)
+    }
+
+    func testUnsupportedOperatorIsRefusedCleanly() throws {
+        let p = try VerifyTestData.problem("reference/zoo/mlp_tanh/model.onnx", "reference/zoo/mlp_tanh/b.vnnlib")
+        XCTAssertThrowsError(try MILPProver().prove(graph: p.graph, property: p.property, deadline: Deadline(secondsFromNow: 10)))
+        let r = try Verifier(settings: VerifyTestData.quickSettings, provers: [MILPProver()]).verify(graph: p.graph, property: p.property)
+        XCTAssertNotEqual(r.status, .unsat)
+    }
+
+    // MARK: - Tiny network: splits, infeasibility, counterexamples
+
+    func testTinyNetworkProvenAndCounterexample() throws {
+        let g = tinyGraph()
+        let prover = ReluSplitProver()
+        // y >= 0 everywhere: y <= -0.01 is unsat.
+        XCTAssertEqual(try prover.prove(graph: g, property: tinyProperty(-0.01), deadline: Deadline(secondsFromNow: 10)), .proven)
+        // y = 0 on [-0.5, 0]: y <= 0.01 is sat.
+        let out = try prover.prove(graph: g, property: tinyProperty(0.01), deadline: Deadline(secondsFromNow: 10))
+        guard case .counterexample(let x) = out else { return XCTFail("\(out)") }
+        XCTAssertLessThanOrEqual(try g.evaluateFirst(x)[0], 0.01)
+        XCTAssertEqual(try MILPProver().prove(graph: g, property: tinyProperty(-0.01), deadline: Deadline(secondsFromNow: 10)), .proven)
+    }
+
+    func testContradictorySplitsArePruned() throws {
+        let g = tinyGraph()
+        let engine = BoundEngine(graph: g)
+        let z = engine.reluInputs[0]
+        let atom = LinearAtom(c: [1], d: 0)
+        // On x in [0.2, 1], z0 = x is stably active: the inactive split is empty.
+        XCTAssertThrowsError(try engine.boundDomain(box: InputBox(lower: [0.2], upper: [1]), atoms: [atom],
+                                                    splits: [NeuronSplit(value: z, index: 0, active: false)])) { e in
+            XCTAssertTrue(e is InfeasibleDomain)
+        }
+        // x >= 0 and -x - 0.5 >= 0 contradict only jointly: bounds do not see it, the LP does.
+        let splits = [NeuronSplit(value: z, index: 0, active: true), NeuronSplit(value: z, index: 1, active: true)]
+        let box = InputBox(lower: [-1], upper: [1])
+        let db = try engine.boundDomain(box: box, atoms: [atom], splits: splits)
+        let net = try NetworkLP(graph: engine.graph, box: box, relus: db.relus)
+        XCTAssertEqual(net.unstableCount, 0)
+        try net.setObjective(row: atom)
+        XCTAssertEqual(net.lp.solve().status, .infeasible)
+        let elastic = try NetworkLP(graph: engine.graph, box: box, relus: db.relus, elastic: true)
+        try elastic.setSlackObjective()
+        let r = elastic.lp.solve()
+        XCTAssertEqual(r.status, .optimal)
+        XCTAssertGreaterThan(elastic.lp.safeLowerBound(rowDuals: r.rowDuals), 0.2)   // min slack is 0.25
+    }
+
+    // MARK: - Dual re-check
+
+    func testDualRecheckIsValidForAnyDualAndIgnoresTheReportedObjective() throws {
+        // min x0 + 2 x1  s.t.  x0 + x1 >= 1,  x0 - x1 <= 0.5,  0 <= x <= 10: optimum 1.25 at (0.75, 0.25).
+        let lp = LinearProgram()
+        let x0 = try lp.addVariable(lower: 0, upper: 10), x1 = try lp.addVariable(lower: 0, upper: 10)
+        try lp.addConstraint([(x0, 1), (x1, 1)], lower: 1, upper: .infinity)
+        try lp.addConstraint([(x0, 1), (x1, -1)], lower: -.infinity, upper: 0.5)
+        try lp.setObjective([(x0, 1), (x1, 2)])
+        var r = lp.solve()
+        XCTAssertEqual(r.status, .optimal)
+        XCTAssertEqual(r.objective ?? 0, 1.25, accuracy: 1e-9)
+        let safe = lp.safeLowerBound(rowDuals: r.rowDuals)
+        XCTAssertLessThan(safe, 1.25)
+        XCTAssertGreaterThan(safe, 1.25 - 1e-5)
+        // A tampered objective changes nothing: the bound comes from the duals and the problem.
+        r.objective = 1e9
+        XCTAssertEqual(lp.safeLowerBound(rowDuals: r.rowDuals), safe)
+        // Tampered duals never give more than the true optimum.
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let y = r.rowDuals.map { $0 * Double.random(in: -3...3, using: &rng) + Double.random(in: -2...2, using: &rng) }
+            XCTAssertLessThanOrEqual(lp.safeLowerBound(rowDuals: y), 1.25)
+        }
+        XCTAssertLessThanOrEqual(lp.safeLowerBound(rowDuals: r.rowDuals.map { $0 * 1.01 }), 1.25)
+        XCTAssertEqual(lp.safeLowerBound(rowDuals: [.nan, 0]), -.infinity)
+        XCTAssertEqual(lp.safeLowerBound(rowDuals: [1]), -.infinity)
+        // A tampered objective coefficient: the bound follows the problem as it stands.
+        try lp.setObjective([(x0, 1), (x1, -2)])   // optimum now -20 + 10 = ... (x1 = 10, x0 = 9.5): 9.5 - 20 = -10.5
+        XCTAssertLessThanOrEqual(lp.safeLowerBound(rowDuals: r.rowDuals), -10.5)
+    }
+
+    func testLeafLPMatchesExactMinimumOnFullySplitDomain() throws {
+        // Fix every unstable ReLU of mlp_relu_small/b by the activation pattern at the reference
+        // argmin: the exact LP's optimum is at most the row minimum, and its re-checked bound below it.
+        let (p, ref) = try zoo("mlp_relu_small", "b")
+        let engine = BoundEngine(graph: p.graph)
+        let pc = p.property.cases[0]
+        let atom = pc.clauses[0].atoms[0]
+        let root = try engine.boundDomain(box: pc.box, atoms: [atom], splits: [])
+        var splits: [NeuronSplit] = []
+        for info in root.relus {
+            for j in info.lower.indices where info.lower[j] < 0 && info.upper[j] > 0 {
+                splits.append(NeuronSplit(value: info.value, index: j, active: j % 2 == 0))
+            }
+        }
+        let db: DomainBounds
+        do { db = try engine.boundDomain(box: pc.box, atoms: [atom], splits: splits) } catch is InfeasibleDomain { return }
+        let net = try NetworkLP(graph: engine.graph, box: pc.box, relus: db.relus)
+        try net.setObjective(row: atom)
+        let r = net.lp.solve()
+        guard r.status == .optimal, let x = net.inputPoint(r) else { return }
+        // The LP point is a real input; the row there equals the LP objective (the LP is exact).
+        let y = try p.graph.evaluateFirst(x)
+        XCTAssertEqual(atom.slack(y)!, r.objective!, accuracy: 1e-6)
+        XCTAssertLessThanOrEqual(net.lp.safeLowerBound(rowDuals: r.rowDuals), r.objective!)
+        XCTAssertGreaterThanOrEqual(r.objective! + 1e-6, ref.exact.rows.map(\.min).min()!)   // never below the true minimum
+    }
+
+    // MARK: - Deadline
+
+    func testDeadlineIsRespected() throws {
+        // A hard unsat instance (the search needs far more than 2 s).
+        let p = try VerifyTestData.problem("benchmarks/mnistfc/mnist-net_256x2.onnx", "benchmarks/mnistfc/prop_1_0.03.vnnlib")
+        let start = Date()
+        let out = try ReluSplitProver().prove(graph: p.graph, property: p.property, deadline: Deadline(secondsFromNow: 2))
+        let elapsed = Date().timeIntervalSince(start)
+        guard case .unknown(let why) = out else { return XCTFail("\(out)") }
+        XCTAssertTrue(why.contains("time limit"), why)
+        XCTAssertLessThan(elapsed, 8, "took \(elapsed) s")
+        let passed = try ReluSplitProver().prove(graph: p.graph, property: p.property, deadline: Deadline(secondsFromNow: 0))
+        guard case .unknown = passed else { return XCTFail("\(passed)") }
+    }
+}
