@@ -44,6 +44,7 @@ public typealias ProgressHandler = @Sendable (BranchAndBoundProgress) -> Void
 /// NaN throws (the verifier answers unknown), the deadline or the domain limit gives `.unknown`,
 /// and counterexamples are returned as candidates (the verifier re-checks them).
 public struct InputSplitProver: PropertyProver {
+    public var isComplete: Bool { true }
     /// Verifier settings: `inputSplit` drives the search, the margins and attack knobs are used for
     /// counterexample checks inside the search.
     public var settings: VerifierSettings

@@ -19,6 +19,7 @@ import CertusLP
 /// MILP); the margin absorbs GLPK's tolerances, which makes this a cross-check rather than a
 /// floating-point-sound proof. `ReluSplitProver` re-checks every LP it trusts.
 public struct MILPProver: PropertyProver {
+    public var isComplete: Bool { true }
     public var settings: VerifierSettings
     public var name: String { "milp" }
 

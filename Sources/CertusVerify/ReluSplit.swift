@@ -23,6 +23,7 @@ import CertusLP
 /// `.proven` only when every domain of every case is refuted by a sound bound; a failed,
 /// time-limited or non-optimal LP leaves its domain open and the answer `unknown`.
 public struct ReluSplitProver: PropertyProver {
+    public var isComplete: Bool { true }
     public var settings: VerifierSettings
     public var name: String { "relu-split" }
 

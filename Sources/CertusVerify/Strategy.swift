@@ -35,6 +35,11 @@ extension Verifier {
         if list.contains(where: { $0 is InputSplitProver }) {
             s.attackRestarts = min(s.attackRestarts, s.inputSplit.attackRestartsBeforeSearch)
         }
+        if list.contains(where: { $0 is ReluSplitProver }) {
+            // Bounds and the search run before the bulk of the attack, which resumes afterwards
+            // (`finalAttack`) with whatever time is left.
+            s.attackRestarts = min(s.attackRestarts, s.reluSplit.attackRestartsBeforeSearch)
+        }
         return Verifier(settings: s, provers: list)
     }
 

@@ -22,6 +22,13 @@ public protocol PropertyProver: Sendable {
     var name: String { get }
     /// Tries to decide `property` on `graph`, stopping by `deadline`.
     func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome
+    /// Whether the prover is a complete search (branch and bound, MILP): its `.unknown` means it
+    /// ran out of budget, after which the verifier spends the remaining time attacking.
+    var isComplete: Bool { get }
+}
+
+extension PropertyProver {
+    public var isComplete: Bool { false }
 }
 
 /// The verification pipeline: validate, attack (falsification), then each prover in turn.
@@ -33,7 +40,7 @@ public protocol PropertyProver: Sendable {
 public struct Verifier: Sendable {
     /// The knobs (time limit, attack, margins).
     public var settings: VerifierSettings
-    /// Provers run in order after the attack (empty until the bounds engine plugs in).
+    /// Provers run in order after the attack.
     public var provers: [any PropertyProver]
 
     public init(settings: VerifierSettings = VerifierSettings(), provers: [any PropertyProver] = []) {
@@ -70,6 +77,7 @@ public struct Verifier: Sendable {
         if deadline.hasPassed { return finish(.timeout, "none") }
 
         // 2. Provers.
+        var completeSearchGaveUp = false
         for prover in provers {
             if deadline.hasPassed { return finish(.timeout, "none") }
             let outcome: ProverOutcome
@@ -104,9 +112,20 @@ public struct Verifier: Sendable {
                 }
             case .unknown(let why):
                 log.append("\(prover.name): unknown: \(why)")
+                if prover.isComplete { completeSearchGaveUp = true }
             }
         }
         if attack.timedOut && provers.isEmpty { return finish(.timeout, "none") }
+
+        // 3. A complete search ran out of budget: attack with the remaining time.
+        if completeSearchGaveUp && settings.finalAttack && !deadline.hasPassed {
+            var s = settings
+            s.seed = settings.seed &+ 0x9E37_79B9
+            s.attackUntilDeadline = true
+            let again = Attack(settings: s).run(graph: graph, property: property, deadline: deadline)
+            log.append("final " + again.summary)
+            if let cx = again.counterexample { return finish(.sat, "attack", cx) }
+        }
         return finish(deadline.hasPassed ? .timeout : .unknown, "none")
     }
 }

@@ -69,6 +69,11 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
     /// ends in `unknown` after its fixed amount of work.
     public var attackUntilDeadline: Bool = false
 
+    /// When a complete prover (input or ReLU splitting, MILP) ends without an answer and time
+    /// remains, attack again (another seed) until the time limit: a property the search could
+    /// neither prove nor refute in its budget may still fall to more restarts. Default true.
+    public var finalAttack: Bool = true
+
     // MARK: Counterexample acceptance
 
     /// Absolute part of the safety margin. A counterexample is accepted only when, at the
