@@ -27,6 +27,9 @@ public final class BoundEngine {
     let producer: [Int: Int]            // value id -> node index
     let isConstant: [Bool]
     let kinds: [BoundKind]
+    /// Which affine fast path a node may take, decided once (dynamic casts are slow in hot loops).
+    enum AffineClass { case dense, passThrough, generic }
+    let affineClasses: [AffineClass]
     /// Values whose bounds a relaxation needs (variable inputs of elementwise/bilinear nodes).
     let needsBounds: Set<Int>
     /// Offsets f(0) of affine nodes, and the zero-variable inputs used to get J^T by `backward`.
@@ -53,6 +56,11 @@ public final class BoundEngine {
         }
         self.kinds = kinds
         self.needsBounds = needs
+        self.affineClasses = g.nodes.map { n in
+            if n.op is Gemm || n.op is MatMul || n.op is Add || n.op is Sub { return .dense }
+            if n.op is any ShapeOnly || n.op is Identity { return .passThrough }
+            return .generic
+        }
     }
 
     func size(_ v: Int) -> Int { graph.values[v].shape.reduce(1, *) }
@@ -264,17 +272,21 @@ public final class BoundEngine {
     /// J^T applied to every row, and the offset's contribution to the bias.
     func affineBackward(node i: Int, A: Matrix, bias: inout [Double], accumulate: (Int, Matrix) -> Void) throws {
         let node = graph.nodes[i]
-        let variable = node.inputs.enumerated().filter { !isConstant[$0.element] }
         // Fast paths.
-        if let fast = try denseFastPath(node: node, A: A, bias: &bias) {
-            accumulate(fast.0, fast.1)
-            return
-        }
-        if node.op is any ShapeOnly || node.op is Identity {
+        switch affineClasses[i] {
+        case .dense:
+            if let fast = try denseFastPath(node: node, A: A, bias: &bias) {
+                accumulate(fast.0, fast.1)
+                return
+            }
+        case .passThrough:
             accumulate(node.inputs[0], A)
             return
+        case .generic:
+            break
         }
         // Generic: offset f(0) and per-row vector-Jacobian products.
+        let variable = node.inputs.enumerated().filter { !isConstant[$0.element] }
         let cache = try affineInputs(node: i)
         addProduct(A, cache.out0.data, to: &bias)
         var outs = variable.map { Matrix(zeros: A.rows, size($0.element)) }
