@@ -39,6 +39,7 @@ extension Verifier {
             // Bounds and the search run before the bulk of the attack, which resumes afterwards
             // (`finalAttack`) with whatever time is left.
             s.attackRestarts = min(s.attackRestarts, s.reluSplit.attackRestartsBeforeSearch)
+            s.attackTimeFraction = min(s.attackTimeFraction, s.reluSplit.attackTimeFractionBeforeSearch)
         }
         return Verifier(settings: s, provers: list)
     }
