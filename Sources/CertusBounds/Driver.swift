@@ -38,12 +38,26 @@ extension BoundEngine {
                     let n = b.lower.count, s = rowsOfInterest.count
                     var A = Matrix(zeros: 2 * s, n)
                     for (k, j) in rowsOfInterest.enumerated() { A[k, j] = 1; A[s + k, j] = -1 }
-                    var lb: [Double]
+                    var lb = try backward(target: node.output, A: A, box: box, bounds: bounds, relaxations: &relaxations)
                     if settings.method == .alphaCrown {
-                        lb = try optimize(target: node.output, A: A, box: box, bounds: bounds, relaxations: &relaxations,
-                                          iterations: settings.alphaIntermediateIterations, settings: settings)
-                    } else {
-                        lb = try backward(target: node.output, A: A, box: box, bounds: bounds, relaxations: &relaxations)
+                        // Optimise only the neurons CROWN left unstable: for ReLU-like consumers a
+                        // neuron that CROWN (with IBP) shows stable has an exact relaxation already.
+                        let reluOnly = hasOnlyReluConsumers(node.output)
+                        let open = rowsOfInterest.indices.filter { k in
+                            let j = rowsOfInterest[k]
+                            let lo = max(lb[k], b.lower[j]), hi = min(-lb[s + k], b.upper[j])
+                            return !reluOnly || (lo < 0 && hi > 0)
+                        }
+                        if !open.isEmpty {
+                            let m = open.count
+                            var B = Matrix(zeros: 2 * m, n)
+                            for (t, k) in open.enumerated() { B[t, rowsOfInterest[k]] = 1; B[m + t, rowsOfInterest[k]] = -1 }
+                            let opt = try optimize(target: node.output, A: B, box: box, bounds: bounds, relaxations: &relaxations,
+                                                   iterations: settings.alphaIntermediateIterations, settings: settings)
+                            for (t, k) in open.enumerated() {
+                                lb[k] = max(lb[k], opt[t]); lb[s + k] = max(lb[s + k], opt[m + t])
+                            }
+                        }
                     }
                     for (k, j) in rowsOfInterest.enumerated() {
                         let lo = lb[k], hi = -lb[s + k]
@@ -71,11 +85,16 @@ extension BoundEngine {
         return bounds
     }
 
+    /// Whether every nonlinear consumer of `v` is ReLU-like (then only unstable neurons matter).
+    func hasOnlyReluConsumers(_ v: Int) -> Bool {
+        let consumers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(v) && (kinds[$0] == .elementwise || kinds[$0] == .bilinear) }
+        return consumers.allSatisfy { graph.nodes[$0].op is Relu || graph.nodes[$0].op is LeakyRelu }
+    }
+
     /// The neurons of `value` whose bounds change a relaxation: for ReLU-like consumers only the
     /// unstable ones, for any other nonlinearity every neuron with a non-degenerate interval.
     func neuronsToBound(value v: Int, ibp: ValueBounds) -> [Int] {
-        let consumers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(v) && (kinds[$0] == .elementwise || kinds[$0] == .bilinear) }
-        let reluOnly = consumers.allSatisfy { graph.nodes[$0].op is Relu || graph.nodes[$0].op is LeakyRelu }
+        let reluOnly = hasOnlyReluConsumers(v)
         return ibp.lower.indices.filter { j in
             reluOnly ? (ibp.lower[j] < 0 && ibp.upper[j] > 0) : ibp.upper[j] > ibp.lower[j]
         }
