@@ -69,34 +69,27 @@ public final class BoundEngine {
 
     /// Interval bounds of every value by IBP, given bounds already known for some values
     /// (those are intersected in as the pass reaches them).
-    func intervalPass(box: ValueBounds, known: [Int: ValueBounds] = [:]) throws -> [ValueBounds?] {
+    func intervalPass(box: ValueBounds) throws -> [ValueBounds?] {
         var out = [ValueBounds?](repeating: nil, count: graph.values.count)
         out[graph.input] = box
-        for n in graph.nodes {
-            let ins = n.inputs.map { v -> IntervalTensor in
-                if let t = graph.constants[v] { return IntervalTensor(constant: t) }
-                let b = out[v]!
-                return IntervalTensor(lower: Tensor(shape: graph.values[v].shape, data: b.lower),
-                                      upper: Tensor(shape: graph.values[v].shape, data: b.upper))
-            }
-            let r: IntervalTensor
-            do { r = try n.op.interval(ins) } catch let e as BoundError {
-                throw BoundError("node '\(n.name)' (\(n.opType)): \(e.message)")
-            }
-            var b = ValueBounds(lower: r.lower.data, upper: r.upper.data)
-            if let k = known[n.output] { b = Self.intersect(b, k) }
-            out[n.output] = b
-        }
+        for n in graph.nodes { out[n.output] = try interval(of: n, bounds: out) }
         return out
     }
 
-    static func intersect(_ a: ValueBounds, _ b: ValueBounds) -> ValueBounds {
-        var r = a
-        for i in 0..<r.lower.count {
-            r.lower[i] = max(a.lower[i], b.lower[i])
-            r.upper[i] = min(a.upper[i], b.upper[i])
+    /// IBP through one node, from the bounds of its inputs (constants as degenerate intervals).
+    func interval(of n: Node, bounds: [ValueBounds?]) throws -> ValueBounds {
+        let ins = n.inputs.map { v -> IntervalTensor in
+            if let t = graph.constants[v] { return IntervalTensor(constant: t) }
+            let b = bounds[v]!
+            let shape = graph.values[v].shape
+            return IntervalTensor(lower: Tensor(shape: shape, data: b.lower), upper: Tensor(shape: shape, data: b.upper))
         }
-        return r
+        do {
+            let r = try n.op.interval(ins)
+            return ValueBounds(lower: r.lower.data, upper: r.upper.data)
+        } catch let e as BoundError {
+            throw BoundError("node '\(n.name)' (\(n.opType)): \(e.message)")
+        }
     }
 
     // MARK: - Relaxations

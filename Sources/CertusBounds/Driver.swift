@@ -19,18 +19,8 @@ extension BoundEngine {
         // Reference-compatible mode: instability masks and the bounds of neurons not re-bounded
         // come from a plain IBP pass, as in auto_LiRPA's CROWN.
         let pure = settings.referenceCompatible ? try intervalPass(box: box) : nil
-        for (i, node) in graph.nodes.enumerated() {
-            let ins = node.inputs.map { v -> IntervalTensor in
-                if let t = graph.constants[v] { return IntervalTensor(constant: t) }
-                let b = bounds[v]!
-                let shape = graph.values[v].shape
-                return IntervalTensor(lower: Tensor(shape: shape, data: b.lower), upper: Tensor(shape: shape, data: b.upper))
-            }
-            let iv: IntervalTensor
-            do { iv = try node.op.interval(ins) } catch let e as BoundError {
-                throw BoundError("node '\(node.name)' (\(node.opType)): \(e.message)")
-            }
-            var b = ValueBounds(lower: iv.lower.data, upper: iv.upper.data)
+        for node in graph.nodes {
+            var b = try interval(of: node, bounds: bounds)
             if let pure, needsBounds.contains(node.output) { b = pure[node.output]! }
             if settings.method != .ibp, needsBounds.contains(node.output) {
                 let rowsOfInterest = neuronsToBound(value: node.output, ibp: b)
@@ -80,7 +70,6 @@ extension BoundEngine {
                 throw BoundError("bounds of '\(graph.values[node.output].name)' are NaN")
             }
             bounds[node.output] = b
-            _ = i
         }
         return bounds
     }

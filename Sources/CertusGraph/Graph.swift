@@ -64,18 +64,23 @@ public struct Graph: Sendable {
             throw ModelError(.input, location: "input '\(inputName)'",
                              "expected \(inputCount) values for shape \(inputShape), got \(input.count)")
         }
+        let store = try forward(input)
+        return outputs.map { store[$0]! }
+    }
+
+    /// Every value of the graph for one (length-checked) input.
+    func forward(_ input: [Double]) throws -> [Tensor?] {
         var store = [Tensor?](repeating: nil, count: values.count)
         for (id, t) in constants { store[id] = t }
         store[self.input] = Tensor(shape: inputShape, data: input)
         for node in nodes {
-            let args = node.inputs.map { store[$0]! }
             do {
-                store[node.output] = try node.op.evaluate(args)
+                store[node.output] = try node.op.evaluate(node.inputs.map { store[$0]! })
             } catch let e as ModelError {
                 throw ModelError(e.kind, location: "node '\(node.name)' (\(node.opType))", e.message)
             }
         }
-        return outputs.map { store[$0]! }
+        return store
     }
 
     /// The flattened first output.
@@ -94,10 +99,7 @@ extension Graph {
         guard w.count == outputCount else {
             throw ModelError(.input, "output weights have \(w.count) entries, the output has \(outputCount)")
         }
-        var store = [Tensor?](repeating: nil, count: values.count)
-        for (id, t) in constants { store[id] = t }
-        store[input] = Tensor(shape: inputShape, data: x)
-        for node in nodes { store[node.output] = try node.op.evaluate(node.inputs.map { store[$0]! }) }
+        let store = try forward(x)
         let out = outputs[0]
         var grads = [Tensor?](repeating: nil, count: values.count)
         grads[out] = Tensor(shape: values[out].shape, data: w)
