@@ -12,15 +12,90 @@ import CertusGraph
 /// relaxed network at the minimising input (the adjoint of the backward pass). One forward pass
 /// per iteration through the chosen linear relaxations gives every node's adjoint.
 extension BoundEngine {
+    /// - Parameters:
+    ///   - goal: per row, a value beyond which the row needs no further work (an intermediate
+    ///     neuron's lower bound above 0 proves it stable); nil for none.
+    ///   - partner: per row, a row made irrelevant when this one reaches its goal (the other
+    ///     side of the same neuron), or -1.
+    ///
+    /// Rows are independent problems (each has its own parameters and Adam state), so they are
+    /// split into `settings.threads` groups optimised concurrently (a row and its partner stay
+    /// together); the result does not depend on timing, only on the group sizes.
     func optimize(target: Int, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
-                  relaxations: inout [Int: Relaxation], iterations: Int, settings: BoundSettings) throws -> [Double] {
+                  relaxations: inout [Int: Relaxation], iterations: Int, settings: BoundSettings,
+                  goal: [Double]? = nil, partner: [Int]? = nil) throws -> [Double] {
         let rows = A.rows
-        var record = BackwardRecord()
+        let record = BackwardRecord()
         var best = try backward(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations, record: record)
         guard iterations > 0 else { return best }
+        let paramNodes = Array(record.atNode.keys).sorted()
+        // Groups of rows: whole neurons (row and partner) when partners are given.
+        let threads = max(1, min(settings.threads, rows / settings.minimumRowsPerThread))
+        var groups: [[Int]] = []
+        if threads <= 1 {
+            groups = [Array(0..<rows)]
+        } else {
+            var leaders: [Int] = []
+            var taken = [Bool](repeating: false, count: rows)
+            for r in 0..<rows where !taken[r] {
+                leaders.append(r); taken[r] = true
+                if let partner, partner[r] >= 0 { taken[partner[r]] = true }
+            }
+            for t in 0..<threads {
+                let part = leaders[(t * leaders.count / threads)..<((t + 1) * leaders.count / threads)]
+                var g: [Int] = []
+                for r in part { g.append(r); if let partner, partner[r] >= 0 { g.append(partner[r]) } }
+                if !g.isEmpty { groups.append(g) }
+            }
+        }
+        let shared = relaxations, start = best
+        func work(_ t: Int) -> Result<[Double], Error> {
+            let idx = groups[t]
+            var local = [Int](repeating: -1, count: rows)
+            for (k, r) in idx.enumerated() { local[r] = k }
+            let sub = idx.count == rows ? A : A.selectingRows(idx)
+            var rel = shared
+            return Result {
+                try optimizeGroup(target: target, A: sub, initial: idx.map { start[$0] }, paramNodes: paramNodes,
+                                  box: box, bounds: bounds, relaxations: &rel, iterations: iterations, settings: settings,
+                                  goal: goal.map { g in idx.map { g[$0] } },
+                                  partner: partner.map { p in idx.map { p[$0] >= 0 ? local[p[$0]] : -1 } })
+            }
+        }
+        var results = [Result<[Double], Error>?](repeating: nil, count: groups.count)
+        if groups.count == 1 {
+            results[0] = work(0)
+        } else {
+            results.withUnsafeMutableBufferPointer { buf in
+                let base = buf.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: groups.count) { t in base[t] = work(t) }
+            }
+        }
+        for (t, idx) in groups.enumerated() {
+            let b = try results[t]!.get()
+            for (k, r) in idx.enumerated() { best[r] = max(best[r], b[k]) }
+        }
+        return best
+    }
+
+    /// Projected Adam on one group of rows, from their CROWN bounds `initial`.
+    private func optimizeGroup(target: Int, A: Matrix, initial: [Double], paramNodes: [Int], box: ValueBounds,
+                               bounds: [ValueBounds?], relaxations: inout [Int: Relaxation], iterations: Int,
+                               settings: BoundSettings, goal: [Double]?, partner: [Int]?) throws -> [Double] {
+        let rows = A.rows
+        var best = initial
+        if settings.floatSearch, let chain = floatChain(target: target, relaxations: relaxations) {
+            // Search in Float, then evaluate the parameters found in Double (the reported bound).
+            guard let found = floatSearch(chain: chain, A: A, box: box, bounds: bounds, iterations: iterations,
+                                          settings: settings, goal: goal, partner: partner) else { return best }
+            let lb = try backward(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations, parameters: found)
+            for r in 0..<rows where lb[r] > best[r] { best[r] = lb[r] }
+            return best
+        }
+        var record = BackwardRecord()
         // Parameters, initialised to the CROWN defaults.
         var params: [Int: NodeParameters] = [:]
-        for i in record.atNode.keys {
+        for i in paramNodes {
             guard let op = graph.nodes[i].op as? any ElementwiseRelaxation, let b = bounds[graph.nodes[i].inputs[0]] else { continue }
             let n = b.lower.count
             var pl = Matrix(rows: rows, cols: n, data: .init(repeating: .nan, count: rows * n)), pu = pl
@@ -39,37 +114,83 @@ extension BoundEngine {
         let beta1 = 0.9, beta2 = 0.999, eps = 1e-8
         var stale = 0
         var bestSum = best.reduce(0, +)
+        // Rows are independent problems (each has its own parameters and Adam state), so a row
+        // that has converged or reached its goal is frozen and dropped from the working set.
+        var done = [Bool](repeating: false, count: rows)
+        var lastGain = [Int](repeating: 0, count: rows)   // last iteration with a real gain
+        var reference = best                                // best at that iteration
+        func markGoals() {
+            guard let goal else { return }
+            for r in 0..<rows where !done[r] && best[r] > goal[r] {
+                done[r] = true
+                if let partner, partner[r] >= 0 { done[partner[r]] = true }
+            }
+        }
+        markGoals()
+        var active = Array(0..<rows)        // original row of each working row
+        var Aw = A
+        func compact() {
+            let keep = active.indices.filter { !done[active[$0]] }
+            guard keep.count < active.count else { return }
+            active = keep.map { active[$0] }
+            Aw = Aw.selectingRows(keep)
+            for k in params.keys {
+                params[k] = params[k]!.selectingRows(keep)
+                m1[k] = m1[k]!.selectingRows(keep)
+                m2[k] = m2[k]!.selectingRows(keep)
+            }
+        }
+        compact()
         for it in 1...iterations {
+            if active.isEmpty { break }
             if let d = settings.deadline, Date() >= d { break }
             record = BackwardRecord()
-            let lb = try backward(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations,
+            let lb = try backward(target: target, A: Aw, box: box, bounds: bounds, relaxations: &relaxations,
                                   parameters: params, record: record)
-            for r in 0..<rows where lb[r] > best[r] { best[r] = lb[r] }
+            for (k, r) in active.enumerated() where lb[k] > best[r] { best[r] = lb[k] }
             let s = best.reduce(0, +)
             if s > bestSum + 1e-9 * max(1, abs(bestSum)) { bestSum = s; stale = 0 } else {
                 stale += 1
                 if stale >= settings.earlyStopPatience { break }
             }
+            if settings.rowPatience > 0 {
+                for r in active {
+                    if best[r] > reference[r] + settings.rowTolerance * (1 + abs(reference[r])) {
+                        reference[r] = best[r]; lastGain[r] = it
+                    } else if it - lastGain[r] >= settings.rowPatience {
+                        done[r] = true
+                    }
+                }
+            }
+            markGoals()
+            let open = active.reduce(0) { $0 + (done[$1] ? 0 : 1) }
+            if open == 0 { break }
             let grads = try gradients(target: target, record: record, box: box, bounds: bounds,
                                       relaxations: relaxations, params: params)
             // Adam ascent, projected to [0, 1].
             let c1 = 1 - pow(beta1, Double(it)), c2 = 1 - pow(beta2, Double(it))
             for (i, g) in grads {
-                var p = params[i]!, a = m1[i]!, b = m2[i]!
+                // In place (through the dictionaries' modify accessors: no copies).
                 func step(_ P: inout Matrix, _ G: Matrix, _ M: inout Matrix, _ V: inout Matrix) {
-                    for t in 0..<P.data.count where !P.data[t].isNaN {
-                        let gt = G.data[t]
-                        M.data[t] = beta1 * M.data[t] + (1 - beta1) * gt
-                        V.data[t] = beta2 * V.data[t] + (1 - beta2) * gt * gt
-                        let upd = lr * (M.data[t] / c1) / ((V.data[t] / c2).squareRoot() + eps)
-                        P.data[t] = min(1, max(0, P.data[t] + upd))
-                    }
+                    guard !G.data.isEmpty else { return }   // this side has no parameters
+                    P.data.withUnsafeMutableBufferPointer { pp in
+                    M.data.withUnsafeMutableBufferPointer { mp in
+                    V.data.withUnsafeMutableBufferPointer { vp in
+                    G.data.withUnsafeBufferPointer { gp in
+                        for t in 0..<pp.count where !pp[t].isNaN {
+                            let gt = gp[t]
+                            mp[t] = beta1 * mp[t] + (1 - beta1) * gt
+                            vp[t] = beta2 * vp[t] + (1 - beta2) * gt * gt
+                            let upd = lr * (mp[t] / c1) / ((vp[t] / c2).squareRoot() + eps)
+                            pp[t] = min(1, max(0, pp[t] + upd))
+                        }
+                    } } } }
                 }
-                step(&p.lower, g.lower, &a.lower, &b.lower)
-                step(&p.upper, g.upper, &a.upper, &b.upper)
-                params[i] = p; m1[i] = a; m2[i] = b
+                step(&params[i]!.lower, g.lower, &m1[i]!.lower, &m2[i]!.lower)
+                step(&params[i]!.upper, g.upper, &m1[i]!.upper, &m2[i]!.upper)
             }
             lr *= settings.learningRateDecay
+            if Double(open) <= 0.85 * Double(active.count) { compact() }
         }
         return best
     }
@@ -82,7 +203,16 @@ extension BoundEngine {
         let rows = Ain.rows
         var values: [Int: Matrix] = [:]
         var x = Matrix(zeros: rows, Ain.cols)
-        for r in 0..<rows { for j in 0..<Ain.cols { x[r, j] = Ain[r, j] >= 0 ? box.lower[j] : box.upper[j] } }
+        x.data.withUnsafeMutableBufferPointer { xp in
+        Ain.data.withUnsafeBufferPointer { ap in
+        box.lower.withUnsafeBufferPointer { lo in box.upper.withUnsafeBufferPointer { hi in
+            let n = Ain.cols
+            let l = lo.baseAddress!, h = hi.baseAddress!
+            for r in 0..<rows {
+                let a = ap.baseAddress! + r * n, x = xp.baseAddress! + r * n
+                for j in 0..<n { x[j] = a[j] >= 0 ? l[j] : h[j] }
+            }
+        } } } }
         values[graph.input] = x
         var grads: [Int: NodeParameters] = [:]
         func value(_ v: Int) -> Matrix? { values[v] }
@@ -104,18 +234,41 @@ extension BoundEngine {
                 var g = p.map { NodeParameters(lower: Matrix(zeros: rows, $0.lower.cols), upper: Matrix(zeros: rows, $0.upper.cols)) }
                 if op is Relu, let relax {
                     // ReLU fast path: the parameter is the lower slope; d(lower line)/dp = x.
-                    for r in 0..<rows {
-                        for j in 0..<X.cols {
-                            let a = Aout?[r, j] ?? 1
-                            let xv = X[r, j]
-                            let pl = p?.lower[r, j] ?? .nan
-                            let aL = pl.isNaN ? relax.aL[j] : pl
-                            Y[r, j] = a >= 0 ? aL * xv + relax.bL[j] : relax.aU[j] * xv + relax.bU[j]
-                            if a > 0, !pl.isNaN { g![r, j, lower: true] = a * xv }
+                    let cols = X.cols
+                    let ones = Aout == nil ? [Double](repeating: 1, count: rows * cols) : []
+                    let nanRow = p == nil ? [Double](repeating: .nan, count: rows * cols) : []
+                    var G = Matrix(zeros: p == nil ? 0 : rows, cols)
+                    (Aout?.data ?? ones).withUnsafeBufferPointer { ap in
+                    (p?.lower.data ?? nanRow).withUnsafeBufferPointer { pp in
+                    X.data.withUnsafeBufferPointer { xp in
+                    Y.data.withUnsafeMutableBufferPointer { yp in
+                    G.data.withUnsafeMutableBufferPointer { gp in
+                    relax.aL.withUnsafeBufferPointer { aL in relax.bL.withUnsafeBufferPointer { bL in
+                    relax.aU.withUnsafeBufferPointer { aU in relax.bU.withUnsafeBufferPointer { bU in
+                        let hasG = gp.count > 0
+                        let aLp = aL.baseAddress!, bLp = bL.baseAddress!, aUp = aU.baseAddress!, bUp = bU.baseAddress!
+                        for r in 0..<rows {
+                            let base = r * cols
+                            let a = ap.baseAddress! + base, x = xp.baseAddress! + base
+                            let q = pp.baseAddress! + base, y = yp.baseAddress! + base
+                            for j in 0..<cols {
+                                let av = a[j], xv = x[j], pl = q[j]
+                                let free = pl == pl          // not NaN
+                                let lowerLine = (free ? pl : aLp[j]) * xv + (free ? 0 : bLp[j])
+                                y[j] = av >= 0 ? lowerLine : aUp[j] * xv + bUp[j]
+                            }
+                            if hasG {
+                                let g = gp.baseAddress! + base
+                                for j in 0..<cols {
+                                    let av = a[j], pl = q[j]
+                                    g[j] = (av > 0 && pl == pl) ? av * x[j] : 0
+                                }
+                            }
                         }
-                    }
+                    } } } }
+                    } } } } }
                     values[node.output] = Y
-                    if let g { grads[i] = g }
+                    if p != nil { grads[i] = NodeParameters(lower: G, upper: Matrix(zeros: 0, cols)) }
                     continue
                 }
                 for r in 0..<rows {
@@ -180,9 +333,16 @@ extension BoundEngine {
                 var Y = X.multiplied(by: B.data, n: outN, transposeB: g.transB)
                 if g.alpha != 1 { for t in 0..<Y.data.count { Y.data[t] *= g.alpha } }
                 if ins.count == 3 {
-                    let C = graph.constants[ins[2]]!
-                    let map = Broadcast.indexMap(from: C.shape, to: [1, outN])
-                    for r in 0..<rows { for j in 0..<outN { Y[r, j] += g.beta * C.data[map[j]] } }
+                    // The same offset vector the backward pass uses (cached per node).
+                    let c = offsetVector(node: node) {
+                        let C = graph.constants[ins[2]]!
+                        return Broadcast.indexMap(from: C.shape, to: [1, outN]).map { g.beta * C.data[$0] }
+                    }
+                    Y.data.withUnsafeMutableBufferPointer { yp in
+                        c.withUnsafeBufferPointer { cp in
+                            for r in 0..<rows { for j in 0..<outN { yp[r * outN + j] += cp[j] } }
+                        }
+                    }
                 }
                 return Y
             }
@@ -203,6 +363,9 @@ extension BoundEngine {
 }
 
 extension NodeParameters {
+    func selectingRows(_ idx: [Int]) -> NodeParameters {
+        NodeParameters(lower: lower.selectingRows(idx), upper: upper.selectingRows(idx))
+    }
     subscript(r: Int, j: Int, lower lower: Bool) -> Double {
         get { lower ? self.lower[r, j] : self.upper[r, j] }
         set { if lower { self.lower[r, j] = newValue } else { self.upper[r, j] = newValue } }

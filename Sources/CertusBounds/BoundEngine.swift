@@ -33,10 +33,28 @@ public final class BoundEngine {
     /// Values whose bounds a relaxation needs (variable inputs of elementwise/bilinear nodes).
     let needsBounds: Set<Int>
     /// Offsets f(0) of affine nodes, and the zero-variable inputs used to get J^T by `backward`.
-    var affineCache: [Int: (inputs: [Tensor], out0: Tensor)] = [:]
-    var offsetCache: [Int: [Double]] = [:]
+    /// Filled lazily under `cacheLock`, so one engine may serve several threads at once.
+    private var affineCache: [Int: (inputs: [Tensor], out0: Tensor)] = [:]
+    private var offsetCache: [Int: [Double]] = [:]
+    private var floatCache: [Int: FloatChain.Step] = [:]
+    private let cacheLock = NSLock()
+
+    func cachedFloatStep(_ i: Int) -> FloatChain.Step? {
+        cacheLock.lock(); defer { cacheLock.unlock() }
+        return floatCache[i]
+    }
+    func storeFloatStep(_ i: Int, _ s: FloatChain.Step) {
+        cacheLock.lock(); defer { cacheLock.unlock() }
+        floatCache[i] = s
+    }
+
+    /// Certus parallelises above BLAS (alpha-CROWN row groups, branch-and-bound workers), so
+    /// BLAS is pinned to one thread once, when the first engine is made: OpenBLAS's own
+    /// threads only spin against Certus's on small products.
+    private static let pinBLAS: Void = { BLAS.setThreads(1) }()
 
     public init(graph: Graph) {
+        _ = Self.pinBLAS
         let g = GeluFusion.fuse(graph)
         self.graph = g
         var producer: [Int: Int] = [:]
@@ -185,6 +203,41 @@ public final class BoundEngine {
         return concretize(Ain, box: box, bias: bias, targetIsInput: true, constant: nil)
     }
 
+    /// `backward` with the rows split over `settings.threads` threads when the product is big
+    /// enough to pay for them (rows are independent; the result is the same).
+    func backwardRows(target: Int, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
+                      relaxations: inout [Int: Relaxation], settings: BoundSettings) throws -> [Double] {
+        let last = producer[target] ?? -1
+        var weights = 0
+        for i in 0...max(0, last) where last >= 0 {
+            for v in graph.nodes[i].inputs where isConstant[v] { weights += size(v) }
+        }
+        let groups = min(settings.threads, A.rows / settings.minimumRowsPerThread)
+        guard groups > 1, A.rows * weights >= settings.parallelWork else {
+            return try backward(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations)
+        }
+        // Every relaxation the pass needs, made once here so the threads only read them.
+        for i in 0...last where kinds[i] == .elementwise && relaxations[i] == nil {
+            if let b = bounds[graph.nodes[i].inputs[0]] { relaxations[i] = relaxation(node: i, bounds: b) }
+        }
+        let shared = relaxations
+        let chunks = (0..<groups).map { t in Array((t * A.rows / groups)..<((t + 1) * A.rows / groups)) }
+        var results = [Result<[Double], Error>?](repeating: nil, count: groups)
+        results.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: groups) { t in
+                var rel = shared
+                base[t] = Result { try self.backward(target: target, A: A.selectingRows(chunks[t]), box: box, bounds: bounds, relaxations: &rel) }
+            }
+        }
+        var lb = [Double](repeating: 0, count: A.rows)
+        for t in 0..<groups {
+            let part = try results[t]!.get()
+            for (k, r) in chunks[t].enumerated() { lb[r] = part[k] }
+        }
+        return lb
+    }
+
     func concretize(_ A: Matrix, box: ValueBounds, bias: [Double], targetIsInput: Bool, constant: Tensor?) -> [Double] {
         var lb = bias
         if let c = constant {
@@ -192,15 +245,18 @@ public final class BoundEngine {
             return lb
         }
         A.data.withUnsafeBufferPointer { a in
+        box.lower.withUnsafeBufferPointer { lo in box.upper.withUnsafeBufferPointer { hi in
+            let l = lo.baseAddress!, h = hi.baseAddress!, n = A.cols
             for r in 0..<A.rows {
                 var s = 0.0
-                let base = r * A.cols
-                for j in 0..<A.cols {
-                    let v = a[base + j]
-                    s += v >= 0 ? v * box.lower[j] : v * box.upper[j]
+                let row = a.baseAddress! + r * n
+                for j in 0..<n {
+                    let v = row[j]
+                    s += v >= 0 ? v * l[j] : v * h[j]
                 }
                 lb[r] += s
             }
+        } }
         }
         return lb
     }
@@ -233,9 +289,32 @@ public final class BoundEngine {
             return Ain
         }
         let op = graph.nodes[i].op as! any ElementwiseRelaxation
-        // ReLU's parameter is its lower slope itself (intercept 0): no relaxation call needed.
-        let reluSlope = op is Relu
         let pL = parameters.lower, pU = parameters.upper
+        if op is Relu {
+            // ReLU's parameter is its lower slope itself (intercept 0): branch-free, no calls.
+            A.data.withUnsafeBufferPointer { a in
+            Ain.data.withUnsafeMutableBufferPointer { o in
+            pL.data.withUnsafeBufferPointer { p in
+            relax.aL.withUnsafeBufferPointer { aL in relax.bL.withUnsafeBufferPointer { bL in
+            relax.aU.withUnsafeBufferPointer { aU in relax.bU.withUnsafeBufferPointer { bU in
+                let aLp = aL.baseAddress!, bLp = bL.baseAddress!, aUp = aU.baseAddress!, bUp = bU.baseAddress!
+                for r in 0..<A.rows {
+                    let base = r * cols
+                    let av = a.baseAddress! + base, q = p.baseAddress! + base, out = o.baseAddress! + base
+                    var b = 0.0
+                    for j in 0..<cols {
+                        let v = av[j], pl = q[j]
+                        let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
+                        let free = pl == pl          // not NaN
+                        out[j] = vp * (free ? pl : aLp[j]) + vn * aUp[j]
+                        b += vp * (free ? 0 : bLp[j]) + vn * bUp[j]
+                    }
+                    bias[r] += b
+                }
+            } } } }
+            } } }
+            return Ain
+        }
         A.data.withUnsafeBufferPointer { a in
             Ain.data.withUnsafeMutableBufferPointer { o in
                 for r in 0..<A.rows {
@@ -246,9 +325,7 @@ public final class BoundEngine {
                         if v == 0 { continue }
                         var aL = relax.aL[j], bL = relax.bL[j], aU = relax.aU[j], bU = relax.bU[j]
                         let pl = pL.data[base + j], pu = pU.data[base + j]
-                        if reluSlope {
-                            if v > 0 && !pl.isNaN { aL = pl; bL = 0 }
-                        } else if (v > 0 && !pl.isNaN) || (v < 0 && !pu.isNaN) {
+                        if (v > 0 && !pl.isNaN) || (v < 0 && !pu.isNaN) {
                             let x = op.relaxation(l: bounds.lower[j], u: bounds.upper[j],
                                                   lowerParameter: pl.isNaN ? nil : pl, upperParameter: pu.isNaN ? nil : pu)
                             aL = x.aL; bL = x.bL; aU = x.aU; bU = x.bU
@@ -299,6 +376,7 @@ public final class BoundEngine {
     }
 
     func affineInputs(node i: Int) throws -> (inputs: [Tensor], out0: Tensor) {
+        cacheLock.lock(); defer { cacheLock.unlock() }
         if let c = affineCache[i] { return c }
         let node = graph.nodes[i]
         let inputs = node.inputs.map { v in graph.constants[v] ?? Tensor(shape: graph.values[v].shape, repeating: 0) }
@@ -309,6 +387,7 @@ public final class BoundEngine {
 
     /// The constant offset vector of a dense node (bias, broadcast constant), computed once.
     func offsetVector(node: Node, _ make: () -> [Double]) -> [Double] {
+        cacheLock.lock(); defer { cacheLock.unlock() }
         if let c = offsetCache[node.output] { return c }
         let c = make()
         offsetCache[node.output] = c

@@ -28,7 +28,7 @@ extension BoundEngine {
                     let n = b.lower.count, s = rowsOfInterest.count
                     var A = Matrix(zeros: 2 * s, n)
                     for (k, j) in rowsOfInterest.enumerated() { A[k, j] = 1; A[s + k, j] = -1 }
-                    var lb = try backward(target: node.output, A: A, box: box, bounds: bounds, relaxations: &relaxations)
+                    var lb = try backwardRows(target: node.output, A: A, box: box, bounds: bounds, relaxations: &relaxations, settings: settings)
                     if settings.method == .alphaCrown {
                         // Optimise only the neurons CROWN left unstable: for ReLU-like consumers a
                         // neuron that CROWN (with IBP) shows stable has an exact relaxation already.
@@ -42,8 +42,13 @@ extension BoundEngine {
                             let m = open.count
                             var B = Matrix(zeros: 2 * m, n)
                             for (t, k) in open.enumerated() { B[t, rowsOfInterest[k]] = 1; B[m + t, rowsOfInterest[k]] = -1 }
+                            // For ReLU consumers a neuron shown stable (lower > 0 or upper < 0)
+                            // needs no more work on either side.
+                            let goal = reluOnly ? [Double](repeating: 0, count: 2 * m) : nil
+                            let partner = reluOnly ? (0..<(2 * m)).map { $0 < m ? $0 + m : $0 - m } : nil
                             let opt = try optimize(target: node.output, A: B, box: box, bounds: bounds, relaxations: &relaxations,
-                                                   iterations: settings.alphaIntermediateIterations, settings: settings)
+                                                   iterations: settings.alphaIntermediateIterations, settings: settings,
+                                                   goal: goal, partner: partner)
                             for (t, k) in open.enumerated() {
                                 lb[k] = max(lb[k], opt[t]); lb[s + k] = max(lb[s + k], opt[m + t])
                             }

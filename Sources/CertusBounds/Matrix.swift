@@ -23,6 +23,14 @@ public struct Matrix: Sendable, Equatable {
 
     public func row(_ r: Int) -> ArraySlice<Double> { data[(r * cols)..<((r + 1) * cols)] }
 
+    /// The rows `idx`, in that order.
+    public func selectingRows(_ idx: [Int]) -> Matrix {
+        var out = [Double]()
+        out.reserveCapacity(idx.count * cols)
+        for r in idx { out.append(contentsOf: data[(r * cols)..<((r + 1) * cols)]) }
+        return Matrix(rows: idx.count, cols: cols, data: out)
+    }
+
     /// self += other (same size).
     public mutating func add(_ other: Matrix) {
         precondition(rows == other.rows && cols == other.cols)

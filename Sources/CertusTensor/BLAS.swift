@@ -30,21 +30,42 @@ public enum BLAS {
                     beta, c, Int32(n))
     }
 
+    /// Single-precision C = alpha * op(A) * op(B) + beta * C, all row-major (same layout rules
+    /// as `gemm`). Only for heuristics that never feed a reported bound (alpha-CROWN's search).
+    public static func sgemm(
+        transA: Bool = false, transB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>
+    ) {
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            for i in 0..<(m * n) { c[i] = beta == 0 ? 0 : beta * c[i] }
+            return
+        }
+        cblas_sgemm(CblasRowMajor,
+                    transA ? CblasTrans : CblasNoTrans,
+                    transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
+                    beta, c, Int32(n))
+    }
+
     /// Returns op(A) * op(B) as a new row-major m x n buffer.
     public static func matmul(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int,
                               transA: Bool = false, transB: Bool = false) -> [Double] {
         precondition(a.count >= m * k && b.count >= k * n, "matmul operand too small")
-        var c = [Double](repeating: 0, count: m * n)
-        guard m > 0, n > 0, k > 0 else { return c }
-        a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                c.withUnsafeMutableBufferPointer { pc in
+        guard m > 0, n > 0, k > 0 else { return [Double](repeating: 0, count: m * n) }
+        // beta = 0: BLAS writes every element of C without reading it, so no zero fill.
+        return [Double](unsafeUninitializedCapacity: m * n) { pc, count in
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
                     gemm(transA: transA, transB: transB, m: m, n: n, k: k,
                          a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
                 }
             }
+            count = m * n
         }
-        return c
     }
 
     /// Sets the number of BLAS threads (OpenBLAS). Certus parallelises at a coarser level,

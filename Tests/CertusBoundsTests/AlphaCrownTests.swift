@@ -28,3 +28,82 @@ final class AlphaCrownTests: XCTestCase {
         print(report.joined(separator: "\n"))
     }
 }
+
+/// alpha-CROWN on the VNN-COMP cases, its single-precision search, and row-parallel CROWN.
+final class AlphaCrownVNNCompTests: XCTestCase {
+    /// The cases cheap enough for a debug build (256x6 runs in `certus benchmark`).
+    static var cases: [(model: String, spec: String, ref: String)] {
+        VNNCompReferenceTests.cases.filter { !$0.model.contains("256x6") && !$0.spec.contains("256x4_eps0.05") }
+    }
+
+    /// Property bound at least the reference's (up to 1%), every row at least CROWN's.
+    func testAlphaCrownReachesReferenceOnVNNComp() throws {
+        for c in Self.cases {
+            let graph = try ModelFile.load(TestData.sharedPath(c.model))
+            let property = try PropertyLoader.load(path: TestData.sharedPath(c.spec), numOutputs: graph.outputCount)
+            let ref = try ReferenceBoundsTests.loadRef(TestData.sharedPath(c.ref))
+            let atoms = property.rows.map(\.atom)
+            let engine = BoundEngine(graph: graph)
+            let crown = try engine.bound(box: property.cases[0].box, atoms: atoms, settings: BoundSettings(method: .crown))
+            let alpha = try engine.bound(box: property.cases[0].box, atoms: atoms, settings: BoundSettings(method: .alphaCrown))
+            for k in atoms.indices {
+                XCTAssertGreaterThanOrEqual(alpha[k].lower, crown[k].lower - 1e-9 * max(1, abs(crown[k].lower)), "\(c.spec) row \(k)")
+            }
+            let got = VNNCompReferenceTests.propertyLower(property, alpha)
+            let r = ref.allResults["alpha-CROWN"]!.property_lower!
+            XCTAssertGreaterThanOrEqual(got, r - 0.01 * max(abs(r), 1e-2), "\(c.spec): alpha-CROWN \(got) vs reference \(r)")
+        }
+    }
+
+    /// The Float search only chooses parameters; the bound it reports is their Double value, so
+    /// it is never looser than CROWN, contains sampled outputs, and is as good as the Double
+    /// search (within 1%).
+    func testFloatSearchMatchesDoubleSearch() throws {
+        for c in Self.cases where c.model.contains("acasxu") || c.model.contains("256x2") {
+            let graph = try ModelFile.load(TestData.sharedPath(c.model))
+            let property = try PropertyLoader.load(path: TestData.sharedPath(c.spec), numOutputs: graph.outputCount)
+            let atoms = property.rows.map(\.atom)
+            let box = property.cases[0].box
+            let engine = BoundEngine(graph: graph)
+            var s = BoundSettings(method: .alphaCrown)
+            s.floatSearch = true
+            let fast = try engine.bound(box: box, atoms: atoms, settings: s)
+            s.floatSearch = false
+            let slow = try engine.bound(box: box, atoms: atoms, settings: s)
+            let crown = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: .crown))
+            for k in atoms.indices {
+                XCTAssertGreaterThanOrEqual(fast[k].lower, crown[k].lower - 1e-9 * max(1, abs(crown[k].lower)), "\(c.spec) row \(k)")
+                XCTAssertGreaterThanOrEqual(fast[k].lower, slow[k].lower - 0.01 * max(abs(slow[k].lower), 1e-2), "\(c.spec) row \(k)")
+            }
+            // Sampled outputs lie inside the reported bounds.
+            var rng = SystemRandomNumberGenerator()
+            for _ in 0..<200 {
+                let x = zip(box.lower, box.upper).map { Double.random(in: $0...$1, using: &rng) }
+                let y = try graph.evaluateFirst(x)
+                for (k, a) in atoms.enumerated() {
+                    let v = zip(a.c, y).reduce(0) { $0 + $1.0 * $1.1 } - a.d
+                    XCTAssertGreaterThanOrEqual(v, fast[k].lower - 1e-7 * max(1, abs(v)), "\(c.spec) row \(k)")
+                    XCTAssertLessThanOrEqual(v, fast[k].upper + 1e-7 * max(1, abs(v)), "\(c.spec) row \(k)")
+                }
+            }
+        }
+    }
+
+    /// Splitting CROWN's rows over threads gives the same bounds as one thread.
+    func testRowParallelCROWNEqualsSerial() throws {
+        let c = Self.cases.first { $0.model.contains("256x4") }!
+        let graph = try ModelFile.load(TestData.sharedPath(c.model))
+        let property = try PropertyLoader.load(path: TestData.sharedPath(c.spec), numOutputs: graph.outputCount)
+        let atoms = property.rows.map(\.atom)
+        var serial = BoundSettings(method: .crown)
+        serial.threads = 1
+        var parallel = serial
+        parallel.threads = 2; parallel.parallelWork = 0; parallel.minimumRowsPerThread = 1
+        let a = try BoundEngine(graph: graph).bound(box: property.cases[0].box, atoms: atoms, settings: serial)
+        let b = try BoundEngine(graph: graph).bound(box: property.cases[0].box, atoms: atoms, settings: parallel)
+        for k in atoms.indices {
+            XCTAssertEqual(a[k].lower, b[k].lower, accuracy: 1e-9 * max(1, abs(a[k].lower)))
+            XCTAssertEqual(a[k].upper, b[k].upper, accuracy: 1e-9 * max(1, abs(a[k].upper)))
+        }
+    }
+}

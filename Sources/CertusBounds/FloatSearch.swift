@@ -1,0 +1,349 @@
+import Foundation
+import CBLAS
+import CertusTensor
+import CertusGraph
+
+/// alpha-CROWN's search in single precision, for the common case of a chain of dense layers
+/// and ReLUs between the input and the bounded value.
+///
+/// Only the *search* for relaxation parameters runs in Float (half the memory traffic, BLAS
+/// sgemm at twice dgemm's rate). The parameters it finds are then evaluated once by the Double
+/// backward pass, and only that value is reported, so the bound stays as sound as CROWN's: a
+/// parameter in [0, 1] always gives a valid relaxation whatever precision chose it.
+struct FloatChain {
+    enum Step {
+        /// y = x W^T + b, W stored outN x inN row-major (nil: identity).
+        case linear(w: [Float]?, b: [Float], inN: Int, outN: Int)
+        /// A ReLU node; `n` neurons, default relaxation lines in Float.
+        case relu(node: Int, n: Int, aL: [Float], bL: [Float], aU: [Float], bU: [Float])
+    }
+    /// From the input to the target.
+    var steps: [Step]
+    var inputCount: Int
+}
+
+extension BoundEngine {
+    /// The chain from the graph input to `target`, or nil when the cone holds anything other
+    /// than dense layers, constant bias additions, reshapes and ReLUs.
+    func floatChain(target: Int, relaxations: [Int: Relaxation]) -> FloatChain? {
+        var steps: [FloatChain.Step] = []
+        var v = target
+        while v != graph.input {
+            guard let i = producer[v] else { return nil }
+            let node = graph.nodes[i]
+            let vars = node.inputs.filter { !isConstant[$0] }
+            guard vars.count == 1, size(vars[0]) > 0 else { return nil }
+            if node.op is Relu {
+                guard let r = relaxations[i] else { return nil }
+                steps.append(.relu(node: i, n: r.aL.count, aL: r.aL.map(Float.init), bL: r.bL.map(Float.init),
+                                   aU: r.aU.map(Float.init), bU: r.bU.map(Float.init)))
+            } else if affineClasses[i] == .passThrough {
+                // Flatten, Reshape, Identity: same data.
+            } else if let step = floatLinear(node: i) {
+                steps.append(step)
+            } else {
+                return nil
+            }
+            v = vars[0]
+        }
+        return FloatChain(steps: steps.reversed(), inputCount: size(graph.input))
+    }
+
+    /// A dense node as a Float linear step (cached per node).
+    private func floatLinear(node i: Int) -> FloatChain.Step? {
+        if let c = cachedFloatStep(i) { return c }
+        let node = graph.nodes[i]
+        let ins = node.inputs
+        let outN = size(node.output)
+        var step: FloatChain.Step? = nil
+        if let g = node.op as? Gemm, ins.count >= 2, !isConstant[ins[0]], isConstant[ins[1]],
+           ins.count == 2 || isConstant[ins[2]], !g.transA {
+            let xs = graph.values[ins[0]].shape
+            let B = graph.constants[ins[1]]!
+            if xs.count == 2, xs[0] == 1, B.rank == 2 {
+                let inN = xs[1]
+                var w = [Float](repeating: 0, count: outN * inN)
+                for o in 0..<outN {
+                    for k in 0..<inN {
+                        w[o * inN + k] = Float(g.alpha * (g.transB ? B.data[o * inN + k] : B.data[k * outN + o]))
+                    }
+                }
+                var b = [Float](repeating: 0, count: outN)
+                if ins.count == 3 {
+                    let C = graph.constants[ins[2]]!
+                    let map = Broadcast.indexMap(from: C.shape, to: [1, outN])
+                    for o in 0..<outN { b[o] = Float(g.beta * C.data[map[o]]) }
+                }
+                step = .linear(w: w, b: b, inN: inN, outN: outN)
+            }
+        } else if node.op is MatMul, ins.count == 2, !isConstant[ins[0]], isConstant[ins[1]] {
+            let xs = graph.values[ins[0]].shape, W = graph.constants[ins[1]]!
+            if W.rank == 2, xs.count >= 1, xs.dropLast().allSatisfy({ $0 == 1 }) {
+                let inN = W.shape[0]
+                var w = [Float](repeating: 0, count: outN * inN)
+                for o in 0..<outN { for k in 0..<inN { w[o * inN + k] = Float(W.data[k * outN + o]) } }
+                step = .linear(w: w, b: [Float](repeating: 0, count: outN), inN: inN, outN: outN)
+            }
+        } else if node.op is Add || node.op is Sub, ins.count == 2, !isConstant[ins[0]], isConstant[ins[1]],
+                  size(ins[0]) == outN {
+            let C = graph.constants[ins[1]]!
+            let map = Broadcast.indexMap(from: C.shape, to: graph.values[node.output].shape)
+            let sign: Double = node.op is Sub ? -1 : 1
+            step = .linear(w: nil, b: map.map { Float(sign * C.data[$0]) }, inN: outN, outN: outN)
+        }
+        if let step { storeFloatStep(i, step) }
+        return step
+    }
+
+    /// Projected Adam in Float over the rows of `A` (one group), returning the best parameters
+    /// found per row as Double `NodeParameters` (NaN where a neuron has none), or nil when the
+    /// search stopped before its first step. The caller evaluates them in Double.
+    func floatSearch(chain: FloatChain, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
+                     iterations: Int, settings: BoundSettings, goal: [Double]?, partner: [Int]?) -> [Int: NodeParameters]? {
+        let rows = A.rows
+        let steps = chain.steps
+        let reluSteps = steps.indices.filter { if case .relu = steps[$0] { return true } else { return false } }
+        guard let lastRelu = reluSteps.last else { return nil }
+        // Parameters (lower slopes of unstable neurons), NaN elsewhere.
+        var params: [Int: [Float]] = [:]      // by step index, working rows x n
+        for k in reluSteps {
+            guard case .relu(let node, let n, _, _, _, _) = steps[k], let b = bounds[graph.nodes[node].inputs[0]] else { return nil }
+            let op = graph.nodes[node].op as! any ElementwiseRelaxation
+            var row = [Float](repeating: .nan, count: n)
+            for j in 0..<n { if let l = op.defaultParameters(l: b.lower[j], u: b.upper[j]).lower { row[j] = Float(l) } }
+            var p = [Float](); p.reserveCapacity(rows * n)
+            for _ in 0..<rows { p.append(contentsOf: row) }
+            params[k] = p
+        }
+        var bestParams = params                                  // original row order
+        var m1 = params.mapValues { [Float](repeating: 0, count: $0.count) }, m2 = m1
+        let lo = box.lower.map(Float.init), hi = box.upper.map(Float.init)
+        var Aw = A.data.map(Float.init)
+        let outN = A.cols
+        var active = Array(0..<rows)
+        var best = [Float](repeating: -.infinity, count: rows)
+        var done = [Bool](repeating: false, count: rows)
+        var lastGain = [Int](repeating: 0, count: rows)
+        var reference = [Float](repeating: -.infinity, count: rows)
+        var lr = Float(settings.learningRate)
+        let beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8
+        var stale = 0
+        var bestSum = -Float.infinity
+        var improvedAny = false
+        for it in 1...iterations {
+            let R = active.count
+            if R == 0 { break }
+            if let d = settings.deadline, Date() >= d { break }
+            // Backward pass.
+            var atRelu: [Int: [Float]] = [:]
+            var cur = Aw, curN = outN
+            // Intermediate bounds start from rows with one non-zero each: the first product
+            // is a gather of scaled weight rows.
+            var selection: [(Int, Float)]? = nil
+            if R > 1 {
+                var sel: [(Int, Float)] = []
+                sel.reserveCapacity(R)
+                for r in 0..<R {
+                    var found = (0, Float(0)), count = 0
+                    for j in 0..<outN where Aw[r * outN + j] != 0 { count += 1; found = (j, Aw[r * outN + j]) }
+                    if count > 1 { sel.removeAll(); break }
+                    sel.append(found)
+                }
+                if sel.count == R { selection = sel }
+            }
+            var bias = [Float](repeating: 0, count: R)
+            for k in steps.indices.reversed() {
+                switch steps[k] {
+                case .linear(let w, let b, let inN, let oN):
+                    // bias += cur . b
+                    cur.withUnsafeBufferPointer { c in b.withUnsafeBufferPointer { bp in
+                        for r in 0..<R {
+                            let row = c.baseAddress! + r * oN
+                            var s: Float = 0
+                            for j in 0..<oN { s += row[j] * bp[j] }
+                            bias[r] += s
+                        }
+                    } }
+                    if let w, let sel = selection {
+                        var next = [Float](repeating: 0, count: R * inN)
+                        next.withUnsafeMutableBufferPointer { o in w.withUnsafeBufferPointer { wp in
+                            for (r, (j, a)) in sel.enumerated() where a != 0 {
+                                let ov = o.baseAddress! + r * inN, wv = wp.baseAddress! + j * inN
+                                for t in 0..<inN { ov[t] = a * wv[t] }
+                            }
+                        } }
+                        cur = next
+                        selection = nil
+                    } else if let w {
+                        let next = [Float](unsafeUninitializedCapacity: R * inN) { out, count in
+                            cur.withUnsafeBufferPointer { c in w.withUnsafeBufferPointer { wp in
+                                BLAS.sgemm(m: R, n: inN, k: oN, a: c.baseAddress!, b: wp.baseAddress!, c: out.baseAddress!)
+                            } }
+                            count = R * inN
+                        }
+                        cur = next
+                    }
+                    curN = inN
+                case .relu(_, let n, let aL, let bL, let aU, let bU):
+                    selection = nil
+                    atRelu[k] = cur
+                    let p = params[k]!
+                    var out = [Float](repeating: 0, count: R * n)
+                    cur.withUnsafeBufferPointer { c in p.withUnsafeBufferPointer { q in out.withUnsafeMutableBufferPointer { o in
+                        for r in 0..<R {
+                            let base = r * n
+                            let cv = c.baseAddress! + base, qv = q.baseAddress! + base, ov = o.baseAddress! + base
+                            var s: Float = 0
+                            for j in 0..<n {
+                                let v = cv[j], pl = qv[j]
+                                let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
+                                let free = pl == pl
+                                ov[j] = vp * (free ? pl : aL[j]) + vn * aU[j]
+                                s += vp * (free ? 0 : bL[j]) + vn * bU[j]
+                            }
+                            bias[r] += s
+                        }
+                    } } }
+                    cur = out
+                    curN = n
+                }
+            }
+            // Concretise at the box; the minimiser per row is the input for the forward pass.
+            var lb = bias
+            var X = [Float](repeating: 0, count: R * curN)
+            cur.withUnsafeBufferPointer { c in X.withUnsafeMutableBufferPointer { x in
+                for r in 0..<R {
+                    let cv = c.baseAddress! + r * curN, xv = x.baseAddress! + r * curN
+                    var s: Float = 0
+                    for j in 0..<curN {
+                        let v = cv[j]
+                        let pt = v >= 0 ? lo[j] : hi[j]
+                        xv[j] = pt
+                        s += v * pt
+                    }
+                    lb[r] += s
+                }
+            } }
+            // Best per row (and its parameters).
+            for (t, r) in active.enumerated() where lb[t] > best[r] {
+                best[r] = lb[t]
+                if it > 1 { improvedAny = true }
+                for k in reluSteps {
+                    guard case .relu(_, let n, _, _, _, _) = steps[k] else { continue }
+                    let src = params[k]!
+                    bestParams[k]!.withUnsafeMutableBufferPointer { d in
+                        src.withUnsafeBufferPointer { sp in
+                            (d.baseAddress! + r * n).update(from: sp.baseAddress! + t * n, count: n)
+                        }
+                    }
+                }
+            }
+            let sum = best.reduce(0, +)
+            if it == 1 || sum > bestSum + 1e-6 * max(1, abs(bestSum)) { bestSum = sum; stale = 0 } else {
+                stale += 1
+                if stale >= settings.earlyStopPatience { break }
+            }
+            if settings.rowPatience > 0 {
+                let tol = Float(settings.rowTolerance)
+                for r in active {
+                    if best[r] > reference[r] + tol * (1 + abs(reference[r])) || reference[r] == -.infinity {
+                        reference[r] = best[r]; lastGain[r] = it
+                    } else if it - lastGain[r] >= settings.rowPatience {
+                        done[r] = true
+                    }
+                }
+            }
+            if let goal {
+                for r in active where !done[r] && Double(best[r]) > goal[r] {
+                    done[r] = true
+                    if let partner, partner[r] >= 0 { done[partner[r]] = true }
+                }
+            }
+            if !active.contains(where: { !done[$0] }) { break }
+            // Forward pass through the chosen relaxations: the gradient of each row's bound
+            // with respect to its ReLU lower slopes is A_out * x (where A_out > 0).
+            var grads: [Int: [Float]] = [:]
+            for k in 0...lastRelu {
+                switch steps[k] {
+                case .linear(let w, let b, let inN, let oN):
+                    var Y: [Float]
+                    if let w {
+                        Y = [Float](unsafeUninitializedCapacity: R * oN) { out, count in
+                            X.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { wp in
+                                BLAS.sgemm(transB: true, m: R, n: oN, k: inN, a: x.baseAddress!, b: wp.baseAddress!, c: out.baseAddress!)
+                            } }
+                            count = R * oN
+                        }
+                    } else {
+                        Y = X
+                    }
+                    Y.withUnsafeMutableBufferPointer { y in b.withUnsafeBufferPointer { bp in
+                        for r in 0..<R { let yv = y.baseAddress! + r * oN; for j in 0..<oN { yv[j] += bp[j] } }
+                    } }
+                    X = Y
+                case .relu(_, let n, let aL, let bL, let aU, let bU):
+                    let Aout = atRelu[k]!, p = params[k]!
+                    var Y = [Float](repeating: 0, count: R * n), G = [Float](repeating: 0, count: R * n)
+                    X.withUnsafeBufferPointer { x in Aout.withUnsafeBufferPointer { a in p.withUnsafeBufferPointer { q in
+                    Y.withUnsafeMutableBufferPointer { y in G.withUnsafeMutableBufferPointer { g in
+                        for r in 0..<R {
+                            let base = r * n
+                            let xv = x.baseAddress! + base, av = a.baseAddress! + base, qv = q.baseAddress! + base
+                            let yv = y.baseAddress! + base, gv = g.baseAddress! + base
+                            for j in 0..<n {
+                                let xx = xv[j], aa = av[j], pl = qv[j]
+                                let free = pl == pl
+                                let lower = (free ? pl : aL[j]) * xx + (free ? 0 : bL[j])
+                                yv[j] = aa >= 0 ? lower : aU[j] * xx + bU[j]
+                                gv[j] = (aa > 0 && free) ? aa * xx : 0
+                            }
+                        }
+                    } } } } }
+                    grads[k] = G
+                    X = Y
+                }
+            }
+            // Adam ascent, projected to [0, 1].
+            let c1 = 1 - pow(beta1, Float(it)), c2 = 1 - pow(beta2, Float(it))
+            for k in reluSteps {
+                let G = grads[k]!
+                params[k]!.withUnsafeMutableBufferPointer { pp in
+                m1[k]!.withUnsafeMutableBufferPointer { mp in
+                m2[k]!.withUnsafeMutableBufferPointer { vp in
+                G.withUnsafeBufferPointer { gp in
+                    for t in 0..<pp.count where pp[t] == pp[t] {
+                        let gt = gp[t]
+                        mp[t] = beta1 * mp[t] + (1 - beta1) * gt
+                        vp[t] = beta2 * vp[t] + (1 - beta2) * gt * gt
+                        let upd = lr * (mp[t] / c1) / ((vp[t] / c2).squareRoot() + eps)
+                        pp[t] = Swift.min(1, Swift.max(0, pp[t] + upd))
+                    }
+                } } } }
+            }
+            lr *= Float(settings.learningRateDecay)
+            // Drop frozen rows from the working set when enough have gone.
+            let keep = active.indices.filter { !done[active[$0]] }
+            if Double(keep.count) <= 0.85 * Double(R) {
+                func select(_ a: [Float], _ n: Int) -> [Float] {
+                    var out = [Float](); out.reserveCapacity(keep.count * n)
+                    for t in keep { out.append(contentsOf: a[(t * n)..<((t + 1) * n)]) }
+                    return out
+                }
+                Aw = select(Aw, outN)
+                for k in reluSteps {
+                    guard case .relu(_, let n, _, _, _, _) = steps[k] else { continue }
+                    params[k] = select(params[k]!, n); m1[k] = select(m1[k]!, n); m2[k] = select(m2[k]!, n)
+                }
+                active = keep.map { active[$0] }
+            }
+        }
+        guard improvedAny else { return nil }
+        var out: [Int: NodeParameters] = [:]
+        for k in reluSteps {
+            guard case .relu(let node, let n, _, _, _, _) = steps[k] else { continue }
+            out[node] = NodeParameters(lower: Matrix(rows: rows, cols: n, data: bestParams[k]!.map(Double.init)),
+                                       upper: Matrix(zeros: 0, n))
+        }
+        return out
+    }
+}
