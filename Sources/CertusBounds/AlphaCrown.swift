@@ -23,7 +23,7 @@ extension BoundEngine {
     /// together); the result does not depend on timing, only on the group sizes.
     func optimize(target: Int, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
                   relaxations: inout [Int: Relaxation], iterations: Int, settings: BoundSettings,
-                  goal: [Double]? = nil, partner: [Int]? = nil) throws -> [Double] {
+                  goal: [Double]? = nil, partner: [Int]? = nil, splits: [Int: [Int: Bool]] = [:]) throws -> [Double] {
         let rows = A.rows
         let record = BackwardRecord()
         var best = try backward(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations, record: record)
@@ -59,7 +59,7 @@ extension BoundEngine {
                 try optimizeGroup(target: target, A: sub, initial: idx.map { start[$0] }, paramNodes: paramNodes,
                                   box: box, bounds: bounds, relaxations: &rel, iterations: iterations, settings: settings,
                                   goal: goal.map { g in idx.map { g[$0] } },
-                                  partner: partner.map { p in idx.map { p[$0] >= 0 ? local[p[$0]] : -1 } })
+                                  partner: partner.map { p in idx.map { p[$0] >= 0 ? local[p[$0]] : -1 } }, splits: splits)
             }
         }
         var results = [Result<[Double], Error>?](repeating: nil, count: groups.count)
@@ -81,13 +81,13 @@ extension BoundEngine {
     /// Projected Adam on one group of rows, from their CROWN bounds `initial`.
     private func optimizeGroup(target: Int, A: Matrix, initial: [Double], paramNodes: [Int], box: ValueBounds,
                                bounds: [ValueBounds?], relaxations: inout [Int: Relaxation], iterations: Int,
-                               settings: BoundSettings, goal: [Double]?, partner: [Int]?) throws -> [Double] {
+                               settings: BoundSettings, goal: [Double]?, partner: [Int]?, splits: [Int: [Int: Bool]]) throws -> [Double] {
         let rows = A.rows
         var best = initial
         if settings.floatSearch, let chain = floatChain(target: target, relaxations: relaxations) {
             // Search in Float, then evaluate the parameters found in Double (the reported bound).
             guard let found = floatSearch(chain: chain, A: A, box: box, bounds: bounds, iterations: iterations,
-                                          settings: settings, goal: goal, partner: partner) else { return best }
+                                          settings: settings, goal: goal, partner: partner, splits: splits) else { return best }
             let lb = try backward(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations, parameters: found)
             for r in 0..<rows where lb[r] > best[r] { best[r] = lb[r] }
             return best

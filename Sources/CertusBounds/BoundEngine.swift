@@ -14,6 +14,12 @@ public struct ValueBounds: Sendable, Equatable {
 struct NodeParameters {
     var lower: Matrix   // rows x n, NaN where the neuron has no lower parameter
     var upper: Matrix
+    /// beta-CROWN: per row, the Lagrange multiplier (>= 0; negatives count as 0) of each split
+    /// neuron's constraint, whose direction `splitSign` gives per neuron: +1 for z >= 0
+    /// (active), -1 for z <= 0 (inactive), 0 for a neuron not split. The term -beta * sign * z is
+    /// <= 0 on the domain, so subtracting it keeps the bound a lower bound for any beta >= 0.
+    var beta: Matrix? = nil
+    var splitSign: [Double]? = nil
 }
 
 /// The linear-relaxation bound engine: IBP, CROWN and alpha-CROWN over a general graph.
@@ -173,7 +179,14 @@ public final class BoundEngine {
                 guard let b = bounds[v] else { throw BoundError("missing bounds for the input of node '\(node.name)'") }
                 if relaxations[i] == nil { relaxations[i] = relaxation(node: i, bounds: b) }
                 record?.atNode[i] = Aout
-                let Ain = elementwiseBackward(node: i, A: Aout, relax: relaxations[i]!, bounds: b, parameters: parameters?[i], bias: &bias)
+                var Ain = elementwiseBackward(node: i, A: Aout, relax: relaxations[i]!, bounds: b, parameters: parameters?[i], bias: &bias)
+                if let p = parameters?[i], let beta = p.beta, let sign = p.splitSign {
+                    for r in 0..<Ain.rows {
+                        for j in sign.indices where sign[j] != 0 {
+                            Ain[r, j] -= Swift.max(0, beta[r, j]) * sign[j]
+                        }
+                    }
+                }
                 accumulate(v, Ain)
             case .bilinear:
                 let (x, y) = (node.inputs[0], node.inputs[1])

@@ -25,6 +25,9 @@ public struct BoundSettings: Sendable {
     /// Adam step size on the normalised parameters in [0, 1]. The reference uses 0.1 on raw
     /// slopes and tangent points; 0.2 on normalised ones reaches its bounds on the zoo.
     public var learningRate: Double = 0.2
+    /// Adam step size of beta-CROWN's split multipliers (unbounded, so an absolute step; the
+    /// reference implementation uses 0.05).
+    public var betaLearningRate: Double = 0.05
     /// Multiplicative step-size decay per iteration (reference: 0.98).
     public var learningRateDecay: Double = 0.98
     /// Stop a row group early after this many iterations without improvement (reference: 10;

@@ -12,24 +12,37 @@ public struct RowBound: Sendable, Equatable {
 extension BoundEngine {
     /// Bounds of every value that a relaxation needs, computed in topological order: IBP from
     /// the tightest bounds known so far, tightened by CROWN (or alpha-CROWN) where it matters.
+    ///
+    /// `known`: bounds already proven for a superset of this box (a branch-and-bound root's
+    /// alpha-CROWN bounds); they are intersected in, and values that no split can reach (those
+    /// computed before the first split neuron) keep them without a new CROWN pass.
     func intermediateBounds(box: ValueBounds, settings: BoundSettings,
-                            relaxations: inout [Int: Relaxation], splits: [Int: [Int: Bool]] = [:]) throws -> [ValueBounds?] {
+                            relaxations: inout [Int: Relaxation], splits: [Int: [Int: Bool]] = [:],
+                            known: [ValueBounds?]? = nil) throws -> [ValueBounds?] {
         var bounds = [ValueBounds?](repeating: nil, count: graph.values.count)
         bounds[graph.input] = box
+        let firstSplitNode = splits.keys.compactMap { producer[$0] }.min() ?? Int.max
         // Reference-compatible mode: instability masks and the bounds of neurons not re-bounded
         // come from a plain IBP pass, as in auto_LiRPA's CROWN.
         let pure = settings.referenceCompatible ? try intervalPass(box: box) : nil
-        for node in graph.nodes {
+        for (index, node) in graph.nodes.enumerated() {
             var b = try interval(of: node, bounds: bounds)
             if let pure, needsBounds.contains(node.output) { b = pure[node.output]! }
-            if settings.method != .ibp, needsBounds.contains(node.output) {
+            var settled = false
+            if let k = known?[node.output], k.lower.count == b.lower.count {
+                for j in b.lower.indices {
+                    b.lower[j] = max(b.lower[j], k.lower[j]); b.upper[j] = min(b.upper[j], k.upper[j])
+                }
+                settled = index <= firstSplitNode
+            }
+            if settings.method != .ibp, needsBounds.contains(node.output), !settled {
                 let rowsOfInterest = neuronsToBound(value: node.output, ibp: b)
                 if !rowsOfInterest.isEmpty {
                     let n = b.lower.count, s = rowsOfInterest.count
                     var A = Matrix(zeros: 2 * s, n)
                     for (k, j) in rowsOfInterest.enumerated() { A[k, j] = 1; A[s + k, j] = -1 }
                     var lb = try backwardRows(target: node.output, A: A, box: box, bounds: bounds, relaxations: &relaxations, settings: settings)
-                    if settings.method == .alphaCrown {
+                    if settings.method == .alphaCrown && settings.alphaIntermediateIterations > 0 {
                         // Optimise only the neurons CROWN left unstable: for ReLU-like consumers a
                         // neuron that CROWN (with IBP) shows stable has an exact relaxation already.
                         let reluOnly = hasOnlyReluConsumers(node.output)
@@ -99,12 +112,21 @@ extension BoundEngine {
         try boundDomain(box: inputBox, atoms: atoms, splits: [], settings: settings).rows
     }
 
+    /// The bounds of every intermediate value over `box` (alpha-CROWN's when `settings` asks
+    /// for it), for reuse by the domains of a branch and bound inside that box.
+    public func rootBounds(box inputBox: InputBox, settings: BoundSettings) throws -> IntermediateBounds {
+        let box = ValueBounds(lower: inputBox.lower, upper: inputBox.upper)
+        var relax: [Int: Relaxation] = [:]
+        return IntermediateBounds(values: try intermediateBounds(box: box, settings: settings, relaxations: &relax))
+    }
+
     /// Bounds over one branch-and-bound domain: a box and ReLU split constraints. Also returns
     /// what branching heuristics need: the lower-bound coefficients at the input, and for every
     /// ReLU node its input bounds and the coefficients that reached its output.
     /// - Throws: `InfeasibleDomain` when the splits contradict the bounds (the domain is empty).
+    /// `root`: `rootBounds` of a box containing this one (intersected in; see `intermediateBounds`).
     public func boundDomain(box inputBox: InputBox, atoms: [LinearAtom], splits: [NeuronSplit],
-                            settings: BoundSettings = BoundSettings()) throws -> DomainBounds {
+                            settings: BoundSettings = BoundSettings(), root: IntermediateBounds? = nil) throws -> DomainBounds {
         guard inputBox.count == graph.inputCount else {
             throw BoundError("the box has \(inputBox.count) inputs, the model \(graph.inputCount)")
         }
@@ -120,20 +142,28 @@ extension BoundEngine {
         var relax: [Int: Relaxation] = [:]
         var splitMap: [Int: [Int: Bool]] = [:]
         for sp in splits { splitMap[sp.value, default: [:]][sp.index] = sp.active }
-        let bounds = try intermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap)
+        let bounds = try intermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
         let r = atoms.count
         var A = Matrix(zeros: 2 * r, m)
         for (k, a) in atoms.enumerated() {
             for j in 0..<m { A[k, j] = a.c[j]; A[r + k, j] = -a.c[j] }
         }
-        let lb: [Double]
+        var lb: [Double]
         let record = BackwardRecord()
-        if settings.method == .alphaCrown {
+        if settings.method == .alphaCrown && splits.isEmpty {
             lb = try optimize(target: out, A: A, box: box, bounds: bounds, relaxations: &relax,
                               iterations: settings.alphaIterations, settings: settings)
         } else {
             lb = try backward(target: out, A: A, box: box, bounds: bounds, relaxations: &relax,
                               record: record, intervalsOnly: settings.method == .ibp)
+            if settings.method == .alphaCrown {
+                // A branch-and-bound domain: CROWN first (its coefficients steer branching and
+                // give a counterexample candidate), then alpha and beta (the split constraints'
+                // multipliers) optimised for the spec rows.
+                let opt = try optimize(target: out, A: A, box: box, bounds: bounds, relaxations: &relax,
+                                       iterations: settings.alphaIterations, settings: settings, splits: splitMap)
+                for k in lb.indices { lb[k] = max(lb[k], opt[k]) }
+            }
         }
         let result = atoms.enumerated().map { k, a in RowBound(lower: lb[k] - a.d, upper: -lb[r + k] - a.d) }
         guard result.allSatisfy({ !$0.lower.isNaN && !$0.upper.isNaN }) else { throw BoundError("a bound is NaN") }
@@ -161,6 +191,11 @@ public struct NeuronSplit: Hashable, Sendable {
     public var index: Int
     public var active: Bool
     public init(value: Int, index: Int, active: Bool) { self.value = value; self.index = index; self.active = active }
+}
+
+/// Proven bounds of every intermediate value over some box (opaque; see `BoundEngine.rootBounds`).
+public struct IntermediateBounds: Sendable {
+    let values: [ValueBounds?]
 }
 
 /// The domain's splits contradict its bounds: no input satisfies them.

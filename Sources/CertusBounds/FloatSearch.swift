@@ -99,7 +99,8 @@ extension BoundEngine {
     /// found per row as Double `NodeParameters` (NaN where a neuron has none), or nil when the
     /// search stopped before its first step. The caller evaluates them in Double.
     func floatSearch(chain: FloatChain, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
-                     iterations: Int, settings: BoundSettings, goal: [Double]?, partner: [Int]?) -> [Int: NodeParameters]? {
+                     iterations: Int, settings: BoundSettings, goal: [Double]?, partner: [Int]?,
+                     splits: [Int: [Int: Bool]] = [:]) -> [Int: NodeParameters]? {
         let rows = A.rows
         let steps = chain.steps
         let reluSteps = steps.indices.filter { if case .relu = steps[$0] { return true } else { return false } }
@@ -115,8 +116,21 @@ extension BoundEngine {
             for _ in 0..<rows { p.append(contentsOf: row) }
             params[k] = p
         }
+        // beta-CROWN multipliers of the split neurons (domain constraints), from 0.
+        var signs: [Int: [Float]] = [:]
+        var betas: [Int: [Float]] = [:]
+        for k in reluSteps {
+            guard case .relu(let node, let n, _, _, _, _) = steps[k], let sp = splits[graph.nodes[node].inputs[0]], !sp.isEmpty else { continue }
+            var sg = [Float](repeating: 0, count: n)
+            for (j, active) in sp where j < n { sg[j] = active ? 1 : -1 }
+            signs[k] = sg
+            betas[k] = [Float](repeating: 0, count: rows * n)
+        }
         var bestParams = params                                  // original row order
+        var bestBetas = betas
         var m1 = params.mapValues { [Float](repeating: 0, count: $0.count) }, m2 = m1
+        var bm1 = betas.mapValues { [Float](repeating: 0, count: $0.count) }, bm2 = bm1
+        var betaRate = Float(settings.betaLearningRate)
         let lo = box.lower.map(Float.init), hi = box.upper.map(Float.init)
         var Aw = A.data.map(Float.init)
         let outN = A.cols
@@ -204,6 +218,11 @@ extension BoundEngine {
                             bias[r] += s
                         }
                     } } }
+                    if let sg = signs[k], let bt = betas[k] {
+                        for r in 0..<R {
+                            for j in 0..<n where sg[j] != 0 { out[r * n + j] -= bt[r * n + j] * sg[j] }
+                        }
+                    }
                     cur = out
                     curN = n
                 }
@@ -236,6 +255,13 @@ extension BoundEngine {
                             (d.baseAddress! + r * n).update(from: sp.baseAddress! + t * n, count: n)
                         }
                     }
+                    if let bt = betas[k] {
+                        bestBetas[k]!.withUnsafeMutableBufferPointer { d in
+                            bt.withUnsafeBufferPointer { sp in
+                                (d.baseAddress! + r * n).update(from: sp.baseAddress! + t * n, count: n)
+                            }
+                        }
+                    }
                 }
             }
             let sum = best.reduce(0, +)
@@ -262,7 +288,7 @@ extension BoundEngine {
             if !active.contains(where: { !done[$0] }) { break }
             // Forward pass through the chosen relaxations: the gradient of each row's bound
             // with respect to its ReLU lower slopes is A_out * x (where A_out > 0).
-            var grads: [Int: [Float]] = [:]
+            var grads: [Int: [Float]] = [:], betaGrads: [Int: [Float]] = [:]
             for k in 0...lastRelu {
                 switch steps[k] {
                 case .linear(let w, let b, let inN, let oN):
@@ -300,6 +326,12 @@ extension BoundEngine {
                         }
                     } } } } }
                     grads[k] = G
+                    if let sg = signs[k] {
+                        // d bound / d beta = -sign * z at the minimiser (z = this step's input).
+                        var GB = [Float](repeating: 0, count: R * n)
+                        for r in 0..<R { for j in 0..<n where sg[j] != 0 { GB[r * n + j] = -sg[j] * X[r * n + j] } }
+                        betaGrads[k] = GB
+                    }
                     X = Y
                 }
             }
@@ -320,6 +352,22 @@ extension BoundEngine {
                     }
                 } } } }
             }
+            for (k, G) in betaGrads {
+                let rate = betaRate
+                betas[k]!.withUnsafeMutableBufferPointer { pp in
+                bm1[k]!.withUnsafeMutableBufferPointer { mp in
+                bm2[k]!.withUnsafeMutableBufferPointer { vp in
+                G.withUnsafeBufferPointer { gp in
+                    for t in 0..<pp.count where gp[t] != 0 || pp[t] != 0 {
+                        let gt = gp[t]
+                        mp[t] = beta1 * mp[t] + (1 - beta1) * gt
+                        vp[t] = beta2 * vp[t] + (1 - beta2) * gt * gt
+                        let upd = rate * (mp[t] / c1) / ((vp[t] / c2).squareRoot() + eps)
+                        pp[t] = Swift.max(0, pp[t] + upd)
+                    }
+                } } } }
+            }
+            betaRate *= Float(settings.learningRateDecay)
             lr *= Float(settings.learningRateDecay)
             // Drop frozen rows from the working set when enough have gone.
             let keep = active.indices.filter { !done[active[$0]] }
@@ -333,6 +381,7 @@ extension BoundEngine {
                 for k in reluSteps {
                     guard case .relu(_, let n, _, _, _, _) = steps[k] else { continue }
                     params[k] = select(params[k]!, n); m1[k] = select(m1[k]!, n); m2[k] = select(m2[k]!, n)
+                    if betas[k] != nil { betas[k] = select(betas[k]!, n); bm1[k] = select(bm1[k]!, n); bm2[k] = select(bm2[k]!, n) }
                 }
                 active = keep.map { active[$0] }
             }
@@ -341,8 +390,13 @@ extension BoundEngine {
         var out: [Int: NodeParameters] = [:]
         for k in reluSteps {
             guard case .relu(let node, let n, _, _, _, _) = steps[k] else { continue }
-            out[node] = NodeParameters(lower: Matrix(rows: rows, cols: n, data: bestParams[k]!.map(Double.init)),
-                                       upper: Matrix(zeros: 0, n))
+            var p = NodeParameters(lower: Matrix(rows: rows, cols: n, data: bestParams[k]!.map(Double.init)),
+                                   upper: Matrix(zeros: 0, n))
+            if let sg = signs[k], let bt = bestBetas[k] {
+                p.beta = Matrix(rows: rows, cols: n, data: bt.map(Double.init))
+                p.splitSign = sg.map(Double.init)
+            }
+            out[node] = p
         }
         return out
     }

@@ -25,6 +25,16 @@ public struct ReluSplitSettings: Sendable, Equatable, Codable {
     /// splitting runs. Default 0.05: MNIST-FC counterexamples are found in under 0.3 s when they
     /// are found at all, while unsat instances spent 25% of their limit in a failed attack.
     public var attackTimeFractionBeforeSearch: Double = 0.05
+    /// Compute alpha-CROWN intermediate bounds once per case (the root) and intersect them into
+    /// every domain's bounds (a domain is inside the root box, so they hold there); layers no
+    /// split can reach keep them without a new pass. Default true.
+    public var rootAlphaBounds: Bool = true
+    /// Adam iterations per domain on the spec rows' ReLU slopes and the split constraints'
+    /// multipliers (alpha- and beta-CROWN; dense ReLU chains only, others use CROWN). 0 bounds
+    /// domains with CROWN alone. Default 20: children gain more from beta than they cost.
+    public var betaIterations: Int = 20
+    /// Bound a domain's two children on two threads (the bound engine is shared). Default true.
+    public var parallelChildren: Bool = true
 
     public init() {}
 
@@ -35,6 +45,7 @@ public struct ReluSplitSettings: Sendable, Equatable, Codable {
         }
         guard attackRestartsBeforeSearch >= 0 else { throw fail("attackRestartsBeforeSearch", "must be >= 0, got \(attackRestartsBeforeSearch)") }
         guard maxDomains >= 1 else { throw fail("maxDomains", "must be >= 1, got \(maxDomains)") }
+        guard betaIterations >= 0 else { throw fail("betaIterations", "must be >= 0, got \(betaIterations)") }
         guard lpUnstableThreshold >= 0 else { throw fail("lpUnstableThreshold", "must be >= 0, got \(lpUnstableThreshold)") }
         guard lpTimeLimit > 0, !lpTimeLimit.isNaN else { throw fail("lpTimeLimit", "must be positive, got \(lpTimeLimit)") }
         guard dualMargin >= 0, dualMargin.isFinite else { throw fail("dualMargin", "must be >= 0, got \(dualMargin)") }

@@ -43,6 +43,11 @@ public struct ReluSplitProver: PropertyProver {
         /// run stopped; +inf when every domain was refuted.
         public var globalLower = Double.infinity
         public init() {}
+        mutating func merge(_ o: Statistics) {
+            domainsBounded += o.domainsBounded; refuted += o.refuted; infeasible += o.infeasible
+            branched += o.branched; lpSolved += o.lpSolved; lpRefuted += o.lpRefuted
+            unresolvedLeaves += o.unresolvedLeaves; maxDepth = Swift.max(maxDepth, o.maxDepth)
+        }
         public var summary: String {
             "\(domainsBounded) domains bounded, \(branched) branched, \(refuted) refuted, \(infeasible) infeasible, "
                 + "\(lpSolved) leaf LPs (\(lpRefuted) refuted), \(unresolvedLeaves) unresolved leaves, depth \(maxDepth), "
@@ -107,6 +112,8 @@ private struct CaseSearch {
     /// Every atom of the case, clause after clause, and the atom range of each clause.
     let atoms: [LinearAtom]
     let clauseRows: [Range<Int>]
+    /// alpha-CROWN bounds of the case's box, shared by every domain (nil: not computed).
+    var root: IntermediateBounds? = nil
     var settings: VerifierSettings { prover.settings }
 
     init(prover: ReluSplitProver, engine: BoundEngine, graph: Graph, property: Property, caseIndex: Int, deadline: Deadline) {
@@ -128,6 +135,11 @@ private struct CaseSearch {
             return .counterexample(zip(box.lower, box.upper).map { ($0 + $1) / 2 })
         }
         let n = atoms.count
+        if settings.reluSplit.rootAlphaBounds {
+            var bs = BoundSettings(method: .alphaCrown)
+            bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds * 0.25)
+            root = try? engine.rootBounds(box: box, settings: bs)
+        }
         let root = Domain(splits: [], lower: .init(repeating: -.infinity, count: n), upper: .init(repeating: .infinity, count: n),
                           openClauses: Array(clauses.indices), worst: -.infinity, branch: nil)
         var heap = DomainQueue<Domain>()
@@ -153,11 +165,39 @@ private struct CaseSearch {
             }
             guard let b = d.branch else { continue }
             stats.branched += 1
-            for active in [true, false] {
+            let children = [true, false].map { active -> Domain in
                 var child = d
                 child.splits.append(NeuronSplit(value: b.value, index: b.index, active: active))
-                stats.maxDepth = Swift.max(stats.maxDepth, child.splits.count)
-                switch try bound(child, stats: &stats) {
+                return child
+            }
+            stats.maxDepth = Swift.max(stats.maxDepth, d.splits.count + 1)
+            // Both children at once (they are independent; the engine is shared read-only).
+            var results = [Result<(BoundResult, ReluSplitProver.Statistics), Error>?](repeating: nil, count: 2)
+            let me = self
+            if settings.reluSplit.parallelChildren {
+                results.withUnsafeMutableBufferPointer { buf in
+                    let base = buf.baseAddress!
+                    DispatchQueue.concurrentPerform(iterations: 2) { t in
+                        base[t] = Result {
+                            var st = ReluSplitProver.Statistics()
+                            let r = try me.bound(children[t], stats: &st)
+                            return (r, st)
+                        }
+                    }
+                }
+            } else {
+                for t in 0..<2 {
+                    results[t] = Result {
+                        var st = ReluSplitProver.Statistics()
+                        let r = try me.bound(children[t], stats: &st)
+                        return (r, st)
+                    }
+                }
+            }
+            for t in 0..<2 {
+                let (r, st) = try results[t]!.get()
+                stats.merge(st)
+                switch r {
                 case .pruned: continue
                 case .counterexample(let x): return .counterexample(x)
                 case .domain(let c): heap.push(c, priority: c.worst)
@@ -175,11 +215,14 @@ private struct CaseSearch {
     /// Bounds a domain (its parent's bounds in `d.lower`), prunes it or picks its branching neuron.
     func bound(_ parent: Domain, stats: inout ReluSplitProver.Statistics) throws -> BoundResult {
         let rows = parent.openClauses.flatMap { Array(clauseRows[$0]) }
-        var bs = BoundSettings(method: .crown)
+        var bs = BoundSettings(method: settings.reluSplit.betaIterations > 0 && !parent.splits.isEmpty ? .alphaCrown : .crown)
+        bs.alphaIntermediateIterations = 0
+        bs.alphaIterations = settings.reluSplit.betaIterations
         bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds)
+        if settings.reluSplit.parallelChildren { bs.threads = 1 }   // the two children use the cores
         let db: DomainBounds
         do {
-            db = try engine.boundDomain(box: box, atoms: rows.map { atoms[$0] }, splits: parent.splits, settings: bs)
+            db = try engine.boundDomain(box: box, atoms: rows.map { atoms[$0] }, splits: parent.splits, settings: bs, root: root)
         } catch is InfeasibleDomain {
             stats.infeasible += 1
             return .pruned
