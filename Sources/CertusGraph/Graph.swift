@@ -83,6 +83,18 @@ public struct Graph: Sendable {
         return store
     }
 
+    /// Every value of the graph at one input, flattened, by value id (hidden activations
+    /// included; constants too).
+    public func evaluateAll(_ input: [Double]) throws -> [Int: [Double]] {
+        guard input.count == inputCount else {
+            throw ModelError(.input, location: "input '\(inputName)'",
+                             "expected \(inputCount) values for shape \(inputShape), got \(input.count)")
+        }
+        var out: [Int: [Double]] = [:]
+        for (id, t) in try forward(input).enumerated() { if let t { out[id] = t.data } }
+        return out
+    }
+
     /// The flattened first output.
     public func evaluateFirst(_ input: [Double]) throws -> [Double] {
         try evaluate(input)[0].data

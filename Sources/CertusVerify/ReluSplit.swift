@@ -25,9 +25,15 @@ import CertusLP
 public struct ReluSplitProver: PropertyProver {
     public var isComplete: Bool { true }
     public var settings: VerifierSettings
+    /// Called with progress snapshots (open domains, domains bounded and closed, the global
+    /// lower bound), at most once per `inputSplit.progressInterval` and once per case at the end.
+    public var progress: ProgressHandler?
     public var name: String { "relu-split" }
 
-    public init(settings: VerifierSettings = VerifierSettings()) { self.settings = settings }
+    public init(settings: VerifierSettings = VerifierSettings(), progress: ProgressHandler? = nil) {
+        self.settings = settings
+        self.progress = progress
+    }
 
     /// Counts of one run, for the log.
     public struct Statistics: Sendable, Equatable {
@@ -158,7 +164,21 @@ private struct CaseSearch {
         }
         func globalLower() -> Double { Swift.min(heap.minPriority, leafLower) }
         defer { stats.globalLower = Swift.min(stats.globalLower, globalLower()) }
+        let started = ContinuousClock.now
+        var lastReport = started
+        func report(force: Bool) {
+            guard let progress = prover.progress else { return }
+            let now = ContinuousClock.now
+            guard force || lastReport.duration(to: now) >= .milliseconds(Int64(settings.inputSplit.progressInterval * 1000)) else { return }
+            lastReport = now
+            let e = started.duration(to: now).components
+            progress(BranchAndBoundProgress(prover: "relu-split", open: heap.count, bounded: stats.domainsBounded,
+                                            done: stats.refuted + stats.infeasible, globalLowerBound: globalLower(),
+                                            elapsed: Double(e.seconds) + Double(e.attoseconds) * 1e-18))
+        }
+        defer { report(force: true) }
         while let d = heap.pop() {
+            report(force: false)
             if deadline.hasPassed {
                 heap.push(d, priority: d.worst)
                 return .open("time limit with \(heap.count) open domains")

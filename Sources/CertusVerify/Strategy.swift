@@ -69,7 +69,7 @@ extension Verifier {
         case .inputSplit:
             return [InputSplitProver(settings: settings, progress: progress)]
         case .reluSplit:
-            return [ReluSplitProver(settings: settings)]
+            return [ReluSplitProver(settings: settings, progress: progress)]
         case .milp:
             return [MILPProver(settings: settings)]
         case .auto:
@@ -80,7 +80,7 @@ extension Verifier {
                 list.append(InputSplitProver(settings: settings, progress: progress))
             } else {
                 list.append(BoundProver(method: .alphaCrown))
-                list.append(ReluSplitProver(settings: settings))
+                list.append(ReluSplitProver(settings: settings, progress: progress))
             }
             return list
         }

@@ -223,6 +223,63 @@ final class CompleteProverTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(r.objective! + 1e-6, ref.exact.rows.map(\.min).min()!)   // never below the true minimum
     }
 
+    // MARK: - Domain bounds: root alpha bounds and beta-CROWN
+
+    /// Inside a split domain, CROWN, CROWN with the root's alpha bounds and alpha/beta-CROWN all
+    /// bound every sampled point of the domain (points of the box whose ReLU inputs have the
+    /// split signs), and beta-CROWN is never looser than CROWN with the same root bounds.
+    func testDomainBoundsWithRootAndBetaContainDomainPoints() throws {
+        let p = try VerifyTestData.problem("benchmarks/mnistfc/mnist-net_256x2.onnx", "benchmarks/mnistfc/prop_0_0.03.vnnlib")
+        let engine = BoundEngine(graph: p.graph)
+        let pc = p.property.cases[0]
+        let atoms = pc.clauses.flatMap(\.atoms)
+        let root = try engine.rootBounds(box: pc.box, settings: BoundSettings(method: .alphaCrown))
+        let top = try engine.boundDomain(box: pc.box, atoms: atoms, splits: [], settings: BoundSettings(method: .crown), root: root)
+        // Split the unstable neurons with the signs they have at the box centre (so the domain
+        // holds the centre), three per layer.
+        let centre = zip(pc.box.lower, pc.box.upper).map { ($0 + $1) / 2 }
+        let preacts = try engine.graph.evaluateAll(centre)
+        var splits: [NeuronSplit] = []
+        for info in top.relus {
+            var taken = 0
+            for j in info.lower.indices where info.lower[j] < 0 && info.upper[j] > 0 && taken < 3 {
+                splits.append(NeuronSplit(value: info.value, index: j, active: preacts[info.value]![j] >= 0))
+                taken += 1
+            }
+        }
+        XCTAssertGreaterThan(splits.count, 3)
+        let crown = try engine.boundDomain(box: pc.box, atoms: atoms, splits: splits, settings: BoundSettings(method: .crown))
+        let withRoot = try engine.boundDomain(box: pc.box, atoms: atoms, splits: splits, settings: BoundSettings(method: .crown), root: root)
+        var bs = BoundSettings(method: .alphaCrown)
+        bs.alphaIntermediateIterations = 0
+        bs.alphaIterations = 30
+        let beta = try engine.boundDomain(box: pc.box, atoms: atoms, splits: splits, settings: bs, root: root)
+        for k in atoms.indices {
+            XCTAssertGreaterThanOrEqual(beta.rows[k].lower, withRoot.rows[k].lower - 1e-9 * max(1, abs(withRoot.rows[k].lower)))
+        }
+        // Sample the domain: points near the centre (most keep the split signs).
+        var rng = SplitMix64(seed: 7)
+        var inside = 0
+        for _ in 0..<400 {
+            let x = (0..<centre.count).map { i -> Double in
+                let w = (pc.box.upper[i] - pc.box.lower[i]) * 0.5
+                return min(pc.box.upper[i], max(pc.box.lower[i], centre[i] + w * (Double(rng.next() % 2001) / 1000 - 1)))
+            }
+            let values = try engine.graph.evaluateAll(x)
+            guard splits.allSatisfy({ ($0.active ? 1.0 : -1.0) * values[$0.value]![$0.index] >= 0 }) else { continue }
+            inside += 1
+            let y = values[engine.graph.outputs[0]]!
+            for (k, a) in atoms.enumerated() {
+                let v = a.slack(y)!
+                for (name, b) in [("crown", crown), ("root", withRoot), ("beta", beta)] {
+                    XCTAssertGreaterThanOrEqual(v, b.rows[k].lower - 1e-9 * max(1, abs(v)), "\(name) row \(k)")
+                    XCTAssertLessThanOrEqual(v, b.rows[k].upper + 1e-9 * max(1, abs(v)), "\(name) row \(k)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(inside, 20, "too few sampled points in the domain")
+    }
+
     // MARK: - Deadline
 
     func testDeadlineIsRespected() throws {
