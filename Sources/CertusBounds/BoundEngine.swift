@@ -42,16 +42,27 @@ public final class BoundEngine {
     /// Filled lazily under `cacheLock`, so one engine may serve several threads at once.
     private var affineCache: [Int: (inputs: [Tensor], out0: Tensor)] = [:]
     private var offsetCache: [Int: [Double]] = [:]
-    private var floatCache: [Int: FloatChain.Step] = [:]
+    private var denseCache: [Int: DenseChain.Step] = [:]
     private let cacheLock = NSLock()
 
-    func cachedFloatStep(_ i: Int) -> FloatChain.Step? {
-        cacheLock.lock(); defer { cacheLock.unlock() }
-        return floatCache[i]
+    private var outputChainCache: DenseChain?? = nil
+    /// The whole network as a dense chain to its first output, if it is one (computed once).
+    var outputChain: DenseChain? {
+        cacheLock.lock()
+        if let c = outputChainCache { cacheLock.unlock(); return c }
+        cacheLock.unlock()
+        let c = graph.outputs.isEmpty ? nil : denseChain(target: graph.outputs[0])
+        cacheLock.lock(); outputChainCache = .some(c); cacheLock.unlock()
+        return c
     }
-    func storeFloatStep(_ i: Int, _ s: FloatChain.Step) {
+
+    func cachedDenseStep(_ i: Int) -> DenseChain.Step? {
         cacheLock.lock(); defer { cacheLock.unlock() }
-        floatCache[i] = s
+        return denseCache[i]
+    }
+    func storeDenseStep(_ i: Int, _ s: DenseChain.Step) {
+        cacheLock.lock(); defer { cacheLock.unlock() }
+        denseCache[i] = s
     }
 
     /// Certus parallelises above BLAS (alpha-CROWN row groups, branch-and-bound workers), so

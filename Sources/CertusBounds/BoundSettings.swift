@@ -44,6 +44,9 @@ public struct BoundSettings: Sendable {
     /// dense layers and ReLUs (twice the speed); the parameters found are evaluated in Double,
     /// and only that value is reported, so soundness does not depend on this setting.
     public var floatSearch: Bool = true
+    /// Compute CROWN intermediate bounds on the chain's own weights when the network is one
+    /// chain of dense layers and ReLUs (`chainIntermediateBounds`; same bounds, less overhead).
+    public var chainFastPath: Bool = true
     /// Threads for alpha-CROWN's row groups (rows are independent problems). Default: the
     /// machine's cores, at most 8; BLAS itself is pinned to one thread (see `BoundEngine`).
     public var threads: Int = min(8, max(1, ProcessInfo.processInfo.activeProcessorCount))

@@ -142,15 +142,20 @@ extension BoundEngine {
         var relax: [Int: Relaxation] = [:]
         var splitMap: [Int: [Int: Bool]] = [:]
         for sp in splits { splitMap[sp.value, default: [:]][sp.index] = sp.active }
-        let bounds = try intermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
+        let bounds = try settings.chainFastPath
+            ? chainIntermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
+                ?? intermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
+            : intermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
         let r = atoms.count
         var A = Matrix(zeros: 2 * r, m)
         for (k, a) in atoms.enumerated() {
             for j in 0..<m { A[k, j] = a.c[j]; A[r + k, j] = -a.c[j] }
         }
         var lb: [Double]
+        var crownRows: [RowBound]? = nil
         let record = BackwardRecord()
-        if settings.method == .alphaCrown && splits.isEmpty {
+        let domainMode = settings.alphaIntermediateIterations == 0 || !splits.isEmpty
+        if settings.method == .alphaCrown && !domainMode {
             lb = try optimize(target: out, A: A, box: box, bounds: bounds, relaxations: &relax,
                               iterations: settings.alphaIterations, settings: settings)
         } else {
@@ -160,6 +165,7 @@ extension BoundEngine {
                 // A branch-and-bound domain: CROWN first (its coefficients steer branching and
                 // give a counterexample candidate), then alpha and beta (the split constraints'
                 // multipliers) optimised for the spec rows.
+                crownRows = atoms.enumerated().map { k, a in RowBound(lower: lb[k] - a.d, upper: -lb[r + k] - a.d) }
                 let opt = try optimize(target: out, A: A, box: box, bounds: bounds, relaxations: &relax,
                                        iterations: settings.alphaIterations, settings: settings, splits: splitMap)
                 for k in lb.indices { lb[k] = max(lb[k], opt[k]) }
@@ -170,6 +176,7 @@ extension BoundEngine {
         var domain = DomainBounds(rows: result)
         if let Ain = record.atInput {
             domain.inputCoefficients = (0..<r).map { Array(Ain.row($0)) }
+            domain.coefficientRows = crownRows ?? result
         }
         for (i, node) in graph.nodes.enumerated() where node.op is Relu {
             let v = node.inputs[0]
@@ -217,6 +224,10 @@ public struct DomainBounds: Sendable {
     public var rows: [RowBound]
     /// Per atom, the lower bound's coefficients on the input (CROWN only; empty otherwise).
     public var inputCoefficients: [[Double]] = []
+    /// The bounds of the linear functions whose input coefficients are `inputCoefficients`
+    /// (CROWN's; `rows` may be tighter when alpha/beta optimisation followed). Whatever uses the
+    /// coefficients together with a bound (clipping) must use these.
+    public var coefficientRows: [RowBound] = []
     public var relus: [ReluInfo] = []
     public init(rows: [RowBound]) { self.rows = rows }
 }

@@ -22,11 +22,23 @@ struct FloatChain {
     var inputCount: Int
 }
 
+/// A chain of dense steps in Double (see `BoundEngine.denseChain`).
+struct DenseChain {
+    enum Step {
+        /// y = x W^T + b, W stored outN x inN row-major (nil: identity).
+        case linear(w: [Double]?, b: [Double], inN: Int, outN: Int, output: Int)
+        /// A ReLU node and its input value.
+        case relu(node: Int, input: Int)
+    }
+    /// From the input to the target.
+    var steps: [Step]
+}
+
 extension BoundEngine {
     /// The chain from the graph input to `target`, or nil when the cone holds anything other
     /// than dense layers, constant bias additions, reshapes and ReLUs.
-    func floatChain(target: Int, relaxations: [Int: Relaxation]) -> FloatChain? {
-        var steps: [FloatChain.Step] = []
+    func denseChain(target: Int) -> DenseChain? {
+        var steps: [DenseChain.Step] = []
         var v = target
         while v != graph.input {
             guard let i = producer[v] else { return nil }
@@ -34,64 +46,78 @@ extension BoundEngine {
             let vars = node.inputs.filter { !isConstant[$0] }
             guard vars.count == 1, size(vars[0]) > 0 else { return nil }
             if node.op is Relu {
-                guard let r = relaxations[i] else { return nil }
-                steps.append(.relu(node: i, n: r.aL.count, aL: r.aL.map(Float.init), bL: r.bL.map(Float.init),
-                                   aU: r.aU.map(Float.init), bU: r.bU.map(Float.init)))
+                steps.append(.relu(node: i, input: vars[0]))
             } else if affineClasses[i] == .passThrough {
                 // Flatten, Reshape, Identity: same data.
-            } else if let step = floatLinear(node: i) {
+            } else if let step = denseLinear(node: i) {
                 steps.append(step)
             } else {
                 return nil
             }
             v = vars[0]
         }
-        return FloatChain(steps: steps.reversed(), inputCount: size(graph.input))
+        return DenseChain(steps: steps.reversed())
     }
 
-    /// A dense node as a Float linear step (cached per node).
-    private func floatLinear(node i: Int) -> FloatChain.Step? {
-        if let c = cachedFloatStep(i) { return c }
+    func floatChain(target: Int, relaxations: [Int: Relaxation]) -> FloatChain? {
+        guard let dense = denseChain(target: target) else { return nil }
+        var steps: [FloatChain.Step] = []
+        for s in dense.steps {
+            switch s {
+            case .linear(let w, let b, let inN, let outN, _):
+                steps.append(.linear(w: w.map { $0.map(Float.init) }, b: b.map(Float.init), inN: inN, outN: outN))
+            case .relu(let i, _):
+                guard let r = relaxations[i] else { return nil }
+                steps.append(.relu(node: i, n: r.aL.count, aL: r.aL.map(Float.init), bL: r.bL.map(Float.init),
+                                   aU: r.aU.map(Float.init), bU: r.bU.map(Float.init)))
+            }
+        }
+        return FloatChain(steps: steps, inputCount: size(graph.input))
+    }
+
+    /// A dense node as a linear step (cached per node).
+    private func denseLinear(node i: Int) -> DenseChain.Step? {
+        if let c = cachedDenseStep(i) { return c }
         let node = graph.nodes[i]
         let ins = node.inputs
         let outN = size(node.output)
-        var step: FloatChain.Step? = nil
+        var step: DenseChain.Step? = nil
         if let g = node.op as? Gemm, ins.count >= 2, !isConstant[ins[0]], isConstant[ins[1]],
            ins.count == 2 || isConstant[ins[2]], !g.transA {
             let xs = graph.values[ins[0]].shape
             let B = graph.constants[ins[1]]!
             if xs.count == 2, xs[0] == 1, B.rank == 2 {
                 let inN = xs[1]
-                var w = [Float](repeating: 0, count: outN * inN)
+                var w = [Double](repeating: 0, count: outN * inN)
                 for o in 0..<outN {
                     for k in 0..<inN {
-                        w[o * inN + k] = Float(g.alpha * (g.transB ? B.data[o * inN + k] : B.data[k * outN + o]))
+                        w[o * inN + k] = g.alpha * (g.transB ? B.data[o * inN + k] : B.data[k * outN + o])
                     }
                 }
-                var b = [Float](repeating: 0, count: outN)
+                var b = [Double](repeating: 0, count: outN)
                 if ins.count == 3 {
                     let C = graph.constants[ins[2]]!
                     let map = Broadcast.indexMap(from: C.shape, to: [1, outN])
-                    for o in 0..<outN { b[o] = Float(g.beta * C.data[map[o]]) }
+                    for o in 0..<outN { b[o] = g.beta * C.data[map[o]] }
                 }
-                step = .linear(w: w, b: b, inN: inN, outN: outN)
+                step = .linear(w: w, b: b, inN: inN, outN: outN, output: node.output)
             }
         } else if node.op is MatMul, ins.count == 2, !isConstant[ins[0]], isConstant[ins[1]] {
             let xs = graph.values[ins[0]].shape, W = graph.constants[ins[1]]!
             if W.rank == 2, xs.count >= 1, xs.dropLast().allSatisfy({ $0 == 1 }) {
                 let inN = W.shape[0]
-                var w = [Float](repeating: 0, count: outN * inN)
-                for o in 0..<outN { for k in 0..<inN { w[o * inN + k] = Float(W.data[k * outN + o]) } }
-                step = .linear(w: w, b: [Float](repeating: 0, count: outN), inN: inN, outN: outN)
+                var w = [Double](repeating: 0, count: outN * inN)
+                for o in 0..<outN { for k in 0..<inN { w[o * inN + k] = W.data[k * outN + o] } }
+                step = .linear(w: w, b: [Double](repeating: 0, count: outN), inN: inN, outN: outN, output: node.output)
             }
         } else if node.op is Add || node.op is Sub, ins.count == 2, !isConstant[ins[0]], isConstant[ins[1]],
                   size(ins[0]) == outN {
             let C = graph.constants[ins[1]]!
             let map = Broadcast.indexMap(from: C.shape, to: graph.values[node.output].shape)
             let sign: Double = node.op is Sub ? -1 : 1
-            step = .linear(w: nil, b: map.map { Float(sign * C.data[$0]) }, inN: outN, outN: outN)
+            step = .linear(w: nil, b: map.map { sign * C.data[$0] }, inN: outN, outN: outN, output: node.output)
         }
-        if let step { storeFloatStep(i, step) }
+        if let step { storeDenseStep(i, step) }
         return step
     }
 

@@ -271,7 +271,10 @@ final class InputSplitSearch: @unchecked Sendable {
             state.maxDepth = max(state.maxDepth, stats.maxDepth)
             state.lock.unlock()
         }
-        var bs = BoundSettings(method: .crown)
+        var bs = BoundSettings(method: options.alphaIterations > 0 ? .alphaCrown : .crown)
+        bs.alphaIntermediateIterations = 0
+        bs.alphaIterations = options.alphaIterations
+        bs.threads = 1          // the workers use the cores
         bs.deadline = nil
         while true {
             // Take a batch.
@@ -367,7 +370,7 @@ final class InputSplitSearch: @unchecked Sendable {
         }
         var stillOpen = d.openClauses.indices.filter { !refuted[$0] }
         if stillOpen.isEmpty { return .closed }
-        let haveCoefficients = db.inputCoefficients.count == atoms.count
+        let haveCoefficients = db.inputCoefficients.count == atoms.count && db.coefficientRows.count == atoms.count
 
         // Clip the box to the part where some open clause can still hold (Clip-and-Verify).
         var lo = d.lower, hi = d.upper
@@ -377,7 +380,7 @@ final class InputSplitSearch: @unchecked Sendable {
             var open: [Int] = []
             for k in stillOpen {
                 let rows = rowClause.indices.filter { rowClause[$0] == k }
-                if let (cl, cu) = InputSplitProver.clip(lower: d.lower, upper: d.upper, rows: rows.map { (db.inputCoefficients[$0], db.rows[$0]) }) {
+                if let (cl, cu) = InputSplitProver.clip(lower: d.lower, upper: d.upper, rows: rows.map { (db.inputCoefficients[$0], db.coefficientRows[$0]) }) {
                     open.append(k)
                     for i in lo.indices { hullLo[i] = min(hullLo[i], cl[i]); hullHi[i] = max(hullHi[i], cu[i]) }
                 }
@@ -401,7 +404,7 @@ final class InputSplitSearch: @unchecked Sendable {
                 }
             }
             for x in candidates {
-                let (hit, loss) = try check(x, caseIndex: d.caseIndex, clauses: stillOpen.map { d.openClauses[$0] })
+                let (hit, loss) = try check(x, caseIndex: d.caseIndex, clauses: stillOpen.map { d.openClauses[$0] }, engine: engine)
                 if let hit { return .stop(.counterexample(hit)) }
                 bestLoss = min(bestLoss, loss)
             }
@@ -467,8 +470,10 @@ final class InputSplitSearch: @unchecked Sendable {
     /// Evaluates the model at `x`; returns `x` when some clause of the case holds there with the
     /// verifier's safety margin after float32 snapping (the verifier re-checks it again), and the
     /// lowest loss over `clauses` (max over the clause's atoms of c·y - d).
-    func check(_ x: [Double], caseIndex: Int, clauses: [Int]) throws -> ([Double]?, Double) {
-        let y = try graph.evaluateFirst(x)
+    func check(_ x: [Double], caseIndex: Int, clauses: [Int], engine: BoundEngine? = nil) throws -> ([Double]?, Double) {
+        // Screen with the fast chain evaluation when there is one; a hit is confirmed below by
+        // the model's own evaluation.
+        let y = try engine?.evaluateChain(x) ?? graph.evaluateFirst(x)
         guard y.allSatisfy(\.isFinite) else { return (nil, .infinity) }
         let pc = property.cases[caseIndex]
         var loss = Double.infinity

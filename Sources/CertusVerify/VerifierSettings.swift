@@ -1,3 +1,4 @@
+import Foundation
 /// Every knob of the verification pipeline, in one place.
 ///
 /// The defaults are chosen for VNN-COMP-style instances (ACAS Xu, MNIST fully connected): a
@@ -199,6 +200,11 @@ public struct InputSplitSettings: Sendable, Equatable, Codable {
     /// alpha-beta-CROWN on ACAS Xu). Sound: the removed points provably violate a row of every
     /// open clause. Default true.
     public var clipping: Bool = true
+    /// Adam iterations of alpha-CROWN on the spec rows' ReLU slopes per domain (intermediate
+    /// bounds stay CROWN's; the search runs in Float on dense ReLU chains and the bound is
+    /// evaluated in Double); 0 bounds domains with CROWN alone. Default 10: ACAS Xu 3_3 prop_2
+    /// goes from a timeout (116 s) to 17 s and 4_2 prop_2 from 25 s to 12 s (5: 43 s, 20: 21 s).
+    public var alphaIterations: Int = 10
 
     /// Evaluate the model at each split domain's centre and at the corner minimising each open
     /// row's CROWN bound, looking for a counterexample. Default true (cheap next to bounding).
@@ -230,6 +236,7 @@ public struct InputSplitSettings: Sendable, Equatable, Codable {
     /// - Throws: `SettingsError` naming the setting.
     public func validate() throws {
         func fail(_ name: String, _ why: String) -> SettingsError { SettingsError(setting: "inputSplit." + name, message: why) }
+        guard alphaIterations >= 0 else { throw fail("alphaIterations", "must be >= 0, got \(alphaIterations)") }
         guard sbCoefficientFloor.isFinite, sbCoefficientFloor >= 0 else { throw fail("sbCoefficientFloor", "must be >= 0, got \(sbCoefficientFloor)") }
         guard sbMarginWeight.isFinite else { throw fail("sbMarginWeight", "must be finite, got \(sbMarginWeight)") }
         guard batchSize >= 1 else { throw fail("batchSize", "must be >= 1, got \(batchSize)") }

@@ -107,3 +107,55 @@ final class AlphaCrownVNNCompTests: XCTestCase {
         }
     }
 }
+
+/// The dense-chain fast path computes the same bounds as the general pass.
+final class ChainPathTests: XCTestCase {
+    func testChainPathEqualsGeneralPass() throws {
+        let cases = VNNCompReferenceTests.cases.filter { $0.model.contains("acasxu") || $0.model.contains("256x2") }
+        for c in cases {
+            let graph = try ModelFile.load(TestData.sharedPath(c.model))
+            let property = try PropertyLoader.load(path: TestData.sharedPath(c.spec), numOutputs: graph.outputCount)
+            let atoms = property.rows.map(\.atom)
+            let box = property.cases[0].box
+            let engine = BoundEngine(graph: graph)
+            var fast = BoundSettings(method: .crown)
+            fast.chainFastPath = true
+            var slow = fast
+            slow.chainFastPath = false
+            let root = try engine.rootBounds(box: box, settings: BoundSettings(method: .alphaCrown))
+            // Plain, with root bounds, and with splits of the first unstable neurons.
+            let top = try engine.boundDomain(box: box, atoms: atoms, splits: [], settings: slow)
+            var splits: [NeuronSplit] = []
+            for info in top.relus.prefix(2) {
+                if let j = info.lower.indices.first(where: { info.lower[$0] < 0 && info.upper[$0] > 0 }) {
+                    splits.append(NeuronSplit(value: info.value, index: j, active: splits.count % 2 == 0))
+                }
+            }
+            for (sp, r) in [([NeuronSplit](), nil as IntermediateBounds?), ([], root), (splits, root), (splits, nil)] {
+                let a: DomainBounds, b: DomainBounds
+                do { a = try engine.boundDomain(box: box, atoms: atoms, splits: sp, settings: fast, root: r) } catch is InfeasibleDomain {
+                    XCTAssertThrowsError(try engine.boundDomain(box: box, atoms: atoms, splits: sp, settings: slow, root: r)); continue
+                }
+                b = try engine.boundDomain(box: box, atoms: atoms, splits: sp, settings: slow, root: r)
+                for k in atoms.indices {
+                    XCTAssertEqual(a.rows[k].lower, b.rows[k].lower, accuracy: 1e-9 * max(1, abs(b.rows[k].lower)), "\(c.spec) row \(k)")
+                    XCTAssertEqual(a.rows[k].upper, b.rows[k].upper, accuracy: 1e-9 * max(1, abs(b.rows[k].upper)), "\(c.spec) row \(k)")
+                }
+                for (x, y) in zip(a.relus, b.relus) {
+                    for j in x.lower.indices {
+                        XCTAssertEqual(x.lower[j], y.lower[j], accuracy: 1e-9 * max(1, abs(y.lower[j])))
+                        XCTAssertEqual(x.upper[j], y.upper[j], accuracy: 1e-9 * max(1, abs(y.upper[j])))
+                    }
+                }
+            }
+            // The chain's own evaluation equals the model's.
+            var rng = SystemRandomNumberGenerator()
+            for _ in 0..<20 {
+                let x = zip(box.lower, box.upper).map { Double.random(in: $0...$1, using: &rng) }
+                let y0 = try graph.evaluateFirst(x)
+                let y1 = try XCTUnwrap(engine.evaluateChain(x))
+                for (u, v) in zip(y0, y1) { XCTAssertEqual(u, v, accuracy: 1e-9 * max(1, abs(u))) }
+            }
+        }
+    }
+}

@@ -160,8 +160,14 @@ final class InputSplitTests: XCTestCase {
                 hi[i] = Double.random(in: xstar[i]...hi[i], using: &rng)
             }
             for clause in pc.clauses {
-                let db = try engine.boundDomain(box: InputBox(lower: lo, upper: hi), atoms: clause.atoms, splits: [])
-                let clipped = InputSplitProver.clip(lower: lo, upper: hi, rows: Array(zip(db.inputCoefficients, db.rows)))
+                // As the prover bounds domains: CROWN, then alpha on the spec rows; the clip uses
+                // the CROWN rows that go with the coefficients.
+                var bs = BoundSettings(method: .alphaCrown)
+                bs.alphaIntermediateIterations = 0
+                bs.alphaIterations = 10
+                let db = try engine.boundDomain(box: InputBox(lower: lo, upper: hi), atoms: clause.atoms, splits: [], settings: bs)
+                for (k, row) in db.rows.enumerated() { XCTAssertGreaterThanOrEqual(row.lower, db.coefficientRows[k].lower) }
+                let clipped = InputSplitProver.clip(lower: lo, upper: hi, rows: Array(zip(db.inputCoefficients, db.coefficientRows)))
                 if let (cl, cu) = clipped {
                     for i in lo.indices { XCTAssertTrue(lo[i] <= cl[i] && cu[i] <= hi[i]) }
                     if lo.indices.contains(where: { cl[$0] > lo[$0] || cu[$0] < hi[$0] }) { clippedAway += 1 }
