@@ -44,6 +44,10 @@ public struct BoundSettings: Sendable {
     /// dense layers and ReLUs (twice the speed); the parameters found are evaluated in Double,
     /// and only that value is reported, so soundness does not depend on this setting.
     public var floatSearch: Bool = true
+    /// With known (root) bounds given, keep them for every layer instead of re-bounding the
+    /// layers after the first split neuron (beta-CROWN's branch and bound: the split constraints
+    /// enter the final bound through their multipliers instead). Much cheaper per domain.
+    public var reuseKnownBounds: Bool = false
     /// Compute CROWN intermediate bounds on the chain's own weights when the network is one
     /// chain of dense layers and ReLUs (`chainIntermediateBounds`; same bounds, less overhead).
     public var chainFastPath: Bool = true

@@ -80,7 +80,7 @@ extension BoundEngine {
                     for j in vb.lower.indices {
                         vb.lower[j] = max(vb.lower[j], kn.lower[j]); vb.upper[j] = min(vb.upper[j], kn.upper[j])
                     }
-                    settled = (producer[v] ?? Int.max) <= firstSplitNode
+                    settled = settings.reuseKnownBounds || (producer[v] ?? Int.max) <= firstSplitNode
                 }
                 if !settled {
                     let open = vb.lower.indices.filter { vb.lower[$0] < 0 && vb.upper[$0] > 0 }

@@ -33,7 +33,7 @@ extension BoundEngine {
                 for j in b.lower.indices {
                     b.lower[j] = max(b.lower[j], k.lower[j]); b.upper[j] = min(b.upper[j], k.upper[j])
                 }
-                settled = index <= firstSplitNode
+                settled = settings.reuseKnownBounds || index <= firstSplitNode
             }
             if settings.method != .ibp, needsBounds.contains(node.output), !settled {
                 let rowsOfInterest = neuronsToBound(value: node.output, ibp: b)
@@ -127,6 +127,12 @@ extension BoundEngine {
     /// `root`: `rootBounds` of a box containing this one (intersected in; see `intermediateBounds`).
     public func boundDomain(box inputBox: InputBox, atoms: [LinearAtom], splits: [NeuronSplit],
                             settings: BoundSettings = BoundSettings(), root: IntermediateBounds? = nil) throws -> DomainBounds {
+        try boundDomain(box: inputBox, atoms: atoms, splits: splits, settings: settings, root: root, keep: nil)
+    }
+
+    /// `boundDomain`, handing the intermediate bounds and relaxations used to `keep`.
+    func boundDomain(box inputBox: InputBox, atoms: [LinearAtom], splits: [NeuronSplit], settings: BoundSettings,
+                     root: IntermediateBounds?, keep: (([ValueBounds?], [Int: Relaxation]) -> Void)?) throws -> DomainBounds {
         guard inputBox.count == graph.inputCount else {
             throw BoundError("the box has \(inputBox.count) inputs, the model \(graph.inputCount)")
         }
@@ -184,7 +190,119 @@ extension BoundEngine {
             let lambda = record.atNode[i].map { M in (0..<r).map { Array(M.row($0)) } }
             domain.relus.append(.init(node: i, value: v, lower: b.lower, upper: b.upper, lambda: lambda))
         }
+        keep?(bounds, relax)
         return domain
+    }
+
+    /// Bounds of several branch-and-bound domains of one box at once (`boundDomain` for each),
+    /// with their alpha/beta search batched: under alpha-CROWN on a dense ReLU chain, CROWN runs
+    /// per domain and then one Float search optimises every domain's rows together (a split
+    /// neuron's relaxation and multiplier given per row), so each weight matrix is read once
+    /// per iteration for the whole batch instead of once per domain. Each domain's parameters
+    /// are then evaluated in Double with its own bounds, as in `boundDomain`.
+    /// Results are in the order of `domains`; `InfeasibleDomain` marks an empty domain.
+    public func boundDomains(box inputBox: InputBox, domains: [(atoms: [LinearAtom], splits: [NeuronSplit])],
+                             settings: BoundSettings, root: IntermediateBounds?) -> [Result<DomainBounds, Error>] {
+        let count = domains.count
+        let batched = settings.method == .alphaCrown && settings.alphaIterations > 0 && settings.floatSearch
+            && settings.alphaIntermediateIterations == 0 && count > 1
+        var crownSettings = settings
+        if batched { crownSettings.method = .crown }
+        crownSettings.threads = 1
+        // CROWN per domain, on the cores.
+        struct Core { var db: DomainBounds; var bounds: [ValueBounds?]; var relax: [Int: Relaxation] }
+        var cores = [Result<Core, Error>?](repeating: nil, count: count)
+        cores.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: count) { t in
+                base[t] = Result {
+                    var relax: [Int: Relaxation] = [:]
+                    var bounds: [ValueBounds?] = []
+                    let db = try self.boundDomain(box: inputBox, atoms: domains[t].atoms, splits: domains[t].splits,
+                                                  settings: crownSettings, root: root, keep: { bounds = $0; relax = $1 })
+                    return Core(db: db, bounds: bounds, relax: relax)
+                }
+            }
+        }
+        guard batched else { return cores.map { $0!.map(\.db) } }
+        let out = graph.outputs[0]
+        let box = ValueBounds(lower: inputBox.lower, upper: inputBox.upper)
+        var baseRelax: [Int: Relaxation] = [:]
+        guard let baseBounds = try? chainIntermediateBounds(box: box, settings: crownSettings, relaxations: &baseRelax,
+                                                            splits: [:], known: root?.values),
+              let chain = floatChain(target: out, relaxations: baseRelax) else { return cores.map { $0!.map(\.db) } }
+        // The rows of every feasible domain, with their splits.
+        let live = (0..<count).filter { if case .success = cores[$0]! { return true } else { return false } }
+        let m = size(out)
+        var rowsOf: [Int: Range<Int>] = [:]
+        var data: [Double] = []
+        var rowSplits: [[Int: [Int: Bool]]] = []
+        var splitMaps: [Int: [Int: [Int: Bool]]] = [:]
+        var goals: [Double] = []     // a row needs no more work once its bound refutes it
+        for t in live {
+            var sm: [Int: [Int: Bool]] = [:]
+            for sp in domains[t].splits { sm[sp.value, default: [:]][sp.index] = sp.active }
+            splitMaps[t] = sm
+            // Only the lower bounds are optimised (they refute domains; upper bounds stay CROWN's).
+            let atoms = domains[t].atoms, start = rowSplits.count
+            for a in atoms { data += a.c; rowSplits.append(sm); goals.append(a.d) }
+            rowsOf[t] = start..<rowSplits.count
+        }
+        guard !rowSplits.isEmpty else { return cores.map { $0!.map(\.db) } }
+        let A = Matrix(rows: rowSplits.count, cols: m, data: data)
+        // Groups of whole domains on the cores.
+        let groups = max(1, min(settings.threads, live.count))
+        let parts = (0..<groups).map { g in Array(live[(g * live.count / groups)..<((g + 1) * live.count / groups)]) }
+        var found = [[Int: NodeParameters]?](repeating: nil, count: groups)
+        found.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: groups) { g in
+                let idx = parts[g].flatMap { Array(rowsOf[$0]!) }
+                guard !idx.isEmpty else { return }
+                base[g] = self.floatSearch(chain: chain, A: A.selectingRows(idx), box: box, bounds: baseBounds,
+                                           iterations: settings.alphaIterations, settings: settings, goal: idx.map { goals[$0] }, partner: nil,
+                                           rowSplits: idx.map { rowSplits[$0] })
+            }
+        }
+        // Each domain's parameters, evaluated in Double with its own bounds.
+        var results = cores.map { $0!.map(\.db) }
+        results.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: groups) { g in
+                guard let params = found[g] else { return }
+                var offset = 0
+                for t in parts[g] {
+                    guard case .success(var core) = cores[t]! else { continue }
+                    let n2 = rowsOf[t]!.count
+                    let local = Array(offset..<(offset + n2))
+                    offset += n2
+                    var p: [Int: NodeParameters] = [:]
+                    for (node, np) in params {
+                        var q = NodeParameters(lower: np.lower.selectingRows(local), upper: Matrix(zeros: 0, np.lower.cols))
+                        if let beta = np.beta, let sp = splitMaps[t]![graph.nodes[node].inputs[0]] {
+                            q.beta = beta.selectingRows(local)
+                            var sg = [Double](repeating: 0, count: np.lower.cols)
+                            for (j, a) in sp where j < sg.count { sg[j] = a ? 1 : -1 }
+                            q.splitSign = sg
+                        }
+                        p[node] = q
+                    }
+                    let atoms = domains[t].atoms, r = atoms.count
+                    let Ad = A.selectingRows(Array(rowsOf[t]!))
+                    guard let lb = try? self.backward(target: out, A: Ad, box: box, bounds: core.bounds,
+                                                      relaxations: &core.relax, parameters: p) else { continue }
+                    var db = core.db
+                    if db.coefficientRows.isEmpty { db.coefficientRows = db.rows }
+                    for k in 0..<r {
+                        let lo = lb[k] - atoms[k].d
+                        guard !lo.isNaN else { continue }
+                        db.rows[k].lower = max(db.rows[k].lower, lo)
+                    }
+                    base[t] = .success(db)
+                }
+            }
+        }
+        return results
     }
 
     /// Values feeding ReLU nodes: the neurons a ReLU split can constrain.

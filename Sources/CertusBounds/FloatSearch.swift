@@ -126,7 +126,7 @@ extension BoundEngine {
     /// search stopped before its first step. The caller evaluates them in Double.
     func floatSearch(chain: FloatChain, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
                      iterations: Int, settings: BoundSettings, goal: [Double]?, partner: [Int]?,
-                     splits: [Int: [Int: Bool]] = [:]) -> [Int: NodeParameters]? {
+                     splits: [Int: [Int: Bool]] = [:], rowSplits perRow: [[Int: [Int: Bool]]]? = nil) -> [Int: NodeParameters]? {
         let rows = A.rows
         let steps = chain.steps
         let reluSteps = steps.indices.filter { if case .relu = steps[$0] { return true } else { return false } }
@@ -142,15 +142,26 @@ extension BoundEngine {
             for _ in 0..<rows { p.append(contentsOf: row) }
             params[k] = p
         }
-        // beta-CROWN multipliers of the split neurons (domain constraints), from 0.
-        var signs: [Int: [Float]] = [:]
+        // beta-CROWN multipliers of the split neurons (domain constraints), from 0. The splits
+        // are the same for every row (`splits`) or given per row (`perRow`, a batch of domains);
+        // a split neuron's relaxation is exact (identity or zero) whatever the chain's default.
+        var rowSplits: [Int: [[(Int, Float)]]] = [:]      // by step: per working row, (neuron, sign)
         var betas: [Int: [Float]] = [:]
         for k in reluSteps {
-            guard case .relu(let node, let n, _, _, _, _) = steps[k], let sp = splits[graph.nodes[node].inputs[0]], !sp.isEmpty else { continue }
-            var sg = [Float](repeating: 0, count: n)
-            for (j, active) in sp where j < n { sg[j] = active ? 1 : -1 }
-            signs[k] = sg
-            betas[k] = [Float](repeating: 0, count: rows * n)
+            guard case .relu(let node, let n, _, _, _, _) = steps[k] else { continue }
+            let v = graph.nodes[node].inputs[0]
+            var lists = [[(Int, Float)]](repeating: [], count: rows)
+            var any = false
+            for r in 0..<rows {
+                guard let sp = perRow?[r][v] ?? splits[v], !sp.isEmpty else { continue }
+                lists[r] = sp.compactMap { j, a in j < n ? (j, Float(a ? 1 : -1)) : nil }.sorted { $0.0 < $1.0 }
+                for (j, _) in lists[r] { params[k]![r * n + j] = .nan }
+                any = true
+            }
+            if any {
+                rowSplits[k] = lists
+                betas[k] = [Float](repeating: 0, count: rows * n)
+            }
         }
         var bestParams = params                                  // original row order
         var bestBetas = betas
@@ -244,9 +255,15 @@ extension BoundEngine {
                             bias[r] += s
                         }
                     } } }
-                    if let sg = signs[k], let bt = betas[k] {
+                    if let lists = rowSplits[k], let bt = betas[k] {
+                        // Split neurons: exact relaxation instead of the default one, plus the
+                        // multiplier term -beta * sign * z.
                         for r in 0..<R {
-                            for j in 0..<n where sg[j] != 0 { out[r * n + j] -= bt[r * n + j] * sg[j] }
+                            for (j, sg) in lists[r] {
+                                let t = r * n + j, v = cur[t]
+                                bias[r] -= Swift.max(v, 0) * bL[j] + Swift.min(v, 0) * bU[j]
+                                out[t] = (sg > 0 ? v : 0) - bt[t] * sg
+                            }
                         }
                     }
                     cur = out
@@ -351,13 +368,20 @@ extension BoundEngine {
                             }
                         }
                     } } } } }
-                    grads[k] = G
-                    if let sg = signs[k] {
+                    if let lists = rowSplits[k] {
                         // d bound / d beta = -sign * z at the minimiser (z = this step's input).
                         var GB = [Float](repeating: 0, count: R * n)
-                        for r in 0..<R { for j in 0..<n where sg[j] != 0 { GB[r * n + j] = -sg[j] * X[r * n + j] } }
+                        for r in 0..<R {
+                            for (j, sg) in lists[r] {
+                                let t = r * n + j
+                                Y[t] = sg > 0 ? X[t] : 0
+                                G[t] = 0
+                                GB[t] = -sg * X[t]
+                            }
+                        }
                         betaGrads[k] = GB
                     }
+                    grads[k] = G
                     X = Y
                 }
             }
@@ -407,7 +431,10 @@ extension BoundEngine {
                 for k in reluSteps {
                     guard case .relu(_, let n, _, _, _, _) = steps[k] else { continue }
                     params[k] = select(params[k]!, n); m1[k] = select(m1[k]!, n); m2[k] = select(m2[k]!, n)
-                    if betas[k] != nil { betas[k] = select(betas[k]!, n); bm1[k] = select(bm1[k]!, n); bm2[k] = select(bm2[k]!, n) }
+                    if betas[k] != nil {
+                        betas[k] = select(betas[k]!, n); bm1[k] = select(bm1[k]!, n); bm2[k] = select(bm2[k]!, n)
+                        rowSplits[k] = keep.map { rowSplits[k]![$0] }
+                    }
                 }
                 active = keep.map { active[$0] }
             }
@@ -418,9 +445,14 @@ extension BoundEngine {
             guard case .relu(let node, let n, _, _, _, _) = steps[k] else { continue }
             var p = NodeParameters(lower: Matrix(rows: rows, cols: n, data: bestParams[k]!.map(Double.init)),
                                    upper: Matrix(zeros: 0, n))
-            if let sg = signs[k], let bt = bestBetas[k] {
+            if let bt = bestBetas[k] {
                 p.beta = Matrix(rows: rows, cols: n, data: bt.map(Double.init))
-                p.splitSign = sg.map(Double.init)
+                // The signs when they are the same for every row; a batch caller sets its own.
+                if let sp = splits[graph.nodes[node].inputs[0]] {
+                    var sg = [Double](repeating: 0, count: n)
+                    for (j, a) in sp where j < n { sg[j] = a ? 1 : -1 }
+                    p.splitSign = sg
+                }
             }
             out[node] = p
         }

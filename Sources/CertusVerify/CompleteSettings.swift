@@ -1,3 +1,4 @@
+import Foundation
 // Knobs of the complete provers (ReLU-split branch and bound, MILP), kept in their own file.
 
 /// Settings of `ReluSplitProver` (branch and bound over ReLU splits, with exact LPs at the
@@ -33,8 +34,17 @@ public struct ReluSplitSettings: Sendable, Equatable, Codable {
     /// multipliers (alpha- and beta-CROWN; dense ReLU chains only, others use CROWN). 0 bounds
     /// domains with CROWN alone. Default 20: children gain more from beta than they cost.
     public var betaIterations: Int = 20
-    /// Bound a domain's two children on two threads (the bound engine is shared). Default true.
-    public var parallelChildren: Bool = true
+    /// Keep the root's intermediate bounds in every domain (only the split neurons' own bounds
+    /// are clamped) and let beta-CROWN carry the splits into the final bound, instead of
+    /// re-running CROWN for every layer after the first split. Default true: on mnist-net_256x4
+    /// prop_4_0.05, 60 s reach 11,113 domains and a global bound of -0.460 this way, 5,217 and
+    /// -0.534 with re-bounding.
+    public var reuseRootBounds: Bool = true
+    /// Domains taken from the queue at once; their children are bounded together (one batched
+    /// alpha/beta search; see `BoundEngine.boundDomains`). Default 64: each weight matrix is
+    /// read once per iteration for 128 children (about 2x the domains per second of one at a
+    /// time on mnist-net_256x4).
+    public var batchDomains: Int = 64
 
     public init() {}
 
@@ -45,6 +55,7 @@ public struct ReluSplitSettings: Sendable, Equatable, Codable {
         }
         guard attackRestartsBeforeSearch >= 0 else { throw fail("attackRestartsBeforeSearch", "must be >= 0, got \(attackRestartsBeforeSearch)") }
         guard maxDomains >= 1 else { throw fail("maxDomains", "must be >= 1, got \(maxDomains)") }
+        guard batchDomains >= 1 else { throw fail("batchDomains", "must be >= 1, got \(batchDomains)") }
         guard betaIterations >= 0 else { throw fail("betaIterations", "must be >= 0, got \(betaIterations)") }
         guard lpUnstableThreshold >= 0 else { throw fail("lpUnstableThreshold", "must be >= 0, got \(lpUnstableThreshold)") }
         guard lpTimeLimit > 0, !lpTimeLimit.isNaN else { throw fail("lpTimeLimit", "must be positive, got \(lpTimeLimit)") }

@@ -177,44 +177,41 @@ private struct CaseSearch {
                                             elapsed: Double(e.seconds) + Double(e.attoseconds) * 1e-18))
         }
         defer { report(force: true) }
-        while let d = heap.pop() {
+        while !heap.isEmpty {
             report(force: false)
-            if deadline.hasPassed {
-                heap.push(d, priority: d.worst)
-                return .open("time limit with \(heap.count) open domains")
+            if deadline.hasPassed { return .open("time limit with \(heap.count) open domains") }
+            // A batch of the worst domains; their children are bounded together.
+            var parents: [Domain] = []
+            while parents.count < settings.reluSplit.batchDomains, let d = heap.pop() {
+                if d.branch != nil { parents.append(d) }
             }
-            guard let b = d.branch else { continue }
-            stats.branched += 1
-            let children = [true, false].map { active -> Domain in
-                var child = d
-                child.splits.append(NeuronSplit(value: b.value, index: b.index, active: active))
-                return child
-            }
-            stats.maxDepth = Swift.max(stats.maxDepth, d.splits.count + 1)
-            // Both children at once (they are independent; the engine is shared read-only).
-            var results = [Result<(BoundResult, ReluSplitProver.Statistics), Error>?](repeating: nil, count: 2)
-            let me = self
-            if settings.reluSplit.parallelChildren {
-                results.withUnsafeMutableBufferPointer { buf in
-                    let base = buf.baseAddress!
-                    DispatchQueue.concurrentPerform(iterations: 2) { t in
-                        base[t] = Result {
-                            var st = ReluSplitProver.Statistics()
-                            let r = try me.bound(children[t], stats: &st)
-                            return (r, st)
-                        }
-                    }
+            if parents.isEmpty { continue }
+            var children: [Domain] = []
+            for d in parents {
+                let b = d.branch!
+                for active in [true, false] {
+                    var child = d
+                    child.splits.append(NeuronSplit(value: b.value, index: b.index, active: active))
+                    children.append(child)
                 }
-            } else {
-                for t in 0..<2 {
-                    results[t] = Result {
+                stats.maxDepth = Swift.max(stats.maxDepth, d.splits.count + 1)
+            }
+            stats.branched += parents.count
+            let bounded = boundAll(children)
+            // Finish the children on the cores (checks, branching choice, leaf LPs).
+            var results = [Result<(BoundResult, ReluSplitProver.Statistics), Error>?](repeating: nil, count: children.count)
+            let me = self
+            results.withUnsafeMutableBufferPointer { buf in
+                let base = buf.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: children.count) { t in
+                    base[t] = Result {
                         var st = ReluSplitProver.Statistics()
-                        let r = try me.bound(children[t], stats: &st)
+                        let r = try me.finish(children[t], bounded[t], stats: &st)
                         return (r, st)
                     }
                 }
             }
-            for t in 0..<2 {
+            for t in children.indices {
                 let (r, st) = try results[t]!.get()
                 stats.merge(st)
                 switch r {
@@ -232,17 +229,37 @@ private struct CaseSearch {
         return .proven
     }
 
+    /// The settings domains are bounded with: CROWN on the root domain, alpha/beta-CROWN on the
+    /// spec rows of split domains.
+    func domainSettings(split: Bool) -> BoundSettings {
+        var bs = BoundSettings(method: settings.reluSplit.betaIterations > 0 && split ? .alphaCrown : .crown)
+        bs.alphaIntermediateIterations = 0
+        bs.alphaIterations = settings.reluSplit.betaIterations
+        bs.reuseKnownBounds = settings.reluSplit.reuseRootBounds && root != nil
+        bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds)
+        return bs
+    }
+
+    /// Bounds of several domains at once (`BoundEngine.boundDomains`).
+    func boundAll(_ domains: [Domain]) -> [Result<DomainBounds, Error>] {
+        let items = domains.map { d in (atoms: d.openClauses.flatMap { Array(clauseRows[$0]) }.map { atoms[$0] }, splits: d.splits) }
+        return engine.boundDomains(box: box, domains: items, settings: domainSettings(split: true), root: root)
+    }
+
     /// Bounds a domain (its parent's bounds in `d.lower`), prunes it or picks its branching neuron.
     func bound(_ parent: Domain, stats: inout ReluSplitProver.Statistics) throws -> BoundResult {
         let rows = parent.openClauses.flatMap { Array(clauseRows[$0]) }
-        var bs = BoundSettings(method: settings.reluSplit.betaIterations > 0 && !parent.splits.isEmpty ? .alphaCrown : .crown)
-        bs.alphaIntermediateIterations = 0
-        bs.alphaIterations = settings.reluSplit.betaIterations
-        bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds)
-        if settings.reluSplit.parallelChildren { bs.threads = 1 }   // the two children use the cores
+        let db = Result { try engine.boundDomain(box: box, atoms: rows.map { atoms[$0] }, splits: parent.splits,
+                                                 settings: domainSettings(split: !parent.splits.isEmpty), root: root) }
+        return try finish(parent, db, stats: &stats)
+    }
+
+    /// Prunes a bounded domain or picks its branching neuron.
+    func finish(_ parent: Domain, _ bounded: Result<DomainBounds, Error>, stats: inout ReluSplitProver.Statistics) throws -> BoundResult {
+        let rows = parent.openClauses.flatMap { Array(clauseRows[$0]) }
         let db: DomainBounds
         do {
-            db = try engine.boundDomain(box: box, atoms: rows.map { atoms[$0] }, splits: parent.splits, settings: bs, root: root)
+            db = try bounded.get()
         } catch is InfeasibleDomain {
             stats.infeasible += 1
             return .pruned

@@ -280,6 +280,58 @@ final class CompleteProverTests: XCTestCase {
         XCTAssertGreaterThan(inside, 20, "too few sampled points in the domain")
     }
 
+    /// A batch of domains bounded together (one alpha/beta search with per-row splits) gives,
+    /// for each domain, bounds that contain that domain's sampled points and are never looser
+    /// than its CROWN bounds.
+    func testBatchedDomainBoundsAreSoundPerDomain() throws {
+        let p = try VerifyTestData.problem("benchmarks/mnistfc/mnist-net_256x2.onnx", "benchmarks/mnistfc/prop_0_0.03.vnnlib")
+        let engine = BoundEngine(graph: p.graph)
+        let pc = p.property.cases[0]
+        let atoms = pc.clauses.flatMap(\.atoms)
+        let root = try engine.rootBounds(box: pc.box, settings: BoundSettings(method: .alphaCrown))
+        let top = try engine.boundDomain(box: pc.box, atoms: atoms, splits: [], settings: BoundSettings(method: .crown), root: root)
+        let centre = zip(pc.box.lower, pc.box.upper).map { ($0 + $1) / 2 }
+        let preacts = try engine.graph.evaluateAll(centre)
+        var unstable: [(Int, Int)] = []
+        for info in top.relus { for j in info.lower.indices where info.lower[j] < 0 && info.upper[j] > 0 { unstable.append((info.value, j)) } }
+        XCTAssertGreaterThan(unstable.count, 8)
+        // Four domains holding the centre, with different split sets.
+        let domains: [(atoms: [LinearAtom], splits: [NeuronSplit])] = (0..<4).map { d in
+            let chosen = unstable.enumerated().filter { $0.offset % 4 == d || $0.offset < 2 }.prefix(5).map(\.element)
+            return (atoms, chosen.map { NeuronSplit(value: $0.0, index: $0.1, active: preacts[$0.0]![$0.1] >= 0) })
+        }
+        var bs = BoundSettings(method: .alphaCrown)
+        bs.alphaIntermediateIterations = 0
+        bs.alphaIterations = 20
+        bs.reuseKnownBounds = true
+        let results = engine.boundDomains(box: pc.box, domains: domains, settings: bs, root: root)
+        var rng = SplitMix64(seed: 11)
+        for (d, res) in results.enumerated() {
+            let db = try res.get()
+            var crownSettings = bs
+            crownSettings.method = .crown
+            let crown = try engine.boundDomain(box: pc.box, atoms: atoms, splits: domains[d].splits, settings: crownSettings, root: root)
+            for k in atoms.indices {
+                XCTAssertGreaterThanOrEqual(db.rows[k].lower, crown.rows[k].lower - 1e-9 * max(1, abs(crown.rows[k].lower)))
+            }
+            var inside = 0
+            for _ in 0..<300 {
+                let x = (0..<centre.count).map { i -> Double in
+                    let w = (pc.box.upper[i] - pc.box.lower[i]) * 0.5
+                    return min(pc.box.upper[i], max(pc.box.lower[i], centre[i] + w * (Double(rng.next() % 2001) / 1000 - 1)))
+                }
+                let values = try engine.graph.evaluateAll(x)
+                guard domains[d].splits.allSatisfy({ ($0.active ? 1.0 : -1.0) * values[$0.value]![$0.index] >= 0 }) else { continue }
+                inside += 1
+                let y = values[engine.graph.outputs[0]]!
+                for (k, a) in atoms.enumerated() {
+                    XCTAssertGreaterThanOrEqual(a.slack(y)!, db.rows[k].lower - 1e-9 * max(1, abs(db.rows[k].lower)), "domain \(d) row \(k)")
+                }
+            }
+            XCTAssertGreaterThan(inside, 20, "domain \(d): too few sampled points")
+        }
+    }
+
     // MARK: - Deadline
 
     func testDeadlineIsRespected() throws {
