@@ -320,7 +320,22 @@ public struct NeuronSplit: Hashable, Sendable {
 
 /// Proven bounds of every intermediate value over some box (opaque; see `BoundEngine.rootBounds`).
 public struct IntermediateBounds: Sendable {
-    let values: [ValueBounds?]
+    var values: [ValueBounds?]
+
+    /// The bounds of `value`'s neuron `index`, if known.
+    public func bounds(value: Int, index: Int) -> (lower: Double, upper: Double)? {
+        guard value < values.count, let b = values[value], index < b.lower.count else { return nil }
+        return (b.lower[index], b.upper[index])
+    }
+
+    /// Intersects a proven interval into one neuron's bounds (callers must have proven it, e.g.
+    /// by an LP whose dual was re-checked).
+    public mutating func tighten(value: Int, index: Int, lower: Double, upper: Double) {
+        guard value < values.count, var b = values[value], index < b.lower.count, !lower.isNaN, !upper.isNaN else { return }
+        b.lower[index] = max(b.lower[index], lower)
+        b.upper[index] = min(b.upper[index], upper)
+        values[value] = b
+    }
 }
 
 /// The domain's splits contradict its bounds: no input satisfies them.

@@ -40,6 +40,13 @@ public struct ReluSplitSettings: Sendable, Equatable, Codable {
     /// prop_4_0.05, 60 s reach 11,113 domains and a global bound of -0.460 this way, 5,217 and
     /// -0.534 with re-bounding.
     public var reuseRootBounds: Bool = true
+    /// LP tightening of the root's intermediate bounds: for the ReLU layers after the first,
+    /// while the layer has at most `lpTightenMaxUnstable` unstable neurons, minimise and maximise
+    /// each unstable neuron's input over the triangle-relaxation LP (GLPK) and keep the dual
+    /// re-checked bounds. Spends at most `lpTightenTimeFraction` of the remaining time. Default
+    /// 0 (off): see the issue note for the measurements.
+    public var lpTightenMaxUnstable: Int = 0
+    public var lpTightenTimeFraction: Double = 0.2
     /// Domains taken from the queue at once; their children are bounded together (one batched
     /// alpha/beta search; see `BoundEngine.boundDomains`). Default 64: each weight matrix is
     /// read once per iteration for 128 children (about 2x the domains per second of one at a

@@ -46,6 +46,8 @@ public final class NetworkLP {
     public private(set) var slackVariable: Int?
     let outputs: [LPExpression]
     private var clauseVariables: [Int: Int] = [:]
+    /// The LP variable of every ReLU input neuron, by ReLU node index.
+    public private(set) var reluInputVariables: [Int: [Int]] = [:]
 
     /// Builds the LP of `graph` over `box`, with the ReLU input bounds of `relus`.
     /// - Parameters:
@@ -69,6 +71,7 @@ public final class NetworkLP {
         var reluByNode: [Int: DomainBounds.ReluInfo] = [:]
         for r in relus { reluByNode[r.node] = r }
         var unstable = 0
+        var zVarsByNode: [Int: [Int]] = [:]
 
         for (i, node) in graph.nodes.enumerated() {
             func inputExprs(_ v: Int) throws -> [LPExpression] {
@@ -88,6 +91,7 @@ public final class NetworkLP {
                 guard info.lower.count == ein.count else { throw LPEncodingError("bounds of '\(node.name)' have the wrong size") }
                 var out: [LPExpression] = []
                 out.reserveCapacity(ein.count)
+                var zVars: [Int] = []
                 for j in 0..<ein.count {
                     let l = info.lower[j], u = info.upper[j]
                     guard l.isFinite, u.isFinite, l <= u else { throw LPEncodingError("bounds of '\(node.name)'[\(j)] are [\(l), \(u)]") }
@@ -97,6 +101,7 @@ public final class NetworkLP {
                     let zLo = active ? max(0, lw) : lw
                     let zHi = inactive ? min(0, uw) : uw
                     let z = try lp.addVariable(lower: zLo, upper: zHi)
+                    zVars.append(z)
                     // z - E = c
                     var terms = [(z, 1.0)]
                     for (v, a) in ein[j].terms { terms.append((v, -a)) }
@@ -124,6 +129,7 @@ public final class NetworkLP {
                     }
                 }
                 exprs[node.output] = out
+                zVarsByNode[i] = zVars
                 continue
             }
             if node.op is any ShapeOnly || node.op is Identity {
@@ -139,6 +145,7 @@ public final class NetworkLP {
         guard let out = exprs[graph.outputs[0]] else { throw LPEncodingError("the output is not computed") }
         outputs = out
         unstableCount = unstable
+        reluInputVariables = zVarsByNode
     }
 
     /// The output expressions of an affine node: a dense Jacobian per variable input (from the

@@ -145,6 +145,7 @@ private struct CaseSearch {
             var bs = BoundSettings(method: .alphaCrown)
             bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds * 0.25)
             root = try? engine.rootBounds(box: box, settings: bs)
+            if settings.reluSplit.lpTightenMaxUnstable > 0, root != nil { tightenRootByLP(stats: &stats) }
         }
         let root = Domain(splits: [], lower: .init(repeating: -.infinity, count: n), upper: .init(repeating: .infinity, count: n),
                           openClauses: Array(clauses.indices), worst: -.infinity, branch: nil)
@@ -227,6 +228,40 @@ private struct CaseSearch {
         }
         if leafLower < .infinity { return .open(leafReasons.joined(separator: ", ")) }
         return .proven
+    }
+
+    /// LP tightening of the root bounds, layer by layer (later layers use the tightened earlier
+    /// ones). Each new bound comes from `safeLowerBound` of an optimal solve (a failed or
+    /// time-limited LP changes nothing).
+    mutating func tightenRootByLP(stats: inout ReluSplitProver.Statistics) {
+        guard var tight = root else { return }
+        let budget = Date(timeIntervalSinceNow: deadline.remainingSeconds * settings.reluSplit.lpTightenTimeFraction)
+        let reluNodes = engine.graph.nodes.indices.filter { engine.graph.nodes[$0].op is Relu }
+        for node in reluNodes.dropFirst() {
+            guard Date() < budget else { break }
+            guard let db = try? engine.boundDomain(box: box, atoms: [], splits: [], settings: BoundSettings(method: .crown), root: tight),
+                  let info = db.relus.first(where: { $0.node == node }) else { break }
+            let open = info.lower.indices.filter { info.lower[$0] < 0 && info.upper[$0] > 0 }
+            guard !open.isEmpty, open.count <= settings.reluSplit.lpTightenMaxUnstable,
+                  let net = try? NetworkLP(graph: engine.graph, box: box, relus: db.relus),
+                  let zs = net.reluInputVariables[node] else { continue }
+            var options = LPOptions()
+            for j in open {
+                for sign in [1.0, -1.0] {
+                    guard Date() < budget else { break }
+                    options.timeLimit = max(0.01, min(settings.reluSplit.lpTimeLimit, budget.timeIntervalSinceNow))
+                    guard (try? net.lp.setObjective([(zs[j], sign)])) != nil else { continue }
+                    let res = net.lp.solve(options: options)
+                    stats.lpSolved += 1
+                    guard res.status == .optimal else { continue }
+                    let safe = net.lp.safeLowerBound(rowDuals: res.rowDuals, relativeMargin: settings.reluSplit.dualMargin)
+                    guard safe.isFinite else { continue }
+                    if sign > 0 { tight.tighten(value: info.value, index: j, lower: safe, upper: .infinity) }
+                    else { tight.tighten(value: info.value, index: j, lower: -.infinity, upper: -safe) }
+                }
+            }
+        }
+        root = tight
     }
 
     /// The settings domains are bounded with: CROWN on the root domain, alpha/beta-CROWN on the

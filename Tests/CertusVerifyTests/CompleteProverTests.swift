@@ -74,6 +74,28 @@ final class CompleteProverTests: XCTestCase {
         }
     }
 
+    /// The same decisions with LP tightening of the root bounds, one domain per batch, and
+    /// without reusing the root bounds (the tightening LPs must actually run).
+    func testReluSplitVariantsDecideZooReluSpecs() throws {
+        var s = VerifierSettings()
+        s.reluSplit.lpTightenMaxUnstable = 1000
+        s.reluSplit.lpTightenTimeFraction = 1
+        s.reluSplit.batchDomains = 1
+        s.reluSplit.reuseRootBounds = false
+        let prover = ReluSplitProver(settings: s)
+        var lps = 0
+        for model in ["mlp_relu_small", "mlp_relu_deep", "norm_mlp_relu"] {
+            for spec in ["a", "b", "c"] {
+                let (p, ref) = try zoo(model, spec)
+                let (outcome, stats) = try prover.run(graph: p.graph, property: p.property, deadline: Deadline(secondsFromNow: 60))
+                try check(outcome, p, status: ref.status, "relu-split (variants) \(model)/\(spec)")
+                if ref.status == "unsat" { XCTAssertEqual(outcome, ProverOutcome.proven, "\(model)/\(spec): \(stats.summary)") }
+                lps += stats.lpSolved
+            }
+        }
+        XCTAssertGreaterThan(lps, 0, "no tightening LP was solved")
+    }
+
     func testMILPOptimaMatchReferenceAndDecideZoo() throws {
         let prover = MILPProver(settings: VerifierSettings())
         for (model, spec) in [("mlp_relu_small", "a"), ("mlp_relu_small", "b"), ("mlp_relu_small", "c"), ("mlp_relu_deep", "b"),
