@@ -84,7 +84,8 @@ extension BoundEngine {
                                settings: BoundSettings, goal: [Double]?, partner: [Int]?, splits: [Int: [Int: Bool]]) throws -> [Double] {
         let rows = A.rows
         var best = initial
-        if settings.floatSearch, let chain = floatChain(target: target, relaxations: relaxations) {
+        if settings.floatSearch, let chain = floatChain(target: target, relaxations: relaxations,
+                                                        protect: splitNeurons(splits)) {
             // Search in Float, then evaluate the parameters found in Double (the reported bound).
             guard let found = floatSearch(chain: chain, A: A, box: box, bounds: bounds, iterations: iterations,
                                           settings: settings, goal: goal, partner: partner, splits: splits) else { return best }
@@ -359,6 +360,17 @@ extension BoundEngine {
             Y.data.replaceSubrange((r * outN)..<((r + 1) * outN), with: out.data)
         }
         return Y
+    }
+}
+
+extension BoundEngine {
+    /// Split neurons by ReLU node (from splits keyed by the ReLU's input value).
+    func splitNeurons(_ splits: [Int: [Int: Bool]]) -> [Int: Set<Int>] {
+        var out: [Int: Set<Int>] = [:]
+        for (i, node) in graph.nodes.enumerated() where node.op is Relu {
+            if let sp = splits[node.inputs[0]] { out[i] = Set(sp.keys) }
+        }
+        return out
     }
 }
 

@@ -230,7 +230,10 @@ extension BoundEngine {
         var baseRelax: [Int: Relaxation] = [:]
         guard let baseBounds = try? chainIntermediateBounds(box: box, settings: crownSettings, relaxations: &baseRelax,
                                                             splits: [:], known: root?.values),
-              let chain = floatChain(target: out, relaxations: baseRelax) else { return cores.map { $0!.map(\.db) } }
+              let chain = floatChain(target: out, relaxations: baseRelax,
+                                     protect: splitNeurons(domains.reduce(into: [Int: [Int: Bool]]()) { acc, d in
+                                         for sp in d.splits { acc[sp.value, default: [:]][sp.index] = sp.active }
+                                     })) else { return cores.map { $0!.map(\.db) } }
         // The rows of every feasible domain, with their splits.
         let live = (0..<count).filter { if case .success = cores[$0]! { return true } else { return false } }
         let m = size(out)

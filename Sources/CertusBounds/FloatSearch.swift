@@ -20,6 +20,13 @@ struct FloatChain {
     /// From the input to the target.
     var steps: [Step]
     var inputCount: Int
+    /// ReLU neurons whose relaxation is identically zero (stably inactive) are dropped from
+    /// the chain, with the matching rows and columns of the weights around them. Per ReLU step
+    /// index: the original neuron of each kept one, and the original width.
+    var kept: [Int: [Int]] = [:]
+    var originalWidth: [Int: Int] = [:]
+
+    func original(_ k: Int, _ j: Int) -> Int { kept[k]?[j] ?? j }
 }
 
 /// A chain of dense steps in Double (see `BoundEngine.denseChain`).
@@ -59,20 +66,66 @@ extension BoundEngine {
         return DenseChain(steps: steps.reversed())
     }
 
-    func floatChain(target: Int, relaxations: [Int: Relaxation]) -> FloatChain? {
+    /// The Float chain to `target` with the given relaxations; neurons whose relaxation is zero
+    /// are dropped unless listed in `protect` (by ReLU node: split neurons keep their multiplier).
+    func floatChain(target: Int, relaxations: [Int: Relaxation], protect: [Int: Set<Int>] = [:]) -> FloatChain? {
         guard let dense = denseChain(target: target) else { return nil }
-        var steps: [FloatChain.Step] = []
-        for s in dense.steps {
-            switch s {
-            case .linear(let w, let b, let inN, let outN, _):
-                steps.append(.linear(w: w.map { $0.map(Float.init) }, b: b.map(Float.init), inN: inN, outN: outN))
-            case .relu(let i, _):
-                guard let r = relaxations[i] else { return nil }
-                steps.append(.relu(node: i, n: r.aL.count, aL: r.aL.map(Float.init), bL: r.bL.map(Float.init),
-                                   aU: r.aU.map(Float.init), bU: r.bU.map(Float.init)))
+        let ds = dense.steps
+        // Kept neurons of every ReLU step.
+        var keep: [Int: [Int]] = [:]
+        for (k, st) in ds.enumerated() {
+            guard case .relu(let i, _) = st, let r = relaxations[i] else { continue }
+            let guarded = protect[i] ?? []
+            keep[k] = r.aL.indices.filter { j in
+                guarded.contains(j) || r.aL[j] != 0 || r.aU[j] != 0 || r.bL[j] != 0 || r.bU[j] != 0
             }
         }
-        return FloatChain(steps: steps, inputCount: size(graph.input))
+        // The ReLU that a linear step feeds (through identity steps only), if any.
+        func nextRelu(after k: Int) -> Int? {
+            var t = k + 1
+            while t < ds.count {
+                switch ds[t] {
+                case .relu: return t
+                case .linear(let w, _, _, _, _): if w != nil { return nil }
+                }
+                t += 1
+            }
+            return nil
+        }
+        var steps: [FloatChain.Step] = []
+        var chain = FloatChain(steps: [], inputCount: size(graph.input))
+        var cur: [Int]? = nil          // kept indices of the current value (nil: all)
+        for (k, st) in ds.enumerated() {
+            switch st {
+            case .linear(let w, let b, let inN, let outN, _):
+                if let w {
+                    let outs: [Int]? = nextRelu(after: k).flatMap { keep[$0] }
+                    let rowsIdx = outs ?? Array(0..<outN), colsIdx = cur ?? Array(0..<inN)
+                    var fw = [Float](repeating: 0, count: rowsIdx.count * colsIdx.count)
+                    w.withUnsafeBufferPointer { wp in
+                        for (a, o) in rowsIdx.enumerated() {
+                            let row = wp.baseAddress! + o * inN
+                            for (c, t) in colsIdx.enumerated() { fw[a * colsIdx.count + c] = Float(row[t]) }
+                        }
+                    }
+                    steps.append(.linear(w: fw, b: rowsIdx.map { Float(b[$0]) }, inN: colsIdx.count, outN: rowsIdx.count))
+                    cur = outs
+                } else {
+                    let idx = cur ?? Array(0..<outN)
+                    steps.append(.linear(w: nil, b: idx.map { Float(b[$0]) }, inN: idx.count, outN: idx.count))
+                }
+            case .relu(let i, _):
+                guard let r = relaxations[i] else { return nil }
+                let idx = cur ?? Array(r.aL.indices)
+                let kk = steps.count
+                if cur != nil { chain.kept[kk] = idx }
+                chain.originalWidth[kk] = r.aL.count
+                steps.append(.relu(node: i, n: idx.count, aL: idx.map { Float(r.aL[$0]) }, bL: idx.map { Float(r.bL[$0]) },
+                                   aU: idx.map { Float(r.aU[$0]) }, bU: idx.map { Float(r.bU[$0]) }))
+            }
+        }
+        chain.steps = steps
+        return chain
     }
 
     /// A dense node as a linear step (cached per node).
@@ -137,7 +190,10 @@ extension BoundEngine {
             guard case .relu(let node, let n, _, _, _, _) = steps[k], let b = bounds[graph.nodes[node].inputs[0]] else { return nil }
             let op = graph.nodes[node].op as! any ElementwiseRelaxation
             var row = [Float](repeating: .nan, count: n)
-            for j in 0..<n { if let l = op.defaultParameters(l: b.lower[j], u: b.upper[j]).lower { row[j] = Float(l) } }
+            for j in 0..<n {
+                let o = chain.original(k, j)
+                if let l = op.defaultParameters(l: b.lower[o], u: b.upper[o]).lower { row[j] = Float(l) }
+            }
             var p = [Float](); p.reserveCapacity(rows * n)
             for _ in 0..<rows { p.append(contentsOf: row) }
             params[k] = p
@@ -152,9 +208,14 @@ extension BoundEngine {
             let v = graph.nodes[node].inputs[0]
             var lists = [[(Int, Float)]](repeating: [], count: rows)
             var any = false
+            var compressed: [Int: Int]? = nil      // original neuron -> kept position
+            if let kept = chain.kept[k] { compressed = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1, $0) }) }
             for r in 0..<rows {
                 guard let sp = perRow?[r][v] ?? splits[v], !sp.isEmpty else { continue }
-                lists[r] = sp.compactMap { j, a in j < n ? (j, Float(a ? 1 : -1)) : nil }.sorted { $0.0 < $1.0 }
+                lists[r] = sp.compactMap { j, a -> (Int, Float)? in
+                    guard let c = compressed.map({ $0[j] }) ?? (j < n ? j : nil) else { return nil }
+                    return (c, Float(a ? 1 : -1))
+                }.sorted { $0.0 < $1.0 }
                 for (j, _) in lists[r] { params[k]![r * n + j] = .nan }
                 any = true
             }
@@ -162,6 +223,12 @@ extension BoundEngine {
                 rowSplits[k] = lists
                 betas[k] = [Float](repeating: 0, count: rows * n)
             }
+        }
+        // Per ReLU step, the neurons whose default lines have an intercept.
+        var withIntercept: [Int: [Int]] = [:]
+        for k in reluSteps {
+            guard case .relu(_, let n, _, let bL, _, let bU) = steps[k] else { continue }
+            withIntercept[k] = (0..<n).filter { bL[$0] != 0 || bU[$0] != 0 }
         }
         var bestParams = params                                  // original row order
         var bestBetas = betas
@@ -241,19 +308,27 @@ extension BoundEngine {
                     let p = params[k]!
                     var out = [Float](repeating: 0, count: R * n)
                     cur.withUnsafeBufferPointer { c in p.withUnsafeBufferPointer { q in out.withUnsafeMutableBufferPointer { o in
+                    aL.withUnsafeBufferPointer { aLb in bL.withUnsafeBufferPointer { bLb in
+                    aU.withUnsafeBufferPointer { aUb in bU.withUnsafeBufferPointer { bUb in
+                        let aL = aLb.baseAddress!, bL = bLb.baseAddress!, aU = aUb.baseAddress!, bU = bUb.baseAddress!
                         for r in 0..<R {
                             let base = r * n
                             let cv = c.baseAddress! + base, qv = q.baseAddress! + base, ov = o.baseAddress! + base
-                            var s: Float = 0
+                            // Coefficients (no reduction: vectorises), then the intercepts over
+                            // the neurons that have one (ReLU: the unstable ones' upper lines).
                             for j in 0..<n {
                                 let v = cv[j], pl = qv[j]
-                                let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
-                                let free = pl == pl
-                                ov[j] = vp * (free ? pl : aL[j]) + vn * aU[j]
-                                s += vp * (free ? 0 : bL[j]) + vn * bU[j]
+                                let slope = pl == pl ? pl : aL[j]
+                                ov[j] = Swift.max(v, 0) * slope + Swift.min(v, 0) * aU[j]
+                            }
+                            var s: Float = 0
+                            for j in withIntercept[k]! {
+                                let v = cv[j], pl = qv[j]
+                                s += Swift.max(v, 0) * (pl == pl ? 0 : bL[j]) + Swift.min(v, 0) * bU[j]
                             }
                             bias[r] += s
                         }
+                    } } } }
                     } } }
                     if let lists = rowSplits[k], let bt = betas[k] {
                         // Split neurons: exact relaxation instead of the default one, plus the
@@ -355,6 +430,9 @@ extension BoundEngine {
                     var Y = [Float](repeating: 0, count: R * n), G = [Float](repeating: 0, count: R * n)
                     X.withUnsafeBufferPointer { x in Aout.withUnsafeBufferPointer { a in p.withUnsafeBufferPointer { q in
                     Y.withUnsafeMutableBufferPointer { y in G.withUnsafeMutableBufferPointer { g in
+                    aL.withUnsafeBufferPointer { aLb in bL.withUnsafeBufferPointer { bLb in
+                    aU.withUnsafeBufferPointer { aUb in bU.withUnsafeBufferPointer { bUb in
+                        let aL = aLb.baseAddress!, bL = bLb.baseAddress!, aU = aUb.baseAddress!, bU = bUb.baseAddress!
                         for r in 0..<R {
                             let base = r * n
                             let xv = x.baseAddress! + base, av = a.baseAddress! + base, qv = q.baseAddress! + base
@@ -367,6 +445,7 @@ extension BoundEngine {
                                 gv[j] = (aa > 0 && free) ? aa * xx : 0
                             }
                         }
+                    } } } }
                     } } } } }
                     if let lists = rowSplits[k] {
                         // d bound / d beta = -sign * z at the minimiser (z = this step's input).
@@ -443,14 +522,22 @@ extension BoundEngine {
         var out: [Int: NodeParameters] = [:]
         for k in reluSteps {
             guard case .relu(let node, let n, _, _, _, _) = steps[k] else { continue }
-            var p = NodeParameters(lower: Matrix(rows: rows, cols: n, data: bestParams[k]!.map(Double.init)),
-                                   upper: Matrix(zeros: 0, n))
+            // Back to the original neurons (dropped ones have no parameter: NaN, beta 0).
+            let n0 = chain.originalWidth[k] ?? n
+            func expand(_ a: [Float], fill: Double) -> [Double] {
+                guard let kept = chain.kept[k] else { return a.map(Double.init) }
+                var out = [Double](repeating: fill, count: rows * n0)
+                for r in 0..<rows { for (c, o) in kept.enumerated() { out[r * n0 + o] = Double(a[r * n + c]) } }
+                return out
+            }
+            var p = NodeParameters(lower: Matrix(rows: rows, cols: n0, data: expand(bestParams[k]!, fill: .nan)),
+                                   upper: Matrix(zeros: 0, n0))
             if let bt = bestBetas[k] {
-                p.beta = Matrix(rows: rows, cols: n, data: bt.map(Double.init))
+                p.beta = Matrix(rows: rows, cols: n0, data: expand(bt, fill: 0))
                 // The signs when they are the same for every row; a batch caller sets its own.
                 if let sp = splits[graph.nodes[node].inputs[0]] {
-                    var sg = [Double](repeating: 0, count: n)
-                    for (j, a) in sp where j < n { sg[j] = a ? 1 : -1 }
+                    var sg = [Double](repeating: 0, count: n0)
+                    for (j, a) in sp where j < n0 { sg[j] = a ? 1 : -1 }
                     p.splitSign = sg
                 }
             }
