@@ -236,22 +236,32 @@ public final class BoundEngine {
         for i in 0...max(0, last) where last >= 0 {
             for v in graph.nodes[i].inputs where isConstant[v] { weights += size(v) }
         }
-        let groups = min(settings.threads, A.rows / settings.minimumRowsPerThread)
-        guard groups > 1, A.rows * weights >= settings.parallelWork else {
-            return try backward(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations)
-        }
-        // Every relaxation the pass needs, made once here so the threads only read them.
-        for i in 0...last where kinds[i] == .elementwise && relaxations[i] == nil {
+        // Every relaxation the pass needs, made once here so that parallel passes only read them.
+        for i in 0...max(0, last) where last >= 0 && kinds[i] == .elementwise && relaxations[i] == nil {
             if let b = bounds[graph.nodes[i].inputs[0]] { relaxations[i] = relaxation(node: i, bounds: b) }
         }
         let shared = relaxations
+        return try splittingRows(A, weights: weights, settings: settings) { sub in
+            var rel = shared
+            return try self.backward(target: target, A: sub, box: box, bounds: bounds, relaxations: &rel)
+        }
+    }
+
+    /// Runs `pass` (lower bounds of some rows) on all of `A`, or on contiguous groups of its rows
+    /// on `settings.threads` threads when rows x `weights` reaches `settings.parallelWork`.
+    /// `pass` must be safe to call concurrently.
+    func splittingRows(_ A: Matrix, weights: Int, settings: BoundSettings,
+                       _ pass: (Matrix) throws -> [Double]) throws -> [Double] {
+        let groups = min(settings.threads, A.rows / settings.minimumRowsPerThread)
+        guard groups > 1, A.rows * weights >= settings.parallelWork else { return try pass(A) }
         let chunks = (0..<groups).map { t in Array((t * A.rows / groups)..<((t + 1) * A.rows / groups)) }
         var results = [Result<[Double], Error>?](repeating: nil, count: groups)
-        results.withUnsafeMutableBufferPointer { buf in
-            let base = buf.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: groups) { t in
-                var rel = shared
-                base[t] = Result { try self.backward(target: target, A: A.selectingRows(chunks[t]), box: box, bounds: bounds, relaxations: &rel) }
+        try withoutActuallyEscaping(pass) { pass in
+            results.withUnsafeMutableBufferPointer { buf in
+                let base = buf.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: groups) { t in
+                    base[t] = Result { try pass(A.selectingRows(chunks[t])) }
+                }
             }
         }
         var lb = [Double](repeating: 0, count: A.rows)

@@ -75,13 +75,8 @@ extension BoundEngine {
                 bounds[output] = ValueBounds(lower: lo, upper: hi)
             case .relu(let node, let v):
                 var vb = ValueBounds(lower: lo, upper: hi)
-                var settled = false
-                if let kn = known?[v], kn.lower.count == vb.lower.count {
-                    for j in vb.lower.indices {
-                        vb.lower[j] = max(vb.lower[j], kn.lower[j]); vb.upper[j] = min(vb.upper[j], kn.upper[j])
-                    }
-                    settled = settings.reuseKnownBounds || (producer[v] ?? Int.max) <= firstSplitNode
-                }
+                let settled = intersect(&vb, known: known?[v])
+                    && (settings.reuseKnownBounds || (producer[v] ?? Int.max) <= firstSplitNode)
                 if !settled {
                     let open = vb.lower.indices.filter { vb.lower[$0] < 0 && vb.upper[$0] > 0 }
                     if !open.isEmpty {
@@ -94,15 +89,7 @@ extension BoundEngine {
                         }
                     }
                 }
-                if let sp = splits[v] {
-                    for (j, active) in sp {
-                        if active { vb.lower[j] = max(vb.lower[j], 0) } else { vb.upper[j] = min(vb.upper[j], 0) }
-                        if vb.lower[j] > vb.upper[j] { throw InfeasibleDomain() }
-                    }
-                }
-                guard !vb.lower.contains(where: \.isNaN), !vb.upper.contains(where: \.isNaN) else {
-                    throw BoundError("bounds of '\(graph.values[v].name)' are NaN")
-                }
+                try applySplits(&vb, value: v, splits: splits)
                 bounds[v] = vb
                 relaxations[node] = relaxation(node: node, bounds: vb)
                 lo = vb.lower.map { max(0, $0) }; hi = vb.upper.map { max(0, $0) }
@@ -113,26 +100,14 @@ extension BoundEngine {
     }
 
     /// Lower bounds of A · (value before step `before`) over the box, through the chain's first
-    /// `before` steps, rows split over threads when the product is large (as `backwardRows`).
+    /// `before` steps (rows split over threads as `backwardRows` does).
     private func chainBackwardRows(chain: DenseChain, before k: Int, A: Matrix, box: ValueBounds,
                                    relaxations: [Int: Relaxation], settings: BoundSettings) throws -> [Double] {
         var weights = 0
         for t in 0..<k { if case .linear(let w, let b, _, _, _) = chain.steps[t] { weights += (w?.count ?? 0) + b.count } }
-        let groups = min(settings.threads, A.rows / settings.minimumRowsPerThread)
-        guard groups > 1, A.rows * weights >= settings.parallelWork else {
-            return chainBackward(chain: chain, before: k, A: A, box: box, relaxations: relaxations)
+        return try splittingRows(A, weights: weights, settings: settings) { sub in
+            self.chainBackward(chain: chain, before: k, A: sub, box: box, relaxations: relaxations)
         }
-        let chunks = (0..<groups).map { t in Array((t * A.rows / groups)..<((t + 1) * A.rows / groups)) }
-        var parts = [[Double]](repeating: [], count: groups)
-        parts.withUnsafeMutableBufferPointer { buf in
-            let base = buf.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: groups) { t in
-                base[t] = self.chainBackward(chain: chain, before: k, A: A.selectingRows(chunks[t]), box: box, relaxations: relaxations)
-            }
-        }
-        var lb = [Double](repeating: 0, count: A.rows)
-        for t in 0..<groups { for (i, r) in chunks[t].enumerated() { lb[r] = parts[t][i] } }
-        return lb
     }
 
     private func chainBackward(chain: DenseChain, before k: Int, A start: Matrix, box: ValueBounds,

@@ -28,13 +28,8 @@ extension BoundEngine {
         for (index, node) in graph.nodes.enumerated() {
             var b = try interval(of: node, bounds: bounds)
             if let pure, needsBounds.contains(node.output) { b = pure[node.output]! }
-            var settled = false
-            if let k = known?[node.output], k.lower.count == b.lower.count {
-                for j in b.lower.indices {
-                    b.lower[j] = max(b.lower[j], k.lower[j]); b.upper[j] = min(b.upper[j], k.upper[j])
-                }
-                settled = settings.reuseKnownBounds || index <= firstSplitNode
-            }
+            let settled = intersect(&b, known: known?[node.output])
+                && (settings.reuseKnownBounds || index <= firstSplitNode)
             if settings.method != .ibp, needsBounds.contains(node.output), !settled {
                 let rowsOfInterest = neuronsToBound(value: node.output, ibp: b)
                 if !rowsOfInterest.isEmpty {
@@ -77,19 +72,35 @@ extension BoundEngine {
                     }
                 }
             }
-            if let sp = splits[node.output] {
-                // Split constraints: active means x >= 0, inactive x <= 0.
-                for (j, active) in sp {
-                    if active { b.lower[j] = max(b.lower[j], 0) } else { b.upper[j] = min(b.upper[j], 0) }
-                    if b.lower[j] > b.upper[j] { throw InfeasibleDomain() }
-                }
-            }
-            guard !b.lower.contains(where: \.isNaN), !b.upper.contains(where: \.isNaN) else {
-                throw BoundError("bounds of '\(graph.values[node.output].name)' are NaN")
-            }
+            try applySplits(&b, value: node.output, splits: splits)
             bounds[node.output] = b
         }
         return bounds
+    }
+
+    /// Intersects `known` bounds (of a box containing this one) into `b`; false when there are
+    /// none of the right size.
+    func intersect(_ b: inout ValueBounds, known: ValueBounds?) -> Bool {
+        guard let k = known, k.lower.count == b.lower.count else { return false }
+        for j in b.lower.indices {
+            b.lower[j] = max(b.lower[j], k.lower[j]); b.upper[j] = min(b.upper[j], k.upper[j])
+        }
+        return true
+    }
+
+    /// Clamps the split neurons of `value` (active: x >= 0, inactive: x <= 0) and checks the
+    /// result. - Throws: `InfeasibleDomain` when a split empties a neuron's interval,
+    /// `BoundError` when a bound is NaN.
+    func applySplits(_ b: inout ValueBounds, value: Int, splits: [Int: [Int: Bool]]) throws {
+        if let sp = splits[value] {
+            for (j, active) in sp {
+                if active { b.lower[j] = max(b.lower[j], 0) } else { b.upper[j] = min(b.upper[j], 0) }
+                if b.lower[j] > b.upper[j] { throw InfeasibleDomain() }
+            }
+        }
+        guard !b.lower.contains(where: \.isNaN), !b.upper.contains(where: \.isNaN) else {
+            throw BoundError("bounds of '\(graph.values[value].name)' are NaN")
+        }
     }
 
     /// Whether every nonlinear consumer of `v` is ReLU-like (then only unstable neurons matter).

@@ -172,10 +172,9 @@ private struct CaseSearch {
             let now = ContinuousClock.now
             guard force || lastReport.duration(to: now) >= .milliseconds(Int64(settings.inputSplit.progressInterval * 1000)) else { return }
             lastReport = now
-            let e = started.duration(to: now).components
             progress(BranchAndBoundProgress(prover: "relu-split", open: heap.count, bounded: stats.domainsBounded,
                                             done: stats.refuted + stats.infeasible, globalLowerBound: globalLower(),
-                                            elapsed: Double(e.seconds) + Double(e.attoseconds) * 1e-18))
+                                            elapsed: secondsSince(started)))
         }
         defer { report(force: true) }
         while !heap.isEmpty {

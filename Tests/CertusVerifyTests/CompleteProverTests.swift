@@ -247,50 +247,76 @@ final class CompleteProverTests: XCTestCase {
 
     // MARK: - Domain bounds: root alpha bounds and beta-CROWN
 
-    /// Inside a split domain, CROWN, CROWN with the root's alpha bounds and alpha/beta-CROWN all
-    /// bound every sampled point of the domain (points of the box whose ReLU inputs have the
-    /// split signs), and beta-CROWN is never looser than CROWN with the same root bounds.
-    func testDomainBoundsWithRootAndBetaContainDomainPoints() throws {
+    /// mnist-net_256x2 prop_0_0.03 with its root alpha-CROWN bounds, the root domain's CROWN
+    /// bounds, and the pre-activations at the box centre (to pick splits that hold there).
+    struct DomainFixture {
+        var engine: BoundEngine
+        var box: InputBox
+        var atoms: [LinearAtom]
+        var root: IntermediateBounds
+        var top: DomainBounds
+        var centre: [Double]
+        var preacts: [Int: [Double]]
+    }
+
+    func domainFixture() throws -> DomainFixture {
         let p = try VerifyTestData.problem("benchmarks/mnistfc/mnist-net_256x2.onnx", "benchmarks/mnistfc/prop_0_0.03.vnnlib")
         let engine = BoundEngine(graph: p.graph)
         let pc = p.property.cases[0]
         let atoms = pc.clauses.flatMap(\.atoms)
         let root = try engine.rootBounds(box: pc.box, settings: BoundSettings(method: .alphaCrown))
         let top = try engine.boundDomain(box: pc.box, atoms: atoms, splits: [], settings: BoundSettings(method: .crown), root: root)
+        let centre = zip(pc.box.lower, pc.box.upper).map { ($0 + $1) / 2 }
+        return DomainFixture(engine: engine, box: pc.box, atoms: atoms, root: root, top: top, centre: centre,
+                             preacts: try engine.graph.evaluateAll(centre))
+    }
+
+    /// The outputs at `count` points near the centre (within half the box width, clipped to
+    /// the box) that satisfy every split: sampled points of the domain.
+    func domainOutputs(_ f: DomainFixture, splits: [NeuronSplit], count: Int, rng: inout SplitMix64) throws -> [[Double]] {
+        var out: [[Double]] = []
+        for _ in 0..<count {
+            let x = (0..<f.centre.count).map { i -> Double in
+                let w = (f.box.upper[i] - f.box.lower[i]) * 0.5
+                return min(f.box.upper[i], max(f.box.lower[i], f.centre[i] + w * (Double(rng.next() % 2001) / 1000 - 1)))
+            }
+            let values = try f.engine.graph.evaluateAll(x)
+            guard splits.allSatisfy({ ($0.active ? 1.0 : -1.0) * values[$0.value]![$0.index] >= 0 }) else { continue }
+            out.append(values[f.engine.graph.outputs[0]]!)
+        }
+        return out
+    }
+
+    /// Inside a split domain, CROWN, CROWN with the root's alpha bounds and alpha/beta-CROWN all
+    /// bound every sampled point of the domain (points of the box whose ReLU inputs have the
+    /// split signs), and beta-CROWN is never looser than CROWN with the same root bounds.
+    func testDomainBoundsWithRootAndBetaContainDomainPoints() throws {
+        let f = try domainFixture()
+        let (engine, box, atoms, root) = (f.engine, f.box, f.atoms, f.root)
         // Split the unstable neurons with the signs they have at the box centre (so the domain
         // holds the centre), three per layer.
-        let centre = zip(pc.box.lower, pc.box.upper).map { ($0 + $1) / 2 }
-        let preacts = try engine.graph.evaluateAll(centre)
         var splits: [NeuronSplit] = []
-        for info in top.relus {
+        for info in f.top.relus {
             var taken = 0
             for j in info.lower.indices where info.lower[j] < 0 && info.upper[j] > 0 && taken < 3 {
-                splits.append(NeuronSplit(value: info.value, index: j, active: preacts[info.value]![j] >= 0))
+                splits.append(NeuronSplit(value: info.value, index: j, active: f.preacts[info.value]![j] >= 0))
                 taken += 1
             }
         }
         XCTAssertGreaterThan(splits.count, 3)
-        let crown = try engine.boundDomain(box: pc.box, atoms: atoms, splits: splits, settings: BoundSettings(method: .crown))
-        let withRoot = try engine.boundDomain(box: pc.box, atoms: atoms, splits: splits, settings: BoundSettings(method: .crown), root: root)
+        let crown = try engine.boundDomain(box: box, atoms: atoms, splits: splits, settings: BoundSettings(method: .crown))
+        let withRoot = try engine.boundDomain(box: box, atoms: atoms, splits: splits, settings: BoundSettings(method: .crown), root: root)
         var bs = BoundSettings(method: .alphaCrown)
         bs.alphaIntermediateIterations = 0
         bs.alphaIterations = 30
-        let beta = try engine.boundDomain(box: pc.box, atoms: atoms, splits: splits, settings: bs, root: root)
+        let beta = try engine.boundDomain(box: box, atoms: atoms, splits: splits, settings: bs, root: root)
         for k in atoms.indices {
             XCTAssertGreaterThanOrEqual(beta.rows[k].lower, withRoot.rows[k].lower - 1e-9 * max(1, abs(withRoot.rows[k].lower)))
         }
         // Sample the domain: points near the centre (most keep the split signs).
         var rng = SplitMix64(seed: 7)
-        var inside = 0
-        for _ in 0..<400 {
-            let x = (0..<centre.count).map { i -> Double in
-                let w = (pc.box.upper[i] - pc.box.lower[i]) * 0.5
-                return min(pc.box.upper[i], max(pc.box.lower[i], centre[i] + w * (Double(rng.next() % 2001) / 1000 - 1)))
-            }
-            let values = try engine.graph.evaluateAll(x)
-            guard splits.allSatisfy({ ($0.active ? 1.0 : -1.0) * values[$0.value]![$0.index] >= 0 }) else { continue }
-            inside += 1
-            let y = values[engine.graph.outputs[0]]!
+        let outputs = try domainOutputs(f, splits: splits, count: 400, rng: &rng)
+        for y in outputs {
             for (k, a) in atoms.enumerated() {
                 let v = a.slack(y)!
                 for (name, b) in [("crown", crown), ("root", withRoot), ("beta", beta)] {
@@ -299,58 +325,44 @@ final class CompleteProverTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThan(inside, 20, "too few sampled points in the domain")
+        XCTAssertGreaterThan(outputs.count, 20, "too few sampled points in the domain")
     }
 
     /// A batch of domains bounded together (one alpha/beta search with per-row splits) gives,
     /// for each domain, bounds that contain that domain's sampled points and are never looser
     /// than its CROWN bounds.
     func testBatchedDomainBoundsAreSoundPerDomain() throws {
-        let p = try VerifyTestData.problem("benchmarks/mnistfc/mnist-net_256x2.onnx", "benchmarks/mnistfc/prop_0_0.03.vnnlib")
-        let engine = BoundEngine(graph: p.graph)
-        let pc = p.property.cases[0]
-        let atoms = pc.clauses.flatMap(\.atoms)
-        let root = try engine.rootBounds(box: pc.box, settings: BoundSettings(method: .alphaCrown))
-        let top = try engine.boundDomain(box: pc.box, atoms: atoms, splits: [], settings: BoundSettings(method: .crown), root: root)
-        let centre = zip(pc.box.lower, pc.box.upper).map { ($0 + $1) / 2 }
-        let preacts = try engine.graph.evaluateAll(centre)
+        let f = try domainFixture()
+        let (engine, box, atoms, root) = (f.engine, f.box, f.atoms, f.root)
         var unstable: [(Int, Int)] = []
-        for info in top.relus { for j in info.lower.indices where info.lower[j] < 0 && info.upper[j] > 0 { unstable.append((info.value, j)) } }
+        for info in f.top.relus { for j in info.lower.indices where info.lower[j] < 0 && info.upper[j] > 0 { unstable.append((info.value, j)) } }
         XCTAssertGreaterThan(unstable.count, 8)
         // Four domains holding the centre, with different split sets.
         let domains: [(atoms: [LinearAtom], splits: [NeuronSplit])] = (0..<4).map { d in
             let chosen = unstable.enumerated().filter { $0.offset % 4 == d || $0.offset < 2 }.prefix(5).map(\.element)
-            return (atoms, chosen.map { NeuronSplit(value: $0.0, index: $0.1, active: preacts[$0.0]![$0.1] >= 0) })
+            return (atoms, chosen.map { NeuronSplit(value: $0.0, index: $0.1, active: f.preacts[$0.0]![$0.1] >= 0) })
         }
         var bs = BoundSettings(method: .alphaCrown)
         bs.alphaIntermediateIterations = 0
         bs.alphaIterations = 20
         bs.reuseKnownBounds = true
-        let results = engine.boundDomains(box: pc.box, domains: domains, settings: bs, root: root)
+        let results = engine.boundDomains(box: box, domains: domains, settings: bs, root: root)
         var rng = SplitMix64(seed: 11)
         for (d, res) in results.enumerated() {
             let db = try res.get()
             var crownSettings = bs
             crownSettings.method = .crown
-            let crown = try engine.boundDomain(box: pc.box, atoms: atoms, splits: domains[d].splits, settings: crownSettings, root: root)
+            let crown = try engine.boundDomain(box: box, atoms: atoms, splits: domains[d].splits, settings: crownSettings, root: root)
             for k in atoms.indices {
                 XCTAssertGreaterThanOrEqual(db.rows[k].lower, crown.rows[k].lower - 1e-9 * max(1, abs(crown.rows[k].lower)))
             }
-            var inside = 0
-            for _ in 0..<300 {
-                let x = (0..<centre.count).map { i -> Double in
-                    let w = (pc.box.upper[i] - pc.box.lower[i]) * 0.5
-                    return min(pc.box.upper[i], max(pc.box.lower[i], centre[i] + w * (Double(rng.next() % 2001) / 1000 - 1)))
-                }
-                let values = try engine.graph.evaluateAll(x)
-                guard domains[d].splits.allSatisfy({ ($0.active ? 1.0 : -1.0) * values[$0.value]![$0.index] >= 0 }) else { continue }
-                inside += 1
-                let y = values[engine.graph.outputs[0]]!
+            let outputs = try domainOutputs(f, splits: domains[d].splits, count: 300, rng: &rng)
+            for y in outputs {
                 for (k, a) in atoms.enumerated() {
                     XCTAssertGreaterThanOrEqual(a.slack(y)!, db.rows[k].lower - 1e-9 * max(1, abs(db.rows[k].lower)), "domain \(d) row \(k)")
                 }
             }
-            XCTAssertGreaterThan(inside, 20, "domain \(d): too few sampled points")
+            XCTAssertGreaterThan(outputs.count, 20, "domain \(d): too few sampled points")
         }
     }
 
