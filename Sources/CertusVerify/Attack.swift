@@ -38,8 +38,8 @@ public struct AttackReport: Sendable, Equatable {
 }
 
 /// Falsification: looks for an input in one of the property's boxes whose output satisfies one
-/// clause, by vertex and random sampling, then a projected sign-gradient attack (PGD) with
-/// restarts. Every candidate is confirmed by `CounterexampleCheck` (float32 snapping, Double
+/// clause, by vertex, face (`faceSamples`) and random sampling, then a projected sign-gradient
+/// attack (PGD) with restarts. Every candidate is confirmed by `CounterexampleCheck` (float32 snapping, Double
 /// re-evaluation, safety margin) before it is reported.
 ///
 /// Per (box, clause) the attack minimises the clause loss `max_k (c_k·y - d_k)`, stepping on the
@@ -157,6 +157,17 @@ private struct AttackRun {
                     for mask in 0..<(1 << free.count) {
                         var x = box.lower
                         for (bit, i) in free.enumerated() where mask & (1 << bit) != 0 { x[i] = box.upper[i] }
+                        try sample(x, caseIndex: ci)
+                    }
+                    for _ in 0..<settings.faceSamples {
+                        var x = randomPoint(box)
+                        for i in free {
+                            switch rng.next() % 3 {
+                            case 0: x[i] = box.lower[i]
+                            case 1: x[i] = box.upper[i]
+                            default: break
+                            }
+                        }
                         try sample(x, caseIndex: ci)
                     }
                 } else {

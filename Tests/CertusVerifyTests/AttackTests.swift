@@ -26,6 +26,29 @@ final class AttackTests: XCTestCase {
         }
     }
 
+    /// ACAS Xu 1_9 property 7: the counterexamples lie on faces of the box (two inputs at their
+    /// lower bounds) in a region too thin for uniform points or gradient steps (every output
+    /// within 2e-4 of the others). Face sampling finds one with any seed; without it, the
+    /// same attack makes only uniform, vertex and gradient points there.
+    func testFaceSamplingFindsACASXu19Property7() throws {
+        XCTAssertEqual(try VerifyTestData.expected("acasxu")["ACASXU_run2a_1_9_batch_2000.onnx,prop_7.vnnlib"], "sat")
+        let p = try VerifyTestData.problem("benchmarks/acasxu/ACASXU_run2a_1_9_batch_2000.onnx", "benchmarks/acasxu/prop_7.vnnlib")
+        for seed in [0, 1, 2, 3, 4] as [UInt64] {
+            var s = VerifierSettings()
+            s.seed = seed
+            s.attackRestarts = 0
+            s.timeout = 30
+            let r = try Verifier(settings: s, provers: []).verify(graph: p.graph, property: p.property)
+            try assertCheckedCounterexample(r, p, "1_9 prop_7 seed \(seed)")
+        }
+        // The uniform and vertex points alone do not hold one.
+        var s = VerifierSettings()
+        s.attackRestarts = 0
+        s.faceSamples = 0
+        let r = try Verifier(settings: s, provers: []).verify(graph: p.graph, property: p.property)
+        XCTAssertNotEqual(r.status, .sat, "without face points the sampling stage should not reach the thin region")
+    }
+
     func testMNISTSatSample() throws {
         let expected = try VerifyTestData.expected("mnistfc")
         let graph = try ModelFile.load(TestData.sharedPath("benchmarks/mnistfc/mnist-net_256x2.onnx"))
