@@ -53,9 +53,19 @@ extension BoundEngine {
         var bounds = [ValueBounds?](repeating: nil, count: graph.values.count)
         bounds[graph.input] = box
         var lo = box.lower, hi = box.upper
+        // Whether some bound so far differs from `known` (a split neuron, or a tighter IBP).
+        // Known bounds are only trusted to equal their own IBP when they were reused as they are.
+        var changed = !settings.reuseKnownBounds
         for (k, step) in chain.steps.enumerated() {
             switch step {
             case .linear(let w, let b, let inN, let outN, let output):
+                if !changed, let kb = known?[output], kb.lower.count == outN {
+                    // Nothing before this layer differs from the known bounds' own pass, whose
+                    // IBP they were intersected with: this layer's IBP would give them back.
+                    lo = kb.lower; hi = kb.upper
+                    bounds[output] = kb
+                    continue
+                }
                 var nl = [Double](repeating: 0, count: outN), nh = nl
                 if let w {
                     // Centre through W, radius through |W| (as the Gemm/MatMul IBP does).
@@ -90,6 +100,8 @@ extension BoundEngine {
                     }
                 }
                 try applySplits(&vb, value: v, splits: splits)
+                if let kb = known?[v], kb.lower != vb.lower || kb.upper != vb.upper { changed = true }
+                if known?[v] == nil { changed = true }
                 bounds[v] = vb
                 relaxations[node] = relaxation(node: node, bounds: vb)
                 lo = vb.lower.map { max(0, $0) }; hi = vb.upper.map { max(0, $0) }

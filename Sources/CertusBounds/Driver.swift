@@ -159,10 +159,7 @@ extension BoundEngine {
         var relax: [Int: Relaxation] = [:]
         var splitMap: [Int: [Int: Bool]] = [:]
         for sp in splits { splitMap[sp.value, default: [:]][sp.index] = sp.active }
-        let bounds = try settings.chainFastPath
-            ? chainIntermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
-                ?? intermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
-            : intermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
+        let bounds = try domainIntermediateBounds(box: box, splitMap: splitMap, settings: settings, root: root, relaxations: &relax)
         let r = atoms.count
         var A = Matrix(zeros: 2 * r, m)
         for (k, a) in atoms.enumerated() {
@@ -190,10 +187,30 @@ extension BoundEngine {
         }
         let result = atoms.enumerated().map { k, a in RowBound(lower: lb[k] - a.d, upper: -lb[r + k] - a.d) }
         guard result.allSatisfy({ !$0.lower.isNaN && !$0.upper.isNaN }) else { throw BoundError("a bound is NaN") }
+        let domain = domainBounds(rows: result, coefficientRows: crownRows ?? result, record: record, bounds: bounds)
+        keep?(bounds, relax)
+        return domain
+    }
+
+    /// The intermediate bounds of a domain (its splits as a neuron → active map) and the
+    /// relaxations they give: the dense-chain pass when it applies, the general one otherwise.
+    func domainIntermediateBounds(box: ValueBounds, splitMap: [Int: [Int: Bool]], settings: BoundSettings,
+                                  root: IntermediateBounds?, relaxations relax: inout [Int: Relaxation]) throws -> [ValueBounds?] {
+        try settings.chainFastPath
+            ? chainIntermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
+                ?? intermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
+            : intermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
+    }
+
+    /// `DomainBounds` of rows bounded by one recorded backward pass (its input coefficients, the
+    /// coefficients that reached every ReLU, and the ReLU input bounds used).
+    func domainBounds(rows result: [RowBound], coefficientRows: [RowBound], record: BackwardRecord,
+                      bounds: [ValueBounds?]) -> DomainBounds {
+        let r = result.count
         var domain = DomainBounds(rows: result)
         if let Ain = record.atInput {
             domain.inputCoefficients = (0..<r).map { Array(Ain.row($0)) }
-            domain.coefficientRows = crownRows ?? result
+            domain.coefficientRows = coefficientRows
         }
         for (i, node) in graph.nodes.enumerated() where node.op is Relu {
             let v = node.inputs[0]
@@ -201,118 +218,138 @@ extension BoundEngine {
             let lambda = record.atNode[i].map { M in (0..<r).map { Array(M.row($0)) } }
             domain.relus.append(.init(node: i, value: v, lower: b.lower, upper: b.upper, lambda: lambda))
         }
-        keep?(bounds, relax)
         return domain
     }
 
     /// Bounds of several branch-and-bound domains of one box at once (`boundDomain` for each),
-    /// with their alpha/beta search batched: under alpha-CROWN on a dense ReLU chain, CROWN runs
-    /// per domain and then one Float search optimises every domain's rows together (a split
-    /// neuron's relaxation and multiplier given per row), so each weight matrix is read once
-    /// per iteration for the whole batch instead of once per domain. Each domain's parameters
-    /// are then evaluated in Double with its own bounds, as in `boundDomain`.
+    /// with their alpha/beta search batched: under alpha-CROWN on a dense ReLU chain, one Float
+    /// search optimises every domain's rows together (a split neuron's relaxation and multiplier
+    /// given per row), so each weight matrix is read once per iteration for the whole batch
+    /// instead of once per domain. Each domain then gets one CROWN pass and one Double pass with
+    /// the parameters found, both with its own bounds; the better of the two is reported, and
+    /// CROWN's coefficients are kept for branching and the counterexample candidate, as in
+    /// `boundDomain`. In this batched mode only lower bounds are computed: every row's `upper`
+    /// is +inf (a branch-and-bound child keeps its parent's).
     /// Results are in the order of `domains`; `InfeasibleDomain` marks an empty domain.
     public func boundDomains(box inputBox: InputBox, domains: [(atoms: [LinearAtom], splits: [NeuronSplit])],
                              settings: BoundSettings, root: IntermediateBounds?) -> [Result<DomainBounds, Error>] {
         let count = domains.count
+        var crownSettings = settings
+        crownSettings.method = .crown
+        crownSettings.threads = 1
+        /// One domain at a time (what the batch falls back to).
+        func each(_ s: BoundSettings) -> [Result<DomainBounds, Error>] {
+            var out = [Result<DomainBounds, Error>?](repeating: nil, count: count)
+            out.withUnsafeMutableBufferPointer { buf in
+                let base = buf.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: count) { t in
+                    base[t] = Result { try self.boundDomain(box: inputBox, atoms: domains[t].atoms, splits: domains[t].splits,
+                                                            settings: s, root: root) }
+                }
+            }
+            return out.map { $0! }
+        }
         let batched = settings.method == .alphaCrown && settings.alphaIterations > 0 && settings.floatSearch
             && settings.alphaIntermediateIterations == 0 && count > 1
-        var crownSettings = settings
-        if batched { crownSettings.method = .crown }
-        crownSettings.threads = 1
-        // CROWN per domain, on the cores.
-        struct Core { var db: DomainBounds; var bounds: [ValueBounds?]; var relax: [Int: Relaxation] }
-        var cores = [Result<Core, Error>?](repeating: nil, count: count)
-        cores.withUnsafeMutableBufferPointer { buf in
+        guard batched else {
+            var single = settings
+            single.threads = 1
+            return each(single)
+        }
+        let out = graph.outputs[0]
+        let box = ValueBounds(lower: inputBox.lower, upper: inputBox.upper)
+        guard inputBox.count == graph.inputCount,
+              zip(inputBox.lower, inputBox.upper).allSatisfy({ $0.0 <= $0.1 && $0.0.isFinite && $0.1.isFinite }),
+              domains.allSatisfy({ $0.atoms.allSatisfy { $0.c.count == size(out) } }) else { return each(crownSettings) }
+        var baseRelax: [Int: Relaxation] = [:]
+        var allSplits: [Int: [Int: Bool]] = [:]
+        for d in domains { for sp in d.splits { allSplits[sp.value, default: [:]][sp.index] = sp.active } }
+        guard let baseBounds = try? chainIntermediateBounds(box: box, settings: crownSettings, relaxations: &baseRelax,
+                                                            splits: [:], known: root?.values),
+              let chain = floatChain(target: out, relaxations: baseRelax, protect: splitNeurons(allSplits))
+        else { return each(crownSettings) }
+        // Each domain's intermediate bounds and relaxations, on the cores.
+        struct Prepared { var bounds: [ValueBounds?]; var relax: [Int: Relaxation]; var splitMap: [Int: [Int: Bool]] }
+        var prepared = [Result<Prepared, Error>?](repeating: nil, count: count)
+        prepared.withUnsafeMutableBufferPointer { buf in
             let base = buf.baseAddress!
             DispatchQueue.concurrentPerform(iterations: count) { t in
                 base[t] = Result {
+                    var sm: [Int: [Int: Bool]] = [:]
+                    for sp in domains[t].splits { sm[sp.value, default: [:]][sp.index] = sp.active }
                     var relax: [Int: Relaxation] = [:]
-                    var bounds: [ValueBounds?] = []
-                    let db = try self.boundDomain(box: inputBox, atoms: domains[t].atoms, splits: domains[t].splits,
-                                                  settings: crownSettings, root: root, keep: { bounds = $0; relax = $1 })
-                    return Core(db: db, bounds: bounds, relax: relax)
+                    let bounds = try self.domainIntermediateBounds(box: box, splitMap: sm, settings: crownSettings,
+                                                                   root: root, relaxations: &relax)
+                    return Prepared(bounds: bounds, relax: relax, splitMap: sm)
                 }
             }
         }
-        guard batched else { return cores.map { $0!.map(\.db) } }
-        let out = graph.outputs[0]
-        let box = ValueBounds(lower: inputBox.lower, upper: inputBox.upper)
-        var baseRelax: [Int: Relaxation] = [:]
-        guard let baseBounds = try? chainIntermediateBounds(box: box, settings: crownSettings, relaxations: &baseRelax,
-                                                            splits: [:], known: root?.values),
-              let chain = floatChain(target: out, relaxations: baseRelax,
-                                     protect: splitNeurons(domains.reduce(into: [Int: [Int: Bool]]()) { acc, d in
-                                         for sp in d.splits { acc[sp.value, default: [:]][sp.index] = sp.active }
-                                     })) else { return cores.map { $0!.map(\.db) } }
         // The rows of every feasible domain, with their splits.
-        let live = (0..<count).filter { if case .success = cores[$0]! { return true } else { return false } }
+        let live = (0..<count).filter { if case .success = prepared[$0]! { return true } else { return false } }
         let m = size(out)
         var rowsOf: [Int: Range<Int>] = [:]
         var data: [Double] = []
         var rowSplits: [[Int: [Int: Bool]]] = []
-        var splitMaps: [Int: [Int: [Int: Bool]]] = [:]
         var goals: [Double] = []     // a row needs no more work once its bound refutes it
         for t in live {
-            var sm: [Int: [Int: Bool]] = [:]
-            for sp in domains[t].splits { sm[sp.value, default: [:]][sp.index] = sp.active }
-            splitMaps[t] = sm
-            // Only the lower bounds are optimised (they refute domains; upper bounds stay CROWN's).
+            guard case .success(let p) = prepared[t]! else { continue }
             let atoms = domains[t].atoms, start = rowSplits.count
-            for a in atoms { data += a.c; rowSplits.append(sm); goals.append(a.d) }
+            for a in atoms { data += a.c; rowSplits.append(p.splitMap); goals.append(a.d) }
             rowsOf[t] = start..<rowSplits.count
         }
-        guard !rowSplits.isEmpty else { return cores.map { $0!.map(\.db) } }
         let A = Matrix(rows: rowSplits.count, cols: m, data: data)
-        // Groups of whole domains on the cores.
+        // Groups of whole domains on the cores: search, then each domain's Double evaluation.
         let groups = max(1, min(settings.threads, live.count))
         let parts = (0..<groups).map { g in Array(live[(g * live.count / groups)..<((g + 1) * live.count / groups)]) }
-        var found = [[Int: NodeParameters]?](repeating: nil, count: groups)
-        found.withUnsafeMutableBufferPointer { buf in
+        var results = prepared.map { r in r!.map { _ in DomainBounds(rows: []) } }
+        results.withUnsafeMutableBufferPointer { buf in
             let base = buf.baseAddress!
             DispatchQueue.concurrentPerform(iterations: groups) { g in
                 let idx = parts[g].flatMap { Array(rowsOf[$0]!) }
                 guard !idx.isEmpty else { return }
-                base[g] = self.floatSearch(chain: chain, A: A.selectingRows(idx), box: box, bounds: baseBounds,
-                                           iterations: settings.alphaIterations, settings: settings, goal: idx.map { goals[$0] }, partner: nil,
-                                           rowSplits: idx.map { rowSplits[$0] })
-            }
-        }
-        // Each domain's parameters, evaluated in Double with its own bounds.
-        var results = cores.map { $0!.map(\.db) }
-        results.withUnsafeMutableBufferPointer { buf in
-            let base = buf.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: groups) { g in
-                guard let params = found[g] else { return }
+                let found = self.floatSearch(chain: chain, A: A.selectingRows(idx), box: box, bounds: baseBounds,
+                                             iterations: settings.alphaIterations, settings: settings,
+                                             goal: idx.map { goals[$0] }, partner: nil, rowSplits: idx.map { rowSplits[$0] })
                 var offset = 0
                 for t in parts[g] {
-                    guard case .success(var core) = cores[t]! else { continue }
+                    guard case .success(var prep) = prepared[t]! else { continue }
                     let n2 = rowsOf[t]!.count
                     let local = Array(offset..<(offset + n2))
                     offset += n2
-                    var p: [Int: NodeParameters] = [:]
-                    for (node, np) in params {
-                        var q = NodeParameters(lower: np.lower.selectingRows(local), upper: Matrix(zeros: 0, np.lower.cols))
-                        if let beta = np.beta, let sp = splitMaps[t]![graph.nodes[node].inputs[0]] {
-                            q.beta = beta.selectingRows(local)
-                            var sg = [Double](repeating: 0, count: np.lower.cols)
-                            for (j, a) in sp where j < sg.count { sg[j] = a ? 1 : -1 }
-                            q.splitSign = sg
+                    // The domain's share of the parameters (none: CROWN's relaxation).
+                    var p: [Int: NodeParameters]? = nil
+                    if let found {
+                        var q: [Int: NodeParameters] = [:]
+                        for (node, np) in found {
+                            var e = NodeParameters(lower: np.lower.selectingRows(local), upper: Matrix(zeros: 0, np.lower.cols))
+                            if let beta = np.beta, let sp = prep.splitMap[self.graph.nodes[node].inputs[0]] {
+                                e.beta = beta.selectingRows(local)
+                                var sg = [Double](repeating: 0, count: np.lower.cols)
+                                for (j, a) in sp where j < sg.count { sg[j] = a ? 1 : -1 }
+                                e.splitSign = sg
+                            }
+                            q[node] = e
                         }
-                        p[node] = q
+                        p = q
                     }
-                    let atoms = domains[t].atoms, r = atoms.count
+                    let atoms = domains[t].atoms
                     let Ad = A.selectingRows(Array(rowsOf[t]!))
-                    guard let lb = try? self.backward(target: out, A: Ad, box: box, bounds: core.bounds,
-                                                      relaxations: &core.relax, parameters: p) else { continue }
-                    var db = core.db
-                    if db.coefficientRows.isEmpty { db.coefficientRows = db.rows }
-                    for k in 0..<r {
-                        let lo = lb[k] - atoms[k].d
-                        guard !lo.isNaN else { continue }
-                        db.rows[k].lower = max(db.rows[k].lower, lo)
+                    base[t] = Result {
+                        // CROWN (lower rows only): its coefficients steer branching and give the
+                        // counterexample candidate; the optimised pass's coefficients branch worse.
+                        let record = BackwardRecord()
+                        let crown = try self.backward(target: out, A: Ad, box: box, bounds: prep.bounds,
+                                                      relaxations: &prep.relax, record: record)
+                        var lb = crown
+                        if let p, let opt = try? self.backward(target: out, A: Ad, box: box, bounds: prep.bounds,
+                                                              relaxations: &prep.relax, parameters: p) {
+                            for k in lb.indices where opt[k] > lb[k] { lb[k] = opt[k] }
+                        }
+                        let rows = atoms.enumerated().map { k, a in RowBound(lower: lb[k] - a.d, upper: .infinity) }
+                        let crownRows = atoms.enumerated().map { k, a in RowBound(lower: crown[k] - a.d, upper: .infinity) }
+                        guard rows.allSatisfy({ !$0.lower.isNaN }) else { throw BoundError("a bound is NaN") }
+                        return self.domainBounds(rows: rows, coefficientRows: crownRows, record: record, bounds: prep.bounds)
                     }
-                    base[t] = .success(db)
                 }
             }
         }

@@ -20,6 +20,10 @@ public enum BLAS {
             for i in 0..<(m * n) { c[i] = beta == 0 ? 0 : beta * c[i] }
             return
         }
+        if !transA && m <= smallRows {
+            smallGemm(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
+            return
+        }
         let lda = transA ? m : k
         let ldb = transB ? k : n
         cblas_dgemm(CblasRowMajor,
@@ -28,6 +32,39 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb),
                     beta, c, Int32(n))
+    }
+
+    /// Products with at most this many rows in A skip dgemm: for a few rows, packing B (which
+    /// dgemm does on every call) costs as much as the product. Branch-and-bound domains bound
+    /// 1 to 9 spec rows at a time through a 784 x 256 layer; with the loops below, which read
+    /// B once and skip zero coefficients (inactive ReLUs), ReLU splitting on mnist-net_256x4
+    /// prop_3_0.03 bounds 33,231 domains in 30 s instead of 22,351.
+    public static let smallRows = 16
+
+    /// C = alpha * A * op(B) + beta * C for a few rows of A, B read once: row by row of B with
+    /// every row of A against it (dot products for B transposed, axpy updates otherwise).
+    static func smallGemm(transB: Bool, m: Int, n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>,
+                          b: UnsafePointer<Double>, beta: Double, c: UnsafeMutablePointer<Double>) {
+        if transB {
+            // B is n x k: C[r, i] = alpha * A[r, :] . B[i, :] + beta * C[r, i].
+            for i in 0..<n {
+                let bi = b + i * k
+                for r in 0..<m {
+                    let d = alpha * cblas_ddot(Int32(k), a + r * k, 1, bi, 1)
+                    c[r * n + i] = beta == 0 ? d : d + beta * c[r * n + i]
+                }
+            }
+        } else {
+            // B is k x n: C[r, :] = beta * C[r, :] + sum_j alpha * A[r, j] * B[j, :].
+            for t in 0..<(m * n) { c[t] = beta == 0 ? 0 : beta * c[t] }
+            for j in 0..<k {
+                let bj = b + j * n
+                for r in 0..<m {
+                    let s = alpha * a[r * k + j]
+                    if s != 0 { cblas_daxpy(Int32(n), s, bj, 1, c + r * n, 1) }
+                }
+            }
+        }
     }
 
     /// Single-precision C = alpha * op(A) * op(B) + beta * C, all row-major (same layout rules

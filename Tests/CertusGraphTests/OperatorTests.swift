@@ -39,6 +39,29 @@ final class OperatorTests: XCTestCase {
         }
     }
 
+    /// Both sides of `BLAS.smallRows` (loops below it, dgemm above) give alpha·A·op(B) + beta·C,
+    /// with zero coefficients in A (inactive ReLUs) among the rows.
+    func testGemmSmallAndLargeRowCountsAgree() {
+        for m in [1, 2, BLAS.smallRows, BLAS.smallRows + 1, 40] {
+            let (n, k) = (37, 53)
+            for tb in [false, true] {
+                var a = random([m * k]).data
+                for i in stride(from: 0, to: a.count, by: 3) { a[i] = 0 }
+                let b = random([k * n]).data, c0 = random([m * n]).data
+                var c = c0
+                a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+                    BLAS.gemm(transB: tb, m: m, n: n, k: k, alpha: 0.5, a: pa.baseAddress!, b: pb.baseAddress!,
+                              beta: 2, c: pc.baseAddress!)
+                } } }
+                var ref = c0.map { 2 * $0 }
+                for i in 0..<m { for j in 0..<n { for p in 0..<k {
+                    ref[i * n + j] += 0.5 * a[i * k + p] * (tb ? b[j * k + p] : b[p * n + j])
+                } } }
+                assertClose(c, ref, 1e-12)
+            }
+        }
+    }
+
     func testGemmWithAlphaBetaAndBroadcastBias() throws {
         let op = try Gemm.make(ctx("Gemm", [[4, 3], [5, 4], [5]], ["transA": .int(1), "transB": .int(1), "alpha": .float(0.5), "beta": .float(2)]))
         let a = random([4, 3]), b = random([5, 4]), c = random([5])
