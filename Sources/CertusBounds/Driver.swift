@@ -404,7 +404,8 @@ public struct DomainBounds: Sendable {
         /// Per spec row, the coefficients of the lower bound on the ReLU's output (CROWN only).
         public var lambda: [[Double]]?
     }
-    /// Bounds of c . y - d per atom.
+    /// Bounds of c . y - d per atom (the upper bound is +inf where it was not computed: the
+    /// batched mode of `BoundEngine.boundDomains`).
     public var rows: [RowBound]
     /// Per atom, the lower bound's coefficients on the input (CROWN only; empty otherwise).
     public var inputCoefficients: [[Double]] = []
