@@ -3,6 +3,28 @@ import Foundation
 import Certus
 import TestSupport
 
+/// A VNN-COMP reference case, loaded: the model, the spec, its rows and first box, an engine.
+struct LoadedCase {
+    let name: String
+    let graph: Graph
+    let property: Property
+    let engine: BoundEngine
+    var atoms: [LinearAtom] { property.rows.map(\.atom) }
+    var box: InputBox { property.cases[0].box }
+
+    init(_ c: (model: String, spec: String, ref: String)) throws {
+        name = c.spec
+        graph = try ModelFile.load(TestData.sharedPath(c.model))
+        property = try PropertyLoader.load(path: TestData.sharedPath(c.spec), numOutputs: graph.outputCount)
+        engine = BoundEngine(graph: graph)
+    }
+
+    /// The ACAS Xu and mnist-net_256x2 cases (fast enough for several passes each).
+    static func small() throws -> [LoadedCase] {
+        try VNNCompReferenceTests.cases.filter { $0.model.contains("acasxu") || $0.model.contains("256x2") }.map(LoadedCase.init)
+    }
+}
+
 /// alpha-CROWN: never looser than CROWN, and within 1% of (or tighter than) the reference.
 final class AlphaCrownTests: XCTestCase {
     func testZooAlphaCrownReachesReference() throws {
@@ -38,20 +60,18 @@ final class AlphaCrownVNNCompTests: XCTestCase {
 
     /// Property bound at least the reference's (up to 1%), every row at least CROWN's.
     func testAlphaCrownReachesReferenceOnVNNComp() throws {
-        for c in Self.cases {
-            let graph = try ModelFile.load(TestData.sharedPath(c.model))
-            let property = try PropertyLoader.load(path: TestData.sharedPath(c.spec), numOutputs: graph.outputCount)
-            let ref = try ReferenceBoundsTests.loadRef(TestData.sharedPath(c.ref))
-            let atoms = property.rows.map(\.atom)
-            let engine = BoundEngine(graph: graph)
+        for t in Self.cases {
+            let c = try LoadedCase(t)
+            let ref = try ReferenceBoundsTests.loadRef(TestData.sharedPath(t.ref))
+            let (property, atoms, engine) = (c.property, c.atoms, c.engine)
             let crown = try engine.bound(box: property.cases[0].box, atoms: atoms, settings: BoundSettings(method: .crown))
             let alpha = try engine.bound(box: property.cases[0].box, atoms: atoms, settings: BoundSettings(method: .alphaCrown))
             for k in atoms.indices {
-                XCTAssertGreaterThanOrEqual(alpha[k].lower, crown[k].lower - 1e-9 * max(1, abs(crown[k].lower)), "\(c.spec) row \(k)")
+                XCTAssertGreaterThanOrEqual(alpha[k].lower, crown[k].lower - 1e-9 * max(1, abs(crown[k].lower)), "\(c.name) row \(k)")
             }
             let got = VNNCompReferenceTests.propertyLower(property, alpha)
             let r = ref.allResults["alpha-CROWN"]!.property_lower!
-            XCTAssertGreaterThanOrEqual(got, r - 0.01 * max(abs(r), 1e-2), "\(c.spec): alpha-CROWN \(got) vs reference \(r)")
+            XCTAssertGreaterThanOrEqual(got, r - 0.01 * max(abs(r), 1e-2), "\(c.name): alpha-CROWN \(got) vs reference \(r)")
         }
     }
 
@@ -59,12 +79,8 @@ final class AlphaCrownVNNCompTests: XCTestCase {
     /// it is never looser than CROWN, contains sampled outputs, and is as good as the Double
     /// search (within 1%).
     func testFloatSearchMatchesDoubleSearch() throws {
-        for c in Self.cases where c.model.contains("acasxu") || c.model.contains("256x2") {
-            let graph = try ModelFile.load(TestData.sharedPath(c.model))
-            let property = try PropertyLoader.load(path: TestData.sharedPath(c.spec), numOutputs: graph.outputCount)
-            let atoms = property.rows.map(\.atom)
-            let box = property.cases[0].box
-            let engine = BoundEngine(graph: graph)
+        for c in try LoadedCase.small() {
+            let (graph, atoms, box, engine) = (c.graph, c.atoms, c.box, c.engine)
             var s = BoundSettings(method: .alphaCrown)
             s.floatSearch = true
             let fast = try engine.bound(box: box, atoms: atoms, settings: s)
@@ -72,8 +88,8 @@ final class AlphaCrownVNNCompTests: XCTestCase {
             let slow = try engine.bound(box: box, atoms: atoms, settings: s)
             let crown = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: .crown))
             for k in atoms.indices {
-                XCTAssertGreaterThanOrEqual(fast[k].lower, crown[k].lower - 1e-9 * max(1, abs(crown[k].lower)), "\(c.spec) row \(k)")
-                XCTAssertGreaterThanOrEqual(fast[k].lower, slow[k].lower - 0.01 * max(abs(slow[k].lower), 1e-2), "\(c.spec) row \(k)")
+                XCTAssertGreaterThanOrEqual(fast[k].lower, crown[k].lower - 1e-9 * max(1, abs(crown[k].lower)), "\(c.name) row \(k)")
+                XCTAssertGreaterThanOrEqual(fast[k].lower, slow[k].lower - 0.01 * max(abs(slow[k].lower), 1e-2), "\(c.name) row \(k)")
             }
             // Sampled outputs lie inside the reported bounds.
             var rng = SystemRandomNumberGenerator()
@@ -82,8 +98,8 @@ final class AlphaCrownVNNCompTests: XCTestCase {
                 let y = try graph.evaluateFirst(x)
                 for (k, a) in atoms.enumerated() {
                     let v = zip(a.c, y).reduce(0) { $0 + $1.0 * $1.1 } - a.d
-                    XCTAssertGreaterThanOrEqual(v, fast[k].lower - 1e-7 * max(1, abs(v)), "\(c.spec) row \(k)")
-                    XCTAssertLessThanOrEqual(v, fast[k].upper + 1e-7 * max(1, abs(v)), "\(c.spec) row \(k)")
+                    XCTAssertGreaterThanOrEqual(v, fast[k].lower - 1e-7 * max(1, abs(v)), "\(c.name) row \(k)")
+                    XCTAssertLessThanOrEqual(v, fast[k].upper + 1e-7 * max(1, abs(v)), "\(c.name) row \(k)")
                 }
             }
         }
@@ -91,10 +107,8 @@ final class AlphaCrownVNNCompTests: XCTestCase {
 
     /// Splitting CROWN's rows over threads gives the same bounds as one thread.
     func testRowParallelCROWNEqualsSerial() throws {
-        let c = Self.cases.first { $0.model.contains("256x4") }!
-        let graph = try ModelFile.load(TestData.sharedPath(c.model))
-        let property = try PropertyLoader.load(path: TestData.sharedPath(c.spec), numOutputs: graph.outputCount)
-        let atoms = property.rows.map(\.atom)
+        let c = try LoadedCase(Self.cases.first { $0.model.contains("256x4") }!)
+        let (graph, property, atoms) = (c.graph, c.property, c.atoms)
         var serial = BoundSettings(method: .crown)
         serial.threads = 1
         var parallel = serial
@@ -111,13 +125,8 @@ final class AlphaCrownVNNCompTests: XCTestCase {
 /// The dense-chain fast path computes the same bounds as the general pass.
 final class ChainPathTests: XCTestCase {
     func testChainPathEqualsGeneralPass() throws {
-        let cases = VNNCompReferenceTests.cases.filter { $0.model.contains("acasxu") || $0.model.contains("256x2") }
-        for c in cases {
-            let graph = try ModelFile.load(TestData.sharedPath(c.model))
-            let property = try PropertyLoader.load(path: TestData.sharedPath(c.spec), numOutputs: graph.outputCount)
-            let atoms = property.rows.map(\.atom)
-            let box = property.cases[0].box
-            let engine = BoundEngine(graph: graph)
+        for c in try LoadedCase.small() {
+            let (graph, atoms, box, engine) = (c.graph, c.atoms, c.box, c.engine)
             var fast = BoundSettings(method: .crown)
             fast.chainFastPath = true
             var slow = fast
@@ -144,8 +153,8 @@ final class ChainPathTests: XCTestCase {
                 }
                 b = try engine.boundDomain(box: box, atoms: atoms, splits: sp, settings: slow, root: r)
                 for k in atoms.indices {
-                    XCTAssertEqual(a.rows[k].lower, b.rows[k].lower, accuracy: 1e-9 * max(1, abs(b.rows[k].lower)), "\(c.spec) row \(k)")
-                    XCTAssertEqual(a.rows[k].upper, b.rows[k].upper, accuracy: 1e-9 * max(1, abs(b.rows[k].upper)), "\(c.spec) row \(k)")
+                    XCTAssertEqual(a.rows[k].lower, b.rows[k].lower, accuracy: 1e-9 * max(1, abs(b.rows[k].lower)), "\(c.name) row \(k)")
+                    XCTAssertEqual(a.rows[k].upper, b.rows[k].upper, accuracy: 1e-9 * max(1, abs(b.rows[k].upper)), "\(c.name) row \(k)")
                 }
                 for (x, y) in zip(a.relus, b.relus) {
                     for j in x.lower.indices {
