@@ -62,17 +62,9 @@ extension BoundEngine {
                                   partner: partner.map { p in idx.map { p[$0] >= 0 ? local[p[$0]] : -1 } }, splits: splits)
             }
         }
-        var results = [Result<[Double], Error>?](repeating: nil, count: groups.count)
-        if groups.count == 1 {
-            results[0] = work(0)
-        } else {
-            results.withUnsafeMutableBufferPointer { buf in
-                let base = buf.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: groups.count) { t in base[t] = work(t) }
-            }
-        }
+        let results = concurrentResults(groups.count) { t in try work(t).get() }
         for (t, idx) in groups.enumerated() {
-            let b = try results[t]!.get()
+            let b = try results[t].get()
             for (k, r) in idx.enumerated() { best[r] = max(best[r], b[k]) }
         }
         return best

@@ -255,18 +255,10 @@ public final class BoundEngine {
         let groups = min(settings.threads, A.rows / settings.minimumRowsPerThread)
         guard groups > 1, A.rows * weights >= settings.parallelWork else { return try pass(A) }
         let chunks = (0..<groups).map { t in Array((t * A.rows / groups)..<((t + 1) * A.rows / groups)) }
-        var results = [Result<[Double], Error>?](repeating: nil, count: groups)
-        try withoutActuallyEscaping(pass) { pass in
-            results.withUnsafeMutableBufferPointer { buf in
-                let base = buf.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: groups) { t in
-                    base[t] = Result { try pass(A.selectingRows(chunks[t])) }
-                }
-            }
-        }
+        let results = concurrentResults(groups) { t in try pass(A.selectingRows(chunks[t])) }
         var lb = [Double](repeating: 0, count: A.rows)
         for t in 0..<groups {
-            let part = try results[t]!.get()
+            let part = try results[t].get()
             for (k, r) in chunks[t].enumerated() { lb[r] = part[k] }
         }
         return lb

@@ -138,12 +138,6 @@ extension BoundEngine {
     /// `root`: `rootBounds` of a box containing this one (intersected in; see `intermediateBounds`).
     public func boundDomain(box inputBox: InputBox, atoms: [LinearAtom], splits: [NeuronSplit],
                             settings: BoundSettings = BoundSettings(), root: IntermediateBounds? = nil) throws -> DomainBounds {
-        try boundDomain(box: inputBox, atoms: atoms, splits: splits, settings: settings, root: root, keep: nil)
-    }
-
-    /// `boundDomain`, handing the intermediate bounds and relaxations used to `keep`.
-    func boundDomain(box inputBox: InputBox, atoms: [LinearAtom], splits: [NeuronSplit], settings: BoundSettings,
-                     root: IntermediateBounds?, keep: (([ValueBounds?], [Int: Relaxation]) -> Void)?) throws -> DomainBounds {
         guard inputBox.count == graph.inputCount else {
             throw BoundError("the box has \(inputBox.count) inputs, the model \(graph.inputCount)")
         }
@@ -157,8 +151,7 @@ extension BoundEngine {
             throw BoundError("a spec row has \(a.c.count) coefficients, the model has \(m) outputs")
         }
         var relax: [Int: Relaxation] = [:]
-        var splitMap: [Int: [Int: Bool]] = [:]
-        for sp in splits { splitMap[sp.value, default: [:]][sp.index] = sp.active }
+        let splitMap = NeuronSplit.byValue(splits)
         let bounds = try domainIntermediateBounds(box: box, splitMap: splitMap, settings: settings, root: root, relaxations: &relax)
         let r = atoms.count
         var A = Matrix(zeros: 2 * r, m)
@@ -187,9 +180,7 @@ extension BoundEngine {
         }
         let result = atoms.enumerated().map { k, a in RowBound(lower: lb[k] - a.d, upper: -lb[r + k] - a.d) }
         guard result.allSatisfy({ !$0.lower.isNaN && !$0.upper.isNaN }) else { throw BoundError("a bound is NaN") }
-        let domain = domainBounds(rows: result, coefficientRows: crownRows ?? result, record: record, bounds: bounds)
-        keep?(bounds, relax)
-        return domain
+        return domainBounds(rows: result, coefficientRows: crownRows ?? result, record: record, bounds: bounds)
     }
 
     /// The intermediate bounds of a domain (its splits as a neuron → active map) and the
@@ -239,15 +230,9 @@ extension BoundEngine {
         crownSettings.threads = 1
         /// One domain at a time (what the batch falls back to).
         func each(_ s: BoundSettings) -> [Result<DomainBounds, Error>] {
-            var out = [Result<DomainBounds, Error>?](repeating: nil, count: count)
-            out.withUnsafeMutableBufferPointer { buf in
-                let base = buf.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: count) { t in
-                    base[t] = Result { try self.boundDomain(box: inputBox, atoms: domains[t].atoms, splits: domains[t].splits,
-                                                            settings: s, root: root) }
-                }
+            concurrentResults(count) { t in
+                try self.boundDomain(box: inputBox, atoms: domains[t].atoms, splits: domains[t].splits, settings: s, root: root)
             }
-            return out.map { $0! }
         }
         let batched = settings.method == .alphaCrown && settings.alphaIterations > 0 && settings.floatSearch
             && settings.alphaIntermediateIterations == 0 && count > 1
@@ -262,37 +247,29 @@ extension BoundEngine {
               zip(inputBox.lower, inputBox.upper).allSatisfy({ $0.0 <= $0.1 && $0.0.isFinite && $0.1.isFinite }),
               domains.allSatisfy({ $0.atoms.allSatisfy { $0.c.count == size(out) } }) else { return each(crownSettings) }
         var baseRelax: [Int: Relaxation] = [:]
-        var allSplits: [Int: [Int: Bool]] = [:]
-        for d in domains { for sp in d.splits { allSplits[sp.value, default: [:]][sp.index] = sp.active } }
+        let allSplits = NeuronSplit.byValue(domains.flatMap(\.splits))
         guard let baseBounds = try? chainIntermediateBounds(box: box, settings: crownSettings, relaxations: &baseRelax,
                                                             splits: [:], known: root?.values),
               let chain = floatChain(target: out, relaxations: baseRelax, protect: splitNeurons(allSplits))
         else { return each(crownSettings) }
         // Each domain's intermediate bounds and relaxations, on the cores.
         struct Prepared { var bounds: [ValueBounds?]; var relax: [Int: Relaxation]; var splitMap: [Int: [Int: Bool]] }
-        var prepared = [Result<Prepared, Error>?](repeating: nil, count: count)
-        prepared.withUnsafeMutableBufferPointer { buf in
-            let base = buf.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: count) { t in
-                base[t] = Result {
-                    var sm: [Int: [Int: Bool]] = [:]
-                    for sp in domains[t].splits { sm[sp.value, default: [:]][sp.index] = sp.active }
-                    var relax: [Int: Relaxation] = [:]
-                    let bounds = try self.domainIntermediateBounds(box: box, splitMap: sm, settings: crownSettings,
-                                                                   root: root, relaxations: &relax)
-                    return Prepared(bounds: bounds, relax: relax, splitMap: sm)
-                }
-            }
+        let prepared = concurrentResults(count) { t in
+            let sm = NeuronSplit.byValue(domains[t].splits)
+            var relax: [Int: Relaxation] = [:]
+            let bounds = try self.domainIntermediateBounds(box: box, splitMap: sm, settings: crownSettings,
+                                                           root: root, relaxations: &relax)
+            return Prepared(bounds: bounds, relax: relax, splitMap: sm)
         }
         // The rows of every feasible domain, with their splits.
-        let live = (0..<count).filter { if case .success = prepared[$0]! { return true } else { return false } }
+        let live = (0..<count).filter { if case .success = prepared[$0] { return true } else { return false } }
         let m = size(out)
         var rowsOf: [Int: Range<Int>] = [:]
         var data: [Double] = []
         var rowSplits: [[Int: [Int: Bool]]] = []
         var goals: [Double] = []     // a row needs no more work once its bound refutes it
         for t in live {
-            guard case .success(let p) = prepared[t]! else { continue }
+            guard case .success(let p) = prepared[t] else { continue }
             let atoms = domains[t].atoms, start = rowSplits.count
             for a in atoms { data += a.c; rowSplits.append(p.splitMap); goals.append(a.d) }
             rowsOf[t] = start..<rowSplits.count
@@ -301,7 +278,7 @@ extension BoundEngine {
         // Groups of whole domains on the cores: search, then each domain's Double evaluation.
         let groups = max(1, min(settings.threads, live.count))
         let parts = (0..<groups).map { g in Array(live[(g * live.count / groups)..<((g + 1) * live.count / groups)]) }
-        var results = prepared.map { r in r!.map { _ in DomainBounds(rows: []) } }
+        var results = prepared.map { r in r.map { _ in DomainBounds(rows: []) } }
         results.withUnsafeMutableBufferPointer { buf in
             let base = buf.baseAddress!
             DispatchQueue.concurrentPerform(iterations: groups) { g in
@@ -312,7 +289,7 @@ extension BoundEngine {
                                              goal: idx.map { goals[$0] }, partner: nil, rowSplits: idx.map { rowSplits[$0] })
                 var offset = 0
                 for t in parts[g] {
-                    guard case .success(var prep) = prepared[t]! else { continue }
+                    guard case .success(var prep) = prepared[t] else { continue }
                     let n2 = rowsOf[t]!.count
                     let local = Array(offset..<(offset + n2))
                     offset += n2
@@ -367,6 +344,13 @@ public struct NeuronSplit: Hashable, Sendable {
     public var index: Int
     public var active: Bool
     public init(value: Int, index: Int, active: Bool) { self.value = value; self.index = index; self.active = active }
+
+    /// Splits as value -> neuron -> active (the form the bound passes take).
+    static func byValue(_ splits: [NeuronSplit]) -> [Int: [Int: Bool]] {
+        var map: [Int: [Int: Bool]] = [:]
+        for sp in splits { map[sp.value, default: [:]][sp.index] = sp.active }
+        return map
+    }
 }
 
 /// Proven bounds of every intermediate value over some box (opaque; see `BoundEngine.rootBounds`).

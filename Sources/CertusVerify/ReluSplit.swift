@@ -3,6 +3,7 @@ import CertusGraph
 import CertusSpec
 import CertusBounds
 import CertusLP
+import CertusTensor
 
 /// Complete verification of ReLU networks by branch and bound over ReLU splits.
 ///
@@ -199,20 +200,14 @@ private struct CaseSearch {
             stats.branched += parents.count
             let bounded = boundAll(children)
             // Finish the children on the cores (checks, branching choice, leaf LPs).
-            var results = [Result<(BoundResult, ReluSplitProver.Statistics), Error>?](repeating: nil, count: children.count)
             let me = self
-            results.withUnsafeMutableBufferPointer { buf in
-                let base = buf.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: children.count) { t in
-                    base[t] = Result {
-                        var st = ReluSplitProver.Statistics()
-                        let r = try me.finish(children[t], bounded[t], stats: &st)
-                        return (r, st)
-                    }
-                }
+            let results = concurrentResults(children.count) { t in
+                var st = ReluSplitProver.Statistics()
+                let r = try me.finish(children[t], bounded[t], stats: &st)
+                return (r, st)
             }
             for t in children.indices {
-                let (r, st) = try results[t]!.get()
+                let (r, st) = try results[t].get()
                 stats.merge(st)
                 switch r {
                 case .pruned: continue
