@@ -25,6 +25,12 @@ struct Benchmark: ParsableCommand {
         let machine = "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.operatingSystemVersionString)"
         let table = BoundsBenchmark.markdown(results, runs: runs, machine: machine)
         print(table)
-        if let output { try table.write(toFile: output, atomically: true, encoding: .utf8) }
+        if let output {
+            try reportingErrors {
+                do { try table.write(toFile: output, atomically: true, encoding: .utf8) } catch {
+                    throw CLIError("\(output): cannot write the table: \(error.localizedDescription)")
+                }
+            }
+        }
     }
 }

@@ -2,40 +2,14 @@ import ArgumentParser
 import Certus
 import Foundation
 
-/// Exit codes (documented in the README):
-/// 0 property holds (unsat) or command succeeded, 1 sat, 2 unknown or timeout, 3 bad input,
-/// 64 usage error (from ArgumentParser).
-enum Exit {
-    static let wrongAnswer: Int32 = 1
-    static let badInput: Int32 = 3
-}
-
 @main
 struct CertusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certus",
         abstract: "Certus: a neural-network verifier.",
-        discussion: "Exit codes: 0 success / property holds (unsat), 1 property violated (sat), 2 unknown or timeout, 3 bad input (file, model, spec), 64 bad usage.",
+        discussion: "Exit codes: 0 success / property holds (unsat), 1 property violated (sat), 2 unknown or timeout, 3 bad input (file, model, spec), 64 bad usage, 70 internal error. JSON output writes non-finite numbers as the strings \"inf\", \"-inf\", \"nan\".",
         subcommands: [Inspect.self, Eval.self, Convert.self, Verify.self, Run.self, Bounds.self, Benchmark.self]
     )
-}
-
-/// Runs `body`, turning any library error into one clear message on stderr and exit code 3.
-func reportingErrors<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let e as ExitCode {
-        throw e
-    } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(Exit.badInput)
-    }
-}
-
-func printJSON<T: Encodable>(_ value: T) throws {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    print(String(decoding: try enc.encode(value), as: UTF8.self))
 }
 
 func formatShape(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
@@ -81,7 +55,7 @@ struct Eval: ParsableCommand {
         }
         if json { try printJSON(["outputs": outputs]); return }
         for o in outputs {
-            print("\(o.name) \(formatShape(o.shape)): " + o.values.map { "\($0)" }.joined(separator: " "))
+            print("\(o.name) \(formatShape(o.shape)): " + o.values.map(formatNumber).joined(separator: " "))
         }
     }
 }
@@ -239,9 +213,8 @@ struct Run: ParsableCommand {
         let summary = BatchSummary(records: records)
         if let jsonOut {
             try reportingErrors {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                do { try enc.encode(records).write(to: URL(fileURLWithPath: jsonOut)) } catch {
+                let data = try JSONOutput.encode(records)
+                do { try data.write(to: URL(fileURLWithPath: jsonOut)) } catch {
                     throw CLIError("\(jsonOut): cannot write the JSON output: \(error.localizedDescription)")
                 }
             }

@@ -103,10 +103,12 @@ public enum GraphBuilder {
                 throw ModelError(.invalidModel, location: location, "output '\(outName)' is produced twice")
             }
             let outID = addValue(outName, outShape)
-            if inputIDs.allSatisfy({ constants[$0] != nil }) {
-                // Constant folding: Constant nodes and shape arithmetic on constants.
+            let shapeFunction = op as? any ShapeFunction
+            if shapeFunction != nil || inputIDs.allSatisfy({ constants[$0] != nil }) {
+                // Constant folding: Constant nodes, shape arithmetic on constants, and operators
+                // that read only their inputs' (static) shapes, such as Shape of a computed value.
                 do {
-                    let v = try op.evaluate(inputIDs.map { constants[$0]! })
+                    let v = try shapeFunction?.value(inputShapes: ctx.inputShapes) ?? op.evaluate(inputIDs.map { constants[$0]! })
                     guard v.shape == outShape else {
                         throw ModelError(.shape, location: location, "computed shape \(v.shape) differs from inferred \(outShape)")
                     }
@@ -201,7 +203,13 @@ extension GraphBuilder {
         return order
     }
 
+    /// Reads an attribute. Non-finite float attributes (and tensors) are refused: no supported
+    /// operator gives them a meaning, and a NaN weight would silently poison every bound.
     static func attributeValue(_ a: Onnx_AttributeProto, location: String) throws -> AttributeValue {
+        func nonFinite(_ name: String, _ what: String) -> ModelError {
+            ModelError(.invalidModel, location: "\(location) attribute '\(name)'",
+                       "holds a non-finite value (\(what)); only finite numbers are supported")
+        }
         var type = a.type
         if !a.hasType {   // very old files leave the type unset; infer it from the field present
             if a.hasT { type = .tensor } else if a.hasS { type = .string } else if a.hasI { type = .int }
@@ -210,14 +218,19 @@ extension GraphBuilder {
         }
         switch type {
         case .int: return .int(Int(a.i))
-        case .float: return .float(Double(a.f))
+        case .float:
+            guard a.f.isFinite else { throw nonFinite(a.name, "\(a.f)") }
+            return .float(Double(a.f))
         case .ints: return .ints(a.ints.map { Int($0) })
-        case .floats: return .floats(a.floats.map { Double($0) })
+        case .floats:
+            if let k = a.floats.firstIndex(where: { !$0.isFinite }) { throw nonFinite(a.name, "\(a.floats[k]) at position \(k)") }
+            return .floats(a.floats.map { Double($0) })
         case .string: return .string(String(decoding: a.s, as: UTF8.self))
         case .strings: return .strings(a.strings.map { String(decoding: $0, as: UTF8.self) })
         case .tensor:
             do { return .tensor(try TensorConversion.tensor(a.t)) } catch let e as ModelError {
-                throw ModelError(e.kind, location: "\(location) attribute '\(a.name)'", e.message)
+                let tensor = a.t.name.isEmpty ? "" : " (tensor '\(a.t.name)')"
+                throw ModelError(e.kind, location: "\(location) attribute '\(a.name)'\(tensor)", e.message)
             }
         default: return .unsupported("\(type)")
         }

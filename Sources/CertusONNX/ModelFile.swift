@@ -7,12 +7,17 @@ import CertusGraph
 public enum ModelFile {
     public enum Encoding: String, Sendable { case binary, json }
 
-    /// The encoding for a path: by extension, else by sniffing the first non-blank byte.
+    /// The UTF-8 byte-order mark, skipped at the start of an ONNX-JSON file.
+    static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
+    /// The encoding for a path: by extension, else by sniffing the first non-blank byte
+    /// (`{`, after an optional UTF-8 byte-order mark, means JSON).
     public static func encoding(of path: String, data: Data? = nil) -> Encoding {
         let ext = (path as NSString).pathExtension.lowercased()
         if ext == "json" { return .json }
         if ext == "onnx" || ext == "pb" { return .binary }
-        if let data, let first = data.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }), first == UInt8(ascii: "{") {
+        if let data, let first = (data.starts(with: byteOrderMark) ? data.dropFirst(byteOrderMark.count) : data)
+            .drop(while: { [0x20, 0x09, 0x0A, 0x0D].contains($0) }).first, first == UInt8(ascii: "{") {
             return .json
         }
         return .binary
@@ -54,6 +59,8 @@ public enum ModelFile {
                 throw ModelError(.decode, file: file, "corrupt or truncated ONNX protobuf (\(binaryReason(error)), \(data.count) bytes)")
             }
         case .json:
+            // A leading UTF-8 byte-order mark is not JSON; editors on some systems write one.
+            let data = data.starts(with: byteOrderMark) ? Data(data.dropFirst(byteOrderMark.count)) : data
             // Validate the JSON syntax first: Foundation reports the line and column of a syntax error.
             do {
                 _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])

@@ -11,6 +11,23 @@ enum TensorConversion {
         return names[t] ?? "type \(t)"
     }
 
+    /// "element [i, j, ...]" (the multi-index of flat index `k` in `shape`), or "the scalar value".
+    static func position(_ k: Int, in shape: [Int]) -> String {
+        guard !shape.isEmpty else { return "the scalar value" }
+        var rest = k
+        var idx = [Int](repeating: 0, count: shape.count)
+        for d in stride(from: shape.count - 1, through: 0, by: -1) where shape[d] > 0 {
+            idx[d] = rest % shape[d]
+            rest /= shape[d]
+        }
+        return "element [" + idx.map(String.init).joined(separator: ", ") + "]"
+    }
+
+    /// The tensor's values widened to `Double`.
+    ///
+    /// - Throws: `ModelError` naming the tensor for external or segmented data, a size that
+    ///   does not match the shape, an unsupported data type, or a non-finite value (NaN or
+    ///   infinity: weights must be finite, see the README).
     static func tensor(_ t: Onnx_TensorProto) throws -> Tensor {
         let where_ = "tensor '\(t.name)'"
         func fail(_ m: String, _ kind: ModelError.Kind = .invalidModel) -> ModelError { ModelError(kind, location: where_, m) }
@@ -66,6 +83,10 @@ enum TensorConversion {
         }
         guard values.count == count else {
             throw fail("has \(values.count) values but shape \(shape) needs \(count)")
+        }
+        if let k = values.firstIndex(where: { !$0.isFinite }) {
+            throw fail("holds a non-finite value (\(values[k].isNaN ? "nan" : "\(values[k])") at \(position(k, in: shape))); "
+                       + "weights and constants must be finite numbers")
         }
         return Tensor(shape: shape, data: values)
     }

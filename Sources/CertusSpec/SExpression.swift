@@ -30,7 +30,10 @@ struct SExprTree {
     /// Parses `bytes` into a tree.
     /// - Throws: `SpecError` for an unmatched `)`, an unclosed `(`, an
     ///   unterminated `"`/`|` token, or nesting deeper than `maxDepth`.
-    init(bytes: [UInt8], source: String, maxDepth: Int) throws {
+    /// A leading UTF-8 byte-order mark (EF BB BF) is skipped: lines and columns count from
+    /// the first character after it, as editors show the file.
+    init(bytes raw: [UInt8], source: String, maxDepth: Int) throws {
+        let bytes = VisibleText.droppingByteOrderMark(raw)
         self.bytes = bytes
         nodes.reserveCapacity(bytes.count / 6 + 16)
         childIndices.reserveCapacity(bytes.count / 6 + 16)
@@ -153,11 +156,12 @@ struct SExprTree {
         return childIndices[nd.childStart..<(nd.childStart + nd.childCount)]
     }
 
-    /// The atom's text (for lists, a short rendering of the whole list, truncated).
+    /// The atom's text for messages (for lists, a short rendering of the whole list, truncated),
+    /// with invisible and non-printable characters escaped as `\u{XXXX}` (``VisibleText``).
     func text(_ idx: Int) -> String {
         let nd = nodes[idx]
         let end = min(nd.end, nd.start + 60)
-        let s = String(decoding: bytes[nd.start..<end], as: UTF8.self)
+        let s = VisibleText.escaped(String(decoding: bytes[nd.start..<end], as: UTF8.self))
         return end < nd.end ? s + "..." : s
     }
 

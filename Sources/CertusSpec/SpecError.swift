@@ -63,3 +63,33 @@ public struct SpecError: Error, CustomStringConvertible, Equatable, Sendable {
         return "\(file): \(message)"
     }
 }
+
+/// Text as it may appear in a message: never an invisible character.
+public enum VisibleText {
+    /// `s` with every character that does not show as itself written `\u{XXXX}` (hex code point):
+    /// control characters (tab and newline too, unless `keepingLayout`), format characters such as
+    /// the byte-order mark U+FEFF and zero-width spaces, separators other than the ASCII space,
+    /// private-use, unassigned and replacement (U+FFFD, from invalid UTF-8) characters.
+    public static func escaped(_ s: String, keepingLayout: Bool = false) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            if u.value >= 0x20 && u.value < 0x7F { out.unicodeScalars.append(u); continue }
+            if keepingLayout && (u == "\n" || u == "\t") { out.unicodeScalars.append(u); continue }
+            switch u.properties.generalCategory {
+            case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator, .spaceSeparator:
+                out += "\\u{" + String(u.value, radix: 16, uppercase: true) + "}"
+            default:
+                if u.value == 0xFFFD { out += "\\u{FFFD}" } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out
+    }
+
+    /// The UTF-8 byte-order mark that some editors write at the start of a text file.
+    public static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
+    /// `bytes` without a leading UTF-8 byte-order mark.
+    public static func droppingByteOrderMark(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.starts(with: byteOrderMark) ? Array(bytes.dropFirst(3)) : bytes
+    }
+}
