@@ -58,8 +58,6 @@ public protocol ElementwiseRelaxation: ElementwiseUnary {
     func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation
     /// The parameters that reproduce the default relaxation, or nil where that side has none.
     func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?)
-    /// Interval image of [l, u].
-    func image(l: Double, u: Double) -> (Double, Double)
 }
 
 extension ElementwiseRelaxation {
@@ -67,14 +65,13 @@ extension ElementwiseRelaxation {
 }
 
 extension ElementwiseUnary {
-    /// Monotone non-decreasing by default; non-monotone operators override.
-    public func image(l: Double, u: Double) -> (Double, Double) { (apply(l), apply(u)) }
-
+    /// IBP: each element's interval mapped through `image(l:u:)` (a protocol requirement, so the
+    /// operator's own image is called). A NaN end (from inf - inf upstream) widens to infinity.
     public func interval(_ inputs: [IntervalTensor]) throws -> IntervalTensor {
         var lo = inputs[0].lower, hi = inputs[0].upper
         for i in 0..<lo.count {
             let (a, b) = image(l: lo.data[i], u: hi.data[i])
-            lo.data[i] = a; hi.data[i] = b
+            lo.data[i] = a.isNaN ? -.infinity : a; hi.data[i] = b.isNaN ? .infinity : b
         }
         return IntervalTensor(lower: lo, upper: hi)
     }

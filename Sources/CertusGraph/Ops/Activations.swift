@@ -10,12 +10,22 @@ public struct Relu: ElementwiseRelaxation, AttributeFree {
     public func apply(_ x: Double) -> Double { x > 0 ? x : 0 }
     public func derivative(_ x: Double, _ y: Double) -> Double { x > 0 ? 1 : 0 }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
     /// Triangle upper bound; lower slope alpha in [0, 1] (default: 1 when u > -l, else 0).
+    /// With an infinite end the triangle's limit: slope 1 through (l, 0) when u = +inf, the
+    /// constant u when l = -inf, and no finite upper line (+inf) when both are infinite.
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         if l >= 0 { return .line(1, 0) }
         if u <= 0 { return .line(0, 0) }
-        let aU = u / (u - l)
-        return NeuronRelaxation(aL: lowerParameter ?? (u > -l ? 1 : 0), bL: 0, aU: aU, bU: -aU * l)
+        let aL = lowerParameter ?? (u > -l ? 1 : 0)
+        return NeuronRelaxation(aL: aL, bL: 0, aU: Self.chord(l, u).0, bU: Self.chord(l, u).1)
+    }
+    /// The triangle's upper line over [l, u] (l < 0 < u), slope and intercept.
+    static func chord(_ l: Double, _ u: Double) -> (Double, Double) {
+        if l.isFinite && u.isFinite { let a = u / (u - l); return (a, -a * l) }
+        if l.isFinite { return (1, -l) }
+        if u.isFinite { return (0, u) }
+        return (0, .infinity)
     }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         l < 0 && u > 0 ? (u > -l ? 1 : 0, nil) : (nil, nil)
@@ -32,10 +42,21 @@ public struct LeakyRelu: ElementwiseRelaxation {
     public func apply(_ x: Double) -> Double { x >= 0 ? x : alpha * x }
     public func derivative(_ x: Double, _ y: Double) -> Double { x >= 0 ? 1 : alpha }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    /// Chord upper bound; lower slope in [alpha, 1] (for alpha <= 1).
+    public static var representatives: [LeakyRelu] { [LeakyRelu(alpha: 0.01), LeakyRelu(alpha: 0.3), LeakyRelu(alpha: 0), LeakyRelu(alpha: 2), LeakyRelu(alpha: -0.5)] }
+    /// Monotone for alpha >= 0; for alpha < 0 decreasing left of 0 (minimum 0 at x = 0).
+    public func image(l: Double, u: Double) -> (Double, Double) {
+        if alpha >= 0 { return (l == -.infinity && alpha == 0 ? 0 : apply(l), apply(u)) }
+        if l >= 0 { return (l, u) }
+        if u <= 0 { return (apply(u), apply(l)) }
+        return (0, Swift.max(apply(l), u))
+    }
+    /// Chord upper bound; lower slope in [alpha, 1] (for 0 <= alpha <= 1); the mirror image for
+    /// alpha > 1 (concave). For alpha < 0 (convex, not monotone) the chord above and a slope in
+    /// [alpha, 1] through the origin below. Infinite ends give constant image bounds.
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         if l >= 0 { return .line(1, 0) }
         if u <= 0 { return .line(alpha, 0) }
+        guard l.isFinite, u.isFinite else { let (lo, hi) = image(l: l, u: u); return .constant(lo, hi) }
         let (s0, s1) = (Swift.min(alpha, 1), Swift.max(alpha, 1))
         let aU = (u - alpha * l) / (u - l), bU = u - aU * u
         if alpha > 1 {   // concave: the chord is the lower bound, slopes in [1, alpha] bound above
@@ -60,6 +81,7 @@ public struct Sigmoid: ElementwiseRelaxation, AttributeFree {
     }
     public func derivative(_ x: Double, _ y: Double) -> Double { y * (1 - y) }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
     static let shape = SShapedRelaxation(f: { Sigmoid().apply($0) }, df: { let s = Sigmoid().apply($0); return s * (1 - s) })
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
@@ -73,6 +95,7 @@ public struct Tanh: ElementwiseRelaxation, AttributeFree {
     public func apply(_ x: Double) -> Double { Foundation.tanh(x) }
     public func derivative(_ x: Double, _ y: Double) -> Double { 1 - y * y }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
     static let shape = SShapedRelaxation(f: { Foundation.tanh($0) }, df: { let t = Foundation.tanh($0); return 1 - t * t })
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
@@ -109,12 +132,26 @@ public struct Gelu: ElementwiseRelaxation {
     }
     /// The minimiser of GeLU (exact erf form), where f'(x) = 0.
     public static let argmin = -0.7517916243902337
+    /// The minimiser of the tanh approximation (f'(x) = 0), found once by bisection on f'.
+    public static let argminTanh: Double = {
+        let g = Gelu(tanhApproximation: true)
+        var lo = -1.0, hi = -0.5   // f' < 0 at -1, > 0 at -0.5
+        for _ in 0..<200 { let m = (lo + hi) / 2; if g.derivative(m, 0) < 0 { lo = m } else { hi = m } }
+        return (lo + hi) / 2
+    }()
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    /// Decreasing left of the minimum, increasing right of it.
+    public static var representatives: [Gelu] { [Gelu(), Gelu(tanhApproximation: true)] }
+    /// Decreasing left of the minimum, increasing right of it (both forms have one minimum,
+    /// tend to 0 at -inf and to +inf at +inf). The minimum value is taken a hair lower (one part
+    /// in 1e12) so that an argmin rounded in the last digits cannot make the image too narrow.
     public func image(l: Double, u: Double) -> (Double, Double) {
-        let fl = apply(l), fu = apply(u)
-        let lo = (l < Self.argmin && Self.argmin < u) ? Swift.min(apply(Self.argmin), fl, fu) : Swift.min(fl, fu)
-        return (lo, Swift.max(fl, fu))
+        let m = tanhApproximation ? Self.argminTanh : Self.argmin
+        let fl = l == -.infinity ? 0 : apply(l), fu = u == .infinity ? .infinity : apply(u)
+        if l <= m && m <= u {
+            let fm = apply(m)
+            return (fm - 1e-12 * Swift.abs(fm), Swift.max(fl, fu))
+        }
+        return (Swift.min(fl, fu), Swift.max(fl, fu))
     }
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         GeluRelaxation.relaxation(self, l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
@@ -130,6 +167,7 @@ public struct Erf: ElementwiseRelaxation, AttributeFree {
     public func apply(_ x: Double) -> Double { Foundation.erf(x) }
     public func derivative(_ x: Double, _ y: Double) -> Double { 2 / Double.pi.squareRoot() * exp(-x * x) }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
     static let shape = SShapedRelaxation(f: { Foundation.erf($0) }, df: { 2 / Double.pi.squareRoot() * exp(-$0 * $0) })
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
@@ -143,7 +181,7 @@ public struct Sin: ElementwiseRelaxation, AttributeFree {
     public func apply(_ x: Double) -> Double { Foundation.sin(x) }
     public func derivative(_ x: Double, _ y: Double) -> Double { Foundation.cos(x) }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    public func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l, u: u, apply) }
+    public func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l, u: u, shift: 0) }
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Periodic.relaxation(l: l, u: u, shift: 0, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
@@ -158,7 +196,7 @@ public struct Cos: ElementwiseRelaxation, AttributeFree {
     public func apply(_ x: Double) -> Double { Foundation.cos(x) }
     public func derivative(_ x: Double, _ y: Double) -> Double { -Foundation.sin(x) }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    public func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l + .pi / 2, u: u + .pi / 2, Foundation.sin) }
+    public func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l, u: u, shift: .pi / 2) }
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Periodic.relaxation(l: l, u: u, shift: .pi / 2, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
@@ -173,6 +211,7 @@ public struct Neg: ElementwiseUnary, AttributeFree {
     public func apply(_ x: Double) -> Double { -x }
     public func derivative(_ x: Double, _ y: Double) -> Double { -1 }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    /// Decreasing: [-u, -l].
     public func image(l: Double, u: Double) -> (Double, Double) { (-u, -l) }
 }
 
@@ -183,48 +222,87 @@ public struct Identity: ElementwiseUnary, AttributeFree {
     public func derivative(_ x: Double, _ y: Double) -> Double { 1 }
     public func evaluate(_ inputs: [Tensor]) throws -> Tensor { inputs[0] }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    public func image(l: Double, u: Double) -> (Double, Double) { (l, u) }
 }
 
 /// Interval image and relaxations of sin(x + shift) (cos is sin shifted by pi/2).
+///
+/// Positions inside the period are read from the phase atan2(sin x, cos x) of the unshifted
+/// input, which the libm's exact argument reduction makes accurate for any |x|, rather than from
+/// x / pi, whose rounding error grows with |x|. Wherever a position is uncertain by rounding,
+/// the looser choice is taken (an extremum counts as inside, a relaxation falls back to
+/// constant bounds), so both are sound enclosures, not just accurate ones.
 enum Periodic {
-    /// On one half-period [k pi, (k+1) pi] sin is concave (k even) or convex (k odd): secant on
-    /// one side, any tangent on the other. Elsewhere the interval image as constant bounds.
+    /// Below this |x| a half-period relaxation is used; beyond it (and for widths under 1e-12)
+    /// the constant image bounds, since sin(x) itself is then known only to about ulp(x).
+    static let relaxationLimit = 1.0e6
+    /// Slack (radians) by which an extremum or inflection may lie outside an interval and still
+    /// count as inside: covers the rounding of the phase and of u - l.
+    static func slack(_ l: Double, _ u: Double) -> Double { 1e-12 + 4 * Swift.max(Swift.abs(l), Swift.abs(u)).ulp }
+
+    /// The phase of x + shift in [0, 2 pi): how far past the last upward zero crossing of sin.
+    static func phase(_ x: Double, shift: Double) -> Double {
+        var p = Foundation.atan2(Foundation.sin(x), Foundation.cos(x)) + shift
+        while p < 0 { p += 2 * .pi }
+        while p >= 2 * .pi { p -= 2 * .pi }
+        return p
+    }
+
+    /// How far (radians, >= 0) to the right of phase p the next point of phase q lies.
+    static func distance(from p: Double, to q: Double) -> Double {
+        var d = q - p
+        while d < 0 { d += 2 * .pi }
+        return d
+    }
+
+    /// Interval image of sin(x + shift) over [l, u]: the end values, widened to +-1 where a
+    /// crest (phase pi/2) or trough (phase 3 pi/2) lies inside (or within rounding of it).
+    static func image(l: Double, u: Double, shift: Double) -> (Double, Double) {
+        guard l.isFinite, u.isFinite, u - l < 2 * .pi - 1e-9 else { return (-1, 1) }
+        // sin(x + shift) for shift in {0, pi/2}: sin or cos of the unshifted x (exact reduction).
+        let yl = value(l, shift: shift), yu = value(u, shift: shift)
+        var lo = Swift.min(yl, yu), hi = Swift.max(yl, yu)
+        let p = phase(l, shift: shift), w = (u - l) + slack(l, u)
+        if distance(from: p, to: .pi / 2) <= w || distance(from: p, to: .pi / 2) >= 2 * .pi - slack(l, u) { hi = 1 }
+        if distance(from: p, to: 3 * .pi / 2) <= w || distance(from: p, to: 3 * .pi / 2) >= 2 * .pi - slack(l, u) { lo = -1 }
+        return (lo, hi)
+    }
+
+    static func value(_ x: Double, shift: Double) -> Double { shift == 0 ? Foundation.sin(x) : Foundation.cos(x) }
+    static func slope(_ x: Double, shift: Double) -> Double { shift == 0 ? Foundation.cos(x) : -Foundation.sin(x) }
+
+    /// The half period [k pi, (k+1) pi] (in the phase of x + shift) that holds [l, u] with a
+    /// margin for rounding: true when sin is concave there (phase in [0, pi]), false when
+    /// convex, nil when [l, u] crosses (or may cross) an inflection.
+    static func piece(l: Double, u: Double, shift: Double) -> Bool? {
+        let p = phase(l, shift: shift), w = u - l, e = slack(l, u)
+        if p >= e && p + w <= .pi - e { return true }
+        if p >= .pi + e && p + w <= 2 * .pi - e { return false }
+        return nil
+    }
+
+    /// On one half-period sin is concave (phase in [0, pi]) or convex (phase in [pi, 2 pi]):
+    /// secant on one side, any tangent on the other (the parameter places the tangent point
+    /// in [l, u]). Elsewhere the interval image as constant bounds.
     static func relaxation(l: Double, u: Double, shift: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
-        let a = l + shift, b = u + shift
-        let (lo, hi) = image(l: a, u: b, Foundation.sin)
-        guard a.isFinite, b.isFinite, b - a > 1e-12 else { return .constant(lo, hi) }
-        let k = (a / .pi).rounded(.down)
-        guard b <= (k + 1) * .pi, abs(k) < 1e12 else { return .constant(lo, hi) }
-        let concave = Int(k).isMultiple(of: 2)
-        let slope = (Foundation.sin(b) - Foundation.sin(a)) / (b - a)
-        let secant = (slope, Foundation.sin(a) - slope * a)
+        let (lo, hi) = image(l: l, u: u, shift: shift)
+        guard l.isFinite, u.isFinite, u - l > 1e-12, Swift.max(Swift.abs(l), Swift.abs(u)) < relaxationLimit,
+              let concave = piece(l: l, u: u, shift: shift) else { return .constant(lo, hi) }
+        let fl = value(l, shift: shift), fu = value(u, shift: shift)
+        let k = (fu - fl) / (u - l)
+        let secant = (k, fl - k * l)
         let p = (concave ? upperParameter : lowerParameter) ?? 0.5
-        let t = a + p * (b - a)
-        let tangent = (Foundation.cos(t), Foundation.sin(t) - Foundation.cos(t) * t)
-        // Lines in the shifted variable x + shift: a x + (b + a * shift).
+        let t = l + Swift.min(1, Swift.max(0, p)) * (u - l)
+        let kt = slope(t, shift: shift)
+        let tangent = (kt, value(t, shift: shift) - kt * t)
         let (lower, upper) = concave ? (secant, tangent) : (tangent, secant)
-        return NeuronRelaxation(aL: lower.0, bL: lower.1 + lower.0 * shift, aU: upper.0, bU: upper.1 + upper.0 * shift)
+        return NeuronRelaxation(aL: lower.0, bL: lower.1, aU: upper.0, bU: upper.1)
     }
 
     static func defaultParameters(l: Double, u: Double, shift: Double) -> (lower: Double?, upper: Double?) {
-        let a = l + shift, b = u + shift
-        guard a.isFinite, b.isFinite, b - a > 1e-12 else { return (nil, nil) }
-        let k = (a / .pi).rounded(.down)
-        guard b <= (k + 1) * .pi, abs(k) < 1e12 else { return (nil, nil) }
-        return Int(k).isMultiple(of: 2) ? (nil, 0.5) : (0.5, nil)
-    }
-
-    /// Interval image of sin over [l, u]: endpoint values, widened to +-1 where a crest or trough lies inside.
-    static func image(l: Double, u: Double, _ f: (Double) -> Double) -> (Double, Double) {
-        guard l.isFinite, u.isFinite else { return (-1, 1) }
-        if u - l >= 2 * .pi { return (-1, 1) }
-        var lo = Swift.min(f(l), f(u)), hi = Swift.max(f(l), f(u))
-        // crests at pi/2 + 2k pi, troughs at -pi/2 + 2k pi
-        let kCrest = ((l - .pi / 2) / (2 * .pi)).rounded(.up)
-        if .pi / 2 + 2 * .pi * kCrest <= u { hi = 1 }
-        let kTrough = ((l + .pi / 2) / (2 * .pi)).rounded(.up)
-        if -.pi / 2 + 2 * .pi * kTrough <= u { lo = -1 }
-        return (lo, hi)
+        guard l.isFinite, u.isFinite, u - l > 1e-12, Swift.max(Swift.abs(l), Swift.abs(u)) < relaxationLimit,
+              let concave = piece(l: l, u: u, shift: shift) else { return (nil, nil) }
+        return concave ? (nil, 0.5) : (0.5, nil)
     }
 }
 
@@ -279,7 +357,7 @@ enum GeluRelaxation {
     }
 
     static func relaxation(_ op: Gelu, l: Double, u: Double, lowerParameter pl: Double?, upperParameter pu: Double?) -> NeuronRelaxation {
-        if op.tanhApproximation || u - l < 1e-12 {
+        if op.tanhApproximation || !(u - l >= 1e-12) || !l.isFinite || !u.isFinite {
             let (lo, hi) = op.image(l: l, u: u)
             return .constant(lo, hi)
         }
@@ -337,7 +415,7 @@ enum GeluRelaxation {
     }
 
     static func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
-        if u - l < 1e-12 { return (nil, nil) }
+        if !(u - l >= 1e-12) || !l.isFinite || !u.isFinite { return (nil, nil) }
         if u <= -s || l >= s { return (nil, 0.5) }
         if l >= -s && u <= s { return (0.5, nil) }
         let k = (f(u) - f(l)) / (u - l)

@@ -6,6 +6,26 @@ public protocol ElementwiseUnary: Operator {
     func apply(_ x: Double) -> Double
     /// f'(x), given x and y = f(x) (some derivatives are cheaper from y).
     func derivative(_ x: Double, _ y: Double) -> Double
+    /// The interval image of [l, u] (l <= u, either end may be infinite): the exact
+    /// [min f, max f] over the interval or a sound enclosure of it. Non-monotone functions must
+    /// account for every interior extremum (and periodicity). IBP (`interval(_:)`) calls this
+    /// for every element.
+    ///
+    /// There is deliberately no default: every operator states its own image, so a new
+    /// non-monotone operator cannot silently inherit a monotone one. (A default in a protocol
+    /// extension that is not a requirement is statically dispatched from other extension
+    /// methods, which is how Sin, Cos and GeLU once lost their images.)
+    func image(l: Double, u: Double) -> (Double, Double)
+    /// Operator instances that together exercise every attribute branch of this operator, for
+    /// the registry-driven soundness battery (`SoundnessTests`, `certus battery`).
+    static var representatives: [Self] { get }
+}
+
+/// Images of monotone functions, for operators' `image(l:u:)`.
+public enum MonotoneImage {
+    /// [f(l), f(u)] for a non-decreasing f.
+    @inline(__always)
+    public static func increasing(_ l: Double, _ u: Double, _ f: (Double) -> Double) -> (Double, Double) { (f(l), f(u)) }
 }
 
 /// An operator without attributes: `make` just checks there is nothing it would ignore.
@@ -15,6 +35,8 @@ public protocol AttributeFree: Operator {
 
 extension AttributeFree {
     public static func make(_ node: NodeContext) throws -> Self { Self() }
+    /// The one instance an attribute-free operator has.
+    public static var representatives: [Self] { [Self()] }
 }
 
 extension ElementwiseUnary {

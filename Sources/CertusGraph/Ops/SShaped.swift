@@ -23,9 +23,12 @@ public struct SShapedRelaxation: Sendable {
         return (k, f(t) - k * t)
     }
 
+    /// The chord through (l, f(l)) and (u, f(u)); callers guarantee u - l > 1e-12. (The width
+    /// must not be floored: a chord with a smaller slope than the true one cuts under a convex
+    /// piece.)
     func secant(_ l: Double, _ u: Double) -> (Double, Double) {
         let fl = f(l)
-        let k = (f(u) - fl) / max(u - l, 1e-8)
+        let k = (f(u) - fl) / (u - l)
         return (k, fl - k * l)
     }
 
@@ -64,8 +67,9 @@ public struct SShapedRelaxation: Sendable {
 
     public func relaxation(l: Double, u: Double, lowerParameter pl: Double?, upperParameter pu: Double?) -> NeuronRelaxation {
         let m = (l + u) / 2
-        if u - l < 1e-12 {
-            // Degenerate interval: f is within [f(l), f(u)] (monotone), constant bounds are exact.
+        if !(u - l >= 1e-12) || !l.isFinite || !u.isFinite {
+            // Degenerate or unbounded interval: f is within [f(l), f(u)] (monotone), constant
+            // bounds are exact.
             return .constant(Swift.min(f(l), f(u)), Swift.max(f(l), f(u)))
         }
         var lo: (Double, Double), hi: (Double, Double)
@@ -105,7 +109,7 @@ public struct SShapedRelaxation: Sendable {
     /// Parameters reproducing the default relaxation.
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         let m = (l + u) / 2
-        if u - l < 1e-12 { return (nil, nil) }
+        if !(u - l >= 1e-12) || !l.isFinite || !u.isFinite { return (nil, nil) }
         if u <= 0 { return (0.5, nil) }
         if l >= 0 { return (nil, 0.5) }
         let sec = secant(l, u)
