@@ -68,14 +68,21 @@ public struct Graph: Sendable {
         return outputs.map { store[$0]! }
     }
 
-    /// Every value of the graph for one (length-checked) input.
-    func forward(_ input: [Double]) throws -> [Tensor?] {
+    /// Every value of the graph for one (length-checked) input. With `roundingToFloat32`, the
+    /// input and every node's output are rounded to the nearest float32 (see `evaluateFirstFloat32`).
+    func forward(_ input: [Double], roundingToFloat32: Bool = false) throws -> [Tensor?] {
+        func rounded(_ t: Tensor) -> Tensor {
+            guard roundingToFloat32 else { return t }
+            var r = t
+            for i in r.data.indices { r.data[i] = Double(Float(r.data[i])) }
+            return r
+        }
         var store = [Tensor?](repeating: nil, count: values.count)
         for (id, t) in constants { store[id] = t }
-        store[self.input] = Tensor(shape: inputShape, data: input)
+        store[self.input] = rounded(Tensor(shape: inputShape, data: input))
         for node in nodes {
             do {
-                store[node.output] = try node.op.evaluate(node.inputs.map { store[$0]! })
+                store[node.output] = rounded(try node.op.evaluate(node.inputs.map { store[$0]! }))
             } catch let e as ModelError {
                 throw ModelError(e.kind, location: "node '\(node.name)' (\(node.opType))", e.message)
             }
@@ -98,6 +105,21 @@ public struct Graph: Sendable {
     /// The flattened first output.
     public func evaluateFirst(_ input: [Double]) throws -> [Double] {
         try evaluate(input)[0].data
+    }
+
+    /// The flattened first output evaluated as a float32 runtime would store it: the input and
+    /// every operator's output are rounded to the nearest float32 (values beyond the float32 range
+    /// become infinite). Constants are used as stored (a float32 model's weights already are
+    /// float32 values; integer shape and index tensors must stay exact). Each operator computes in
+    /// Double from its operands, so this is float32 storage with exactly rounded operators; a
+    /// runtime that accumulates sums in float32 can differ from it by the accumulation's rounding.
+    /// - Throws: `ModelError` (kind `.input`) when `input` has the wrong length, or an operator's error.
+    public func evaluateFirstFloat32(_ input: [Double]) throws -> [Double] {
+        guard input.count == inputCount else {
+            throw ModelError(.input, location: "input '\(inputName)'",
+                             "expected \(inputCount) values for shape \(inputShape), got \(input.count)")
+        }
+        return try forward(input, roundingToFloat32: true)[outputs[0]]!.data
     }
 }
 

@@ -3,7 +3,7 @@ import CertusSpec
 
 /// What a falsification attack did and found.
 public struct AttackReport: Sendable, Equatable {
-    /// A checked counterexample (float32 input inside the box, clause holds with margin), or nil.
+    /// A checked counterexample (see `CounterexampleCheck`), or nil.
     public var counterexample: Counterexample?
     /// Whether the attack stopped because its deadline passed.
     public var timedOut: Bool = false
@@ -22,15 +22,41 @@ public struct AttackReport: Sendable, Equatable {
     public var unconfirmedViolation: Bool = false
     /// Whether the model produced a NaN or infinite output (or gradient) somewhere in a box.
     public var sawNonFinite: Bool = false
+    /// Points where a clause held in Double that the counterexample check rejected.
+    public var rejectedCandidates: Int = 0
+    /// Why the last rejected point was rejected (nil when none was).
+    public var lastRejection: CounterexampleRejection?
+    /// Whether the attack stopped because `VerifierSettings.maxRejectedCandidates` points were
+    /// rejected: its candidates keep failing the check, so more search is unlikely to help.
+    public var stoppedOnRejections: Bool = false
+    /// Per case (input box) index, the coordinates whose interval holds no float32 value; only
+    /// cases with such coordinates are listed. Their counterexamples use the box's own values
+    /// there (`Counterexample.nonFloat32Coordinates`). Found before any evaluation.
+    public var nonFloat32Coordinates: [Int: [Int]] = [:]
+    /// Clauses left out of the attack because a bound refuted them before it ran (the caller's
+    /// `openClauses`); 0 when every clause was attacked.
+    public var skippedClauses: Int = 0
     /// The error that stopped the attack (evaluation failure), if any.
     public var error: String?
 
     /// One-line summary for logs.
     public var summary: String {
         var s = "attack: \(evaluations) evaluations, \(gradientSteps) gradient steps, \(restarts) PGD runs, best loss \(bestLoss)"
+        if skippedClauses > 0 { s += "; \(skippedClauses) clause(s) refuted by the bound beforehand, not attacked" }
+        if !nonFloat32Coordinates.isEmpty {
+            let boxes = nonFloat32Coordinates.keys.sorted().prefix(5).map { ci in
+                "box \(ci): " + nonFloat32Coordinates[ci]!.prefix(8).map { "X_\($0)" }.joined(separator: ", ")
+            }
+            s += "; no float32 value in the box at " + boxes.joined(separator: "; ")
+                + (nonFloat32Coordinates.count > 5 ? "; ..." : "") + " (witnesses use the box's own values there)"
+        }
         if let cx = counterexample { s += "; counterexample in box \(cx.caseIndex), clause \(cx.clauseIndex)" }
         if timedOut { s += "; stopped at its deadline" }
-        if unconfirmedViolation { s += "; a clause held in Double at a point that failed the float32/margin check" }
+        if rejectedCandidates > 0 {
+            s += "; \(rejectedCandidates) point(s) where a clause held in Double failed the counterexample check"
+                + (lastRejection.map { " (last: \($0.rawValue))" } ?? "")
+        }
+        if stoppedOnRejections { s += "; stopped after \(rejectedCandidates) rejected points" }
         if sawNonFinite { s += "; non-finite outputs seen" }
         if let e = error { s += "; error: \(e)" }
         return s
@@ -40,13 +66,17 @@ public struct AttackReport: Sendable, Equatable {
 /// Falsification: looks for an input in one of the property's boxes whose output satisfies one
 /// clause, by vertex, face (`faceSamples`) and random sampling, then a projected sign-gradient
 /// attack (PGD) with restarts. Every candidate is confirmed by `CounterexampleCheck` (float32 snapping, Double
-/// re-evaluation, safety margin) before it is reported.
+/// re-evaluation, safety margin or zero slack in both Double and float32, float32 replay of
+/// coordinates that hold no float32) before it is reported. Coordinates whose interval holds no
+/// float32 are found before any evaluation (`AttackReport.nonFloat32Coordinates`); the attack
+/// stops after `maxRejectedCandidates` rejected points instead of searching on to its deadline.
 ///
 /// Per (box, clause) the attack minimises the clause loss `max_k (c_k·y - d_k)`, stepping on the
 /// gradient of the worst atom: `x ← proj_box(x - α_t·width ⊙ sign(∇))`, with `α_t` decaying
 /// geometrically from `initialStepFraction` to `finalStepFraction`. Restart 0 starts at the box
 /// centre, restart 1 at the best sampled point for that clause, later ones at random points.
-/// Clauses are tried in order of their best sampled loss. The whole attack is deterministic for
+/// Clauses are tried in order of their best sampled loss. A box that is a single point (every
+/// coordinate pinned) is evaluated once, at that point. The whole attack is deterministic for
 /// a given seed; the deadline is checked before every model evaluation.
 public struct Attack: Sendable {
     /// The knobs used (sampling counts, restarts, steps, step sizes, seed, margins).
@@ -54,10 +84,12 @@ public struct Attack: Sendable {
 
     public init(settings: VerifierSettings = VerifierSettings()) { self.settings = settings }
 
-    /// Runs the attack on every case (box) and clause of `property`.
+    /// Runs the attack on every case (box) and clause of `property`, or, with `openClauses`
+    /// (`openClauses[case][clause]`, shaped like the property), only on the clauses marked true
+    /// (sampling losses and gradient runs; a confirmed point may still satisfy any clause).
     /// Never throws: evaluation errors are recorded in `AttackReport.error`.
-    public func run(graph: Graph, property: Property, deadline: Deadline) -> AttackReport {
-        var run = AttackRun(graph: graph, property: property, settings: settings, deadline: deadline)
+    public func run(graph: Graph, property: Property, deadline: Deadline, openClauses: [[Bool]]? = nil) -> AttackReport {
+        var run = AttackRun(graph: graph, property: property, settings: settings, deadline: deadline, openClauses: openClauses)
         do {
             try run.execute()
         } catch is StopAttack {
@@ -81,21 +113,30 @@ private struct AttackRun {
     var report = AttackReport()
     /// Best sampled point and loss per [case][clause].
     var bestSample: [[(loss: Double, x: [Double])?]]
+    /// Clause indices attacked per case (all, or those marked open by the caller).
+    let attacked: [[Int]]
 
-    init(graph: Graph, property: Property, settings: VerifierSettings, deadline: Deadline) {
+    init(graph: Graph, property: Property, settings: VerifierSettings, deadline: Deadline, openClauses: [[Bool]]?) {
         self.graph = graph
         self.property = property
         self.settings = settings
         self.deadline = deadline
         self.rng = SplitMix64(seed: settings.seed)
         self.bestSample = property.cases.map { [(loss: Double, x: [Double])?](repeating: nil, count: $0.clauses.count) }
+        self.attacked = property.cases.indices.map { ci in
+            property.cases[ci].clauses.indices.filter { li in
+                guard let open = openClauses, ci < open.count, li < open[ci].count else { return true }
+                return open[ci][li]
+            }
+        }
+        report.skippedClauses = property.cases.reduce(0) { $0 + $1.clauses.count } - attacked.reduce(0) { $0 + $1.count }
     }
 
-    /// Cases that can hold a counterexample: a non-empty box and at least one clause.
+    /// Cases that can hold a counterexample: a non-empty box and at least one attacked clause.
     var activeCases: [Int] {
         property.cases.indices.filter { ci in
             let pc = property.cases[ci]
-            return !pc.clauses.isEmpty && pc.box.count == property.numInputs
+            return !attacked[ci].isEmpty && pc.box.count == property.numInputs
                 && zip(pc.box.lower, pc.box.upper).allSatisfy { $0.0.isFinite && $0.1.isFinite && $0.0 <= $0.1 }
         }
     }
@@ -119,13 +160,20 @@ private struct AttackRun {
     mutating func tryConfirm(_ x: [Double], caseIndex ci: Int) throws {
         try checkTime()
         report.evaluations += 1
+        var why: CounterexampleRejection? = nil
         if let cx = try CounterexampleCheck.confirm(graph: graph, property: property, candidate: x,
-                                                    preferredCase: ci, settings: settings) {
+                                                    preferredCase: ci, settings: settings, rejection: &why) {
             report.counterexample = cx
             report.unconfirmedViolation = false
             throw StopAttack()
         }
         report.unconfirmedViolation = true
+        report.rejectedCandidates += 1
+        report.lastRejection = why
+        if report.rejectedCandidates >= settings.maxRejectedCandidates {
+            report.stoppedOnRejections = true
+            throw StopAttack()
+        }
     }
 
     /// Evaluates one sample point of case `ci`, records per-clause bests, confirms violations.
@@ -135,8 +183,8 @@ private struct AttackRun {
         let y = try graph.evaluateFirst(x)
         guard y.allSatisfy({ $0.isFinite }) else { report.sawNonFinite = true; return }
         var violated = false
-        for (li, clause) in property.cases[ci].clauses.enumerated() {
-            let (loss, _) = AttackRun.clauseLoss(clause, y)
+        for li in attacked[ci] {
+            let (loss, _) = AttackRun.clauseLoss(property.cases[ci].clauses[li], y)
             guard !loss.isNaN else { continue }
             report.bestLoss = min(report.bestLoss, loss)
             if bestSample[ci][li] == nil || loss < bestSample[ci][li]!.loss { bestSample[ci][li] = (loss, x) }
@@ -147,10 +195,21 @@ private struct AttackRun {
 
     mutating func execute() throws {
         let cases = activeCases
+        for ci in cases {
+            let coords = CounterexampleCheck.nonFloat32Coordinates(of: property.cases[ci].box)
+            if !coords.isEmpty { report.nonFloat32Coordinates[ci] = coords }
+        }
+        // A box that is a single point (every coordinate pinned, e.g. epsilon 0) has nothing to
+        // search: its centre is evaluated once and it takes no further samples or gradient runs.
+        let searched = cases.filter { ci in
+            let box = property.cases[ci].box
+            return box.lower.indices.contains { box.upper[$0] > box.lower[$0] }
+        }
         // Stage 1: centre, vertices, random points.
         for ci in cases {
             let box = property.cases[ci].box
             try sample(center(box), caseIndex: ci)
+            guard searched.contains(ci) else { continue }
             if settings.cornerSampling {
                 let free = box.lower.indices.filter { box.upper[$0] > box.lower[$0] }
                 if free.count <= settings.exhaustiveCornerLimit {
@@ -181,14 +240,14 @@ private struct AttackRun {
             for _ in 0..<settings.randomSamples { try sample(randomPoint(box), caseIndex: ci) }
         }
         // Stage 2: projected-gradient restarts, interleaved over boxes and clauses.
-        let order: [Int: [Int]] = Dictionary(uniqueKeysWithValues: cases.map { ci in
-            let clauses = property.cases[ci].clauses.indices.filter { !property.cases[ci].clauses[$0].atoms.isEmpty }
+        let order: [Int: [Int]] = Dictionary(uniqueKeysWithValues: searched.map { ci in
+            let clauses = attacked[ci].filter { !property.cases[ci].clauses[$0].atoms.isEmpty }
             return (ci, clauses.sorted { (bestSample[ci][$0]?.loss ?? .infinity) < (bestSample[ci][$1]?.loss ?? .infinity) })
         })
         var r = 0
-        while r < settings.attackRestarts || (settings.attackUntilDeadline && !cases.isEmpty && settings.attackSteps > 0) {
+        while !searched.isEmpty && (r < settings.attackRestarts || (settings.attackUntilDeadline && settings.attackSteps > 0)) {
             try checkTime()
-            for ci in cases {
+            for ci in searched {
                 let box = property.cases[ci].box
                 for li in order[ci] ?? [] {
                     let start: [Double]

@@ -31,6 +31,9 @@ public struct VerificationResult: Sendable, Codable, Equatable {
     public var method: String
     /// Free-form log of what each stage did, one line per event.
     public var details: [String]
+    /// What the attack before the provers did (work counters, rejected points); nil when the
+    /// pipeline stopped before it. Not part of the JSON form (its summary is in `details`).
+    public var attack: AttackReport? = nil
 
     enum CodingKeys: String, CodingKey { case status, counterexample, timeSeconds = "time_s", method, details }
 

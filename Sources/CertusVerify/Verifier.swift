@@ -1,5 +1,7 @@
+import Foundation
 import CertusGraph
 import CertusSpec
+import CertusBounds
 
 /// What a prover concluded about a property within its deadline.
 public enum ProverOutcome: Sendable, Equatable {
@@ -31,7 +33,8 @@ extension PropertyProver {
     public var isComplete: Bool { false }
 }
 
-/// The verification pipeline: validate, attack (falsification), then each prover in turn.
+/// The verification pipeline: validate, a CROWN pass for properties with many clauses
+/// (`clausesLeftByBound`), attack (falsification) on the clauses left open, then each prover in turn.
 ///
 /// * `sat` only with a counterexample that passed `CounterexampleCheck` (from the attack or a prover).
 /// * `unsat` only from a prover's `.proven`, and only if the attack saw nothing that contradicts
@@ -65,18 +68,33 @@ public struct Verifier: Sendable {
         let start = ContinuousClock.now
         let deadline = Deadline(secondsFromNow: settings.timeout)
         var log: [String] = []
+        var attackReport: AttackReport? = nil
         func finish(_ status: VerificationStatus, _ method: String, _ cx: Counterexample? = nil) -> VerificationResult {
-            VerificationResult(status: status, counterexample: cx, timeSeconds: secondsSince(start), method: method, details: log)
+            var r = VerificationResult(status: status, counterexample: cx, timeSeconds: secondsSince(start), method: method, details: log)
+            r.attack = attackReport
+            return r
         }
 
-        // 1. Falsification.
+        // 1. Many clauses: a cheap bound first, so the attack spends its runs on the clauses it leaves open.
         let attackDeadline = provers.isEmpty ? deadline : deadline.capped(secondsFromNow: settings.timeout * settings.attackTimeFraction)
-        let attack = Attack(settings: settings).run(graph: graph, property: property, deadline: attackDeadline)
+        var openClauses: [[Bool]]? = nil
+        if !provers.isEmpty, property.cases.reduce(0, { $0 + $1.clauses.count }) >= settings.boundBeforeAttackClauses {
+            // At most half the attack's share, so a slow bound still leaves time to attack.
+            let boundDeadline = attackDeadline.capped(secondsFromNow: settings.timeout * settings.attackTimeFraction / 2)
+            let (open, note) = Verifier.clausesLeftByBound(graph: graph, property: property, deadline: boundDeadline)
+            openClauses = open
+            log.append(note)
+        }
+
+        // 2. Falsification.
+        let attack = Attack(settings: settings).run(graph: graph, property: property, deadline: attackDeadline,
+                                                    openClauses: openClauses)
+        attackReport = attack
         log.append(attack.summary)
         if let cx = attack.counterexample { return finish(.sat, "attack", cx) }
         if deadline.hasPassed { return finish(.timeout, "none") }
 
-        // 2. Provers.
+        // 3. Provers.
         var completeSearchGaveUp = false
         for prover in provers {
             if deadline.hasPassed { return finish(.timeout, "none") }
@@ -117,15 +135,57 @@ public struct Verifier: Sendable {
         }
         if attack.timedOut && provers.isEmpty { return finish(.timeout, "none") }
 
-        // 3. A complete search ran out of budget: attack with the remaining time.
+        // 4. A complete search ran out of budget: attack with the remaining time.
         if completeSearchGaveUp && settings.finalAttack && !deadline.hasPassed {
             var s = settings
             s.seed = settings.seed &+ 0x9E37_79B9
             s.attackUntilDeadline = true
-            let again = Attack(settings: s).run(graph: graph, property: property, deadline: deadline)
+            let again = Attack(settings: s).run(graph: graph, property: property, deadline: deadline, openClauses: openClauses)
             log.append("final " + again.summary)
             if let cx = again.counterexample { return finish(.sat, "attack", cx) }
         }
         return finish(deadline.hasPassed ? .timeout : .unknown, "none")
+    }
+}
+
+extension Verifier {
+    /// The clauses a CROWN pass leaves open, `open[case][clause]` (false = refuted: some atom's
+    /// lower bound of `c·y - d` over the case's box is positive, by `PropertyBoundReport.refutes`,
+    /// the test `BoundProver` uses), with a log line. A refuted clause holds nowhere in its box, so
+    /// leaving it out of the attack loses no counterexample. Cases are bounded one after another
+    /// until `deadline`; a case not reached, or whose bound fails (unsupported operator, NaN),
+    /// keeps every clause open. `open` is nil when no case could be bounded.
+    public static func clausesLeftByBound(graph: Graph, property: Property, deadline: Deadline) -> (open: [[Bool]]?, note: String) {
+        let start = ContinuousClock.now
+        let engine = BoundEngine(graph: graph)
+        var open = property.cases.map { [Bool](repeating: true, count: $0.clauses.count) }
+        var bounded = 0
+        var failure: String? = nil
+        for (ci, pc) in property.cases.enumerated() where !pc.clauses.isEmpty {
+            if deadline.hasPassed { failure = failure ?? "time share used up"; break }
+            var s = BoundSettings(method: .crown)
+            s.deadline = Date(timeIntervalSinceNow: max(0, deadline.remainingSeconds))
+            let atoms = pc.clauses.flatMap(\.atoms)
+            guard !atoms.isEmpty else { continue }
+            let rows: [RowBound]
+            do { rows = try engine.bound(box: pc.box, atoms: atoms, settings: s) } catch {
+                failure = failure ?? "\(error)"
+                continue
+            }
+            guard rows.count == atoms.count else { failure = failure ?? "row count mismatch"; continue }
+            bounded += 1
+            var k = 0
+            for (li, clause) in pc.clauses.enumerated() {
+                for _ in clause.atoms {
+                    if PropertyBoundReport.refutes(lower: rows[k].lower, upper: rows[k].upper) { open[ci][li] = false }
+                    k += 1
+                }
+            }
+        }
+        let total = open.reduce(0) { $0 + $1.count }, left = open.reduce(0) { $0 + $1.filter { $0 }.count }
+        var note = "crown before the attack: \(total - left) of \(total) clauses refuted, \(left) left to attack ("
+            + String(format: "%.3f s", secondsSince(start)) + ")"
+        if let failure { note += "; some cases not bounded: \(failure)" }
+        return (bounded > 0 ? open : nil, note)
     }
 }

@@ -78,6 +78,24 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
     /// ends in `unknown` after its fixed amount of work.
     public var attackUntilDeadline: Bool = false
 
+    /// The attack stops (without a counterexample) after this many points where a clause held in
+    /// Double but the counterexample check rejected them (margin, float32 replay), so a search whose
+    /// candidates keep failing the check ends with `unknown` and the reason in the log instead of
+    /// running to the time limit (also with `attackUntilDeadline`). A real violation deep enough to
+    /// clear the margin is confirmed at its first hit, so the limit only ends searches that keep
+    /// finding points on the edge of the unsafe set. Default 10,000.
+    public var maxRejectedCandidates: Int = 10_000
+
+    /// Before the attack, when the property has at least this many clauses (counted over all its
+    /// cases) and provers are configured, one CROWN pass per case bounds every row (within half the
+    /// attack's time share) and the attack skips the clauses it refutes (`Verifier.clausesLeftByBound`). CROWN costs about
+    /// one backward pass per layer for all rows together, while a failed attack costs
+    /// `attackRestarts` projected-gradient runs per clause: on a tiny linear model with 5,000
+    /// disjuncts, 50,000 PGD runs (14 s) against a CROWN pass of about a millisecond. Clauses the
+    /// bound leaves open are attacked exactly as before, so `sat` detection is unchanged; a bound
+    /// that fails (unsupported operator, NaN) leaves every clause to the attack. Default 32.
+    public var boundBeforeAttackClauses: Int = 32
+
     /// When a complete prover (input or ReLU splitting, MILP) ends without an answer and time
     /// remains, attack again (another seed) until the time limit: a property the search could
     /// neither prove nor refute in its budget may still fall to more restarts. Default true.
@@ -87,7 +105,9 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
 
     /// Absolute part of the safety margin. A counterexample is accepted only when, at the
     /// float32-snapped input and with the model evaluated in Double there, every atom of the
-    /// clause has `c·y - d <= -(safetyMarginAbsolute + safetyMarginRelative * (|d| + Σ|c_i y_i|))`.
+    /// clause has `c·y - d <= -(safetyMarginAbsolute + safetyMarginRelative * (|d| + Σ|c_i y_i|))`,
+    /// or holds with zero slack in both the Double and the float32 evaluation (the equality rule
+    /// of `CounterexampleCheck`).
     /// The margin covers the difference between our Double evaluation and a float32 replay
     /// (onnxruntime in VNN-COMP), which grows with the size of the terms. Default 1e-6.
     public var safetyMarginAbsolute: Double = 1e-6
@@ -96,6 +116,13 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
     /// 100 float32 ulps of the terms, far above the float32-vs-Double drift of these networks
     /// (the zoo README measures 1.5e-5 absolute on outputs of size ~1-10).
     public var safetyMarginRelative: Double = 1e-5
+
+    /// Tolerance of the float32 replay of counterexamples whose input has coordinates that are
+    /// not float32 values (no float32 lies in the box there): the rounded input must lie within this
+    /// distance of the box and every atom of the clause must hold within it, `c·y - d <= tolerance`,
+    /// in the float32 evaluation (`CounterexampleCheck`). Default 1e-4: the VNN-COMP checker's
+    /// tolerance on both (it replays with onnxruntime in float32).
+    public var witnessTolerance: Double = 1e-4
 
     // MARK: Complete verification
 
@@ -140,6 +167,9 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
         guard finalStepFraction.isFinite, finalStepFraction > 0 else { throw fail("finalStepFraction", "must be positive, got \(finalStepFraction)") }
         guard safetyMarginAbsolute.isFinite, safetyMarginAbsolute >= 0 else { throw fail("safetyMarginAbsolute", "must be >= 0, got \(safetyMarginAbsolute)") }
         guard safetyMarginRelative.isFinite, safetyMarginRelative >= 0 else { throw fail("safetyMarginRelative", "must be >= 0, got \(safetyMarginRelative)") }
+        guard witnessTolerance.isFinite, witnessTolerance >= 0 else { throw fail("witnessTolerance", "must be >= 0, got \(witnessTolerance)") }
+        guard maxRejectedCandidates >= 1 else { throw fail("maxRejectedCandidates", "must be >= 1, got \(maxRejectedCandidates)") }
+        guard boundBeforeAttackClauses >= 0 else { throw fail("boundBeforeAttackClauses", "must be >= 0, got \(boundBeforeAttackClauses)") }
         guard inputSplitMaxDimension >= 0 else { throw fail("inputSplitMaxDimension", "must be >= 0, got \(inputSplitMaxDimension)") }
         try inputSplit.validate()
         try reluSplit.validate()
