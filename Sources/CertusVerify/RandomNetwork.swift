@@ -1,0 +1,687 @@
+import Foundation
+import CertusTensor
+import CertusGraph
+import CertusSpec
+
+/// A small random network with a random input box, built for the soundness battery
+/// (`SoundnessBattery`).
+///
+/// Every node is made the way the ONNX loader makes it: a `NodeContext` (attributes, input shapes,
+/// constant inputs) handed to `OperatorRegistry.make`, the output shape from the operator, and
+/// nodes whose inputs are all constant folded into constants (this is how `Constant` nodes
+/// appear). The generator picks operators from its recipe table, one recipe per registered op
+/// type (`RandomNetwork.recipeOpTypes`), and keeps a node only when the family allows the
+/// operator's `BoundKind` in that use, so a new operator joins the right families by what it
+/// declares.
+///
+/// Scales: weights and explicit gains make pre-activations span from tiny to several units
+/// (Sin/Cos across several periods, GeLU across its minimum, S-shapes across their inflection);
+/// box coordinates are tiny, narrow, medium or wide, and some are pinned (zero width).
+public struct RandomNetwork: Sendable {
+    /// Which operators a network may contain.
+    public enum Family: String, Sendable, CaseIterable, Codable {
+        /// Every operator the generator knows (IBP bounds all of them).
+        case general
+        /// Operators with a linear relaxation (`BoundKind` other than `.unsupported`): what CROWN,
+        /// alpha-CROWN and input splitting bound.
+        case relaxable
+        /// Affine operators and ReLU: what the LP/MILP encoding (`NetworkLP`) accepts.
+        case piecewiseLinear = "piecewise-linear"
+    }
+
+    /// The seed it was generated from.
+    public var seed: UInt64
+    public var family: Family
+    /// The network (one input, one output).
+    public var graph: Graph
+    /// The input box (flattened, `graph.inputCount` coordinates; pinned coordinates have
+    /// lower == upper).
+    public var box: InputBox
+    /// Op types of the computing nodes and of the folded constant nodes (`Constant`).
+    public var opTypes: Set<String>
+    /// One line per node: `v7 = Gemm(v3, c5) {transB: 1} -> [1, 4]`, for replaying a failure.
+    public var listing: [String]
+
+    /// A network given directly (for checking the battery itself on a hand-made graph).
+    public init(seed: UInt64, family: Family, graph: Graph, box: InputBox, listing: [String] = []) {
+        self.init(seed: seed, family: family, graph: graph, box: box, opTypes: Set(graph.nodes.map(\.opType)), listing: listing)
+    }
+
+    init(seed: UInt64, family: Family, graph: Graph, box: InputBox, opTypes: Set<String>, listing: [String]) {
+        self.seed = seed; self.family = family; self.graph = graph; self.box = box
+        self.opTypes = opTypes; self.listing = listing
+    }
+
+    /// The op types the generator has a recipe for (each is emitted by some seeds of the
+    /// `general` family; `BatteryTests` checks this covers `OperatorRegistry.supportedOpTypes`).
+    public static var recipeOpTypes: Set<String> { Set(NetworkBuilder.recipes.map(\.opType)) }
+
+    /// Generates the network of `seed` in `family`. Deterministic: the same seed and family give
+    /// the same network and box.
+    public static func generate(seed: UInt64, family: Family) -> RandomNetwork {
+        var attempt: UInt64 = 0
+        while true {
+            let base = seed &* 0x2545_F491_4F6C_DD1D &+ familyTag(family) &+ attempt &* 0x9E37_79B9
+            var builder = NetworkBuilder(rng: SplitMix64(seed: base), family: family)
+            if let net = try? builder.build() {
+                var boxRNG = SplitMix64(seed: base ^ 0xB0C5_B0C5_B0C5_B0C5)
+                return RandomNetwork(seed: seed, family: family, graph: net.graph, box: randomBox(count: net.graph.inputCount, rng: &boxRNG),
+                                     opTypes: net.opTypes, listing: net.listing)
+            }
+            attempt += 1   // a recipe sequence that could not be completed: draw again
+        }
+    }
+
+    static func familyTag(_ f: Family) -> UInt64 {
+        switch f { case .general: return 1; case .relaxable: return 2; case .piecewiseLinear: return 3 }
+    }
+
+    /// A box with coordinates of random widths: pinned (10%, some at decimals that are not
+    /// float32 values), tiny (1e-6 to 1e-3), narrow, medium and wide (up to 8).
+    static func randomBox(count: Int, rng: inout SplitMix64) -> InputBox {
+        var lo: [Double] = [], hi: [Double] = []
+        for _ in 0..<count {
+            let centre = rng.uniform(-2, 2)
+            let r = rng.nextUnit()
+            let width: Double
+            if r < 0.10 {
+                // pinned: usually a float32 value, sometimes a decimal (0.7) that is not one
+                let v = rng.nextUnit() < 0.7 ? Double(Float(centre)) : (centre * 10).rounded() / 10
+                lo.append(v); hi.append(v)
+                continue
+            } else if r < 0.22 {
+                width = exp(rng.uniform(log(1e-6), log(1e-3)))
+            } else if r < 0.50 {
+                width = rng.uniform(0.01, 0.3)
+            } else if r < 0.82 {
+                width = rng.uniform(0.3, 2)
+            } else {
+                width = rng.uniform(2, 8)
+            }
+            lo.append(centre - width / 2); hi.append(centre + width / 2)
+        }
+        return InputBox(lower: lo, upper: hi)
+    }
+}
+
+/// Thrown by a recipe that does not apply (shape, family) so that another is tried.
+struct RecipeRejected: Error {}
+
+/// Builds a graph node by node through `OperatorRegistry.make`, folding constant nodes.
+struct GraphSketch {
+    var values: [ValueInfo] = []
+    var constants: [Int: Tensor] = [:]
+    var nodes: [Node] = []
+    var input = 0
+    var opTypes: Set<String> = []
+    var listing: [String] = []
+    let family: RandomNetwork.Family
+
+    init(family: RandomNetwork.Family) { self.family = family }
+
+    func shape(_ v: Int) -> [Int] { values[v].shape }
+    func count(_ v: Int) -> Int { values[v].shape.reduce(1, *) }
+
+    mutating func addValue(_ name: String, _ shape: [Int]) -> Int {
+        values.append(ValueInfo(name: name, shape: shape))
+        return values.count - 1
+    }
+
+    mutating func addInput(_ shape: [Int]) -> Int {
+        input = addValue("x", shape)
+        listing.append("v\(input) = input \(shape)")
+        return input
+    }
+
+    /// A constant tensor as an initializer.
+    mutating func initializer(_ t: Tensor) -> Int {
+        let id = addValue("c\(values.count)", t.shape)
+        constants[id] = t
+        return id
+    }
+
+    /// Adds a node built by the registry. Folded when every input is constant; refused
+    /// (`RecipeRejected`) when the family does not allow the operator's bound kind here.
+    @discardableResult
+    mutating func node(_ opType: String, _ inputs: [Int], _ attributes: [String: AttributeValue] = [:], opset: Int = 13) throws -> Int {
+        let shapes = inputs.map { values[$0].shape }
+        let ctx = NodeContext(name: "n\(nodes.count)_\(opType)", opType: opType, opset: opset, attributes: attributes,
+                              inputShapes: shapes, constantInputs: inputs.map { constants[$0] })
+        let op = try OperatorRegistry.make(ctx)
+        let outShape = try op.outputShape(shapes)
+        guard outShape.allSatisfy({ $0 > 0 }) else { throw RecipeRejected() }
+        // Folded like the loader folds: all inputs constant, or an operator that reads only shapes.
+        let shapeFunction = op as? any ShapeFunction
+        let folded = shapeFunction != nil || inputs.allSatisfy { constants[$0] != nil }
+        if !folded {
+            let kind = op.boundKind(constantInputs: inputs.map { constants[$0] != nil })
+            switch family {
+            case .general: break
+            case .relaxable: if case .unsupported = kind { throw RecipeRejected() }
+            case .piecewiseLinear: guard kind == .affine || op is Relu else { throw RecipeRejected() }
+            }
+        }
+        let id = addValue("v\(values.count)", outShape)
+        let attrText = attributes.isEmpty ? "" : " {" + attributes.sorted { $0.key < $1.key }.map { "\($0.key): \(Self.describe($0.value))" }.joined(separator: ", ") + "}"
+        let args = inputs.map { constants[$0] != nil ? "c\($0)\(values[$0].shape)" : "v\($0)" }.joined(separator: ", ")
+        if folded {
+            let v = try shapeFunction?.value(inputShapes: shapes) ?? op.evaluate(inputs.map { constants[$0]! })
+            guard v.shape == outShape else { throw RecipeRejected() }
+            constants[id] = v
+            listing.append("c\(id) = \(opType)(\(args))\(attrText) -> \(outShape) (folded)")
+        } else {
+            nodes.append(Node(name: ctx.name, opType: opType, op: op, inputs: inputs, output: id))
+            listing.append("v\(id) = \(opType)(\(args))\(attrText)\(opset == 13 ? "" : " opset \(opset)") -> \(outShape)")
+        }
+        opTypes.insert(opType)
+        return id
+    }
+
+    static func describe(_ a: AttributeValue) -> String {
+        switch a {
+        case .int(let v): return "\(v)"
+        case .float(let v): return "\(v)"
+        case .string(let s): return "\"\(s)\""
+        case .ints(let v): return "\(v)"
+        case .floats(let v): return "\(v)"
+        case .strings(let v): return "\(v)"
+        case .tensor(let t): return "tensor\(t.shape)"
+        case .unsupported(let s): return s
+        }
+    }
+
+    /// The graph computing `output`, without the nodes it does not depend on (as the loader does).
+    func graph(output: Int) -> Graph {
+        var needed: Set<Int> = [output]
+        var kept: [Node] = []
+        for n in nodes.reversed() where needed.contains(n.output) {
+            kept.append(n)
+            needed.formUnion(n.inputs)
+        }
+        return Graph(values: values, constants: constants, nodes: kept.reversed(), input: input, outputs: [output], metadata: ModelMetadata())
+    }
+}
+
+/// The random construction: a current value, a pool of earlier values (for skip connections and
+/// products), and one recipe per operator applied a few times.
+struct NetworkBuilder {
+    var rng: SplitMix64
+    var sketch: GraphSketch
+    var current = 0
+    var pool: [Int] = []
+    /// Largest element count kept for a hidden value (bigger ones are reduced by a Gemm).
+    let maxWidth = 16
+
+    init(rng: SplitMix64, family: RandomNetwork.Family) {
+        self.rng = rng
+        sketch = GraphSketch(family: family)
+    }
+
+    struct Recipe {
+        var opType: String
+        var weight: Double
+        var apply: (inout NetworkBuilder) throws -> Void
+    }
+
+    /// One recipe per op type. Weights favour the nonlinear and affine operators.
+    static let recipes: [Recipe] = [
+        Recipe(opType: "Gemm", weight: 3) { try $0.gemm() },
+        Recipe(opType: "MatMul", weight: 2) { try $0.matmul() },
+        Recipe(opType: "Add", weight: 1.5) { try $0.binary("Add") },
+        Recipe(opType: "Sub", weight: 1) { try $0.binary("Sub") },
+        Recipe(opType: "Mul", weight: 1.5) { try $0.mul() },
+        Recipe(opType: "Div", weight: 0.7) { try $0.div() },
+        Recipe(opType: "Neg", weight: 0.4) { try $0.unary("Neg") },
+        Recipe(opType: "Identity", weight: 0.3) { try $0.unary("Identity") },
+        Recipe(opType: "Relu", weight: 3) { try $0.activation("Relu") },
+        Recipe(opType: "LeakyRelu", weight: 1) { b in
+            let alpha = [0.01, 0.1, 0.5, 2.0, -0.3][b.int(0...4)]
+            try b.activation("LeakyRelu", ["alpha": .float(alpha)])
+        },
+        Recipe(opType: "Sigmoid", weight: 1) { try $0.activation("Sigmoid") },
+        Recipe(opType: "Tanh", weight: 1) { try $0.activation("Tanh") },
+        Recipe(opType: "Gelu", weight: 1) { b in
+            try b.activation("Gelu", b.rng.nextBool() ? [:] : ["approximate": .string("tanh")])
+        },
+        Recipe(opType: "Erf", weight: 1) { b in
+            if b.rng.nextBool() { try b.geluErfPattern() } else { try b.activation("Erf") }
+        },
+        Recipe(opType: "Sin", weight: 1.5) { try $0.activation("Sin") },
+        Recipe(opType: "Cos", weight: 1.5) { try $0.activation("Cos") },
+        Recipe(opType: "Conv", weight: 1.2) { try $0.conv() },
+        Recipe(opType: "BatchNormalization", weight: 0.6) { try $0.batchNorm() },
+        Recipe(opType: "AveragePool", weight: 0.6) { try $0.averagePool() },
+        Recipe(opType: "Flatten", weight: 0.4) { try $0.flatten() },
+        Recipe(opType: "Reshape", weight: 0.5) { try $0.reshape() },
+        Recipe(opType: "Transpose", weight: 0.5) { try $0.transpose() },
+        Recipe(opType: "Squeeze", weight: 0.4) { try $0.squeeze() },
+        Recipe(opType: "Unsqueeze", weight: 0.4) { try $0.unsqueeze() },
+        Recipe(opType: "Concat", weight: 0.6) { try $0.concat() },
+        Recipe(opType: "Constant", weight: 0.3) { try $0.addConstantNode() },
+        Recipe(opType: "Softmax", weight: 0.5) { try $0.softmax() },
+        Recipe(opType: "Shape", weight: 0.3) { try $0.staticShapeReshape() },
+        Recipe(opType: "Gather", weight: 0.6) { try $0.gather() },
+    ]
+
+    // MARK: Random helpers
+
+    mutating func int(_ r: ClosedRange<Int>) -> Int {
+        r.lowerBound + Int(rng.next() % UInt64(r.upperBound - r.lowerBound + 1))
+    }
+    mutating func chance(_ p: Double) -> Bool { rng.nextUnit() < p }
+    mutating func logUniform(_ a: Double, _ b: Double) -> Double { exp(rng.uniform(log(a), log(b))) }
+    mutating func pick<T>(_ xs: [T]) -> T { xs[int(0...(xs.count - 1))] }
+
+    /// Uniform weights of scale `gain / sqrt(fanIn)` (gain log-uniform in [0.3, 4] unless given).
+    mutating func weights(_ shape: [Int], fanIn: Int, gain: Double? = nil) -> Tensor {
+        let g = gain ?? logUniform(0.3, 4)
+        let s = g / Double(max(1, fanIn)).squareRoot() * 3.0.squareRoot()
+        let n = shape.reduce(1, *)
+        return Tensor(shape: shape, data: (0..<n).map { _ in rng.uniform(-s, s) })
+    }
+    mutating func values(_ shape: [Int], _ lo: Double, _ hi: Double) -> Tensor {
+        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in rng.uniform(lo, hi) })
+    }
+
+    /// A constant operand: usually an initializer, sometimes a folded `Constant` node.
+    mutating func constant(_ t: Tensor) throws -> Int {
+        guard chance(0.25) else { return sketch.initializer(t) }
+        if t.count == 1 && t.shape.isEmpty && chance(0.5) {
+            return try sketch.node("Constant", [], ["value_float": .float(t.data[0])])
+        }
+        return try sketch.node("Constant", [], ["value": .tensor(t)])
+    }
+
+    /// Shapes the operand of a broadcasting operator may take against `s`.
+    mutating func broadcastShape(_ s: [Int]) -> [Int] {
+        switch int(0...3) {
+        case 0: return []
+        case 1: return s.isEmpty ? [] : [s.last!]
+        case 2: return s.isEmpty ? [] : Array(repeating: 1, count: s.count - 1) + [s.last!]
+        default: return s
+        }
+    }
+
+    var shape: [Int] { sketch.shape(current) }
+    var count: Int { sketch.count(current) }
+
+    mutating func set(_ v: Int) {
+        pool.append(current)
+        current = v
+    }
+
+    // MARK: Shape adapters
+
+    /// Reshapes the current value to [1, n].
+    mutating func toRow() throws {
+        if shape.count == 2 && shape[0] == 1 { return }
+        let shapeConst = sketch.initializer(Tensor(shape: [2], data: [1, -1]))
+        current = try sketch.node("Reshape", [current, shapeConst])
+    }
+
+    /// Reshapes the current value to a 4-D [1, C, H, W] image.
+    mutating func toImage() throws {
+        if shape.count == 4 && shape[0] == 1 { return }
+        let n = count
+        let divisors = (1...n).filter { n % $0 == 0 }
+        let c = pick(divisors), rest = n / c
+        let hs = (1...rest).filter { rest % $0 == 0 }
+        let h = pick(hs)
+        let target = Tensor(shape: [4], data: [1, Double(c), Double(h), Double(rest / h)])
+        current = try sketch.node("Reshape", [current, sketch.initializer(target)])
+    }
+
+    /// A variable value of exactly `target`'s shape made from an earlier value (or the current
+    /// one): reshaped to a row, mapped by a random Gemm, reshaped back.
+    mutating func partner(for target: Int) throws -> Int {
+        let want = sketch.shape(target)
+        let candidates = pool + [current]
+        var v = pick(candidates)
+        if sketch.shape(v) == want && chance(0.6) { return v }
+        if sketch.shape(v).count != 2 || sketch.shape(v)[0] != 1 {
+            v = try sketch.node("Reshape", [v, sketch.initializer(Tensor(shape: [2], data: [1, -1]))])
+        }
+        let k = sketch.count(v), m = want.reduce(1, *)
+        let w = sketch.initializer(weights([k, m], fanIn: k))
+        let b = sketch.initializer(values([m], -1, 1))
+        v = try sketch.node("Gemm", [v, w, b])
+        if want != [1, m] {
+            v = try sketch.node("Reshape", [v, sketch.initializer(Tensor(shape: [want.count], data: want.map(Double.init)))])
+        }
+        return v
+    }
+
+    /// Makes the current value small again (Gemm to at most 6 outputs) when it grew too large.
+    mutating func reduceIfWide() throws {
+        guard count > maxWidth else { return }
+        try toRow()
+        let k = count, m = int(1...6)
+        let w = sketch.initializer(weights([k, m], fanIn: k))
+        set(try sketch.node("Gemm", [current, w, sketch.initializer(values([m], -1, 1))]))
+    }
+
+    // MARK: Recipes
+
+    mutating func gemm() throws {
+        if shape.count != 2 { try toRow() }
+        let (d0, k) = (shape[0], shape[1])
+        let m = int(1...6)
+        if chance(0.2) {
+            // Constant A times the variable: Y = A X^T (transB), shape [m, d0].
+            let a = sketch.initializer(weights([m, k], fanIn: k))
+            var attrs: [String: AttributeValue] = ["transB": .int(1)]
+            if chance(0.5) { attrs["alpha"] = .float(rng.uniform(-2, 2)) }
+            set(try sketch.node("Gemm", [a, current], attrs))
+            return
+        }
+        let transB = chance(0.4)
+        let w = sketch.initializer(weights(transB ? [m, k] : [k, m], fanIn: k))
+        var attrs: [String: AttributeValue] = [:]
+        if transB { attrs["transB"] = .int(1) }
+        if chance(0.25) { attrs["alpha"] = .float(rng.uniform(-2, 2)) }
+        var inputs = [current, w]
+        if chance(0.85) {
+            let cShape = pick([[m], [1, m], [d0, m], []])
+            inputs.append(try constant(values(cShape, -2, 2)))
+            if chance(0.25) { attrs["beta"] = .float(rng.uniform(-2, 2)) }
+        }
+        set(try sketch.node("Gemm", inputs, attrs))
+    }
+
+    mutating func matmul() throws {
+        let s = shape
+        let k = s.last ?? 1
+        let m = int(1...5)
+        if s.count >= 2 && chance(0.25) {
+            // Constant on the left: W [m, rows] @ X [..., rows, k].
+            let rows = s[s.count - 2]
+            let w = sketch.initializer(weights([m, rows], fanIn: rows))
+            set(try sketch.node("MatMul", [w, current]))
+        } else if chance(0.2) && s.count >= 1 {
+            // 1-D right operand: X [..., k] @ w [k] -> [...].
+            let w = sketch.initializer(weights([k], fanIn: k))
+            set(try sketch.node("MatMul", [current, w]))
+        } else {
+            let w = sketch.initializer(weights([k, m], fanIn: k))
+            set(try sketch.node("MatMul", [current, w]))
+        }
+    }
+
+    /// Add or Sub with a broadcast constant (either side) or with another variable value.
+    mutating func binary(_ op: String) throws {
+        if chance(0.4) {
+            let other = try partner(for: current)
+            set(try sketch.node(op, chance(0.5) ? [current, other] : [other, current]))
+        } else {
+            let c = try constant(values(broadcastShape(shape), -3, 3))
+            set(try sketch.node(op, chance(0.7) ? [current, c] : [c, current]))
+        }
+    }
+
+    /// Mul by a broadcast constant (gains up to 6, either sign) or of two variables (bilinear,
+    /// including x * x).
+    mutating func mul() throws {
+        if chance(0.45) {
+            let other = chance(0.2) ? current : (try partner(for: current))
+            set(try sketch.node("Mul", [current, other]))
+        } else {
+            let cs = broadcastShape(shape)
+            let n = cs.reduce(1, *)
+            let t = Tensor(shape: cs, data: (0..<n).map { _ in (rng.nextBool() ? 1 : -1) * logUniform(0.1, 6) })
+            let c = try constant(t)
+            set(try sketch.node("Mul", chance(0.5) ? [current, c] : [c, current]))
+        }
+    }
+
+    /// Div by a constant of either sign, |c| in [0.2, 5].
+    mutating func div() throws {
+        let cs = broadcastShape(shape)
+        let n = cs.reduce(1, *)
+        let t = Tensor(shape: cs, data: (0..<n).map { _ in (rng.nextBool() ? 1 : -1) * logUniform(0.2, 5) })
+        set(try sketch.node("Div", [current, try constant(t)]))
+    }
+
+    mutating func unary(_ op: String) throws { set(try sketch.node(op, [current])) }
+
+    /// An elementwise activation, often after an explicit gain and shift so its input spans
+    /// several units (several periods for Sin/Cos).
+    mutating func activation(_ op: String, _ attrs: [String: AttributeValue] = [:]) throws {
+        if chance(0.5) {
+            let g = sketch.initializer(Tensor(shape: [], data: [(rng.nextBool() ? 1 : -1) * logUniform(0.5, 8)]))
+            let shift = sketch.initializer(values(broadcastShape(shape), -4, 4))
+            current = try sketch.node("Add", [try sketch.node("Mul", [current, g]), shift])
+        }
+        set(try sketch.node(op, [current], attrs))
+    }
+
+    /// GeLU in its exported Erf form, x * 0.5 * (1 + erf(x / sqrt 2)), which the bound engine
+    /// fuses into one Gelu node (`GeluFusion`); both association orders.
+    mutating func geluErfPattern() throws {
+        let x = current
+        let scaled: Int
+        if chance(0.5) {
+            scaled = try sketch.node("Div", [x, sketch.initializer(Tensor(scalar: 2.0.squareRoot()))])
+        } else {
+            scaled = try sketch.node("Mul", [x, sketch.initializer(Tensor(scalar: 1 / 2.0.squareRoot()))])
+        }
+        let e = try sketch.node("Erf", [scaled])
+        let onePlus = try sketch.node("Add", [e, sketch.initializer(Tensor(scalar: 1))])
+        if chance(0.5) {
+            let m = try sketch.node("Mul", [x, onePlus])
+            set(try sketch.node("Mul", [m, sketch.initializer(Tensor(scalar: 0.5))]))
+        } else {
+            let half = try sketch.node("Mul", [x, sketch.initializer(Tensor(scalar: 0.5))])
+            set(try sketch.node("Mul", [half, onePlus]))
+        }
+    }
+
+    mutating func conv() throws {
+        try toImage()
+        let s = shape
+        let c = s[1], h = s[2], w = s[3]
+        let groups = (1...c).filter { c % $0 == 0 }
+        let group = chance(0.3) ? pick(groups) : 1
+        let m = group * int(1...max(1, 3 / group))
+        let kh = int(1...min(3, h + 1)), kw = int(1...min(3, w + 1))
+        var attrs: [String: AttributeValue] = [:]
+        if group > 1 { attrs["group"] = .int(group) }
+        if chance(0.5) { attrs["pads"] = .ints([int(0...1), int(0...1), int(0...1), int(0...1)]) }
+        if chance(0.3) { attrs["strides"] = .ints([int(1...2), int(1...2)]) }
+        if chance(0.2) { attrs["dilations"] = .ints([int(1...2), int(1...2)]) }
+        if chance(0.15) { attrs["pads"] = nil; attrs["auto_pad"] = .string(pick(["SAME_UPPER", "SAME_LOWER", "VALID"])) }
+        if chance(0.3) { attrs["kernel_shape"] = .ints([kh, kw]) }
+        let wt = sketch.initializer(weights([m, c / group, kh, kw], fanIn: c / group * kh * kw))
+        var inputs = [current, wt]
+        if chance(0.7) { inputs.append(sketch.initializer(values([m], -2, 2))) }
+        set(try sketch.node("Conv", inputs, attrs))
+    }
+
+    mutating func batchNorm() throws {
+        if shape.count < 2 { try toRow() }
+        let c = shape[1]
+        let scale = Tensor(shape: [c], data: (0..<c).map { _ in (chance(0.8) ? 1 : -1) * logUniform(0.2, 4) })
+        let inputs = [current, sketch.initializer(scale), sketch.initializer(values([c], -2, 2)),
+                      sketch.initializer(values([c], -2, 2)), sketch.initializer(values([c], 0.05, 3))]
+        set(try sketch.node("BatchNormalization", inputs, chance(0.5) ? ["epsilon": .float(logUniform(1e-5, 0.1))] : [:]))
+    }
+
+    mutating func averagePool() throws {
+        try toImage()
+        let h = shape[2], w = shape[3]
+        let kh = int(1...min(3, h + 1)), kw = int(1...min(3, w + 1))
+        var attrs: [String: AttributeValue] = ["kernel_shape": .ints([kh, kw])]
+        if chance(0.5) { attrs["pads"] = .ints([int(0...min(1, kh - 1)), int(0...min(1, kw - 1)), int(0...min(1, kh - 1)), int(0...min(1, kw - 1))]) }
+        if chance(0.4) { attrs["strides"] = .ints([int(1...2), int(1...2)]) }
+        if chance(0.4) { attrs["count_include_pad"] = .int(1) }
+        if chance(0.2) { attrs["ceil_mode"] = .int(1) }
+        set(try sketch.node("AveragePool", [current], attrs))
+    }
+
+    mutating func flatten() throws {
+        let r = shape.count
+        set(try sketch.node("Flatten", [current], ["axis": .int(int(0...r) - (chance(0.2) ? r : 0))]))
+    }
+
+    mutating func reshape() throws {
+        let n = count
+        let divisors = (1...n).filter { n % $0 == 0 }
+        let target: [Double]
+        switch int(0...3) {
+        case 0: target = [-1]
+        case 1: target = [1, -1]
+        case 2:
+            let a = pick(divisors)
+            target = [Double(a), -1]
+        default:
+            let a = pick(divisors)
+            let bs = (1...(n / a)).filter { (n / a) % $0 == 0 }
+            target = [1, Double(a), Double(pick(bs)), -1]
+        }
+        set(try sketch.node("Reshape", [current, sketch.initializer(Tensor(shape: [target.count], data: target))]))
+    }
+
+    mutating func transpose() throws {
+        let r = shape.count
+        guard r >= 2 else { throw RecipeRejected() }
+        if chance(0.3) { set(try sketch.node("Transpose", [current])); return }
+        var perm = Array(0..<r)
+        for i in stride(from: r - 1, to: 0, by: -1) { perm.swapAt(i, int(0...i)) }
+        set(try sketch.node("Transpose", [current], ["perm": .ints(perm)]))
+    }
+
+    mutating func squeeze() throws {
+        let ones = shape.indices.filter { shape[$0] == 1 }
+        guard !ones.isEmpty, ones.count < shape.count || chance(0.3) else { throw RecipeRejected() }
+        let axes = ones.filter { _ in chance(0.6) }.map { chance(0.3) ? $0 - shape.count : $0 }
+        if axes.isEmpty || chance(0.2) {
+            set(try sketch.node("Squeeze", [current]))
+        } else if chance(0.5) {
+            set(try sketch.node("Squeeze", [current, sketch.initializer(Tensor(shape: [axes.count], data: axes.map(Double.init)))]))
+        } else {
+            set(try sketch.node("Squeeze", [current], ["axes": .ints(axes)], opset: 11))
+        }
+    }
+
+    mutating func unsqueeze() throws {
+        guard shape.count <= 4 else { throw RecipeRejected() }
+        let axis = int(0...shape.count)
+        if chance(0.5) {
+            set(try sketch.node("Unsqueeze", [current, sketch.initializer(Tensor(shape: [1], data: [Double(axis)]))]))
+        } else {
+            set(try sketch.node("Unsqueeze", [current], ["axes": .ints([axis])], opset: 11))
+        }
+    }
+
+    /// Concat of the current value with another variable value or a constant, along a random axis.
+    mutating func concat() throws {
+        let s = shape
+        guard !s.isEmpty else { throw RecipeRejected() }
+        let axis = int(0...(s.count - 1))
+        var other: Int
+        if chance(0.5) {
+            var os = s
+            os[axis] = int(1...2)
+            other = try constant(values(os, -3, 3))
+        } else {
+            other = try partner(for: current)
+        }
+        let inputs = chance(0.5) ? [current, other] : [other, current]
+        set(try sketch.node("Concat", inputs, ["axis": .int(chance(0.3) ? axis - s.count : axis)]))
+    }
+
+    /// A `Constant` node folded into an initializer, added to the current value.
+    mutating func addConstantNode() throws {
+        let t = values(broadcastShape(shape), -2, 2)
+        let c = try sketch.node("Constant", [], t.shape.isEmpty && chance(0.5) ? ["value_float": .float(t.data[0])]
+                                                 : ["value": .tensor(t)])
+        set(try sketch.node("Add", [current, c]))
+    }
+
+    mutating func softmax() throws {
+        let r = shape.count
+        guard r >= 1 else { throw RecipeRejected() }
+        if chance(0.3) {
+            set(try sketch.node("Softmax", [current], ["axis": .int(int(0...(r - 1)))], opset: 11))
+        } else {
+            set(try sketch.node("Softmax", [current], ["axis": .int(int(0...(r - 1)) - (chance(0.5) ? r : 0))]))
+        }
+    }
+
+    /// The static-shape pattern of `x.view(x.size(0), -1)` exports: Shape -> Gather ->
+    /// Unsqueeze -> Concat -> Reshape, all folded at load since every shape is static.
+    mutating func staticShapeReshape() throws {
+        let r = shape.count
+        guard r >= 1 else { throw RecipeRejected() }
+        var attrs: [String: AttributeValue] = [:]
+        if chance(0.3) { attrs["start"] = .int(0); attrs["end"] = .int(1) }
+        let shp = try sketch.node("Shape", [current], attrs, opset: attrs.isEmpty ? 13 : 15)
+        let first = try sketch.node("Gather", [shp, sketch.initializer(Tensor(scalar: 0))], ["axis": .int(0)])
+        let dim = try sketch.node("Unsqueeze", [first, sketch.initializer(Tensor(shape: [1], data: [0]))])
+        let target = try sketch.node("Concat", [dim, sketch.initializer(Tensor(shape: [1], data: [-1]))], ["axis": .int(0)])
+        set(try sketch.node("Reshape", [current, target]))
+    }
+
+    /// Gather of the current value along a random axis by constant indices (negative and
+    /// repeated ones included, scalar or 1-D or 2-D indices).
+    mutating func gather() throws {
+        let s = shape
+        guard !s.isEmpty else { throw RecipeRejected() }
+        let axis = int(0...(s.count - 1))
+        let dim = s[axis]
+        let ishape = pick([[], [int(1...3)], [int(1...2), int(1...2)]])
+        let n = ishape.reduce(1, *)
+        let idx = (0..<n).map { _ -> Double in
+            let i = int(0...(dim - 1))
+            return Double(chance(0.3) ? i - dim : i)
+        }
+        let ind = sketch.initializer(Tensor(shape: ishape, data: idx))
+        set(try sketch.node("Gather", [current, ind], ["axis": .int(chance(0.3) ? axis - s.count : axis)]))
+    }
+
+    // MARK: Build
+
+    /// 1-6 inputs as a row, a vector or a small image; 2-6 recipes; a small output.
+    mutating func build() throws -> (graph: Graph, opTypes: Set<String>, listing: [String]) {
+        let n = int(1...6)
+        let inputShape: [Int]
+        switch int(0...9) {
+        case 0...4: inputShape = [1, n]
+        case 5: inputShape = [n]
+        default:
+            let cs = (1...n).filter { n % $0 == 0 }
+            let c = pick(cs), rest = n / c
+            let hs = (1...rest).filter { rest % $0 == 0 }
+            let h = pick(hs)
+            inputShape = [1, c, h, rest / h]
+        }
+        current = sketch.addInput(inputShape)
+        let steps = int(2...6)
+        let total = Self.recipes.reduce(0) { $0 + $1.weight }
+        var done = 0, tries = 0
+        while done < steps {
+            tries += 1
+            if tries > 200 { throw RecipeRejected() }
+            var r = rng.uniform(0, total)
+            var recipe = Self.recipes[0]
+            for c in Self.recipes { r -= c.weight; if r <= 0 { recipe = c; break } }
+            let saved = self
+            do {
+                try recipe.apply(&self)
+                try reduceIfWide()
+                done += 1
+            } catch {
+                let keep = rng
+                self = saved
+                rng = keep   // keep the generator moving so the next draw differs
+            }
+        }
+        // A small output: at most 8 elements.
+        if count > 8 {
+            try toRow()
+            let k = count, m = int(1...4)
+            current = try sketch.node("Gemm", [current, sketch.initializer(weights([k, m], fanIn: k)), sketch.initializer(values([m], -1, 1))])
+        }
+        guard !sketch.nodes.isEmpty, sketch.constants[current] == nil else { throw RecipeRejected() }
+        return (sketch.graph(output: current), sketch.opTypes, sketch.listing)
+    }
+}
