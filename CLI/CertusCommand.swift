@@ -116,7 +116,12 @@ struct Verify: ParsableCommand {
                 }
             }
         }
-        if json { try printJSON(result) } else { print(text, terminator: "") }
+        if json { try printJSON(result) } else {
+            print(text, terminator: "")
+            // How the counterexample differs from a plain float32 one (non-float32 coordinates,
+            // zero-slack atoms), as comment lines that VNN-LIB readers skip.
+            if result.status == .sat, let cx = result.counterexample { for n in cx.notes { print("; " + n) } }
+        }
         throw ExitCode(result.status.exitCode)
     }
 }
