@@ -8,6 +8,14 @@ public struct ValueBounds: Sendable, Equatable {
     public var upper: [Double]
     public init(lower: [Double], upper: [Double]) { self.lower = lower; self.upper = upper }
     public var isFinite: Bool { lower.allSatisfy(\.isFinite) && upper.allSatisfy(\.isFinite) }
+
+    /// NaN ends replaced by the trivially sound bounds: a NaN lower bound (from inf - inf or
+    /// 0 * inf when a value overflows) becomes -inf, a NaN upper bound +inf. Overflow thus
+    /// loosens bounds to infinity and never turns into a claim.
+    public mutating func widenNaN() {
+        for j in lower.indices where lower[j].isNaN { lower[j] = -.infinity }
+        for j in upper.indices where upper[j].isNaN { upper[j] = .infinity }
+    }
 }
 
 /// Per-row, per-neuron relaxation parameters for one elementwise node (alpha-CROWN).
@@ -121,7 +129,9 @@ public final class BoundEngine {
         }
         do {
             let r = try n.op.interval(ins)
-            return ValueBounds(lower: r.lower.data, upper: r.upper.data)
+            var b = ValueBounds(lower: r.lower.data, upper: r.upper.data)
+            b.widenNaN()
+            return b
         } catch let e as BoundError {
             throw BoundError("node '\(n.name)' (\(n.opType)): \(e.message)")
         }

@@ -88,18 +88,16 @@ extension BoundEngine {
         return true
     }
 
-    /// Clamps the split neurons of `value` (active: x >= 0, inactive: x <= 0) and checks the
-    /// result. - Throws: `InfeasibleDomain` when a split empties a neuron's interval,
-    /// `BoundError` when a bound is NaN.
+    /// Clamps the split neurons of `value` (active: x >= 0, inactive: x <= 0) and widens NaN
+    /// ends to infinity (an overflowing model gets infinite bounds, not an error).
+    /// - Throws: `InfeasibleDomain` when a split empties a neuron's interval.
     func applySplits(_ b: inout ValueBounds, value: Int, splits: [Int: [Int: Bool]]) throws {
+        b.widenNaN()
         if let sp = splits[value] {
             for (j, active) in sp {
                 if active { b.lower[j] = max(b.lower[j], 0) } else { b.upper[j] = min(b.upper[j], 0) }
                 if b.lower[j] > b.upper[j] { throw InfeasibleDomain() }
             }
-        }
-        guard !b.lower.contains(where: \.isNaN), !b.upper.contains(where: \.isNaN) else {
-            throw BoundError("bounds of '\(graph.values[value].name)' are NaN")
         }
     }
 
@@ -178,8 +176,11 @@ extension BoundEngine {
                 for k in lb.indices { lb[k] = max(lb[k], opt[k]) }
             }
         }
-        let result = atoms.enumerated().map { k, a in RowBound(lower: lb[k] - a.d, upper: -lb[r + k] - a.d) }
-        guard result.allSatisfy({ !$0.lower.isNaN && !$0.upper.isNaN }) else { throw BoundError("a bound is NaN") }
+        // A NaN row (the model overflows) is widened to the trivially sound [-inf, +inf].
+        let result = atoms.enumerated().map { k, a in
+            let lo = lb[k] - a.d, hi = -lb[r + k] - a.d
+            return RowBound(lower: lo.isNaN ? -.infinity : lo, upper: hi.isNaN ? .infinity : hi)
+        }
         return domainBounds(rows: result, coefficientRows: crownRows ?? result, record: record, bounds: bounds)
     }
 

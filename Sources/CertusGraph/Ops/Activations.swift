@@ -7,7 +7,8 @@ import CertusTensor
 public struct Relu: ElementwiseRelaxation, AttributeFree {
     public static let opType = "Relu"
     public init() {}
-    public func apply(_ x: Double) -> Double { x > 0 ? x : 0 }
+    /// max(x, 0); NaN stays NaN, as in onnxruntime.
+    public func apply(_ x: Double) -> Double { x < 0 ? 0 : x }
     public func derivative(_ x: Double, _ y: Double) -> Double { x > 0 ? 1 : 0 }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
     public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
