@@ -53,11 +53,19 @@ public enum BoundKind: Sendable, Equatable {
 
 /// An elementwise operator with linear relaxations. `lowerParameter` and `upperParameter`, each in
 /// [0, 1], choose among valid relaxations (the tangent point, the ReLU lower slope); nil gives
-/// the CROWN default. Every parameter value must give a sound relaxation on [l, u].
+/// the CROWN default. Every parameter value must give a sound relaxation on [l, u] (values
+/// outside [0, 1], NaN included, are clamped), for every l <= u, infinite ends included.
 public protocol ElementwiseRelaxation: ElementwiseUnary {
     func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation
     /// The parameters that reproduce the default relaxation, or nil where that side has none.
     func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?)
+}
+
+/// A relaxation parameter clamped into [0, 1] (NaN to 0), so that any value gives a sound line.
+@inline(__always)
+public func unitParameter(_ p: Double?) -> Double? {
+    guard let p else { return nil }
+    return p.isNaN ? 0 : Swift.min(1, Swift.max(0, p))
 }
 
 extension ElementwiseRelaxation {

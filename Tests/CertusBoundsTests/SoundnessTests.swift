@@ -61,7 +61,8 @@ final class SoundnessTests: XCTestCase {
 
     /// For every elementwise operator: thousands of random intervals; the IBP image (through
     /// `Operator.interval`, as the engine calls it, and through `image`) and the lower and upper
-    /// relaxation lines for the default, extreme and random parameters contain f at dense points
+    /// relaxation lines for the default, extreme, random and out-of-range parameters (clamped)
+    /// contain f at dense points
     /// of the interval (evenly spaced, random, and near both ends).
     func testEveryElementwiseOperatorIsSoundOnEveryInterval() throws {
         let ops = Self.elementwiseOperators()
@@ -85,7 +86,7 @@ final class SoundnessTests: XCTestCase {
                 var lines: [(Double?, Double?, NeuronRelaxation)] = []
                 if let relax {
                     let d = relax.defaultParameters(l: a, u: b)
-                    for (pl, pu) in [(nil, nil), (0.0, 0.0), (1.0, 1.0), d,
+                    for (pl, pu) in [(nil, nil), (0.0, 0.0), (1.0, 1.0), d, (-0.5, 1.5), (Double.nan, 2.0),
                                      (Double.random(in: 0...1, using: &rng), Double.random(in: 0...1, using: &rng))] as [(Double?, Double?)] {
                         lines.append((pl, pu, relax.relaxation(l: a, u: b, lowerParameter: pl, upperParameter: pu)))
                     }

@@ -18,7 +18,7 @@ public struct Relu: ElementwiseRelaxation, AttributeFree {
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         if l >= 0 { return .line(1, 0) }
         if u <= 0 { return .line(0, 0) }
-        let aL = lowerParameter ?? (u > -l ? 1 : 0)
+        let aL = unitParameter(lowerParameter) ?? (u > -l ? 1 : 0)
         return NeuronRelaxation(aL: aL, bL: 0, aU: Self.chord(l, u).0, bU: Self.chord(l, u).1)
     }
     /// The triangle's upper line over [l, u] (l < 0 < u), slope and intercept.
@@ -59,6 +59,7 @@ public struct LeakyRelu: ElementwiseRelaxation {
         if u <= 0 { return .line(alpha, 0) }
         guard l.isFinite, u.isFinite else { let (lo, hi) = image(l: l, u: u); return .constant(lo, hi) }
         let (s0, s1) = (Swift.min(alpha, 1), Swift.max(alpha, 1))
+        let lowerParameter = unitParameter(lowerParameter), upperParameter = unitParameter(upperParameter)
         let aU = (u - alpha * l) / (u - l), bU = u - aU * u
         if alpha > 1 {   // concave: the chord is the lower bound, slopes in [1, alpha] bound above
             return NeuronRelaxation(aL: aU, bL: bU, aU: s0 + (upperParameter ?? (u > -l ? 0 : 1)) * (s1 - s0), bU: 0)
@@ -293,7 +294,7 @@ enum Periodic {
         let k = (fu - fl) / (u - l)
         let secant = (k, fl - k * l)
         let p = (concave ? upperParameter : lowerParameter) ?? 0.5
-        let t = l + Swift.min(1, Swift.max(0, p)) * (u - l)
+        let t = l + unitParameter(p)! * (u - l)
         let kt = slope(t, shift: shift)
         let tangent = (kt, value(t, shift: shift) - kt * t)
         let (lower, upper) = concave ? (secant, tangent) : (tangent, secant)
@@ -357,7 +358,8 @@ enum GeluRelaxation {
         return bisect(bad: -s, good: good) { t in df(t) * (U - t) + f(t) >= f(U) }
     }
 
-    static func relaxation(_ op: Gelu, l: Double, u: Double, lowerParameter pl: Double?, upperParameter pu: Double?) -> NeuronRelaxation {
+    static func relaxation(_ op: Gelu, l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+        let pl = unitParameter(lowerParameter), pu = unitParameter(upperParameter)
         if op.tanhApproximation || !(u - l >= 1e-12) || !l.isFinite || !u.isFinite {
             let (lo, hi) = op.image(l: l, u: u)
             return .constant(lo, hi)

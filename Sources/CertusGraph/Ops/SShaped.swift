@@ -65,7 +65,8 @@ public struct SShapedRelaxation: Sendable {
         return r
     }
 
-    public func relaxation(l: Double, u: Double, lowerParameter pl: Double?, upperParameter pu: Double?) -> NeuronRelaxation {
+    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+        let pl = unitParameter(lowerParameter), pu = unitParameter(upperParameter)
         let m = (l + u) / 2
         if !(u - l >= 1e-12) || !l.isFinite || !u.isFinite {
             // Degenerate or unbounded interval: f is within [f(l), f(u)] (monotone), constant
