@@ -219,6 +219,66 @@ final class DegenerateWitnessTests: XCTestCase {
 
     // MARK: - Held-out: pinned and sub-ulp coordinates
 
+    /// Spec files written here for the shared one_relu model, y = 2 relu(0.5 x0 + x1 - 0.5) - 0.5
+    /// (answers by hand), and an epsilon-0 JSON spec for two_out: sat where the unsafe set is
+    /// reached, never sat where it is not.
+    func testHeldOutSpecFilesOnSharedModels() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("certus-degenerate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func vnnlib(_ name: String, _ x0: (String, String), _ x1: (String, String), _ unsafe: String) -> String {
+            let path = dir.appendingPathComponent(name).path
+            let text = """
+                (declare-const X_0 Real)
+                (declare-const X_1 Real)
+                (declare-const Y_0 Real)
+                (assert (>= X_0 \(x0.0)))
+                (assert (<= X_0 \(x0.1)))
+                (assert (>= X_1 \(x1.0)))
+                (assert (<= X_1 \(x1.1)))
+                (assert \(unsafe))
+
+                """
+            FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+            return path
+        }
+        let model = TestData.sharedPath("cases/soundness/one_relu.onnx")
+        // x1 pinned at 0.65: y >= 0.5 needs x0 >= 0.7 (sat); y >= 1.2 needs x0 >= 1.4 (impossible).
+        // x0 in a sub-ulp interval at 0.3, x1 pinned at 0.45: y = -0.3 (up to 1e-11): y >= -0.31 sat, y >= -0.29 not.
+        let cases: [(String, (String, String), (String, String), String, Bool, [Int])] = [
+            ("pinned_sat.vnnlib", ("-1.0", "1.0"), ("0.65", "0.65"), "(>= Y_0 0.5)", true, [1]),
+            ("pinned_unsat.vnnlib", ("-1.0", "1.0"), ("0.65", "0.65"), "(>= Y_0 1.2)", false, []),
+            ("subulp_sat.vnnlib", ("0.3", "0.30000000001"), ("0.45", "0.45"), "(>= Y_0 -0.31)", true, [0, 1]),
+            ("subulp_unsat.vnnlib", ("0.3", "0.30000000001"), ("0.45", "0.45"), "(>= Y_0 -0.29)", false, []),
+        ]
+        for (name, x0, x1, unsafe, sat, nonFloat32) in cases {
+            let p = try VerificationProblem.load(model: model, spec: vnnlib(name, x0, x1, unsafe))
+            let r = try verify(p.graph, p.property)
+            if sat {
+                try assertRealWitness(r, p.graph, p.property, float32: nil, name)
+                XCTAssertEqual(r.counterexample?.nonFloat32Coordinates, nonFloat32, name)
+            } else {
+                XCTAssertNotEqual(r.status, .sat, "\(name): \(r.details)")
+                XCTAssertEqual(r.status, .unsat, "\(name): \(r.details)")
+            }
+        }
+        // Epsilon 0 at a decimal centre: two_out gives y = (0.1, 0.4) at (0.6, 0.5) (README), so
+        // label 0 is not robust and label 1 is.
+        let twoOut = TestData.sharedPath("cases/soundness/two_out.onnx")
+        for (label, sat) in [(0, true), (1, false)] {
+            let path = dir.appendingPathComponent("eps0_\(label).json").path
+            FileManager.default.createFile(atPath: path, contents: Data(#"{"center": [0.6, 0.5], "epsilon": 0, "label": \#(label)}"#.utf8))
+            let p = try VerificationProblem.load(model: twoOut, spec: path)
+            let r = try verify(p.graph, p.property)
+            if sat {
+                try assertRealWitness(r, p.graph, p.property, float32: nil, "eps0 label \(label)")
+            } else {
+                XCTAssertEqual(r.status, .unsat, "\(r.details)")
+                XCTAssertEqual(r.attack?.restarts, 0)
+            }
+        }
+    }
+
     /// Random networks with some coordinates pinned at decimals that are not float32 and others
     /// in sub-ulp intervals; the unsafe set Y_j >= y_j(p) - delta holds at a point p of the box.
     func testHeldOutPinnedAndSubUlpBoxes() throws {
