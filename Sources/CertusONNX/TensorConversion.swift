@@ -26,8 +26,8 @@ enum TensorConversion {
     /// The tensor's values widened to `Double`.
     ///
     /// - Throws: `ModelError` naming the tensor for external or segmented data, a size that
-    ///   does not match the shape, an unsupported data type, or a non-finite value (NaN or
-    ///   infinity: weights must be finite, see the README).
+    ///   does not match the shape, an unsupported data type, or a NaN value (weights and
+    ///   constants may be infinite, as IEEE and onnxruntime allow, but never NaN; see the README).
     static func tensor(_ t: Onnx_TensorProto) throws -> Tensor {
         let where_ = "tensor '\(t.name)'"
         func fail(_ m: String, _ kind: ModelError.Kind = .invalidModel) -> ModelError { ModelError(kind, location: where_, m) }
@@ -84,9 +84,9 @@ enum TensorConversion {
         guard values.count == count else {
             throw fail("has \(values.count) values but shape \(shape) needs \(count)")
         }
-        if let k = values.firstIndex(where: { !$0.isFinite }) {
-            throw fail("holds a non-finite value (\(values[k].isNaN ? "nan" : "\(values[k])") at \(position(k, in: shape))); "
-                       + "weights and constants must be finite numbers")
+        if let k = values.firstIndex(where: { $0.isNaN }) {
+            throw fail("holds a non-finite value (nan at \(position(k, in: shape))); "
+                       + "weights and constants must not be NaN")
         }
         return Tensor(shape: shape, data: values)
     }

@@ -20,10 +20,21 @@ final class NonFiniteCLITests: XCTestCase {
     /// The text a non-finite number must have in JSON, or the number itself.
     func jsonForm(_ v: Double) -> String { v.isNaN ? "nan" : v == .infinity ? "inf" : v == -.infinity ? "-inf" : "\(v)" }
 
-    /// inf_weight.onnx and nan_weight.onnx are refused at load (exit 3, the tensor named, nothing
-    /// on stdout), with and without --json, by every command that loads a model.
-    func testNonFiniteWeightsAreBadInput() throws {
-        for file in ["inf_weight.onnx", "nan_weight.onnx"] {
+    /// inf_weight.onnx evaluates (exit 0) and its JSON writes the infinite output as "inf"
+    /// (onnxruntime gives [[inf]] at (0.5, 0.5)).
+    func testInfiniteWeightEvaluatesToValidJSON() throws {
+        let r = try TestData.runCertus(["eval", "\(cases)/inf_weight.onnx", "--input", "0.5,0.5", "--json"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let values = ((obj?["outputs"] as? [[String: Any]])?.first?["values"] as? [Any]) ?? []
+        XCTAssertEqual(values.count, 1)
+        XCTAssertEqual(values.first as? String, "inf")
+    }
+
+    /// nan_weight.onnx is refused at load (exit 3, the tensor named, nothing on stdout), with
+    /// and without --json, by every command that loads a model.
+    func testNaNWeightIsBadInput() throws {
+        for file in ["nan_weight.onnx"] {
             let model = "\(cases)/\(file)"
             for args in [["eval", model, "--input", "0.5,0.5", "--json"], ["eval", model, "--input", "0.5,0.5"],
                          ["inspect", model, "--json"], ["bounds", model, "\(cases)/c15_subulp_box.vnnlib", "--json"]] {
