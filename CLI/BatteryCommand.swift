@@ -88,6 +88,10 @@ struct Battery: ParsableCommand {
         let outcomes = r.outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         print("\(r.method) (\(r.family) networks, seeds \(r.seeds)): \(r.networks) networks in \(String(format: "%.1f", r.seconds)) s; \(outcomes)")
         print("  rows checked \(r.rowsChecked), intermediate neurons checked \(r.neuronsChecked), samples \(r.samples), search steps \(r.searchSteps)")
+        if !r.elementwiseNodes.isEmpty {
+            print("  elementwise nodes whose sampled inputs cross an extremum, inflection or kink: "
+                  + r.elementwiseNodes.keys.sorted().map { "\($0) \(r.crossing[$0, default: 0])/\(r.elementwiseNodes[$0]!)" }.joined(separator: ", "))
+        }
         for (e, n) in r.reasons.sorted(by: { $0.value > $1.value }).prefix(8) { print("  \(n) x \(e)") }
         print("  failures: \(r.failures.count)")
         for f in r.failures.prefix(50) { print("    \(f)") }

@@ -109,6 +109,10 @@ public enum SoundnessBattery {
         public var failures: [Failure] = []
         /// Widest sampled input interval of every elementwise node, by op type.
         public var widestInput: [String: Double] = [:]
+        /// Elementwise nodes by op type, and those with a neuron whose sampled input interval
+        /// holds a point where the function changes shape (see `Report.crossing`).
+        public var elementwiseNodes: [String: Int] = [:]
+        public var crossing: [String: Int] = [:]
         /// Human-readable account (for `--verbose`).
         public var log: [String] = []
     }
@@ -136,6 +140,12 @@ public enum SoundnessBattery {
         public var operators: [String: Int] = [:]
         /// Widest sampled input interval of each elementwise op type over all networks.
         public var widestInput: [String: Double] = [:]
+        /// Elementwise nodes by op type.
+        public var elementwiseNodes: [String: Int] = [:]
+        /// Elementwise nodes with a neuron whose sampled input interval holds a point where the
+        /// function changes shape: a crest or trough (Sin, Cos), the minimum (GeLU), the
+        /// inflection at 0 (Sigmoid, Tanh, Erf), the kink at 0 (ReLU, LeakyRelu).
+        public var crossing: [String: Int] = [:]
         public var seconds = 0.0
 
         /// Networks whose check was decided: rows checked (bound methods) or sat/unsat.
@@ -147,7 +157,7 @@ public enum SoundnessBattery {
         enum CodingKeys: String, CodingKey {
             case method, family, seeds, networks, outcomes, reasons, rowsChecked = "rows_checked",
                  neuronsChecked = "neurons_checked", samples, searchSteps = "search_steps", failures,
-                 operators, widestInput = "widest_input", seconds, decided
+                 operators, widestInput = "widest_input", elementwiseNodes = "elementwise_nodes", crossing, seconds, decided
         }
 
         public init(method: String, family: String, seeds: String) {
@@ -169,6 +179,8 @@ public enum SoundnessBattery {
             failures = try c.decode([Failure].self, forKey: .failures)
             operators = try c.decode([String: Int].self, forKey: .operators)
             widestInput = try c.decode([String: Double].self, forKey: .widestInput)
+            elementwiseNodes = try c.decodeIfPresent([String: Int].self, forKey: .elementwiseNodes) ?? [:]
+            crossing = try c.decodeIfPresent([String: Int].self, forKey: .crossing) ?? [:]
             seconds = try c.decode(Double.self, forKey: .seconds)
         }
 
@@ -180,6 +192,7 @@ public enum SoundnessBattery {
             try c.encode(samples, forKey: .samples); try c.encode(searchSteps, forKey: .searchSteps)
             try c.encode(failures, forKey: .failures); try c.encode(operators, forKey: .operators)
             try c.encode(widestInput, forKey: .widestInput)
+            try c.encode(elementwiseNodes, forKey: .elementwiseNodes); try c.encode(crossing, forKey: .crossing)
             try c.encode(seconds, forKey: .seconds); try c.encode(decided, forKey: .decided)
         }
 
@@ -195,6 +208,8 @@ public enum SoundnessBattery {
             failures += o.failures
             for t in o.network.opTypes { operators[t, default: 0] += 1 }
             for (t, w) in o.widestInput { widestInput[t] = max(widestInput[t] ?? 0, w) }
+            for (t, n) in o.elementwiseNodes { elementwiseNodes[t, default: 0] += n }
+            for (t, n) in o.crossing { crossing[t, default: 0] += n }
         }
     }
 
@@ -245,6 +260,19 @@ private struct NetworkCheck {
         outcome.log = ["seed \(network.seed), method \(method.rawValue), family \(network.family.rawValue)"]
             + network.listing.map { "  " + $0 }
             + ["  box lower \(box.lower)", "  box upper \(box.upper)"]
+    }
+
+    /// Whether [l, u] holds a crest or trough (Sin, Cos), the minimum (GeLU), or 0 (the
+    /// inflection of the S-shapes, the kink of ReLU and LeakyRelu).
+    static func crosses(_ op: any Operator, _ l: Double, _ u: Double) -> Bool {
+        guard l.isFinite, u.isFinite, l < u else { return false }
+        switch op {
+        case is Sin: return u - l >= .pi || ((l - .pi / 2) / .pi).rounded(.up) <= (u - .pi / 2) / .pi
+        case is Cos: return u - l >= .pi || (l / .pi).rounded(.up) <= u / .pi
+        case let g as Gelu: let m = g.tanhApproximation ? Gelu.argminTanh : Gelu.argmin; return l < m && m < u
+        case is Sigmoid, is Tanh, is Erf, is Relu, is LeakyRelu: return l < 0 && 0 < u
+        default: return false
+        }
     }
 
     func tolerance(_ a: Double, _ b: Double) -> Double { 1e-9 * max(1, abs(a), abs(b)) }
@@ -378,16 +406,16 @@ private struct NetworkCheck {
             }
         }
         outcome.samples = pts.count
-        // Coverage: the widest sampled input interval of every elementwise node.
+        // Coverage: the widest sampled input interval of every elementwise node, and whether
+        // some neuron's sampled input interval crosses where the function changes shape.
         for node in graph.nodes where node.op is any ElementwiseUnary {
-            let inputNode = node.inputs[0]
-            if let lo = vmin[inputNode], let hi = vmax[inputNode] {
-                let w = zip(lo, hi).map { $1 - $0 }.max() ?? 0
-                outcome.widestInput[node.opType] = max(outcome.widestInput[node.opType] ?? 0, w)
-            } else if inputNode == graph.input {
-                let w = zip(box.lower, box.upper).map { $1 - $0 }.max() ?? 0
-                outcome.widestInput[node.opType] = max(outcome.widestInput[node.opType] ?? 0, w)
-            }
+            let u = node.inputs[0]
+            let lo = u == graph.input ? box.lower : vmin[u], hi = u == graph.input ? box.upper : vmax[u]
+            guard let lo, let hi else { continue }
+            let w = zip(lo, hi).map { $1 - $0 }.max() ?? 0
+            outcome.widestInput[node.opType] = max(outcome.widestInput[node.opType] ?? 0, w)
+            outcome.elementwiseNodes[node.opType, default: 0] += 1
+            if zip(lo, hi).contains(where: { Self.crosses(node.op, $0, $1) }) { outcome.crossing[node.opType, default: 0] += 1 }
         }
         guard !ys.isEmpty else { outcome.reason = "no finite output at any sample"; outcome.status = "error"; return }
         let m = ys[0].count
