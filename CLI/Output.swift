@@ -92,6 +92,10 @@ extension CertusCommand {
         } catch let e as CleanExit {
             exit(withError: e)
         } catch {
+            // ArgumentParser's own errors (help and version requests surface from `run()` of a
+            // command without one, as its internal CommandError) keep its exit codes; only an
+            // error it would map to the generic failure code 1 is ours to classify.
+            if exitCode(for: error) != .failure { exit(withError: error) }
             exit(withError: Failure.report(error))
         }
     }

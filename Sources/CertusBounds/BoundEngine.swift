@@ -131,6 +131,14 @@ public final class BoundEngine {
             let r = try n.op.interval(ins)
             var b = ValueBounds(lower: r.lower.data, upper: r.upper.data)
             b.widenNaN()
+            // Arithmetic (affine maps, products) rounds; elementwise images are f itself.
+            if let i = producer[n.output], kinds[i] == .affine || kinds[i] == .bilinear {
+                for j in b.lower.indices {
+                    let m = Swift.max(Swift.abs(b.lower[j]), Swift.abs(b.upper[j]))
+                    b.lower[j] = RoundingGuard.down(b.lower[j], magnitude: m)
+                    b.upper[j] = RoundingGuard.up(b.upper[j], magnitude: m)
+                }
+            }
             return b
         } catch let e as BoundError {
             throw BoundError("node '\(n.name)' (\(n.opType)): \(e.message)")
@@ -221,10 +229,12 @@ public final class BoundEngine {
                         let a = Aout[r, j]
                         if a == 0 { continue }
                         let (xl, xu, yl, yu) = (bx.lower[j], bx.upper[j], by.lower[j], by.upper[j])
+                        // Planes padded like every relaxation line (`paddedForRounding`).
+                        let m = Swift.max(Swift.abs(xl), Swift.abs(xu)) * Swift.max(Swift.abs(yl), Swift.abs(yu))
                         if a > 0 {   // xy >= yl x + xl y - xl yl
-                            Ax[r, j] = a * yl; Ay[r, j] = a * xl; bias[r] -= a * xl * yl
+                            Ax[r, j] = a * yl; Ay[r, j] = a * xl; bias[r] -= a * xl * yl + RoundingGuard.relative * 3 * a * m
                         } else {     // xy <= yu x + xl y - xl yu
-                            Ax[r, j] = a * yu; Ay[r, j] = a * xl; bias[r] -= a * xl * yu
+                            Ax[r, j] = a * yu; Ay[r, j] = a * xl; bias[r] -= a * xl * yu - RoundingGuard.relative * 3 * a * m
                         }
                     }
                 }
@@ -274,23 +284,32 @@ public final class BoundEngine {
         return lb
     }
 
+    /// Lower bound of each row of A x + bias over the box (or at the constant `constant`), moved
+    /// down by `RoundingGuard.relative` of the magnitude of its terms (sum of |A_rj x_j| and
+    /// |bias_r|), which covers the rounding of the sum even where its terms cancel.
     func concretize(_ A: Matrix, box: ValueBounds, bias: [Double], targetIsInput: Bool, constant: Tensor?) -> [Double] {
         var lb = bias
         if let c = constant {
-            for r in 0..<A.rows { lb[r] += A.dot(row: r, c.data) }
+            for r in 0..<A.rows {
+                var mag = Swift.abs(bias[r])
+                for j in 0..<A.cols { mag += Swift.abs(A[r, j] * c.data[j]) }
+                lb[r] = RoundingGuard.down(lb[r] + A.dot(row: r, c.data), magnitude: mag)
+            }
             return lb
         }
         A.data.withUnsafeBufferPointer { a in
         box.lower.withUnsafeBufferPointer { lo in box.upper.withUnsafeBufferPointer { hi in
             let l = lo.baseAddress!, h = hi.baseAddress!, n = A.cols
             for r in 0..<A.rows {
-                var s = 0.0
+                var s = 0.0, mag = 0.0
                 let row = a.baseAddress! + r * n
                 for j in 0..<n {
                     let v = row[j]
-                    s += v >= 0 ? v * l[j] : v * h[j]
+                    let t = v >= 0 ? v * l[j] : v * h[j]
+                    s += t
+                    mag += Swift.abs(t)
                 }
-                lb[r] += s
+                lb[r] = RoundingGuard.down(lb[r] + s, magnitude: mag + Swift.abs(lb[r]))
             }
         } }
         }

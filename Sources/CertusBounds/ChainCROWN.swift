@@ -81,6 +81,11 @@ extension BoundEngine {
                 } else {
                     for o in 0..<outN { nl[o] = lo[o] + b[o]; nh[o] = hi[o] + b[o] }
                 }
+                // The rounding guard of the general IBP (`BoundEngine.interval(of:)`), same formula.
+                for o in 0..<outN {
+                    let m = Swift.max(Swift.abs(nl[o]), Swift.abs(nh[o]))
+                    nl[o] = RoundingGuard.down(nl[o], magnitude: m); nh[o] = RoundingGuard.up(nh[o], magnitude: m)
+                }
                 lo = nl; hi = nh
                 bounds[output] = ValueBounds(lower: lo, upper: hi)
             case .relu(let node, let v):

@@ -36,6 +36,35 @@ public struct NeuronRelaxation: Sendable, Equatable {
     /// Constant bounds [lo, hi].
     public static func constant(_ lo: Double, _ hi: Double) -> NeuronRelaxation { .init(aL: 0, bL: lo, aU: 0, bU: hi) }
     public var isFinite: Bool { aL.isFinite && bL.isFinite && aU.isFinite && bU.isFinite }
+
+    /// The lines moved outward by `RoundingGuard.relative` of their magnitude on [l, u]
+    /// (|a| max(|l|, |u|) + |b|): a line whose intercept is computed as f(t) - a t, evaluated
+    /// at large |x|, cancels to a result whose rounding error (about one ulp of |a x|) can
+    /// exceed the gap between the line and f (tangents of sin at x near 1e6 were off by 1e-10).
+    /// Relaxations of smooth functions return padded lines; ReLU's lines are exact.
+    public func paddedForRounding(l: Double, u: Double) -> NeuronRelaxation {
+        let m = Swift.max(l.isFinite ? Swift.abs(l) : 0, u.isFinite ? Swift.abs(u) : 0)
+        let pl = RoundingGuard.relative * (Swift.abs(aL) * m + Swift.abs(bL))
+        let pu = RoundingGuard.relative * (Swift.abs(aU) * m + Swift.abs(bU))
+        return NeuronRelaxation(aL: aL, bL: bL - pl, aU: aU, bU: bU + pu)
+    }
+}
+
+/// Bounds are computed in Double with round-to-nearest, not with directed rounding. To keep
+/// rounding from turning into a wrong claim, every bound that comes out of a computation whose
+/// terms may be much larger than its result is moved outward by this fraction of the terms'
+/// magnitude: relaxation lines (`NeuronRelaxation.paddedForRounding`), intermediate IBP and
+/// CROWN bounds, and the concretisation of every linear bound over the input box. 2^-40
+/// (about 9e-13) is 2^12 times one rounding (2^-53), which leaves room for the rounding of
+/// sums of many terms while loosening bounds by a negligible amount.
+public enum RoundingGuard {
+    public static let relative = 0x1p-40
+    /// `x` moved down by `relative` of `magnitude` (default |x|).
+    @inline(__always)
+    public static func down(_ x: Double, magnitude: Double? = nil) -> Double { x - relative * (magnitude ?? Swift.abs(x)) }
+    /// `x` moved up by `relative` of `magnitude` (default |x|).
+    @inline(__always)
+    public static func up(_ x: Double, magnitude: Double? = nil) -> Double { x + relative * (magnitude ?? Swift.abs(x)) }
 }
 
 /// How a bound engine may treat an operator, given which inputs are constant.

@@ -15,6 +15,25 @@ final class CLITests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
+    /// Help for the tool and for every subcommand prints usage and exits 0 (it once ended as an
+    /// internal error, exit 70); `help SUBCOMMAND` too; an unknown option is a usage error (64).
+    func testHelpExitsZeroForEveryCommand() throws {
+        let root = try TestData.runCertus(["--help"])
+        XCTAssertEqual(root.code, 0, root.err)
+        XCTAssertTrue(root.out.contains("USAGE: certus"), root.out)
+        let names = ["inspect", "eval", "convert", "verify", "run", "bounds", "benchmark", "battery"]
+        for name in names {
+            let r = try TestData.runCertus([name, "--help"])
+            XCTAssertEqual(r.code, 0, "\(name) --help: \(r.err)")
+            XCTAssertTrue(r.out.contains("USAGE: certus \(name)"), "\(name): \(r.out)")
+            XCTAssertTrue(root.out.contains(name), "\(name) missing from certus --help")
+        }
+        let h = try TestData.runCertus(["help", "verify"])
+        XCTAssertEqual(h.code, 0, h.err)
+        XCTAssertTrue(h.out.contains("USAGE: certus verify"), h.out)
+        XCTAssertEqual(try TestData.runCertus(["verify", "--no-such-option"]).code, 64)
+    }
+
     func testInspectTextAndJSON() throws {
         let r = try TestData.runCertus(["inspect", TestData.repoPath("Models/acasxu_1_1.onnx")])
         XCTAssertEqual(r.code, 0, r.err)

@@ -62,9 +62,9 @@ public struct LeakyRelu: ElementwiseRelaxation {
         let lowerParameter = unitParameter(lowerParameter), upperParameter = unitParameter(upperParameter)
         let aU = (u - alpha * l) / (u - l), bU = u - aU * u
         if alpha > 1 {   // concave: the chord is the lower bound, slopes in [1, alpha] bound above
-            return NeuronRelaxation(aL: aU, bL: bU, aU: s0 + (upperParameter ?? (u > -l ? 0 : 1)) * (s1 - s0), bU: 0)
+            return NeuronRelaxation(aL: aU, bL: bU, aU: s0 + (upperParameter ?? (u > -l ? 0 : 1)) * (s1 - s0), bU: 0).paddedForRounding(l: l, u: u)
         }
-        return NeuronRelaxation(aL: s0 + (lowerParameter ?? (u > -l ? 1 : 0)) * (s1 - s0), bL: 0, aU: aU, bU: bU)
+        return NeuronRelaxation(aL: s0 + (lowerParameter ?? (u > -l ? 1 : 0)) * (s1 - s0), bL: 0, aU: aU, bU: bU).paddedForRounding(l: l, u: u)
     }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         guard l < 0 && u > 0 else { return (nil, nil) }
@@ -298,7 +298,7 @@ enum Periodic {
         let kt = slope(t, shift: shift)
         let tangent = (kt, value(t, shift: shift) - kt * t)
         let (lower, upper) = concave ? (secant, tangent) : (tangent, secant)
-        return NeuronRelaxation(aL: lower.0, bL: lower.1, aU: upper.0, bU: upper.1)
+        return NeuronRelaxation(aL: lower.0, bL: lower.1, aU: upper.0, bU: upper.1).paddedForRounding(l: l, u: u)
     }
 
     static func defaultParameters(l: Double, u: Double, shift: Double) -> (lower: Double?, upper: Double?) {
@@ -414,7 +414,7 @@ enum GeluRelaxation {
             lo = a <= b ? tangent(b - (pl ?? 0) * (b - a)) : (0, ibpLo)
         }
         _ = m
-        return NeuronRelaxation(aL: lo.0, bL: lo.1, aU: hi.0, bU: hi.1)
+        return NeuronRelaxation(aL: lo.0, bL: lo.1, aU: hi.0, bU: hi.1).paddedForRounding(l: l, u: u)
     }
 
     static func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {

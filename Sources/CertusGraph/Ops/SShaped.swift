@@ -104,7 +104,7 @@ public struct SShapedRelaxation: Sendable {
             if pl == nil, let dL, dL >= m { lo = tangent(m) }
             if pu == nil, let dU, dU < m { hi = tangent(m) }
         }
-        return NeuronRelaxation(aL: lo.0, bL: lo.1, aU: hi.0, bU: hi.1)
+        return NeuronRelaxation(aL: lo.0, bL: lo.1, aU: hi.0, bU: hi.1).paddedForRounding(l: l, u: u)
     }
 
     /// Parameters reproducing the default relaxation.
