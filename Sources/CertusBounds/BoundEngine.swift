@@ -328,15 +328,17 @@ public final class BoundEngine {
                     relax.aU.withUnsafeBufferPointer { aU in relax.bU.withUnsafeBufferPointer { bU in
                         for r in 0..<A.rows {
                             let base = r * cols
-                            var b = 0.0
+                            var b = 0.0, mb = 0.0
                             for j in 0..<cols {
                                 // Branch-free sign split (vectorises): v+ takes the lower line, v- the upper.
                                 let v = a[base + j]
                                 let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
                                 o[base + j] = vp * aL[j] + vn * aU[j]
-                                b += vp * bL[j] + vn * bU[j]
+                                let t = vp * bL[j] + vn * bU[j]
+                                b += t
+                                mb += Swift.abs(t)
                             }
-                            bias[r] += b
+                            bias[r] += b - RoundingGuard.relative * mb
                         }
                     } } } }
                 }
@@ -356,15 +358,17 @@ public final class BoundEngine {
                 for r in 0..<A.rows {
                     let base = r * cols
                     let av = a.baseAddress! + base, q = p.baseAddress! + base, out = o.baseAddress! + base
-                    var b = 0.0
+                    var b = 0.0, mb = 0.0
                     for j in 0..<cols {
                         let v = av[j], pl = q[j]
                         let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
                         let free = pl == pl          // not NaN
                         out[j] = vp * (free ? pl : aLp[j]) + vn * aUp[j]
-                        b += vp * (free ? 0 : bLp[j]) + vn * bUp[j]
+                        let t = vp * (free ? 0 : bLp[j]) + vn * bUp[j]
+                        b += t
+                        mb += Swift.abs(t)
                     }
-                    bias[r] += b
+                    bias[r] += b - RoundingGuard.relative * mb
                 }
             } } } }
             } } }
@@ -374,7 +378,7 @@ public final class BoundEngine {
             Ain.data.withUnsafeMutableBufferPointer { o in
                 for r in 0..<A.rows {
                     let base = r * cols
-                    var b = 0.0
+                    var b = 0.0, mb = 0.0
                     for j in 0..<cols {
                         let v = a[base + j]
                         if v == 0 { continue }
@@ -385,9 +389,12 @@ public final class BoundEngine {
                                                   lowerParameter: pl.isNaN ? nil : pl, upperParameter: pu.isNaN ? nil : pu)
                             aL = x.aL; bL = x.bL; aU = x.aU; bU = x.bU
                         }
-                        if v > 0 { o[base + j] = v * aL; b += v * bL } else { o[base + j] = v * aU; b += v * bU }
+                        let t = v > 0 ? v * bL : v * bU
+                        if v > 0 { o[base + j] = v * aL } else { o[base + j] = v * aU }
+                        b += t
+                        mb += Swift.abs(t)
                     }
-                    bias[r] += b
+                    bias[r] += b - RoundingGuard.relative * mb
                 }
             }
         }
@@ -449,10 +456,12 @@ public final class BoundEngine {
         return c
     }
 
-    /// bias += A c (one BLAS matrix-vector product).
+    /// bias += A c (one BLAS matrix-vector product), moved down by the rounding guard of
+    /// |A| |c| (a second product), which covers the rounding of the sum where its terms cancel.
     func addProduct(_ A: Matrix, _ c: [Double], to bias: inout [Double]) {
         let prod = BLAS.matmul(A.data, c, m: A.rows, n: 1, k: A.cols)
-        for r in 0..<A.rows { bias[r] += prod[r] }
+        let mag = BLAS.matmul(A.data.map { Swift.abs($0) }, c.map { Swift.abs($0) }, m: A.rows, n: 1, k: A.cols)
+        for r in 0..<A.rows { bias[r] += prod[r] - RoundingGuard.relative * mag[r] }
     }
 
     /// Dense layers and constant-operand arithmetic without per-row calls.

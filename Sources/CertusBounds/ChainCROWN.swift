@@ -138,9 +138,9 @@ extension BoundEngine {
                 A.data.withUnsafeBufferPointer { ap in
                     for r in 0..<A.rows {
                         let row = ap.baseAddress! + r * outN
-                        var s = 0.0
-                        for j in 0..<outN { s += row[j] * b[j] }
-                        bias[r] += s
+                        var s = 0.0, m = 0.0
+                        for j in 0..<outN { let t = row[j] * b[j]; s += t; m += Swift.abs(t) }
+                        bias[r] += s - RoundingGuard.relative * m
                     }
                 }
                 if let w { A = A.multiplied(by: w, n: inN, transposeB: false) }
