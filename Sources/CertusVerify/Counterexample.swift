@@ -28,9 +28,11 @@ public struct Counterexample: Equatable, Sendable, Codable {
     /// replay for `nonFloat32Coordinates`, or an atom accepted by the equality rule. Else nil.
     public var float32Y: [Double]?
     /// Atoms of the clause (indices into its `atoms`, ascending) that hold with zero slack rather
-    /// than with the safety margin: `c·y - d <= 0` in the Double evaluation and in the float32
-    /// evaluation (`float32Y`), e.g. an output that is exactly 0 for the atom `Y_0 >= 0`. Empty when
-    /// every atom clears the margin.
+    /// than with the safety margin: `c·y - d <= 0` in the Double evaluation and, at an all-float32
+    /// point, also in the float32 evaluation (`float32Y`), e.g. an output that is exactly 0 for the
+    /// atom `Y_0 >= 0`; at a point with `nonFloat32Coordinates`, the float32 replay satisfies them
+    /// within `VerifierSettings.witnessTolerance` (e.g. `Y_0 <= 0.3` for `y = x` with `X_0` pinned
+    /// at 0.3). Empty when every atom clears the margin.
     public var equalityAtoms: [Int]
 
     enum CodingKeys: String, CodingKey {
@@ -79,8 +81,11 @@ public struct Counterexample: Equatable, Sendable, Codable {
             }
         }
         if !equalityAtoms.isEmpty {
+            let how = nonFloat32Coordinates.isEmpty
+                ? "c·y - d <= 0 in both the Double and the float32 evaluation"
+                : "c·y - d <= 0 in Double at the box's own values; the float32 replay satisfies them within the tolerance"
             out.append("zero slack: atom(s) \(equalityAtoms.map(String.init).joined(separator: ", ")) of clause "
-                       + "\(clauseIndex) hold with equality (c·y - d <= 0 in both the Double and the float32 evaluation)")
+                       + "\(clauseIndex) hold with equality (\(how))")
         }
         return out
     }
@@ -92,10 +97,11 @@ public enum CounterexampleRejection: String, Sendable, Equatable, CaseIterable {
     case outsideBox = "outside the box or not finite"
     /// The model's output is not finite there.
     case nonFiniteOutput = "non-finite model output"
-    /// No clause holds with the safety margin (or with equality in both evaluations).
+    /// No clause holds with the safety margin (or with equality in both evaluations; at a point
+    /// with non-float32 coordinates, no clause has every Double slack `<= 0`).
     case margin = "no clause holds with the safety margin or with equality in both Double and float32"
-    /// A clause holds in Double but the float32 replay of the non-float32 coordinates does not
-    /// satisfy it within the tolerance.
+    /// A clause holds in Double (slack `<= 0` at the box's own values) but the float32 replay of
+    /// the non-float32 coordinates does not satisfy it within the tolerance.
     case replay = "the float32 replay of the non-float32 coordinates does not satisfy the clause within the tolerance"
 }
 
@@ -112,7 +118,8 @@ public enum CounterexampleRejection: String, Sendable, Equatable, CaseIterable {
 /// 2. **The Double check.** The model is evaluated in Double at that point; every atom of one
 ///    clause must hold with the safety margin (`VerifierSettings.safetyMargin`), which covers the
 ///    drift between Double and a float32 replay — or, for a non-strict atom that holds exactly,
-///    with zero slack in both the Double and the float32 evaluation (the equality rule below).
+///    with zero slack (the equality rule below). Either way every atom has Double slack `<= 0` at
+///    a point inside the box: a `sat` is always a real violation of the Double evaluation.
 /// 3. **The float32 replay** (only when some coordinate is not float32). The point rounded to
 ///    the nearest float32 per coordinate, `float32X`, must lie within `witnessTolerance` of the box,
 ///    and the model evaluated with float32 storage there (`Graph.evaluateFirstFloat32`) must satisfy
@@ -122,11 +129,21 @@ public enum CounterexampleRejection: String, Sendable, Equatable, CaseIterable {
 ///    overflows, no replay is possible and step 2 alone decides (`float32X` is nil).
 ///
 /// **Equality rule.** An atom `c·y <= d` whose Double slack is in `(-margin, 0]` is accepted when
-/// its slack is also `<= 0` in the float32 evaluation (at `float32X`, or at the point itself when it is
-/// all float32): the atom holds exactly in both arithmetics, typically an output that is exactly 0
-/// after a ReLU. Both evaluations use the same operators, so "exact" means: exact in the float64
-/// reference evaluation and in float32 storage, the evaluations VNN-COMP accepts; a cancellation that
-/// rounds to zero in both (`(x + 1e30) - 1e30`) would count as zero, as it does in every runtime.
+/// * the point is all float32: its slack is also `<= 0` in the float32 evaluation at the point
+///   itself. The atom holds exactly in both arithmetics, typically an output that is exactly 0
+///   after a ReLU. Both evaluations use the same operators, so "exact" means: exact in the float64
+///   reference evaluation and in float32 storage, the evaluations VNN-COMP accepts; a cancellation
+///   that rounds to zero in both (`(x + 1e30) - 1e30`) would count as zero, as it does in every
+///   runtime.
+/// * the point has non-float32 coordinates and a float32 replay: the replay satisfies it within
+///   `witnessTolerance` (step 3, as for every atom of such a point). The Double slack `<= 0` holds
+///   at the box's own values, a real point of the box; the replay cannot hit that point and is
+///   judged with the checker's tolerance anyway. Example: `y = x` with `X_0` pinned at 0.3 violates
+///   `Y_0 <= 0.3` (slack 0 in Double), while the replay at float32(0.3) = 0.30000001192 misses by
+///   1.2e-8, within the tolerance. An atom whose Double slack at the box's values is positive, however
+///   small (`Y_0 >= 0.30000000596` there), is never accepted, even when the replay satisfies it.
+/// * the point has non-float32 coordinates and no replay is possible: never (no float32 evaluation
+///   exists to confirm the zero slack; only atoms that clear the margin are accepted there).
 public enum CounterexampleCheck {
     /// The nearest float32 value to `v` that lies in `[lower, upper]`, as a Double; `nil` when
     /// no float32 lies in the interval (narrower than one float32 ulp between two floats) or a
@@ -211,10 +228,19 @@ public enum CounterexampleCheck {
         return true
     }
 
+    /// Whether every atom of `clause` has a finite Double slack `<= 0` at `y` (the clause holds in
+    /// Double, with or without the margin).
+    static func clauseHoldsInDouble(_ clause: Clause, y: [Double]) -> Bool {
+        clause.atoms.allSatisfy { atom in atom.slack(y).map { $0.isFinite && $0 <= 0 } ?? false }
+    }
+
     /// How `clause` holds at Double output `y` with float32 output `y32` (computed on demand by
-    /// `float32Output`): nil when it does not; otherwise the atoms that needed the equality rule.
-    /// Each atom must have a finite Double slack and clear the margin, or have slack `<= 0` in both
-    /// evaluations. With `replayTolerance` set, every atom must also have float32 slack `<= tolerance`.
+    /// `float32Output`): nil when it does not; otherwise the atoms that needed the equality rule
+    /// (Double slack in `(-margin, 0]`). Every atom must have a finite Double slack `<= 0`.
+    /// * Without `replayTolerance` (an all-float32 point, or no replay possible): each atom must
+    ///   clear the margin, or have float32 slack `<= 0` too (`float32Output` nil: not accepted).
+    /// * With `replayTolerance` (non-float32 coordinates, `float32Output` the replay): each atom
+    ///   must have float32 slack `<= replayTolerance`; the margin is not needed.
     static func clauseHolds(_ clause: Clause, y: [Double], settings: VerifierSettings, replayTolerance: Double?,
                             float32Output: () throws -> [Double]?) rethrows -> [Int]? {
         var equality: [Int] = []
@@ -223,11 +249,12 @@ public enum CounterexampleCheck {
             let clearsMargin = s <= -settings.safetyMargin(c: atom.c, d: atom.d, y: y)
             if clearsMargin && replayTolerance == nil { continue }
             guard let y32 = try float32Output(), let s32 = atom.slack(y32), s32.isFinite else { return nil }
-            if let tol = replayTolerance, s32 > tol { return nil }
-            if !clearsMargin {
+            if let tol = replayTolerance {
+                guard s32 <= tol else { return nil }
+            } else {
                 guard s32 <= 0 else { return nil }
-                equality.append(k)
             }
+            if !clearsMargin { equality.append(k) }
         }
         return equality
     }
@@ -281,21 +308,16 @@ public enum CounterexampleCheck {
         // distance was measured to that box.
         for ci in order where property.cases[ci].box.contains(xs) && (nonFloat32.isEmpty || ci == preferredCase) {
             for (li, clause) in property.cases[ci].clauses.enumerated() {
-                if let equality = try clauseHolds(clause, y: y, settings: settings, replayTolerance: nil,
+                // With non-float32 coordinates and a replay: Double slack <= 0 and the replay within
+                // the tolerance, per atom. Otherwise: the margin, or zero slack in both evaluations.
+                if let equality = try clauseHolds(clause, y: y, settings: settings, replayTolerance: replayTolerance,
                                                   float32Output: float32Output) {
-                    // The Double check passed; with non-float32 coordinates, the replay must too.
-                    if replayTolerance != nil {
-                        guard try clauseHolds(clause, y: y, settings: settings, replayTolerance: replayTolerance,
-                                              float32Output: float32Output) != nil else {
-                            rejection = .replay
-                            continue
-                        }
-                    }
                     let used = replayInput != nil || !equality.isEmpty
                     return Counterexample(x: xs, y: y, caseIndex: ci, clauseIndex: li, nonFloat32Coordinates: nonFloat32,
                                           float32X: replayInput, float32Y: used ? (y32 ?? nil) : nil,
                                           equalityAtoms: equality)
                 }
+                if replayTolerance != nil && clauseHoldsInDouble(clause, y: y) { rejection = .replay }
             }
         }
         return nil

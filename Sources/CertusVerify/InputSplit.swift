@@ -467,15 +467,17 @@ final class InputSplitSearch: @unchecked Sendable {
         return best
     }
 
-    /// Evaluates the model at `x`; returns `x` when some clause of the case holds there with the
-    /// verifier's safety margin after float32 snapping (the verifier re-checks it again), and the
-    /// lowest loss over `clauses` (max over the clause's atoms of c·y - d).
+    /// Evaluates the model at `x` snapped to float32 inside the case's box; returns that point when
+    /// it passes `CounterexampleCheck` (the verifier re-checks it again), and the lowest loss there
+    /// over `clauses` (max over the clause's atoms of c·y - d).
     func check(_ x: [Double], caseIndex: Int, clauses: [Int], engine: BoundEngine? = nil) throws -> ([Double]?, Double) {
-        // Screen with the fast chain evaluation when there is one; a hit is confirmed below by
-        // the model's own evaluation.
+        let pc = property.cases[caseIndex]
+        // Screen at the point the check would judge (snapped to float32 inside the case's box), so
+        // a minimum reached only at one float32 value is seen; with the fast chain evaluation when
+        // there is one (a hit is confirmed below by the model's own evaluation).
+        let x = CounterexampleCheck.witnessPoint(x, in: pc.box)?.x ?? x
         let y = try engine?.evaluateChain(x) ?? graph.evaluateFirst(x)
         guard y.allSatisfy(\.isFinite) else { return (nil, .infinity) }
-        let pc = property.cases[caseIndex]
         var loss = Double.infinity
         for k in clauses {
             var l = -Double.infinity

@@ -11,9 +11,11 @@ import CertusLP
 /// more than `MILPSettings.maxUnstable` unstable ReLUs are refused (`unknown`). Per clause not
 /// already refuted by those bounds, the MILP minimises the clause's largest row (through
 /// `t >= row_k` when it has several). A clause is refuted only when GLPK reports a proven optimum
-/// (gap 0) above the acceptance margin; any integer-feasible point with a negative objective is
-/// returned as a counterexample candidate (the verifier re-checks it). Anything else (time
-/// limit, failure, an optimum inside the margin) gives `unknown`.
+/// (gap 0) above the acceptance margin. The point of every optimum or incumbent not above the
+/// margin (a negative objective, or 0 where the clause holds with zero slack) goes through
+/// `CounterexampleCheck` (snapped to float32 inside the box) and is returned as a counterexample
+/// when it passes (the verifier re-checks it). Anything else (time limit, failure, an optimum
+/// inside the margin whose point fails the check) gives `unknown`.
 ///
 /// Soundness note: a MILP optimum is not re-checked by a dual certificate (there is none for a
 /// MILP); the margin absorbs GLPK's tolerances, which makes this a cross-check rather than a
@@ -82,6 +84,12 @@ public struct MILPProver: PropertyProver {
     }
 
     public func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
+        // A MILP point of case `ci` that passes the counterexample check (nil: it does not, or
+        // the model cannot be evaluated there).
+        func checked(_ x: [Double], caseIndex ci: Int) -> [Double]? {
+            (try? CounterexampleCheck.confirm(graph: graph, property: property, candidate: x, preferredCase: ci,
+                                              settings: settings))?.x
+        }
         var notes: [String] = []
         var proven = true
         for (ci, pc) in property.cases.enumerated() where !pc.clauses.isEmpty {
@@ -97,14 +105,16 @@ public struct MILPProver: PropertyProver {
             for (cl, m) in mins.enumerated() {
                 let refutedByBounds = report.rows.contains { $0.clause == cl && PropertyBoundReport.refutes(lower: $0.lower, upper: $0.upper) }
                 if refutedByBounds { continue }
+                let margin = { (v: Double) in settings.milp.acceptMarginAbsolute + settings.milp.acceptMarginRelative * abs(v) }
                 switch m {
                 case .optimal(let v, let x):
-                    if v > settings.milp.acceptMarginAbsolute + settings.milp.acceptMarginRelative * abs(v) { continue }
-                    if v < 0 { return .counterexample(x) }
+                    if v > margin(v) { continue }
+                    if let cx = checked(x, caseIndex: ci) { return .counterexample(cx) }
                     proven = false
-                    notes.append("case \(ci) clause \(cl): optimum \(v) within the margin")
+                    notes.append("case \(ci) clause \(cl): optimum \(v) "
+                                 + (v < 0 ? "but its point fails the counterexample check" : "within the margin"))
                 case .feasible(let v, let x):
-                    if v < 0 { return .counterexample(x) }
+                    if v <= margin(v), let cx = checked(x, caseIndex: ci) { return .counterexample(cx) }
                     proven = false
                     notes.append("case \(ci) clause \(cl): not solved to optimality (incumbent \(v))")
                 case .unknown(let why):

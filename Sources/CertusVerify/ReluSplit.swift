@@ -18,8 +18,9 @@ import CertusTensor
 /// child. A domain without unstable ReLUs is decided by its exact LP (GLPK), whose optimum
 /// refutes it only through the dual re-check `LinearProgram.safeLowerBound` (> 0); an
 /// infeasible LP is confirmed with an elastic LP whose re-checked minimum slack is > 0.
-/// The CROWN minimiser of every domain, and the LP optimum of every leaf, are tried as
-/// counterexamples (the same check as the verifier's, with its safety margin).
+/// The CROWN minimiser of every domain, and the minimiser of every LP solved to optimality and
+/// not refuted (whatever its objective: 0 may be a violation with zero slack), are tried as
+/// counterexamples (`CounterexampleCheck`, the verifier's check).
 ///
 /// `.proven` only when every domain of every case is refuted by a sound bound; a failed,
 /// time-limited or non-optimal LP leaves its domain open and the answer `unknown`.
@@ -364,7 +365,6 @@ private struct CaseSearch {
     /// is refuted only by a positive re-checked dual bound.
     func decideByLP(_ d: Domain, db: DomainBounds, stats: inout ReluSplitProver.Statistics) throws -> BoundResult {
         let net = try NetworkLP(graph: engine.graph, box: box, relus: db.relus)
-        let exact = net.unstableCount == 0
         var remaining = d
         var options = LPOptions()
         for cl in d.openClauses {
@@ -382,8 +382,11 @@ private struct CaseSearch {
                     remaining.openClauses.removeAll { $0 == cl }
                     continue
                 }
-                if exact, let obj = res.objective, obj < 0, let x = net.inputPoint(res),
-                   let cx = try? CounterexampleCheck.confirm(graph: graph, property: property, candidate: x, settings: settings) {
+                // The minimiser (of the network itself when no ReLU is unstable), even at objective
+                // 0 or above: snapped to float32 it may reach the minimum with zero slack.
+                if let x = net.inputPoint(res),
+                   let cx = try? CounterexampleCheck.confirm(graph: graph, property: property, candidate: x,
+                                                             preferredCase: caseIndex, settings: settings) {
                     return .counterexample(cx.x)
                 }
                 return .domain(remaining)

@@ -106,8 +106,8 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
     /// Absolute part of the safety margin. A counterexample is accepted only when, at the
     /// float32-snapped input and with the model evaluated in Double there, every atom of the
     /// clause has `c·y - d <= -(safetyMarginAbsolute + safetyMarginRelative * (|d| + Σ|c_i y_i|))`,
-    /// or holds with zero slack in both the Double and the float32 evaluation (the equality rule
-    /// of `CounterexampleCheck`).
+    /// or holds with zero slack (the equality rule of `CounterexampleCheck`: also in the float32
+    /// evaluation, or within `witnessTolerance` in the float32 replay of non-float32 coordinates).
     /// The margin covers the difference between our Double evaluation and a float32 replay
     /// (onnxruntime in VNN-COMP), which grows with the size of the terms. Default 1e-6.
     public var safetyMarginAbsolute: Double = 1e-6

@@ -119,8 +119,9 @@ final class DegenerateWitnessTests: XCTestCase {
     /// Re-checks a `sat` result independently: x inside the box exactly; float32 everywhere except
     /// at the listed coordinates, whose intervals really hold no float32; y equal to the model in
     /// Double (and to `reference` when given); every atom holding in Double, with the listed
-    /// equality atoms at zero slack also in the Float reference; the float32 replay (when listed)
-    /// equal to rounding x, within 1e-4 of the box, satisfying every atom within 1e-4 in Float.
+    /// equality atoms at zero slack also in the Float reference at an all-float32 point; the float32
+    /// replay (when listed) equal to rounding x, within 1e-4 of the box, satisfying every atom
+    /// (equality atoms included) within 1e-4 in Float.
     func assertRealWitness(_ r: VerificationResult, _ graph: Graph, _ p: Property, float32 reference: (([Double]) -> [Float])?,
                            _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertEqual(r.status, .sat, "\(name): \(r.details)", file: file, line: line)
@@ -161,7 +162,7 @@ final class DegenerateWitnessTests: XCTestCase {
             let y32 = reference(replayX).map(Double.init)
             for (k, atom) in atoms.enumerated() {
                 let s = atom.slack(y32)!
-                if cx.equalityAtoms.contains(k) {
+                if cx.equalityAtoms.contains(k) && cx.nonFloat32Coordinates.isEmpty {
                     XCTAssertLessThanOrEqual(s, 0, "\(name): equality atom \(k) fails in float32", file: file, line: line)
                 } else if !cx.nonFloat32Coordinates.isEmpty {
                     XCTAssertLessThanOrEqual(s, 1e-4, "\(name): replay fails atom \(k)", file: file, line: line)
@@ -379,15 +380,24 @@ final class DegenerateWitnessTests: XCTestCase {
         XCTAssertNotEqual(auto.status, .sat)
     }
 
+    /// y = relu(1e-30 x0 + a x1) - a with a = 1 + 2^-40 (not a float32) and x1 pinned at 1: at every
+    /// point of the box y is exactly 0 in Double, but -2^-40 in float32 storage (the hidden value a
+    /// rounds to 1). All-float32 points, so the equality rule needs float32 slack <= 0 too.
+    var doubleOnlyZero: (mlp: MLP, lower: [Double], upper: [Double]) {
+        let a = 1 + 0x1p-40
+        return (MLP(layers: [(w: [[1e-30, a]], b: [0]), (w: [[1]], b: [-a])]), [-1, 1], [1, 1])
+    }
+
     /// Candidates that keep failing the check end the attack after `maxRejectedCandidates`, even
-    /// when it was told to run until the deadline: here every point of a free box has y exactly
-    /// 0.1 - 0.1 = 0 in Double but 1.5e-9 in float32 storage (the input 0.1 rounds up), so the
-    /// equality rule never applies.
+    /// when it was told to run until the deadline: here every point of a free, all-float32 box
+    /// has y exactly 0 in Double but -2^-40 in float32 storage (`doubleOnlyZero`), so `Y_0 >= 0`
+    /// never passes the equality rule.
     func testRejectedCandidatesStopTheAttack() throws {
-        // y = x0 * 0 + x1 - 0.1 with x1 pinned at 0.1 (Double constant): slack 0 in Double only.
-        let mlp = MLP(layers: [(w: [[1e-30, 1]], b: [-0.1])])
+        let (mlp, lower, upper) = doubleOnlyZero
         let graph = mlp.graph()
-        let p = single([-1, 0.1], [1, 0.1], [Clause(atoms: [LinearAtom(c: [1], d: 0)])], outputs: 1)   // y <= 0
+        XCTAssertEqual(try graph.evaluateFirst([0.5, 1]), [0])
+        XCTAssertEqual(try graph.evaluateFirstFloat32([0.5, 1]), [-0x1p-40])
+        let p = single(lower, upper, [Clause(atoms: [LinearAtom(c: [-1], d: 0)])], outputs: 1)   // y >= 0
         var s = VerifierSettings()
         s.attackUntilDeadline = true
         s.maxRejectedCandidates = 200
@@ -441,12 +451,186 @@ final class DegenerateWitnessTests: XCTestCase {
         let graph = mlp.graph()
         let p = single([-1, -1], [1, 1], [Clause(atoms: [LinearAtom(c: [1], d: 0)])], outputs: 1)
         XCTAssertEqual(try verify(graph, p).status, .unsat)
-        // A Double slack of -1e-12 (inside the margin) with a float32 slack above 0 is not accepted.
-        let q = single([0.1], [0.1], [Clause(atoms: [LinearAtom(c: [1], d: 1e-12)])], outputs: 1)
-        let lin = MLP(layers: [(w: [[1]], b: [-0.1])]).graph()   // y = x - 0.1
-        let r = try verify(lin, q, method: .attack)
+        // At an all-float32 point, a Double slack of -1e-13 (inside the margin) with a float32 slack
+        // above 0 is not accepted: y >= -1e-13 for `doubleOnlyZero` (y = 0 in Double, -2^-40 in float32).
+        let (dz, lower, upper) = doubleOnlyZero
+        let q = single(lower, upper, [Clause(atoms: [LinearAtom(c: [-1], d: 1e-13)])], outputs: 1)
+        var s = VerifierSettings()
+        s.maxRejectedCandidates = 50
+        let r = try verify(dz.graph(), q, s, method: .attack)
         XCTAssertNotEqual(r.status, .sat)
         XCTAssertEqual(r.attack?.lastRejection, .margin)
+        // At x pinned at 0.1 (no float32 there), y = x - 0.1 is exactly 0 in Double, a real point of
+        // the box: y <= 1e-12 and y <= 0 hold, and the replay at float32(0.1) misses by 1.5e-9, within
+        // the tolerance: sat. y <= -1e-12 does not hold at 0.1 (Double slack 1e-12): never sat.
+        let lin = MLP(layers: [(w: [[1]], b: [-0.1])])   // y = x - 0.1
+        for (d, sat) in [(1e-12, true), (0, true), (-1e-12, false)] {
+            let pinned = single([0.1], [0.1], [Clause(atoms: [LinearAtom(c: [1], d: d)])], outputs: 1)
+            let t = try verify(lin.graph(), pinned, method: .attack)
+            if sat {
+                try assertRealWitness(t, lin.graph(), pinned, float32: lin.float32, "y = x - 0.1 <= \(d) at 0.1")
+                XCTAssertEqual(t.counterexample?.equalityAtoms, [0])
+            } else {
+                XCTAssertNotEqual(t.status, .sat, "y <= \(d): \(t.details)")
+                XCTAssertEqual(t.attack?.rejectedCandidates, 0, "the clause fails in Double: no candidate")
+            }
+        }
+    }
+
+    // MARK: - Held-out: equality at non-float32 points, and minima reached at one float32 point
+
+    /// y = x with X_0 pinned at a decimal that is not a float32: `Y_0 <= v` and `Y_0 >= v` hold
+    /// with zero slack at v (Double), and the replay at float32(v) satisfies them within 1e-4, so
+    /// both are sat (VNN-LIB text written here, decimals parsed as in a spec file). An atom whose
+    /// Double slack at v is positive, by one Double ulp or by half the float32 rounding error
+    /// (which the replay satisfies), is never sat.
+    func testPinnedDecimalEqualityIsSat() throws {
+        let identity = MLP(layers: [(w: [[1]], b: [0])])
+        let graph = identity.graph()
+        for text in ["0.3", "0.7", "-0.45", "12.34", "0.001", "-987.65", "-2.7", "123.456"] {
+            let v = Double(text)!
+            XCTAssertFalse(isFloat32(v), text)
+            for op in ["<=", ">="] {
+                let spec = """
+                    (declare-const X_0 Real)
+                    (declare-const Y_0 Real)
+                    (assert (>= X_0 \(text)))
+                    (assert (<= X_0 \(text)))
+                    (assert (\(op) Y_0 \(text)))
+
+                    """
+                let p = try VNNLib.parse(text: spec, source: "pin\(text)_\(op).vnnlib")
+                let r = try verify(graph, p)
+                try assertRealWitness(r, graph, p, float32: identity.float32, "pinned \(text), Y_0 \(op) \(text)")
+                XCTAssertEqual(r.counterexample?.x, [v])
+                XCTAssertEqual(r.counterexample?.nonFloat32Coordinates, [0])
+                XCTAssertEqual(r.counterexample?.equalityAtoms, [0])
+                XCTAssertEqual(r.counterexample?.float32X, [Double(Float(v))])
+                XCTAssertTrue(r.counterexample?.notes.contains { $0.contains("box's own values") } ?? false)
+            }
+            // Positive Double slack at v: one Double ulp, and halfway to float32(v) (where the
+            // replay holds with slack <= 0): not sat in either direction.
+            let f = Double(Float(v))
+            let half = v + (f - v) / 2
+            XCTAssertNotEqual(half, v)
+            let towardF: LinearAtom = f > v ? LinearAtom(c: [-1], d: -half) : LinearAtom(c: [1], d: half)   // Y beyond half, toward f
+            for atom in [LinearAtom(c: [-1], d: -v.nextUp), LinearAtom(c: [1], d: v.nextDown), towardF] {
+                XCTAssertGreaterThan(atom.slack([v])!, 0)
+                let p = single([v], [v], [Clause(atoms: [atom])], outputs: 1)
+                var s = VerifierSettings()
+                s.timeout = 5
+                s.finalAttack = false   // a search that gives up answers at once
+                let r = try verify(graph, p, s)
+                XCTAssertNotEqual(r.status, .sat, "pinned \(text), \(atom): \(r.details)")
+                XCTAssertEqual(r.attack?.rejectedCandidates, 0, "pinned \(text): the clause fails in Double")
+            }
+        }
+    }
+
+    /// A free coordinate next to a pinned one: y = relu(x0) - relu(x1) with x1 pinned at v > 0 is
+    /// exactly -v wherever x0 <= 0, so `Y_0 <= -v` is sat (zero slack at the box's value), and
+    /// `Y_0 <= -v` by one Double ulp less is not (y >= -v everywhere).
+    func testPinnedEqualityWithFreeCoordinate() throws {
+        let mlp = MLP(layers: [(w: [[1, 0], [0, 1]], b: [0, 0]), (w: [[1, -1]], b: [0])])
+        let graph = mlp.graph()
+        for v in [0.3, 0.7, 2.2, 0.05] {
+            let p = single([-1, v], [1, v], [Clause(atoms: [LinearAtom(c: [1], d: -v)])], outputs: 1)
+            let r = try verify(graph, p)
+            try assertRealWitness(r, graph, p, float32: mlp.float32, "x1 = \(v), Y_0 <= -\(v)")
+            XCTAssertEqual(r.counterexample?.nonFloat32Coordinates, [1])
+            XCTAssertEqual(r.counterexample?.equalityAtoms, [0])
+            XCTAssertLessThanOrEqual(r.counterexample?.x[0] ?? 1, 0)
+            let q = single([-1, v], [1, v], [Clause(atoms: [LinearAtom(c: [1], d: -v.nextUp)])], outputs: 1)
+            // (The attack alone: a prover cannot close a 1-ulp gap and would search to the time limit.)
+            let t = try verify(graph, q, method: .attack)
+            XCTAssertNotEqual(t.status, .sat, "x1 = \(v), Y_0 <= -nextUp(\(v)): \(t.details)")
+        }
+    }
+
+    /// y = x on intervals narrower than one float32 step: atoms that hold with zero slack at an
+    /// end of the interval (or with a slack smaller than the margin everywhere) are sat, in both
+    /// directions; atoms beyond the interval's image are not.
+    func testSubUlpBoxEquality() throws {
+        let identity = MLP(layers: [(w: [[1]], b: [0])])
+        let graph = identity.graph()
+        for v in [0.65, -1.1, 45.678, 0.0123, -2.7000000001, 0.30000000001] {
+            let w = 5e-11 * max(1, abs(v))
+            let lo = v, hi = v + w
+            XCTAssertFalse(holdsFloat32(lo, hi), "\(v)")
+            let satAtoms = [LinearAtom(c: [-1], d: -lo), LinearAtom(c: [1], d: hi),     // Y >= lo, Y <= hi: everywhere
+                            LinearAtom(c: [-1], d: -hi), LinearAtom(c: [1], d: lo)]     // Y >= hi, Y <= lo: at one end
+            for atom in satAtoms {
+                let p = single([lo], [hi], [Clause(atoms: [atom])], outputs: 1)
+                let r = try verify(graph, p)
+                try assertRealWitness(r, graph, p, float32: identity.float32, "[\(lo), \(hi)] \(atom)")
+                XCTAssertEqual(r.counterexample?.nonFloat32Coordinates, [0])
+                XCTAssertEqual(r.counterexample?.equalityAtoms, [0])
+            }
+            let unsatAtoms = [LinearAtom(c: [-1], d: -(hi + w)), LinearAtom(c: [1], d: lo - w),
+                              LinearAtom(c: [-1], d: -hi.nextUp), LinearAtom(c: [1], d: lo.nextDown)]
+            for atom in unsatAtoms {
+                let p = single([lo], [hi], [Clause(atoms: [atom])], outputs: 1)
+                var s = VerifierSettings()
+                s.timeout = 5
+                s.finalAttack = false   // a search that gives up answers at once
+                let r = try verify(graph, p, s)
+                XCTAssertNotEqual(r.status, .sat, "[\(lo), \(hi)] \(atom): \(r.details)")
+            }
+        }
+    }
+
+    /// The vee `y = -sum_i (relu(x_i - c_i) + relu(c_i - x_i)) = -sum_i |x_i - c_i|` with float32
+    /// centres c: `Y_0 >= 0` holds only at x = c, with zero slack. With the attack reduced to the
+    /// box centre and no final attack, each complete prover must find it from its own minimiser
+    /// (MILP optimum, ReLU-split leaf LP, input-split candidate snapped to float32).
+    func testZeroOnlyAtOneFloat32PointIsFoundByCompleteProvers() throws {
+        for centre in [[0.3], [-0.65], [0.1234], [0.3, -0.77]] {
+            let c = centre.map { Double(Float($0)) }
+            let n = c.count
+            var w1: [[Double]] = [], b1: [Double] = []
+            for i in 0..<n {
+                var e = [Double](repeating: 0, count: n); e[i] = 1
+                w1.append(e); b1.append(-c[i])
+                w1.append(e.map { -$0 }); b1.append(c[i])
+            }
+            let mlp = MLP(layers: [(w: w1, b: b1), (w: [[Double](repeating: -1, count: 2 * n)], b: [0])])
+            let graph = mlp.graph()
+            XCTAssertEqual(try graph.evaluateFirst(c), [0])
+            let p = single([Double](repeating: -1, count: n), [Double](repeating: 1, count: n),
+                           [Clause(atoms: [LinearAtom(c: [-1], d: 0)])], outputs: 1)   // Y_0 >= 0
+            var s = VerifierSettings()
+            s.attackRestarts = 0; s.randomSamples = 0; s.faceSamples = 0; s.cornerSampling = false
+            s.finalAttack = false
+            s.timeout = 30
+            for method in [VerificationMethod.milp, .reluSplit, .inputSplit] {
+                let r = try verify(graph, p, s, method: method)
+                try assertRealWitness(r, graph, p, float32: mlp.float32, "vee at \(c), \(method)")
+                XCTAssertEqual(r.method, method.rawValue, "\(method): found by the prover, \(r.details)")
+                XCTAssertEqual(r.counterexample?.x, c)
+                XCTAssertEqual(r.counterexample?.equalityAtoms, [0])
+            }
+        }
+    }
+
+    /// The vee with a centre that is not a float32 (c = 0.3 as a Double constant): y = 0 only at
+    /// x = 0.3, which the box holds as a Double but no float32 input reaches (y = -1.2e-8 at the
+    /// nearest float32). The provers' minimisers snap off the zero: never sat; and, since a point
+    /// of the box does violate in Double, never unsat.
+    func testZeroOnlyAtNonFloat32PointIsNotSat() throws {
+        let c = 0.3
+        let mlp = MLP(layers: [(w: [[1], [-1]], b: [-c, c]), (w: [[-1, -1]], b: [0])])
+        let graph = mlp.graph()
+        XCTAssertEqual(try graph.evaluateFirst([c]), [0])
+        let p = single([-1], [1], [Clause(atoms: [LinearAtom(c: [-1], d: 0)])], outputs: 1)
+        var s = VerifierSettings()
+        s.attackRestarts = 2
+        s.finalAttack = false
+        s.timeout = 5
+        for method in [VerificationMethod.milp, .reluSplit, .inputSplit] {
+            let r = try verify(graph, p, s, method: method)
+            XCTAssertNotEqual(r.status, .sat, "\(method): \(r.details)")
+            XCTAssertNotEqual(r.status, .unsat, "\(method): \(r.details)")
+        }
     }
 
     // MARK: - Unit checks of the witness point
