@@ -29,6 +29,23 @@ public enum PropertyLoader {
         return .vnnlib
     }
 
+    /// Refuses text that is not UTF-8 (a UTF-16 file, binary data) with a message that says so,
+    /// rather than a parse error about invisible characters.
+    /// - Throws: `SpecError` (`.invalidSpec`) naming the file and the byte offset.
+    static func checkUTF8(_ data: Data, path: String) throws {
+        if data.starts(with: [0xFF, 0xFE]) || data.starts(with: [0xFE, 0xFF]) {
+            throw SpecError(kind: .invalidSpec, file: path, message:
+                "the file is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8")
+        }
+        if let k = data.firstIndex(of: 0) {
+            throw SpecError(kind: .invalidSpec, file: path, message:
+                "the file holds a NUL byte at offset \(k - data.startIndex) (UTF-16 or binary data?); specs are UTF-8 text")
+        }
+        if String(bytes: data, encoding: .utf8) == nil {
+            throw SpecError(kind: .invalidSpec, file: path, message: "the file is not valid UTF-8 text; save it as UTF-8")
+        }
+    }
+
     /// Loads the spec at `path` as a ``Property``.
     ///
     /// - Parameter numOutputs: the model's flattened output length. Required for JSON
@@ -43,6 +60,7 @@ public enum PropertyLoader {
         } catch {
             throw SpecError(kind: .io, file: path, message: "cannot read file: \(error.localizedDescription)")
         }
+        try checkUTF8(data, path: path)
         switch format(path: path, data: data) {
         case .vnnlib:
             let p = try VNNLib.parse(bytes: [UInt8](data), source: path)

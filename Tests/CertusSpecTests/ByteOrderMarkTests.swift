@@ -66,4 +66,21 @@ final class ByteOrderMarkTests: XCTestCase {
         XCTAssertEqual(w.x, [0.5])
         XCTAssertEqual(w.y, [-1.0])
     }
+
+    /// A UTF-16 file (with either byte-order mark, or without one: NUL bytes) and invalid UTF-8
+    /// are refused with a message that names the encoding, not an invisible character.
+    func testNonUTF8SpecsAreRefusedByName() throws {
+        let text = "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (>= X_0 0))\n(assert (<= X_0 1))\n(assert (>= Y_0 1))\n"
+        XCTAssertNoThrow(try PropertyLoader.load(path: try temporaryFile(Data(text.utf8), "ok.vnnlib"), numOutputs: 1))
+        for (name, data) in [("le.vnnlib", Data([0xFF, 0xFE]) + text.data(using: .utf16LittleEndian)!),
+                             ("be.vnnlib", Data([0xFE, 0xFF]) + text.data(using: .utf16BigEndian)!),
+                             ("nobom.vnnlib", text.data(using: .utf16LittleEndian)!),
+                             ("latin1.vnnlib", Data(text.utf8) + Data([0x3B, 0x20, 0xE9, 0x0A]))] {
+            let path = try temporaryFile(data, name)
+            let e = expectSpecError({ _ = try PropertyLoader.load(path: path, numOutputs: 1) })
+            let d = e?.description ?? ""
+            XCTAssertTrue(d.contains(path) && (d.contains("UTF-16") || d.contains("UTF-8")), d)
+            XCTAssertFalse(d.contains("\u{FFFD}"), d)
+        }
+    }
 }
