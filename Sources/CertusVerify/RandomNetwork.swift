@@ -16,8 +16,25 @@ import CertusSpec
 ///
 /// Scales: weights and explicit gains make pre-activations span from tiny to several units
 /// (Sin/Cos across several periods, GeLU across its minimum, S-shapes across their inflection);
-/// box coordinates are tiny, narrow, medium or wide, and some are pinned (zero width).
+/// box coordinates are tiny, narrow, medium or wide, and some are pinned (zero width). One
+/// network in four has the `largeMagnitude` scale (`Scale`): pre-activations offset by 1e2 to
+/// 1e6 or made of large terms that nearly cancel, and output weights of 1e2 to 1e3.
 public struct RandomNetwork: Sendable {
+    /// The magnitude of the values inside a network.
+    public enum Scale: String, Sendable, CaseIterable, Codable {
+        /// Pre-activations from almost nothing to many units, weights of order 1.
+        case standard
+        /// Every activation's input is `g x + s` with `s` putting the sampled range near an
+        /// offset of 1e2 to 1e6 (either sign; Sin and Cos on both sides of the 1e6 limit of their
+        /// half-period relaxations), or with a gain of 1e2 to 1e4 whose large terms cancel down
+        /// to a range around the function's extremum, inflection or kink; half of the activations
+        /// are followed by a constant weight of 1e2 to 1e3 (either sign), and so is half of the
+        /// outputs. Relaxation lines at such inputs cancel terms of 1e6 to values of order 1,
+        /// which rounding must not turn into a bound that is too tight (`RoundingGuard`).
+        case largeMagnitude = "large-magnitude"
+    }
+
+
     /// Which operators a network may contain.
     public enum Family: String, Sendable, CaseIterable, Codable {
         /// Every operator the generator knows (IBP bounds all of them).
@@ -32,6 +49,8 @@ public struct RandomNetwork: Sendable {
     /// The seed it was generated from.
     public var seed: UInt64
     public var family: Family
+    /// The magnitude of its values (`standard` for networks given directly).
+    public var scale: Scale
     /// The network (one input, one output).
     public var graph: Graph
     /// The input box (flattened, `graph.inputCount` coordinates; pinned coordinates have
@@ -43,29 +62,37 @@ public struct RandomNetwork: Sendable {
     public var listing: [String]
 
     /// A network given directly (for checking the battery itself on a hand-made graph).
-    public init(seed: UInt64, family: Family, graph: Graph, box: InputBox, listing: [String] = []) {
-        self.init(seed: seed, family: family, graph: graph, box: box, opTypes: Set(graph.nodes.map(\.opType)), listing: listing)
+    public init(seed: UInt64, family: Family, scale: Scale = .standard, graph: Graph, box: InputBox, listing: [String] = []) {
+        self.init(seed: seed, family: family, scale: scale, graph: graph, box: box, opTypes: Set(graph.nodes.map(\.opType)), listing: listing)
     }
 
-    init(seed: UInt64, family: Family, graph: Graph, box: InputBox, opTypes: Set<String>, listing: [String]) {
-        self.seed = seed; self.family = family; self.graph = graph; self.box = box
+    init(seed: UInt64, family: Family, scale: Scale, graph: Graph, box: InputBox, opTypes: Set<String>, listing: [String]) {
+        self.seed = seed; self.family = family; self.scale = scale; self.graph = graph; self.box = box
         self.opTypes = opTypes; self.listing = listing
     }
+
+    /// Fraction of the networks with the `largeMagnitude` scale.
+    public static let largeMagnitudeFraction = 0.25
 
     /// The op types the generator has a recipe for (each is emitted by some seeds of the
     /// `general` family; `BatteryTests` checks this covers `OperatorRegistry.supportedOpTypes`).
     public static var recipeOpTypes: Set<String> { Set(NetworkBuilder.recipes.map(\.opType)) }
 
     /// Generates the network of `seed` in `family`. Deterministic: the same seed and family give
-    /// the same network and box.
+    /// the same network, box and scale. The scale is drawn from its own stream, so a
+    /// `standard` network is drawn exactly as before the scale existed except for GeLU's
+    /// centring (same box; the box is drawn first so that gains and shifts can be placed from
+    /// the values the box gives).
     public static func generate(seed: UInt64, family: Family) -> RandomNetwork {
+        var scaleRNG = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ familyTag(family) ^ 0x5CA1_E000_5CA1_E000)
+        let scale: Scale = scaleRNG.nextUnit() < largeMagnitudeFraction ? .largeMagnitude : .standard
         var attempt: UInt64 = 0
         while true {
             let base = seed &* 0x2545_F491_4F6C_DD1D &+ familyTag(family) &+ attempt &* 0x9E37_79B9
-            var builder = NetworkBuilder(rng: SplitMix64(seed: base), family: family)
+            var builder = NetworkBuilder(rng: SplitMix64(seed: base), family: family, scale: scale,
+                                         boxRNG: SplitMix64(seed: base ^ 0xB0C5_B0C5_B0C5_B0C5))
             if let net = try? builder.build() {
-                var boxRNG = SplitMix64(seed: base ^ 0xB0C5_B0C5_B0C5_B0C5)
-                return RandomNetwork(seed: seed, family: family, graph: net.graph, box: randomBox(count: net.graph.inputCount, rng: &boxRNG),
+                return RandomNetwork(seed: seed, family: family, scale: scale, graph: net.graph, box: builder.box,
                                      opTypes: net.opTypes, listing: net.listing)
             }
             attempt += 1   // a recipe sequence that could not be completed: draw again
@@ -211,10 +238,26 @@ struct NetworkBuilder {
     var pool: [Int] = []
     /// Largest element count kept for a hidden value (bigger ones are reduced by a Gemm).
     let maxWidth = 16
+    let scale: RandomNetwork.Scale
+    /// The input box, drawn as soon as the input shape is known (from `boxRNG`).
+    var box = InputBox(lower: [], upper: [])
+    var boxRNG: SplitMix64
+    /// Points of the box at which values are probed (`sampledRange`); its own stream.
+    var probeRNG: SplitMix64
 
-    init(rng: SplitMix64, family: RandomNetwork.Family) {
+    init(rng: SplitMix64, family: RandomNetwork.Family, scale: RandomNetwork.Scale = .standard, boxRNG: SplitMix64) {
         self.rng = rng
+        self.scale = scale
+        self.boxRNG = boxRNG
+        probeRNG = SplitMix64(seed: boxRNG.state ^ 0x9B0B_E000_9B0B_E000)
         sketch = GraphSketch(family: family)
+    }
+
+    /// The elementwise activations: drawn twice as often in `largeMagnitude` networks.
+    static let activationOpTypes: Set<String> = ["Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "Erf", "Sin", "Cos"]
+
+    func weight(_ r: Recipe) -> Double {
+        scale == .largeMagnitude && Self.activationOpTypes.contains(r.opType) ? 2 * r.weight : r.weight
     }
 
     struct Recipe {
@@ -241,13 +284,15 @@ struct NetworkBuilder {
         Recipe(opType: "Sigmoid", weight: 1) { try $0.activation("Sigmoid") },
         Recipe(opType: "Tanh", weight: 1) { try $0.activation("Tanh") },
         Recipe(opType: "Gelu", weight: 1) { b in
-            try b.activation("Gelu", b.rng.nextBool() ? [:] : ["approximate": .string("tanh")])
+            let tanh = !b.rng.nextBool()
+            try b.activation("Gelu", tanh ? ["approximate": .string("tanh")] : [:],
+                             target: tanh ? Gelu.argminTanh : Gelu.argmin, centreOften: true)
         },
         Recipe(opType: "Erf", weight: 1) { b in
             if b.rng.nextBool() { try b.geluErfPattern() } else { try b.activation("Erf") }
         },
-        Recipe(opType: "Sin", weight: 1.5) { try $0.activation("Sin") },
-        Recipe(opType: "Cos", weight: 1.5) { try $0.activation("Cos") },
+        Recipe(opType: "Sin", weight: 1.5) { try $0.activation("Sin", target: .pi / 2) },
+        Recipe(opType: "Cos", weight: 1.5) { try $0.activation("Cos", target: 0) },
         Recipe(opType: "Conv", weight: 1.2) { try $0.conv() },
         Recipe(opType: "BatchNormalization", weight: 0.6) { try $0.batchNorm() },
         Recipe(opType: "AveragePool", weight: 0.6) { try $0.averagePool() },
@@ -419,10 +464,14 @@ struct NetworkBuilder {
     }
 
     /// Mul by a broadcast constant (gains up to 6, either sign) or of two variables (bilinear,
-    /// including x * x).
+    /// including x * x); in half of the products both operands are first shifted so that their
+    /// ranges hold 0 (where McCormick's planes are loosest and a sign error would show).
     mutating func mul() throws {
         if chance(0.45) {
-            let other = chance(0.2) ? current : (try partner(for: current))
+            let square = chance(0.2), centre = chance(0.5)
+            if centre { try centredPreActivation(target: 0, gain: (rng.nextBool() ? 1 : -1) * logUniform(0.5, 2), offset: 0) }
+            var other = square ? current : (try partner(for: current))
+            if centre && !square { other = try centred(other, target: 0, gain: 1, offset: 0) }
             set(try sketch.node("Mul", [current, other]))
         } else {
             let cs = broadcastShape(shape)
@@ -444,19 +493,84 @@ struct NetworkBuilder {
     mutating func unary(_ op: String) throws { set(try sketch.node(op, [current])) }
 
     /// An elementwise activation, often after an explicit gain and shift so its input spans
-    /// several units (several periods for Sin/Cos).
-    mutating func activation(_ op: String, _ attrs: [String: AttributeValue] = [:]) throws {
-        if chance(0.5) {
-            let g = sketch.initializer(Tensor(shape: [], data: [(rng.nextBool() ? 1 : -1) * logUniform(0.5, 8)]))
-            let shift = sketch.initializer(values(broadcastShape(shape), -4, 4))
-            current = try sketch.node("Add", [try sketch.node("Mul", [current, g]), shift])
-        }
+    /// several units (several periods for Sin/Cos). `target` is where the function changes shape
+    /// (a crest, the minimum, the inflection or kink); with `centreOften` (GeLU) most explicit
+    /// shifts put it inside the input's range. In `largeMagnitude` networks every activation gets
+    /// a large pre-activation (`largePreActivation`) and half are followed by a weight of 1e2 to 1e3.
+    mutating func activation(_ op: String, _ attrs: [String: AttributeValue] = [:], target: Double = 0, centreOften: Bool = false) throws {
+        try preActivation(target: target, centreOften: centreOften)
         set(try sketch.node(op, [current], attrs))
+        if scale == .largeMagnitude && chance(0.5) { try largeWeight() }
+    }
+
+    /// The explicit gain and shift in front of an activation (see `activation`).
+    mutating func preActivation(target: Double, centreOften: Bool) throws {
+        if scale == .largeMagnitude { try largePreActivation(target: target); return }
+        guard chance(0.5) else { return }
+        if centreOften && chance(0.7) {
+            try centredPreActivation(target: target, gain: (rng.nextBool() ? 1 : -1) * logUniform(0.5, 8), offset: 0)
+            return
+        }
+        let g = sketch.initializer(Tensor(shape: [], data: [(rng.nextBool() ? 1 : -1) * logUniform(0.5, 8)]))
+        let shift = sketch.initializer(values(broadcastShape(shape), -4, 4))
+        current = try sketch.node("Add", [try sketch.node("Mul", [current, g]), shift])
+    }
+
+    /// Per element, the smallest and largest value of `v` at 24 points of the box (centre,
+    /// lower and upper corner, uniform points), or nil when the values are not finite.
+    mutating func sampledRange(_ v: Int) -> (lo: [Double], hi: [Double])? {
+        let g = sketch.graph(output: v)
+        var pts = [zip(box.lower, box.upper).map { ($0 + $1) / 2 }, box.lower, box.upper]
+        while pts.count < 24 { pts.append(zip(box.lower, box.upper).map { probeRNG.uniform($0, $1) }) }
+        var lo: [Double] = [], hi: [Double] = []
+        for x in pts {
+            guard let y = try? g.evaluateFirst(x), y.allSatisfy(\.isFinite) else { return nil }
+            if lo.isEmpty { lo = y; hi = y; continue }
+            for j in y.indices { lo[j] = min(lo[j], y[j]); hi[j] = max(hi[j], y[j]) }
+        }
+        return lo.isEmpty ? nil : (lo, hi)
+    }
+
+    /// current <- g * current + shift, with a shift per element that puts `target + offset` at a
+    /// random point (15% to 85%) of the element's sampled range times g: with offset 0 the
+    /// activation's input crosses `target` wherever the element varies over the box.
+    mutating func centredPreActivation(target: Double, gain g: Double, offset: Double) throws {
+        current = try centred(current, target: target, gain: g, offset: offset)
+    }
+
+    /// g * v + shift as a new value (see `centredPreActivation`).
+    mutating func centred(_ v: Int, target: Double, gain g: Double, offset: Double) throws -> Int {
+        guard let (lo, hi) = sampledRange(v) else { throw RecipeRejected() }
+        let shift = Tensor(shape: sketch.shape(v), data: lo.indices.map { j in target + offset - g * (lo[j] + rng.uniform(0.15, 0.85) * (hi[j] - lo[j])) })
+        let gain = sketch.initializer(Tensor(shape: [], data: [g]))
+        return try sketch.node("Add", [try sketch.node("Mul", [v, gain]), sketch.initializer(shift)])
+    }
+
+    /// Large pre-activations (`Scale.largeMagnitude`): either a moderate gain (0.3 to 8) and an
+    /// offset of 1e2 to 1e6 (either sign) from `target`, or a gain of 1e2 to 1e4 (at most 1e8 over
+    /// the largest sampled |value|) with the large terms cancelling to a range around `target`.
+    mutating func largePreActivation(target: Double) throws {
+        let sign: Double = rng.nextBool() ? 1 : -1
+        if chance(0.6) {
+            try centredPreActivation(target: target, gain: sign * logUniform(0.3, 8), offset: (rng.nextBool() ? 1 : -1) * logUniform(1e2, 1e6))
+        } else {
+            let top = (sampledRange(current).map { r in zip(r.lo, r.hi).map { max(abs($0), abs($1)) }.max() ?? 1 }) ?? 1
+            let g = sign * min(logUniform(1e2, 1e4), 1e8 / max(top, 1e-300))
+            try centredPreActivation(target: target, gain: g, offset: 0)
+        }
+    }
+
+    /// current <- current * w with a constant w of 1e2 to 1e3 in magnitude (either sign, broadcast).
+    mutating func largeWeight() throws {
+        let cs = broadcastShape(shape)
+        let t = Tensor(shape: cs, data: (0..<cs.reduce(1, *)).map { _ in (rng.nextBool() ? 1 : -1) * logUniform(1e2, 1e3) })
+        set(try sketch.node("Mul", [current, try constant(t)]))
     }
 
     /// GeLU in its exported Erf form, x * 0.5 * (1 + erf(x / sqrt 2)), which the bound engine
     /// fuses into one Gelu node (`GeluFusion`); both association orders.
     mutating func geluErfPattern() throws {
+        try preActivation(target: Gelu.argmin, centreOften: true)
         let x = current
         let scaled: Int
         if chance(0.5) {
@@ -655,15 +769,16 @@ struct NetworkBuilder {
             inputShape = [1, c, h, rest / h]
         }
         current = sketch.addInput(inputShape)
+        box = RandomNetwork.randomBox(count: inputShape.reduce(1, *), rng: &boxRNG)
         let steps = int(2...6)
-        let total = Self.recipes.reduce(0) { $0 + $1.weight }
+        let total = Self.recipes.reduce(0) { $0 + weight($1) }
         var done = 0, tries = 0
         while done < steps {
             tries += 1
             if tries > 200 { throw RecipeRejected() }
             var r = rng.uniform(0, total)
             var recipe = Self.recipes[0]
-            for c in Self.recipes { r -= c.weight; if r <= 0 { recipe = c; break } }
+            for c in Self.recipes { r -= weight(c); if r <= 0 { recipe = c; break } }
             let saved = self
             do {
                 try recipe.apply(&self)
@@ -681,6 +796,8 @@ struct NetworkBuilder {
             let k = count, m = int(1...4)
             current = try sketch.node("Gemm", [current, sketch.initializer(weights([k, m], fanIn: k)), sketch.initializer(values([m], -1, 1))])
         }
+        // Large output weights.
+        if scale == .largeMagnitude && chance(0.5) { try largeWeight() }
         guard !sketch.nodes.isEmpty, sketch.constants[current] == nil else { throw RecipeRejected() }
         return (sketch.graph(output: current), sketch.opTypes, sketch.listing)
     }

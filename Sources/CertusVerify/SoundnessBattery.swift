@@ -21,8 +21,10 @@ import CertusBounds
 ///   box or does not satisfy a clause when the graph is evaluated there.
 ///
 /// Thresholds of the properties are placed around the sampled range of each row (inside it, at
-/// its minimum, just beyond it, far beyond it), so that both answers occur. A violation counts
-/// as a failure when it exceeds `1e-9 · max(1, |bound|, |value|)`.
+/// its minimum, just beyond it, far beyond it; in `largeMagnitude` networks also within 1e-11 to
+/// 1e-6 of the row's magnitude beyond its minimum), so that both answers occur. A violation
+/// counts as a failure when it exceeds `1e-12 · max(1, |bound|, |value|)` (see
+/// `NetworkCheck.relativeTolerance`).
 ///
 /// Deterministic per seed except for what a time limit stops (a verification that times out on
 /// a loaded machine may be decided on an idle one); a failure names the seed that replays it
@@ -113,6 +115,8 @@ public enum SoundnessBattery {
         /// holds a point where the function changes shape (see `Report.crossing`).
         public var elementwiseNodes: [String: Int] = [:]
         public var crossing: [String: Int] = [:]
+        /// Elementwise nodes whose sampled input reaches |x| >= 100, by op type.
+        public var largeInputs: [String: Int] = [:]
         /// Human-readable account (for `--verbose`).
         public var log: [String] = []
     }
@@ -144,8 +148,18 @@ public enum SoundnessBattery {
         public var elementwiseNodes: [String: Int] = [:]
         /// Elementwise nodes with a neuron whose sampled input interval holds a point where the
         /// function changes shape: a crest or trough (Sin, Cos), the minimum (GeLU), the
-        /// inflection at 0 (Sigmoid, Tanh, Erf), the kink at 0 (ReLU, LeakyRelu).
+        /// inflection at 0 (Sigmoid, Tanh, Erf), the kink at 0 (ReLU, LeakyRelu). Three
+        /// elementwise-like operators are counted under their own keys: `Mul (bilinear)` (a
+        /// product of two variable values; crossing: both operands' sampled ranges hold 0 at the
+        /// same element, McCormick's hardest case), `Div` (by a constant; crossing: a negative
+        /// divisor) and `Softmax` (crossing: some output's sampled range holds 1/2 inside, so
+        /// which input dominates changes over the box; for two entries, the inputs cross).
         public var crossing: [String: Int] = [:]
+        /// Elementwise nodes whose sampled input reaches |x| >= 100, by op type.
+        public var largeInputs: [String: Int] = [:]
+        /// Networks per scale (`RandomNetwork.Scale`), and the outcomes of the `largeMagnitude` ones.
+        public var scales: [String: Int] = [:]
+        public var largeMagnitudeOutcomes: [String: Int] = [:]
         public var seconds = 0.0
 
         /// Networks whose check was decided: rows checked (bound methods) or sat/unsat.
@@ -157,7 +171,8 @@ public enum SoundnessBattery {
         enum CodingKeys: String, CodingKey {
             case method, family, seeds, networks, outcomes, reasons, rowsChecked = "rows_checked",
                  neuronsChecked = "neurons_checked", samples, searchSteps = "search_steps", failures,
-                 operators, widestInput = "widest_input", elementwiseNodes = "elementwise_nodes", crossing, seconds, decided
+                 operators, widestInput = "widest_input", elementwiseNodes = "elementwise_nodes", crossing,
+                 largeInputs = "large_inputs", scales, largeMagnitudeOutcomes = "large_magnitude_outcomes", seconds, decided
         }
 
         public init(method: String, family: String, seeds: String) {
@@ -181,6 +196,9 @@ public enum SoundnessBattery {
             widestInput = try c.decode([String: Double].self, forKey: .widestInput)
             elementwiseNodes = try c.decodeIfPresent([String: Int].self, forKey: .elementwiseNodes) ?? [:]
             crossing = try c.decodeIfPresent([String: Int].self, forKey: .crossing) ?? [:]
+            largeInputs = try c.decodeIfPresent([String: Int].self, forKey: .largeInputs) ?? [:]
+            scales = try c.decodeIfPresent([String: Int].self, forKey: .scales) ?? [:]
+            largeMagnitudeOutcomes = try c.decodeIfPresent([String: Int].self, forKey: .largeMagnitudeOutcomes) ?? [:]
             seconds = try c.decode(Double.self, forKey: .seconds)
         }
 
@@ -193,6 +211,8 @@ public enum SoundnessBattery {
             try c.encode(failures, forKey: .failures); try c.encode(operators, forKey: .operators)
             try c.encode(widestInput, forKey: .widestInput)
             try c.encode(elementwiseNodes, forKey: .elementwiseNodes); try c.encode(crossing, forKey: .crossing)
+            try c.encode(largeInputs, forKey: .largeInputs); try c.encode(scales, forKey: .scales)
+            try c.encode(largeMagnitudeOutcomes, forKey: .largeMagnitudeOutcomes)
             try c.encode(seconds, forKey: .seconds); try c.encode(decided, forKey: .decided)
         }
 
@@ -210,6 +230,9 @@ public enum SoundnessBattery {
             for (t, w) in o.widestInput { widestInput[t] = max(widestInput[t] ?? 0, w) }
             for (t, n) in o.elementwiseNodes { elementwiseNodes[t, default: 0] += n }
             for (t, n) in o.crossing { crossing[t, default: 0] += n }
+            for (t, n) in o.largeInputs { largeInputs[t, default: 0] += n }
+            scales[o.network.scale.rawValue, default: 0] += 1
+            if o.network.scale == .largeMagnitude { largeMagnitudeOutcomes[o.status, default: 0] += 1 }
         }
     }
 
@@ -257,7 +280,7 @@ private struct NetworkCheck {
         graph = network.graph; box = network.box
         rng = SplitMix64(seed: network.seed ^ 0x5EED_CAFE_F00D_0001)
         outcome = SoundnessBattery.NetworkOutcome(network: network, status: "error")
-        outcome.log = ["seed \(network.seed), method \(method.rawValue), family \(network.family.rawValue)"]
+        outcome.log = ["seed \(network.seed), method \(method.rawValue), family \(network.family.rawValue), scale \(network.scale.rawValue)"]
             + network.listing.map { "  " + $0 }
             + ["  box lower \(box.lower)", "  box upper \(box.upper)"]
     }
@@ -275,7 +298,14 @@ private struct NetworkCheck {
         }
     }
 
-    func tolerance(_ a: Double, _ b: Double) -> Double { 1e-9 * max(1, abs(a), abs(b)) }
+    /// A bound may miss a sampled value by this fraction of max(1, |bound|, |value|). Honest
+    /// bounds are padded by `RoundingGuard.relative` (about 9e-13) of their terms' magnitude,
+    /// which is at least the value's, so they need no slack beyond rounding. (It was 1e-9, which
+    /// let an intermediate bound of 100 sin z near -51 be 5e-8 too tight, and one of a
+    /// pre-activation near 8e5 be 8e-4 too tight, unreported.)
+    static let relativeTolerance = 1e-12
+
+    func tolerance(_ a: Double, _ b: Double) -> Double { Self.relativeTolerance * max(1, abs(a), abs(b)) }
 
     mutating func fail(_ kind: String, _ message: String) {
         outcome.failures.append(.init(seed: net.seed, method: method.rawValue, kind: kind, message: message))
@@ -416,6 +446,32 @@ private struct NetworkCheck {
             outcome.widestInput[node.opType] = max(outcome.widestInput[node.opType] ?? 0, w)
             outcome.elementwiseNodes[node.opType, default: 0] += 1
             if zip(lo, hi).contains(where: { Self.crosses(node.op, $0, $1) }) { outcome.crossing[node.opType, default: 0] += 1 }
+            if zip(lo, hi).contains(where: { max(abs($0), abs($1)) >= 100 }) { outcome.largeInputs[node.opType, default: 0] += 1 }
+        }
+        func range(_ u: Int) -> (lo: [Double], hi: [Double])? {
+            if let c = graph.constants[u] { return (c.data, c.data) }
+            if u == graph.input { return (box.lower, box.upper) }
+            guard let lo = vmin[u], let hi = vmax[u] else { return nil }
+            return (lo, hi)
+        }
+        for node in graph.nodes {
+            switch node.opType {
+            case "Mul" where node.inputs.allSatisfy({ graph.constants[$0] == nil }):
+                guard let a = range(node.inputs[0]), let b = range(node.inputs[1]) else { continue }
+                outcome.elementwiseNodes["Mul (bilinear)", default: 0] += 1
+                if a.lo.count == b.lo.count,
+                   a.lo.indices.contains(where: { a.lo[$0] < 0 && 0 < a.hi[$0] && b.lo[$0] < 0 && 0 < b.hi[$0] }) {
+                    outcome.crossing["Mul (bilinear)", default: 0] += 1
+                }
+            case "Div":
+                outcome.elementwiseNodes["Div", default: 0] += 1
+                if let d = graph.constants[node.inputs[1]], d.data.contains(where: { $0 < 0 }) { outcome.crossing["Div", default: 0] += 1 }
+            case "Softmax":
+                guard let lo = vmin[node.output], let hi = vmax[node.output] else { continue }
+                outcome.elementwiseNodes["Softmax", default: 0] += 1
+                if zip(lo, hi).contains(where: { $0 < 0.5 && 0.5 < $1 }) { outcome.crossing["Softmax", default: 0] += 1 }
+            default: break
+            }
         }
         guard !ys.isEmpty else { outcome.reason = "no finite output at any sample"; outcome.status = "error"; return }
         let m = ys[0].count
@@ -425,12 +481,19 @@ private struct NetworkCheck {
         let rows = isBound ? randomRows(outputs: min(m, 8), extra: 1 + Int(rng.next() % 3)).map { c in c + [Double](repeating: 0, count: m - c.count) }
                            : randomRows(outputs: m, extra: 2).shuffled(using: &rng).prefix(1 + Int(rng.next() % 3)).map { $0 }
         let beyond = rng.nextUnit() < 0.3   // every threshold beyond the sampled minimum
+        // Large-magnitude networks: half of the thresholds within 1e-11 to 1e-6 of the row's
+        // magnitude beyond its sampled minimum, where rounding in a bound decides the answer
+        // (own stream, so standard networks get the properties they always had).
+        var marginRNG = SplitMix64(seed: net.seed ^ 0x7A1C_0000_7A1C_0001)
         var atoms: [LinearAtom] = []
         for c in rows {
             let vals = ys.map { dot(c, $0) }
             let lo = vals.min()!, hi = vals.max()!
             var d = threshold(min: lo, max: hi)
             if beyond { d = lo - [1e-6, 1e-3, 0.05, 0.5][Int(rng.next() % 4)] * max(hi - lo, 1e-9) }
+            if net.scale == .largeMagnitude && marginRNG.nextBool() {
+                d = lo - exp(marginRNG.uniform(log(1e-11), log(1e-6))) * max(abs(lo), hi - lo)
+            }
             atoms.append(LinearAtom(c: c, d: d))
         }
         var clauses: [Clause] = []
@@ -628,6 +691,8 @@ private struct NetworkCheck {
             guard let y = try? graph.evaluateFirst(cx.x), y.allSatisfy(\.isFinite) else {
                 fail("bad counterexample", "the model cannot be evaluated at x = \(cx.x)"); return
             }
+            // The verifier's witness must satisfy a clause in Double (README, witness semantics):
+            // only rounding of the dot product is allowed for.
             let holds = property.cases[0].clauses.contains { cl in
                 cl.atoms.allSatisfy { a in dot(a.c, y) - a.d <= tolerance(a.d, dot(a.c, y)) }
             }

@@ -113,9 +113,82 @@ final class BatteryTests: XCTestCase {
         XCTAssertTrue(o.failures.contains { $0.kind == "unsound bound" }, o.failures.map(\.description).joined(separator: "\n"))
     }
 
+    /// k sin(x) as one elementwise operator (a Sin with its output weight folded in) whose
+    /// lower relaxation line is raised by `lift`, else k times the real Sin's lines (rounding
+    /// guard included): the kind of error the rounding guard removed, a line cancelling terms of
+    /// 8e5 that ends up slightly above the function.
+    struct LiftedWeightedSin: ElementwiseRelaxation {
+        static let opType = "WeightedSin"
+        static var representatives: [LiftedWeightedSin] { [LiftedWeightedSin(k: 1, lift: 0)] }
+        static func make(_ node: NodeContext) throws -> LiftedWeightedSin { LiftedWeightedSin(k: 1, lift: 0) }
+        let k: Double, lift: Double
+        func apply(_ x: Double) -> Double { k * Sin().apply(x) }
+        func derivative(_ x: Double, _ y: Double) -> Double { k * Sin().derivative(x, y) }
+        func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+        func image(l: Double, u: Double) -> (Double, Double) {
+            let (a, b) = Sin().image(l: l, u: u)
+            return k >= 0 ? (k * a, k * b) : (k * b, k * a)
+        }
+        func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+            precondition(k > 0)
+            let r = Sin().relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
+            return NeuronRelaxation(aL: k * r.aL, bL: k * r.bL + lift, aU: k * r.aU, bU: k * r.bU)
+        }
+    }
+
+    /// y = 100 sin(794489.39 + 3.4e-4 x) on x in [0, 1] (the tester's wrong unsat, in one input):
+    /// y rises from -51.3495 to -51.3206, so its minimum is at the corner x = 0. The lower line
+    /// is lifted so that CROWN's lower bound of y ends 1e-8 above that minimum (relative 2e-10 of
+    /// y; the rows c·y - d, with d near the sampled range, see it as 1e-8 of a small value). The
+    /// battery must report it; lifted 1e-8 less than the honest slack, it must report nothing.
+    func testBatteryCatchesABoundTooTightByRoundingAtLargeMagnitude() throws {
+        let (s0, w, k) = (794489.3932839942, 794489.3936205783 - 794489.3932839942, 100.0)
+        func network(lift: Double) -> RandomNetwork {
+            let values = [ValueInfo(name: "x", shape: [1, 1]), ValueInfo(name: "w", shape: []), ValueInfo(name: "wx", shape: [1, 1]),
+                          ValueInfo(name: "s0", shape: []), ValueInfo(name: "z", shape: [1, 1]), ValueInfo(name: "y", shape: [1, 1])]
+            let nodes = [Node(name: "scale", opType: "Mul", op: Mul(), inputs: [0, 1], output: 2),
+                         Node(name: "offset", opType: "Add", op: Add(), inputs: [2, 3], output: 4),
+                         Node(name: "sin", opType: "WeightedSin", op: LiftedWeightedSin(k: k, lift: lift), inputs: [4], output: 5)]
+            let g = Graph(values: values, constants: [1: Tensor(scalar: w), 3: Tensor(scalar: s0)],
+                          nodes: nodes, input: 0, outputs: [5], metadata: ModelMetadata())
+            return RandomNetwork(seed: 3, family: .relaxable, scale: .largeMagnitude, graph: g, box: InputBox(lower: [0], upper: [1]))
+        }
+        // The exact minimum over the box (y is increasing on it: checked on a grid).
+        let honest = network(lift: 0)
+        let ys = try (0...1000).map { try honest.graph.evaluateFirst([Double($0) / 1000])[0] }
+        XCTAssertEqual(ys, ys.sorted())
+        let yMin = ys[0]
+        /// CROWN's lower bounds of y: as a spec row, and as the node's intermediate bound.
+        func crownLower(_ net: RandomNetwork) throws -> (row: Double, node: Double) {
+            let engine = BoundEngine(graph: net.graph)
+            let p = Property(numInputs: 1, numOutputs: 1,
+                             cases: [PropertyCase(box: net.box, clauses: [Clause(atoms: [LinearAtom(c: [1], d: 0)])])], source: "test")
+            let root = try engine.rootBounds(box: net.box, settings: BoundSettings(method: .crown))
+            return (try engine.bound(property: p, settings: BoundSettings(method: .crown)).rows[0].lower,
+                    try XCTUnwrap(root.bounds(value: 5, index: 0)).lower)
+        }
+        let h = try crownLower(honest)
+        let slack = yMin - h.row
+        XCTAssertGreaterThan(slack, 0); XCTAssertGreaterThan(yMin - h.node, 0)
+
+        // The row too tight by 1e-8, the node's bound (CROWN's, or IBP's where tighter) by at most that.
+        let tight = network(lift: slack + 1e-8)
+        let t = try crownLower(tight)
+        XCTAssertGreaterThan(t.row - yMin, 0.5e-8); XCTAssertLessThan(t.row - yMin, 2e-8); XCTAssertLessThan(t.node - yMin, 2e-8)
+        let o = SoundnessBattery.check(method: .crown, network: tight, configuration: .quick)
+        XCTAssertTrue(o.failures.contains { $0.kind == "unsound bound" || $0.kind == "unsound intermediate bound" },
+                      "a CROWN bound \(t.row - yMin) above the minimum \(yMin) went unreported:\n" + o.log.joined(separator: "\n"))
+
+        // Sound by 1e-8: nothing to report.
+        let clean = SoundnessBattery.check(method: .crown, network: network(lift: slack - 1e-8), configuration: .quick)
+        XCTAssertGreaterThan(clean.rowsChecked, 0)
+        XCTAssertTrue(clean.failures.isEmpty, clean.failures.map(\.description).joined(separator: "\n"))
+    }
+
     // MARK: The bounded battery
 
     func testBoundMethodsAreSound() {
+        var largeInputs: [String: Int] = [:]
         for m in [SoundnessBattery.Method.ibp, .crown, .alphaCrown] {
             // IBP takes every operator and is the cheapest: twice the seeds, for the coverage checks.
             let seeds = m == .ibp ? 0..<(2 * Self.boundSeeds.upperBound) : Self.boundSeeds
@@ -125,26 +198,50 @@ final class BatteryTests: XCTestCase {
             XCTAssertGreaterThan(r.rowsChecked, seeds.count * 2)
             XCTAssertGreaterThan(r.neuronsChecked, seeds.count * 10)
             XCTAssertGreaterThan(r.outcomes["verified", default: 0], 0, "\(m.rawValue): no property was verified; the wrong-verified check ran on nothing")
+            // Large magnitudes (pre-activations of 1e2 to 1e6, output weights of 1e2 to 1e3,
+            // thresholds within 1e-11 to 1e-6 relative): present, and checked.
+            XCTAssertGreaterThan(r.scales[RandomNetwork.Scale.largeMagnitude.rawValue, default: 0], seeds.count / 10, "\(m.rawValue): \(r.scales)")
+            XCTAssertGreaterThan(r.largeMagnitudeOutcomes["verified", default: 0] + r.largeMagnitudeOutcomes["not verified", default: 0],
+                                 seeds.count / 10, "\(m.rawValue): \(r.largeMagnitudeOutcomes)")
+            for (op, n) in r.largeInputs { largeInputs[op, default: 0] += n }
+            if m != .ibp {
+                // GeLU's input crosses its minimum in relaxable networks too (CROWN's GeLU lines
+                // change shape there).
+                XCTAssertGreaterThan(r.crossing["Gelu", default: 0], 0, "\(m.rawValue): no GeLU input crosses its minimum")
+                XCTAssertGreaterThan(r.crossing["Mul (bilinear)", default: 0], 0, "\(m.rawValue): no bilinear Mul has both operands around 0")
+            }
             if m == .ibp {
                 // Scales: pre-activations of Sin/Cos span more than a half period, GeLU's and the
                 // S-shapes' cross their minimum and inflection.
                 for op in ["Sin", "Cos"] { XCTAssertGreaterThan(r.widestInput[op] ?? 0, Double.pi, op) }
                 for op in ["Gelu", "Sigmoid", "Tanh", "Erf"] { XCTAssertGreaterThan(r.widestInput[op] ?? 0, 2, op) }
-                for op in ["Sin", "Cos", "Gelu", "Sigmoid", "Tanh", "Erf", "Relu", "LeakyRelu"] {
+                // Elementwise-like operators whose inputs cross what matters to them: both
+                // operands of a product around 0, a negative divisor, a softmax whose dominant
+                // entry changes.
+                for op in ["Sin", "Cos", "Gelu", "Sigmoid", "Tanh", "Erf", "Relu", "LeakyRelu", "Mul (bilinear)", "Div", "Softmax"] {
                     XCTAssertGreaterThan(r.crossing[op, default: 0], 0, "\(op): no node's sampled input crosses its extremum/inflection/kink")
                 }
             }
         }
+        // Inputs of |x| >= 100 into the periodic functions, GeLU, ReLU and an S-shape.
+        for op in ["Sin", "Cos", "Gelu", "Relu"] { XCTAssertGreaterThan(largeInputs[op, default: 0], 0, "\(op): no large input; \(largeInputs)") }
+        XCTAssertGreaterThan(largeInputs["Sigmoid", default: 0] + largeInputs["Tanh", default: 0] + largeInputs["Erf", default: 0], 0, "\(largeInputs)")
     }
 
     func testVerificationMethodsAreSound() {
+        var large: [String: Int] = [:]
         for m in [SoundnessBattery.Method.inputSplit, .reluSplit, .milp, .auto] {
             let r = SoundnessBattery.run(method: m, seeds: Self.verifySeeds, configuration: Self.config)
             assertNoFailures(r)
+            XCTAssertGreaterThan(r.scales[RandomNetwork.Scale.largeMagnitude.rawValue, default: 0], 0, "\(m.rawValue): \(r.scales)")
+            for (k, n) in r.largeMagnitudeOutcomes { large[k, default: 0] += n }
             // A battery that only says "unknown" checks nothing: both answers must occur.
             XCTAssertGreaterThan(r.outcomes["unsat", default: 0], 1, "\(m.rawValue): \(r.outcomes) \(r.reasons)")
             XCTAssertGreaterThan(r.outcomes["sat", default: 0], 1, "\(m.rawValue): \(r.outcomes) \(r.reasons)")
             XCTAssertGreaterThanOrEqual(r.decided, Self.verifySeeds.count / 2, "\(m.rawValue): \(r.outcomes) \(r.reasons)")
         }
+        // Some large-magnitude property is decided each way (an unsat there went through the search).
+        XCTAssertGreaterThan(large["unsat", default: 0], 0, "\(large)")
+        XCTAssertGreaterThan(large["sat", default: 0], 0, "\(large)")
     }
 }
