@@ -7,6 +7,11 @@
 // - Building a problem (`addVariable`, `addConstraint`, `setObjective`, `setVariableBounds`, ...)
 //   throws `LPError` on invalid input; solving never throws and reports problems as
 //   `LPStatus.failed`.
+// - Every finite number handed to GLPK is at most `LinearProgram.maxMagnitude` (1e60) in
+//   magnitude, and every non-zero constraint coefficient at least
+//   `LinearProgram.minCoefficientMagnitude` (1e-60): GLPK aborts the process on its own
+//   arithmetic failures (see `LinearProgram.maxMagnitude`), so larger or smaller numbers are
+//   refused with `LPError.Kind.outOfRange` before any GLPK call.
 
 /// One decision variable (a GLPK column) as stored by `LinearProgram`.
 public struct LPVariable: Equatable, Sendable {
@@ -62,12 +67,17 @@ public struct LPOptions: Sendable {
     public var retries: Int
     /// Use GLPK's LP presolver in the simplex solve. Default `false`: the presolver ignores the
     /// current basis, so it would defeat warm starts in bound-tightening loops; the
-    /// retry logic already copes with hard instances. (MILP solves always use the MIP
+    /// retry logic already copes with hard instances. (MILP solves never use GLPK's MIP
     /// presolver, see `integer`.)
     public var presolve: Bool
-    /// When the problem has integer variables, solve it as a MILP (`glp_intopt` with its
-    /// presolver on, so no prior LP solve is needed). Default `true`. Set to `false` to solve
-    /// the LP relaxation instead (integrality is then ignored).
+    /// When the problem has integer variables, solve it as a MILP: the LP relaxation by the
+    /// simplex (with the retries above), then branch and cut (`glp_intopt`) from that optimal
+    /// basis. Default `true`. Set to `false` to solve the LP relaxation instead (integrality is
+    /// then ignored). GLPK's MIP presolver is never used: in GLPK 5.0 it fails internal
+    /// assertions, which abort the process, on valid problems (`npp_implied_upper`/`_lower`:
+    /// `q->lb < q->ub` in npp3.c: 20 of 8,000 random MILPs with 2 to 13 rows and columns and
+    /// coefficients and bounds between 1e-6 and 1e6 in magnitude, none of the same MILPs
+    /// without it; scripts/glpk-probe.c).
     public var integer: Bool
     /// Relative MIP gap at which `glp_intopt` may stop (`mip_gap`). Default 0: the MILP is
     /// used as an exact cross-check, so it must be solved to proven optimality. With a positive
@@ -202,6 +212,10 @@ public struct LPError: Error, CustomStringConvertible, Sendable {
         case invalidBounds
         /// A NaN or infinite coefficient or objective constant.
         case nonFiniteValue
+        /// A finite number GLPK cannot take safely: a constraint coefficient whose magnitude is
+        /// outside `LinearProgram.minCoefficientMagnitude ... LinearProgram.maxMagnitude`, or an
+        /// objective entry or finite bound larger than `LinearProgram.maxMagnitude` in magnitude.
+        case outOfRange
         /// A name longer than 255 UTF-8 bytes or containing control characters.
         case invalidName
         /// The problem was used from a thread other than the one that created it.

@@ -4,8 +4,8 @@
 // inconclusive status retry after glp_adv_basis, then from glp_std_basis with the primal
 // simplex. A primal-undecided, dual-infeasible outcome (possible with the dual simplex or the
 // presolver's GLP_ENODFS) gets one extra primal run, which decides primal feasibility.
-// MILP: glp_intopt with its presolver (no prior LP needed); on a solver failure fall back to
-// a robust LP solve of the relaxation followed by glp_intopt without presolver.
+// MILP: a robust LP solve of the relaxation (as above), then glp_intopt without presolver
+// from that basis (GLPK's MIP presolver aborts on some valid problems; see LPOptions.integer).
 // Every reported point is re-checked on the Swift side (bounds, rows, integrality, objective).
 
 import CGLPK
@@ -189,27 +189,11 @@ extension LinearProgram {
 
     // MARK: - MILP
 
-    private func solveMIP(_ run: inout SolveRun) -> LPResult {
-        run.attempts += 1
-        var parm = Self.mipParameters(run)
-        parm.presolve = GLP_ON
-        let ret = glp_intopt(prob, &parm)
-        switch ret {
-        case 0, GLP_ETMLIM, GLP_EMIPGAP:
-            return classifyMIP(ret, run.options)
-        case GLP_ENOPFS:
-            return LPResult(status: .infeasible, isMIP: true)
-        case GLP_ENODFS:
-            return decideUnboundedMIP(&run)
-        default:
-            return solveMIPFromRootLP(&run, firstError: ret)
-        }
-    }
-
-    /// Fallback after `glp_intopt` with presolver failed with `firstError`: solve the root LP
-    /// robustly (simplex with retries), then run branch-and-cut from that optimal basis
-    /// without the presolver.
-    func solveMIPFromRootLP(_ run: inout SolveRun, firstError: Int32) -> LPResult {
+    /// MILP: the LP relaxation by `solveLP` (scaling, retries, Swift-side re-check), then
+    /// branch and cut (`glp_intopt`, presolver off) from that optimal basis. GLPK's MIP
+    /// presolver is not used: it fails internal assertions (abort) on valid problems, see
+    /// `LPOptions.integer`.
+    func solveMIP(_ run: inout SolveRun) -> LPResult {
         var relaxed = run
         let root = solveLP(&relaxed)
         run.attempts = relaxed.attempts
@@ -223,8 +207,7 @@ extension LinearProgram {
         case .optimal:
             break
         default:
-            return LPResult(status: .failed("glp_intopt returned \(Self.errorName(firstError)); "
-                                            + "root LP: \(root.status)"), isMIP: true)
+            return LPResult(status: .failed("LP relaxation: \(root.status)"), isMIP: true)
         }
         run.attempts += 1
         var parm = Self.mipParameters(run)
@@ -234,8 +217,7 @@ extension LinearProgram {
         case 0, GLP_ETMLIM, GLP_EMIPGAP:
             return classifyMIP(ret, run.options)
         default:
-            return LPResult(status: .failed("glp_intopt returned \(Self.errorName(firstError)), "
-                                            + "then \(Self.errorName(ret))"), isMIP: true)
+            return LPResult(status: .failed("glp_intopt returned \(Self.errorName(ret))"), isMIP: true)
         }
     }
 
@@ -285,18 +267,33 @@ extension LinearProgram {
     }
 
     /// The LP relaxation has no dual feasible solution, so the MILP is infeasible or
-    /// unbounded. Decide by looking for any integer-feasible point (zero objective, on a copy).
+    /// unbounded. Decide by looking for any integer-feasible point (zero objective, on a copy):
+    /// the copy's relaxation by the simplex, then branch and cut without presolver.
     private func decideUnboundedMIP(_ run: inout SolveRun) -> LPResult {
         run.attempts += 1
         let tmp = glp_create_prob()!
         defer { glp_delete_prob(tmp) }
         glp_copy_prob(tmp, prob, GLP_OFF)
         for j in 0...variableCount { glp_set_obj_coef(tmp, Int32(j), 0) }
+        if run.options.scale { glp_scale_prob(tmp, GLP_SF_AUTO) }
+        var lp = glp_smcp()
+        glp_init_smcp(&lp)
+        lp.msg_lev = GLP_MSG_OFF
+        lp.meth = GLP_DUALP
+        lp.tm_lim = run.remainingMs()
+        let lpRet = glp_simplex(tmp, &lp)
+        if lpRet == GLP_ETMLIM { return LPResult(status: .timeLimit, isMIP: true) }
+        let lpStatus = glp_get_status(tmp)
+        if lpRet == 0 && lpStatus == GLP_NOFEAS { return LPResult(status: .infeasible, isMIP: true) }
+        guard lpRet == 0 && lpStatus == GLP_OPT else {
+            return LPResult(status: .failed("MILP relaxation dual infeasible; feasibility LP: glp_simplex returned "
+                                            + "\(Self.errorName(lpRet)), status \(Self.statusName(lpStatus))"), isMIP: true)
+        }
         var parm = Self.mipParameters(run)
-        parm.presolve = GLP_ON
+        parm.presolve = GLP_OFF
         let ret = glp_intopt(tmp, &parm)
         let status = glp_mip_status(tmp)
-        if ret == GLP_ENOPFS || (ret == 0 && status == GLP_NOFEAS) {
+        if ret == 0 && status == GLP_NOFEAS {
             return LPResult(status: .infeasible, isMIP: true)
         }
         if status == GLP_OPT || status == GLP_FEAS {

@@ -30,8 +30,9 @@ struct LPExpression {
 /// `y <= u a` with a binary `a`. When no neuron is unstable the LP is exact for the domain.
 /// Any other operator (Sigmoid, products of variables, ...) throws `LPEncodingError`.
 ///
-/// `elastic` mode relaxes every `z = expression` equality by a shared slack `s ∈ [0, 1000 (1 + max |bound|)]`, so the
-/// LP is always feasible; `min s` with a positive re-checked bound proves the domain empty.
+/// `elastic` mode relaxes every `z = expression` equality by a shared slack
+/// `s ∈ [0, min(1000 (1 + max |bound|), LinearProgram.maxMagnitude)]`, so the LP is feasible
+/// (up to that cap); `min s` with a positive re-checked bound proves the domain empty.
 ///
 /// Not thread-safe (GLPK): build, solve and release on one thread.
 public final class NetworkLP {
@@ -49,23 +50,38 @@ public final class NetworkLP {
     /// The LP variable of every ReLU input neuron, by ReLU node index.
     public private(set) var reluInputVariables: [Int: [Int]] = [:]
 
+    /// Largest magnitude of an unstable ReLU's input bounds: the triangle row holds `u - l`,
+    /// `u` and `u l`, so products stay within `LinearProgram.maxMagnitude`.
+    public static let maxUnstableBound = LinearProgram.maxMagnitude.squareRoot() / 2
+
     /// Builds the LP of `graph` over `box`, with the ReLU input bounds of `relus`.
     /// - Parameters:
     ///   - graph: the graph the bounds refer to (`BoundEngine.graph`, after GeLU fusion).
     ///   - relus: `DomainBounds.relus` of the domain (input bounds of every ReLU node, after splits).
-    /// - Throws: `LPEncodingError` for an unsupported graph, `LPError` for invalid numbers.
+    /// - Throws: `LPEncodingError` for an unsupported graph, non-finite coefficients, an unstable
+    ///   ReLU bound beyond `maxUnstableBound`, or numbers GLPK cannot be given (the `LPError`
+    ///   message, e.g. out of range, with the node or input it comes from): weights, box or bounds
+    ///   beyond `LinearProgram.maxMagnitude`, non-zero coefficients below
+    ///   `LinearProgram.minCoefficientMagnitude`. `LPError` from the slack variable.
     public init(graph: Graph, box: InputBox, relus: [DomainBounds.ReluInfo], mode: Mode = .relaxation,
                 elastic: Bool = false) throws {
         let lp = LinearProgram()
         self.lp = lp
         guard box.count == graph.inputCount else { throw LPEncodingError("the box has \(box.count) inputs, the model \(graph.inputCount)") }
         var xs: [Int] = []
-        for i in 0..<box.count { xs.append(try lp.addVariable(lower: box.lower[i], upper: box.upper[i])) }
+        for i in 0..<box.count {
+            do { xs.append(try lp.addVariable(lower: box.lower[i], upper: box.upper[i])) } catch let e as LPError {
+                throw LPEncodingError("input box [\(i)]: \(e.message)")
+            }
+        }
         inputVariables = xs
         // The slack never needs to exceed the widest ReLU input range by much; a moderate bound
         // keeps the dual re-check's rounding allowance small.
         let reach = relus.flatMap { zip($0.lower, $0.upper).map { max(abs($0.0), abs($0.1)) } }.max() ?? 1
-        let slack: Int? = elastic ? try lp.addVariable(lower: 0, upper: 1e3 * (1 + (reach.isFinite ? reach : 1))) : nil
+        // Capped at the largest bound GLPK is given: a smaller cap only restricts s, and a
+        // domain with a point still has s = 0 feasible, so min s > 0 stays a proof of emptiness.
+        let slackCap = min(1e3 * (1 + (reach.isFinite ? reach : 1)), LinearProgram.maxMagnitude)
+        let slack: Int? = elastic ? try lp.addVariable(lower: 0, upper: slackCap) : nil
         slackVariable = slack
         var exprs: [Int: [LPExpression]] = [graph.input: xs.map { LPExpression(terms: [($0, 1)], constant: 0) }]
         var reluByNode: [Int: DomainBounds.ReluInfo] = [:]
@@ -74,73 +90,84 @@ public final class NetworkLP {
         var zVarsByNode: [Int: [Int]] = [:]
 
         for (i, node) in graph.nodes.enumerated() {
-            func inputExprs(_ v: Int) throws -> [LPExpression] {
-                if let e = exprs[v] { return e }
-                if let c = graph.constants[v] { return c.data.map { LPExpression(terms: [], constant: $0) } }
-                throw LPEncodingError("value '\(graph.values[v].name)' is not available")
-            }
-            let isConst = node.inputs.map { graph.constants[$0] != nil }
-            if isConst.allSatisfy({ $0 }) {
-                let t = try node.op.evaluate(node.inputs.map { graph.constants[$0]! })
-                exprs[node.output] = t.data.map { LPExpression(terms: [], constant: $0) }
-                continue
-            }
-            if node.op is Relu {
-                guard let info = reluByNode[i] else { throw LPEncodingError("no bounds for ReLU node '\(node.name)'") }
-                let ein = try inputExprs(node.inputs[0])
-                guard info.lower.count == ein.count else { throw LPEncodingError("bounds of '\(node.name)' have the wrong size") }
-                var out: [LPExpression] = []
-                out.reserveCapacity(ein.count)
-                var zVars: [Int] = []
-                for j in 0..<ein.count {
-                    let l = info.lower[j], u = info.upper[j]
-                    guard l.isFinite, u.isFinite, l <= u else { throw LPEncodingError("bounds of '\(node.name)'[\(j)] are [\(l), \(u)]") }
-                    let lw = l == 0 ? 0 : l - 1e-9 * (1 + abs(l))
-                    let uw = u == 0 ? 0 : u + 1e-9 * (1 + abs(u))
-                    let active = l >= 0, inactive = u <= 0
-                    let zLo = active ? max(0, lw) : lw
-                    let zHi = inactive ? min(0, uw) : uw
-                    let z = try lp.addVariable(lower: zLo, upper: zHi)
-                    zVars.append(z)
-                    // z - E = c
-                    var terms = [(z, 1.0)]
-                    for (v, a) in ein[j].terms { terms.append((v, -a)) }
-                    if let s = slack {
-                        try lp.addConstraint(terms + [(s, -1)], lower: -.infinity, upper: ein[j].constant)
-                        try lp.addConstraint(terms + [(s, 1)], lower: ein[j].constant, upper: .infinity)
-                    } else {
-                        try lp.addConstraint(terms, lower: ein[j].constant, upper: ein[j].constant)
-                    }
-                    if inactive {
-                        out.append(LPExpression(terms: [], constant: 0))
-                    } else if active {
-                        out.append(LPExpression(terms: [(z, 1)], constant: 0))
-                    } else {
-                        unstable += 1
-                        let y = try lp.addVariable(lower: 0, upper: uw)
-                        try lp.addConstraint([(y, 1), (z, -1)], lower: 0, upper: .infinity)
-                        try lp.addConstraint([(y, uw - lw), (z, -uw)], lower: -.infinity, upper: -uw * lw)
-                        if mode == .milp {
-                            let a = try lp.addBinaryVariable()
-                            try lp.addConstraint([(y, 1), (z, -1), (a, -lw)], lower: -.infinity, upper: -lw)
-                            try lp.addConstraint([(y, 1), (a, -uw)], lower: -.infinity, upper: 0)
-                        }
-                        out.append(LPExpression(terms: [(y, 1)], constant: 0))
-                    }
+            do {
+                func inputExprs(_ v: Int) throws -> [LPExpression] {
+                    if let e = exprs[v] { return e }
+                    if let c = graph.constants[v] { return c.data.map { LPExpression(terms: [], constant: $0) } }
+                    throw LPEncodingError("value '\(graph.values[v].name)' is not available")
                 }
-                exprs[node.output] = out
-                zVarsByNode[i] = zVars
-                continue
+                let isConst = node.inputs.map { graph.constants[$0] != nil }
+                if isConst.allSatisfy({ $0 }) {
+                    let t = try node.op.evaluate(node.inputs.map { graph.constants[$0]! })
+                    exprs[node.output] = t.data.map { LPExpression(terms: [], constant: $0) }
+                    continue
+                }
+                if node.op is Relu {
+                    guard let info = reluByNode[i] else { throw LPEncodingError("no bounds for ReLU node '\(node.name)'") }
+                    let ein = try inputExprs(node.inputs[0])
+                    guard info.lower.count == ein.count else { throw LPEncodingError("bounds of '\(node.name)' have the wrong size") }
+                    var out: [LPExpression] = []
+                    out.reserveCapacity(ein.count)
+                    var zVars: [Int] = []
+                    for j in 0..<ein.count {
+                        let l = info.lower[j], u = info.upper[j]
+                        guard l.isFinite, u.isFinite, l <= u else { throw LPEncodingError("bounds of '\(node.name)'[\(j)] are [\(l), \(u)]") }
+                        // An unstable neuron's rows hold products of its bounds (big-M in MILP mode),
+                        // which must stay within what GLPK is given (LinearProgram.maxMagnitude).
+                        guard l >= 0 || u <= 0 || max(-l, u) <= Self.maxUnstableBound else {
+                            throw LPEncodingError("bounds of '\(node.name)'[\(j)] are [\(l), \(u)]: an unstable ReLU needs bounds "
+                                                  + "within \(Self.maxUnstableBound) in magnitude (their products enter the LP)")
+                        }
+                        let lw = l == 0 ? 0 : l - 1e-9 * (1 + abs(l))
+                        let uw = u == 0 ? 0 : u + 1e-9 * (1 + abs(u))
+                        let active = l >= 0, inactive = u <= 0
+                        let zLo = active ? max(0, lw) : lw
+                        let zHi = inactive ? min(0, uw) : uw
+                        let z = try lp.addVariable(lower: zLo, upper: zHi)
+                        zVars.append(z)
+                        // z - E = c
+                        var terms = [(z, 1.0)]
+                        for (v, a) in ein[j].terms { terms.append((v, -a)) }
+                        if let s = slack {
+                            try lp.addConstraint(terms + [(s, -1)], lower: -.infinity, upper: ein[j].constant)
+                            try lp.addConstraint(terms + [(s, 1)], lower: ein[j].constant, upper: .infinity)
+                        } else {
+                            try lp.addConstraint(terms, lower: ein[j].constant, upper: ein[j].constant)
+                        }
+                        if inactive {
+                            out.append(LPExpression(terms: [], constant: 0))
+                        } else if active {
+                            out.append(LPExpression(terms: [(z, 1)], constant: 0))
+                        } else {
+                            unstable += 1
+                            let y = try lp.addVariable(lower: 0, upper: uw)
+                            try lp.addConstraint([(y, 1), (z, -1)], lower: 0, upper: .infinity)
+                            try lp.addConstraint([(y, uw - lw), (z, -uw)], lower: -.infinity, upper: -uw * lw)
+                            if mode == .milp {
+                                let a = try lp.addBinaryVariable()
+                                try lp.addConstraint([(y, 1), (z, -1), (a, -lw)], lower: -.infinity, upper: -lw)
+                                try lp.addConstraint([(y, 1), (a, -uw)], lower: -.infinity, upper: 0)
+                            }
+                            out.append(LPExpression(terms: [(y, 1)], constant: 0))
+                        }
+                    }
+                    exprs[node.output] = out
+                    zVarsByNode[i] = zVars
+                    continue
+                }
+                if node.op is any ShapeOnly || node.op is Identity {
+                    exprs[node.output] = try inputExprs(node.inputs[0])
+                    continue
+                }
+                let kind = node.op.boundKind(constantInputs: isConst)
+                guard kind == .affine else {
+                    throw LPEncodingError("node '\(node.name)' (\(node.opType)) is neither affine nor ReLU")
+                }
+                exprs[node.output] = try Self.affine(node: node, graph: graph, inputs: inputExprs, variableCount: lp.variableCount)
+            } catch let e as LPError {
+                // Name the node whose numbers GLPK cannot be given.
+                throw LPEncodingError("node '\(node.name)' (\(node.opType)): \(e.message)")
             }
-            if node.op is any ShapeOnly || node.op is Identity {
-                exprs[node.output] = try inputExprs(node.inputs[0])
-                continue
-            }
-            let kind = node.op.boundKind(constantInputs: isConst)
-            guard kind == .affine else {
-                throw LPEncodingError("node '\(node.name)' (\(node.opType)) is neither affine nor ReLU")
-            }
-            exprs[node.output] = try Self.affine(node: node, graph: graph, inputs: inputExprs, variableCount: lp.variableCount)
         }
         guard let out = exprs[graph.outputs[0]] else { throw LPEncodingError("the output is not computed") }
         outputs = out

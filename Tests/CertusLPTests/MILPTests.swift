@@ -148,12 +148,13 @@ final class MILPTests: XCTestCase {
     }
 }
 
-/// The MILP fallback used when `glp_intopt` with presolver fails: robust root LP, then
-/// branch-and-cut without presolver. Exercised directly, since GLPK rarely fails.
+/// The MILP driver called directly: robust root LP, then branch-and-cut without presolver
+/// (GLPK's MIP presolver is never used, see `LPOptions.integer`); infeasible, integer-infeasible
+/// and unbounded relaxations.
 final class MILPFallbackTests: XCTestCase {
     private func fallback(_ lp: LinearProgram) -> LPResult {
         var run = SolveRun(options: LPOptions()) { Int32.max }
-        return lp.solveMIPFromRootLP(&run, firstError: 5)
+        return lp.solveMIP(&run)
     }
 
     func testFallbackKnapsack() throws {
