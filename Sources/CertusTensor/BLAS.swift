@@ -8,6 +8,9 @@ public enum BLAS {
     /// C = alpha * op(A) * op(B) + beta * C, all row-major.
     /// op(A) is m x k, op(B) is k x n, C is m x n. `A` is stored m x k (k x m if `transA`),
     /// `B` is stored k x n (n x k if `transB`).
+    /// Exact IEEE handling of infinities and NaN is not promised (zero entries may be skipped, so
+    /// `0 * inf` may count as 0): operator evaluation uses `plainGemm` when an operand is not
+    /// finite.
     public static func gemm(
         transA: Bool = false, transB: Bool = false,
         m: Int, n: Int, k: Int,
@@ -67,6 +70,55 @@ public enum BLAS {
         }
     }
 
+    /// C = alpha * op(A) * op(B) + beta * C (the layout of `gemm`) by plain loops that form
+    /// every product `A[i, l] * B[l, j]`, so non-finite operands follow IEEE 754 as onnxruntime
+    /// does: `0 * inf` is NaN and makes its sum NaN. `gemm` does not promise this: BLAS
+    /// implementations may skip zero entries (reference dgemm skips `B(l, j) == 0`, and
+    /// `smallGemm` skips zero coefficients of A), so an infinity met only by zeros vanishes.
+    /// Slow (no blocking, no SIMD); for operands holding an infinity or NaN (see `allFinite`).
+    /// As in BLAS, C is not read when `beta == 0`.
+    public static func plainGemm(
+        transA: Bool = false, transB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Double = 1, a: UnsafePointer<Double>, b: UnsafePointer<Double>,
+        beta: Double = 0, c: UnsafeMutablePointer<Double>
+    ) {
+        guard m > 0, n > 0 else { return }
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = 0.0
+                for l in 0..<k {
+                    s += (transA ? a[l * m + i] : a[i * k + l]) * (transB ? b[j * k + l] : b[l * n + j])
+                }
+                c[i * n + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * n + j]
+            }
+        }
+    }
+
+    /// Whether all `count` values at `p` are finite (no infinity, no NaN). One pass without
+    /// branches: `x - x` is 0 for a finite `x` and NaN otherwise, and NaN survives the sums.
+    public static func allFinite(_ p: UnsafePointer<Double>, count: Int) -> Bool {
+        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+        var i = 0
+        while i + 4 <= count {
+            s0 += p[i] - p[i]
+            s1 += p[i + 1] - p[i + 1]
+            s2 += p[i + 2] - p[i + 2]
+            s3 += p[i + 3] - p[i + 3]
+            i += 4
+        }
+        while i < count {
+            s0 += p[i] - p[i]
+            i += 1
+        }
+        return (s0 + s1) + (s2 + s3) == 0
+    }
+
+    /// Whether every value of `values` is finite (see `allFinite(_:count:)`).
+    public static func allFinite(_ values: [Double]) -> Bool {
+        values.withUnsafeBufferPointer { p in p.isEmpty || allFinite(p.baseAddress!, count: p.count) }
+    }
+
     /// Single-precision C = alpha * op(A) * op(B) + beta * C, all row-major (same layout rules
     /// as `gemm`). Only for heuristics that never feed a reported bound (alpha-CROWN's search).
     public static func sgemm(
@@ -88,17 +140,23 @@ public enum BLAS {
                     beta, c, Int32(n))
     }
 
-    /// Returns op(A) * op(B) as a new row-major m x n buffer.
+    /// Returns op(A) * op(B) as a new row-major m x n buffer, through `plainGemm` when `plain`
+    /// (IEEE handling of infinities and NaN), otherwise through `gemm`.
     public static func matmul(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int,
-                              transA: Bool = false, transB: Bool = false) -> [Double] {
+                              transA: Bool = false, transB: Bool = false, plain: Bool = false) -> [Double] {
         precondition(a.count >= m * k && b.count >= k * n, "matmul operand too small")
         guard m > 0, n > 0, k > 0 else { return [Double](repeating: 0, count: m * n) }
         // beta = 0: BLAS writes every element of C without reading it, so no zero fill.
         return [Double](unsafeUninitializedCapacity: m * n) { pc, count in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
-                    gemm(transA: transA, transB: transB, m: m, n: n, k: k,
-                         a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
+                    if plain {
+                        plainGemm(transA: transA, transB: transB, m: m, n: n, k: k,
+                                  a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
+                    } else {
+                        gemm(transA: transA, transB: transB, m: m, n: n, k: k,
+                             a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
+                    }
                 }
             }
             count = m * n

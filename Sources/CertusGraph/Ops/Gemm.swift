@@ -1,18 +1,53 @@
 import CertusTensor
 
+/// Which inputs of a product operator (Gemm, MatMul, Conv) are constants known to hold only
+/// finite values, so that evaluation need not scan them before choosing between BLAS (every
+/// operand finite: fast, but BLAS may skip zero entries) and `BLAS.plainGemm` (an infinity or
+/// NaN among the operands: every product formed, so `0 * inf` is NaN as in onnxruntime).
+///
+/// Decided once when the operator is built from its node (`make`). The flags describe the
+/// constants the node had then: an operator evaluated with other values at a flagged position
+/// must be built anew (or with `FiniteOperands()`, which scans every operand).
+public struct FiniteOperands: Sendable, Equatable {
+    /// `known[i]`: input `i` was a constant with only finite values at construction.
+    public var known: [Bool]
+
+    /// No input known finite: every operand is scanned at evaluation.
+    public init(known: [Bool] = []) { self.known = known }
+
+    /// From a node's constant inputs: true where the input is a constant and all its values are finite.
+    public init(_ node: NodeContext) {
+        known = node.constantInputs.map { t in t.map { BLAS.allFinite($0.data) } ?? false }
+    }
+
+    /// Whether `inputs[i]` is finite for every `i` in `positions` (missing inputs count as
+    /// finite): inputs known finite without a scan, the others by `BLAS.allFinite`.
+    public func allFinite(_ inputs: [Tensor], _ positions: [Int]) -> Bool {
+        positions.allSatisfy { i in
+            i >= inputs.count || (i < known.count && known[i]) || BLAS.allFinite(inputs[i].data)
+        }
+    }
+}
+
 /// Y = alpha * op(A) * op(B) + beta * C, with A and B 2-D and C broadcast to the result.
+/// Infinite or NaN operands follow IEEE 754 as in onnxruntime (`0 * inf` is NaN; see `FiniteOperands`).
 public struct Gemm: Operator {
     public static let opType = "Gemm"
     public let alpha: Double, beta: Double
     public let transA: Bool, transB: Bool
+    /// Inputs known finite at construction (see `FiniteOperands`).
+    public let finiteOperands: FiniteOperands
 
-    public init(alpha: Double = 1, beta: Double = 1, transA: Bool = false, transB: Bool = false) {
+    public init(alpha: Double = 1, beta: Double = 1, transA: Bool = false, transB: Bool = false,
+                finiteOperands: FiniteOperands = FiniteOperands()) {
         self.alpha = alpha; self.beta = beta; self.transA = transA; self.transB = transB
+        self.finiteOperands = finiteOperands
     }
 
     public static func make(_ node: NodeContext) throws -> Gemm {
         Gemm(alpha: try node.float("alpha", default: 1), beta: try node.float("beta", default: 1),
-             transA: try node.int("transA", default: 0) != 0, transB: try node.int("transB", default: 0) != 0)
+             transA: try node.int("transA", default: 0) != 0, transB: try node.int("transB", default: 0) != 0,
+             finiteOperands: FiniteOperands(node))
     }
 
     /// (m, k, n) of the product, checking the inner dimensions agree.
@@ -41,7 +76,8 @@ public struct Gemm: Operator {
 
     public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         let (m, k, n) = try dims(inputs[0].shape, inputs[1].shape)
-        var y = BLAS.matmul(inputs[0].data, inputs[1].data, m: m, n: n, k: k, transA: transA, transB: transB)
+        let plain = !finiteOperands.allFinite(inputs, [0, 1])
+        var y = BLAS.matmul(inputs[0].data, inputs[1].data, m: m, n: n, k: k, transA: transA, transB: transB, plain: plain)
         if alpha != 1 { for i in 0..<y.count { y[i] *= alpha } }
         if inputs.count == 3 {
             let map = Broadcast.indexMap(from: inputs[2].shape, to: [m, n])
@@ -62,7 +98,7 @@ public struct Gemm: Operator {
             // Centre through the map, radius through |map| (alpha's sign absorbed by abs).
             let (ca, ra) = IntervalAffine.midRadius(x[0]), (cb, rb) = IntervalAffine.midRadius(x[1])
             let center = try evaluate([ca, cb] + x.dropFirst(2).map(\.lower))
-            let absOp = Gemm(alpha: Swift.abs(alpha), beta: 0, transA: transA, transB: transB)
+            let absOp = Gemm(alpha: Swift.abs(alpha), beta: 0, transA: transA, transB: transB, finiteOperands: finiteOperands)
             let radius = constB ? try absOp.evaluate([ra, IntervalAffine.abs(cb)]) : try absOp.evaluate([IntervalAffine.abs(ca), rb])
             return IntervalAffine.combine(center: center, radius: radius)
         }

@@ -1,10 +1,19 @@
 import CertusTensor
 
 /// numpy `matmul`: 1-D operands are promoted (and the added axis removed afterwards), leading
-/// batch dimensions broadcast.
+/// batch dimensions broadcast. Infinite or NaN operands follow IEEE 754 as in onnxruntime
+/// (`0 * inf` is NaN; see `FiniteOperands`).
 public struct MatMul: Operator, AttributeFree {
     public static let opType = "MatMul"
-    public init() {}
+    /// Inputs known finite at construction (see `FiniteOperands`).
+    public let finiteOperands: FiniteOperands
+
+    /// An operator that scans both operands for non-finite values at every evaluation.
+    public init() { finiteOperands = FiniteOperands() }
+
+    public init(finiteOperands: FiniteOperands) { self.finiteOperands = finiteOperands }
+
+    public static func make(_ node: NodeContext) throws -> MatMul { MatMul(finiteOperands: FiniteOperands(node)) }
 
     struct Plan {
         var m: Int, k: Int, n: Int
@@ -46,13 +55,20 @@ public struct MatMul: Operator, AttributeFree {
         let sa = p.m * p.k, sb = p.k * p.n, sc = p.m * p.n
         var out = [Double](repeating: 0, count: batches * sc)
         guard !out.isEmpty, p.k > 0 else { return Tensor(shape: p.outShape, data: out) }
+        let plain = !finiteOperands.allFinite(inputs, [0, 1])
         inputs[0].data.withUnsafeBufferPointer { pa in
             inputs[1].data.withUnsafeBufferPointer { pb in
                 out.withUnsafeMutableBufferPointer { pc in
                     for t in 0..<batches {
-                        BLAS.gemm(m: p.m, n: p.n, k: p.k,
-                                  a: pa.baseAddress! + aMap[t] * sa, b: pb.baseAddress! + bMap[t] * sb,
-                                  c: pc.baseAddress! + t * sc)
+                        if plain {
+                            BLAS.plainGemm(m: p.m, n: p.n, k: p.k,
+                                           a: pa.baseAddress! + aMap[t] * sa, b: pb.baseAddress! + bMap[t] * sb,
+                                           c: pc.baseAddress! + t * sc)
+                        } else {
+                            BLAS.gemm(m: p.m, n: p.n, k: p.k,
+                                      a: pa.baseAddress! + aMap[t] * sa, b: pb.baseAddress! + bMap[t] * sb,
+                                      c: pc.baseAddress! + t * sc)
+                        }
                     }
                 }
             }
