@@ -27,7 +27,7 @@ extension BoundEngine {
                 }
                 v = y
             case .relu:
-                for i in v.indices { v[i] = max(0, v[i]) }
+                for i in v.indices where !(v[i] >= 0) { v[i] = v[i].isNaN ? v[i] : 0 }   // ReLU; NaN stays NaN
             }
         }
         return v
