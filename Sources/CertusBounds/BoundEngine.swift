@@ -457,11 +457,19 @@ public final class BoundEngine {
     }
 
     /// bias += A c (one BLAS matrix-vector product), moved down by the rounding guard of
-    /// |A| |c| (a second product), which covers the rounding of the sum where its terms cancel.
+    /// |A| |c| (summed row by row beside it), which covers the rounding of the sum where its terms cancel.
     func addProduct(_ A: Matrix, _ c: [Double], to bias: inout [Double]) {
         let prod = BLAS.matmul(A.data, c, m: A.rows, n: 1, k: A.cols)
-        let mag = BLAS.matmul(A.data.map { Swift.abs($0) }, c.map { Swift.abs($0) }, m: A.rows, n: 1, k: A.cols)
-        for r in 0..<A.rows { bias[r] += prod[r] - RoundingGuard.relative * mag[r] }
+        let absC = c.map { Swift.abs($0) }
+        A.data.withUnsafeBufferPointer { a in
+            for r in 0..<A.rows {
+                // |A_r| . |c| in place (no |A| copy on this hot path).
+                var mag = 0.0
+                let row = a.baseAddress! + r * A.cols
+                for j in 0..<A.cols { mag += Swift.abs(row[j]) * absC[j] }
+                bias[r] += prod[r] - RoundingGuard.relative * mag
+            }
+        }
     }
 
     /// Dense layers and constant-operand arithmetic without per-row calls.
