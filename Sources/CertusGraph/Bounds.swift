@@ -88,6 +88,27 @@ public protocol ElementwiseRelaxation: ElementwiseUnary {
     func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation
     /// The parameters that reproduce the default relaxation, or nil where that side has none.
     func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?)
+    /// The relaxation with its derivatives with respect to its parameters (alpha-CROWN's
+    /// gradient): `lower` is (d aL/d lowerParameter, d bL/d lowerParameter), `upper` the same for
+    /// the upper line and `upperParameter`; zeros for a side without a parameter. The default
+    /// takes central differences (three relaxation calls); operators give analytic ones.
+    func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double))
+    /// Branch and bound on this operator's input (GenBaB, Shi et al. 2024): the point p strictly
+    /// inside (l, u) at which a neuron with input interval [l, u] is split into [l, p] and
+    /// [p, u], or nil when no split can tighten its relaxation (ReLU with l >= 0 or u <= 0; an
+    /// interval too narrow to matter). `.midpoint` gives the middle (ReLU-like kinks: the kink);
+    /// `.optimized` the point that minimises the children's summed looseness (a precomputed
+    /// table; `BranchingPoints`). Default: nil (never split).
+    func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double?
+}
+
+/// How `ElementwiseRelaxation.branchingPoint` places a split (`certus verify --branch-points`).
+public enum BranchingPointStrategy: String, Sendable, Codable, CaseIterable {
+    /// The midpoint of the interval (the kink for piecewise-linear functions).
+    case midpoint = "mid"
+    /// Pre-optimised points (GenBaB): minimise the two children's summed relaxation looseness.
+    case optimized = "opt"
 }
 
 /// A relaxation parameter clamped into [0, 1] (NaN to 0), so that any value gives a sound line.
@@ -99,6 +120,29 @@ public func unitParameter(_ p: Double?) -> Double? {
 
 extension ElementwiseRelaxation {
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { (nil, nil) }
+
+    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? { nil }
+
+    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        let pl = unitParameter(lowerParameter), pu = unitParameter(upperParameter)
+        let rel = relaxation(l: l, u: u, lowerParameter: pl, upperParameter: pu)
+        let h = 1e-4
+        var dl = (0.0, 0.0), du = (0.0, 0.0)
+        if let pl {
+            let a = Swift.max(0, pl - h), b = Swift.min(1, pl + h)
+            let f1 = relaxation(l: l, u: u, lowerParameter: b, upperParameter: pu)
+            let f0 = relaxation(l: l, u: u, lowerParameter: a, upperParameter: pu)
+            dl = ((f1.aL - f0.aL) / (b - a), (f1.bL - f0.bL) / (b - a))
+        }
+        if let pu {
+            let a = Swift.max(0, pu - h), b = Swift.min(1, pu + h)
+            let f1 = relaxation(l: l, u: u, lowerParameter: pl, upperParameter: b)
+            let f0 = relaxation(l: l, u: u, lowerParameter: pl, upperParameter: a)
+            du = ((f1.aU - f0.aU) / (b - a), (f1.bU - f0.bU) / (b - a))
+        }
+        return (rel, dl, du)
+    }
 }
 
 extension ElementwiseUnary {

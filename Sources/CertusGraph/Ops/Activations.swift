@@ -31,6 +31,10 @@ public struct Relu: ElementwiseRelaxation, AttributeFree {
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         l < 0 && u > 0 ? (u > -l ? 1 : 0, nil) : (nil, nil)
     }
+    /// The kink: splitting at 0 makes both children exact (beta-CROWN's ReLU split).
+    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        l < 0 && u > 0 ? 0 : nil
+    }
 }
 
 public struct LeakyRelu: ElementwiseRelaxation {
@@ -70,6 +74,10 @@ public struct LeakyRelu: ElementwiseRelaxation {
         guard l < 0 && u > 0 else { return (nil, nil) }
         return alpha > 1 ? (nil, u > -l ? 0 : 1) : (u > -l ? 1 : 0, nil)
     }
+    /// The kink at 0 (both children exact), as for ReLU.
+    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        l < 0 && u > 0 && alpha != 1 ? 0 : nil
+    }
 }
 
 public struct Sigmoid: ElementwiseRelaxation, AttributeFree {
@@ -89,6 +97,10 @@ public struct Sigmoid: ElementwiseRelaxation, AttributeFree {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
+    /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
+    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        BranchingPoints.point(.sigmoid, l: l, u: u, strategy: strategy)
+    }
 }
 
 public struct Tanh: ElementwiseRelaxation, AttributeFree {
@@ -103,6 +115,10 @@ public struct Tanh: ElementwiseRelaxation, AttributeFree {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
+    /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
+    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        BranchingPoints.point(.tanh, l: l, u: u, strategy: strategy)
+    }
 }
 
 public struct Gelu: ElementwiseRelaxation {
@@ -161,6 +177,10 @@ public struct Gelu: ElementwiseRelaxation {
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         GeluRelaxation.defaultParameters(l: l, u: u)
     }
+    /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
+    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        BranchingPoints.point(tanhApproximation ? .geluTanh : .gelu, l: l, u: u, strategy: strategy)
+    }
 }
 
 public struct Erf: ElementwiseRelaxation, AttributeFree {
@@ -175,6 +195,10 @@ public struct Erf: ElementwiseRelaxation, AttributeFree {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
+    /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
+    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        BranchingPoints.point(.erf, l: l, u: u, strategy: strategy)
+    }
 }
 
 public struct Sin: ElementwiseRelaxation, AttributeFree {
@@ -190,6 +214,10 @@ public struct Sin: ElementwiseRelaxation, AttributeFree {
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         Periodic.defaultParameters(l: l, u: u, shift: 0)
     }
+    /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
+    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        BranchingPoints.point(.sin, l: l, u: u, strategy: strategy)
+    }
 }
 
 public struct Cos: ElementwiseRelaxation, AttributeFree {
@@ -204,6 +232,10 @@ public struct Cos: ElementwiseRelaxation, AttributeFree {
     }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         Periodic.defaultParameters(l: l, u: u, shift: .pi / 2)
+    }
+    /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
+    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        BranchingPoints.point(.cos, l: l, u: u, strategy: strategy)
     }
 }
 
