@@ -31,6 +31,13 @@ public struct Relu: ElementwiseRelaxation, AttributeFree {
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         l < 0 && u > 0 ? (u > -l ? 1 : 0, nil) : (nil, nil)
     }
+    /// d aL / d alpha = 1 on an unstable neuron; nothing else moves.
+    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        let rel = relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
+        return (rel, l < 0 && u > 0 && lowerParameter != nil ? (1, 0) : (0, 0), (0, 0))
+    }
+    public var isPiecewiseLinear: Bool { true }
     /// The kink: splitting at 0 makes both children exact (beta-CROWN's ReLU split).
     public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         l < 0 && u > 0 ? 0 : nil
@@ -74,6 +81,20 @@ public struct LeakyRelu: ElementwiseRelaxation {
         guard l < 0 && u > 0 else { return (nil, nil) }
         return alpha > 1 ? (nil, u > -l ? 0 : 1) : (u > -l ? 1 : 0, nil)
     }
+    /// The moving slope s0 + p (s1 - s0) has derivative s1 - s0 (its rounding pad included).
+    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        let rel = relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
+        guard l < 0, u > 0, l.isFinite, u.isFinite else { return (rel, (0, 0), (0, 0)) }
+        let ds = Swift.max(alpha, 1) - Swift.min(alpha, 1)
+        if alpha > 1 {
+            guard upperParameter != nil else { return (rel, (0, 0), (0, 0)) }
+            return (rel, (0, 0), RelaxationLines.paddedDerivative(line: (rel.aU, 0), (ds, 0), l: l, u: u, sign: 1))
+        }
+        guard lowerParameter != nil else { return (rel, (0, 0), (0, 0)) }
+        return (rel, RelaxationLines.paddedDerivative(line: (rel.aL, 0), (ds, 0), l: l, u: u, sign: -1), (0, 0))
+    }
+    public var isPiecewiseLinear: Bool { true }
     /// The kink at 0 (both children exact), as for ReLU.
     public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         l < 0 && u > 0 && alpha != 1 ? 0 : nil
@@ -92,9 +113,15 @@ public struct Sigmoid: ElementwiseRelaxation, AttributeFree {
     public func derivative(_ x: Double, _ y: Double) -> Double { y * (1 - y) }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
     public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
-    static let shape = SShapedRelaxation(f: { Sigmoid().apply($0) }, df: { let s = Sigmoid().apply($0); return s * (1 - s) })
+    static let shape = SShapedRelaxation(f: { Sigmoid().apply($0) }, df: { let s = Sigmoid().apply($0); return s * (1 - s) },
+                                         d2f: { let s = Sigmoid().apply($0); return s * (1 - s) * (1 - 2 * s) })
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
+    }
+    /// Analytic (`SShapedRelaxation.relaxationWithDerivatives`).
+    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        Self.shape.relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
     /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
@@ -110,9 +137,15 @@ public struct Tanh: ElementwiseRelaxation, AttributeFree {
     public func derivative(_ x: Double, _ y: Double) -> Double { 1 - y * y }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
     public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
-    static let shape = SShapedRelaxation(f: { Foundation.tanh($0) }, df: { let t = Foundation.tanh($0); return 1 - t * t })
+    static let shape = SShapedRelaxation(f: { Foundation.tanh($0) }, df: { let t = Foundation.tanh($0); return 1 - t * t },
+                                         d2f: { let t = Foundation.tanh($0); return -2 * t * (1 - t * t) })
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
+    }
+    /// Analytic (`SShapedRelaxation.relaxationWithDerivatives`).
+    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        Self.shape.relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
     /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
@@ -174,6 +207,11 @@ public struct Gelu: ElementwiseRelaxation {
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         GeluRelaxation.relaxation(self, l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
+    /// Analytic (`GeluRelaxation.relaxationWithDerivatives`).
+    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        GeluRelaxation.relaxationWithDerivatives(self, l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
+    }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         GeluRelaxation.defaultParameters(l: l, u: u)
     }
@@ -190,9 +228,15 @@ public struct Erf: ElementwiseRelaxation, AttributeFree {
     public func derivative(_ x: Double, _ y: Double) -> Double { 2 / Double.pi.squareRoot() * exp(-x * x) }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
     public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
-    static let shape = SShapedRelaxation(f: { Foundation.erf($0) }, df: { 2 / Double.pi.squareRoot() * exp(-$0 * $0) })
+    static let shape = SShapedRelaxation(f: { Foundation.erf($0) }, df: { 2 / Double.pi.squareRoot() * exp(-$0 * $0) },
+                                         d2f: { -4 * $0 / Double.pi.squareRoot() * exp(-$0 * $0) })
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
+    }
+    /// Analytic (`SShapedRelaxation.relaxationWithDerivatives`).
+    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        Self.shape.relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
     /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
@@ -210,6 +254,11 @@ public struct Sin: ElementwiseRelaxation, AttributeFree {
     public func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l, u: u, shift: 0) }
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Periodic.relaxation(l: l, u: u, shift: 0, lowerParameter: lowerParameter, upperParameter: upperParameter)
+    }
+    /// Analytic (`Periodic.relaxationWithDerivatives`).
+    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        Periodic.relaxationWithDerivatives(l: l, u: u, shift: 0, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         Periodic.defaultParameters(l: l, u: u, shift: 0)
@@ -229,6 +278,11 @@ public struct Cos: ElementwiseRelaxation, AttributeFree {
     public func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l, u: u, shift: .pi / 2) }
     public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Periodic.relaxation(l: l, u: u, shift: .pi / 2, lowerParameter: lowerParameter, upperParameter: upperParameter)
+    }
+    /// Analytic (`Periodic.relaxationWithDerivatives`).
+    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        Periodic.relaxationWithDerivatives(l: l, u: u, shift: .pi / 2, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         Periodic.defaultParameters(l: l, u: u, shift: .pi / 2)
@@ -318,19 +372,35 @@ enum Periodic {
     /// On one half-period sin is concave (phase in [0, pi]) or convex (phase in [pi, 2 pi]):
     /// secant on one side, any tangent on the other (the parameter places the tangent point
     /// in [l, u]). Elsewhere the interval image as constant bounds.
+    ///
+    /// No root finding runs here, so there is nothing to tabulate: on one half period every
+    /// tangent point in [l, u] is valid. (Intervals across an inflection get the constant image
+    /// bounds instead of tangents through the far endpoint.)
     static func relaxation(l: Double, u: Double, shift: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+        relaxationWithDerivatives(l: l, u: u, shift: shift, lowerParameter: lowerParameter, upperParameter: upperParameter,
+                                  derivatives: false).relaxation
+    }
+
+    /// The relaxation and the derivative of its tangent line with respect to the parameter
+    /// ((f''(t), -f''(t) t) (u - l), f'' = -sin(t + shift), rounding pad included).
+    static func relaxationWithDerivatives(l: Double, u: Double, shift: Double, lowerParameter: Double?, upperParameter: Double?,
+                                          derivatives: Bool = true)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         let (lo, hi) = image(l: l, u: u, shift: shift)
         guard l.isFinite, u.isFinite, u - l > 1e-12, Swift.max(Swift.abs(l), Swift.abs(u)) < relaxationLimit,
-              let concave = piece(l: l, u: u, shift: shift) else { return .constant(lo, hi) }
+              let concave = piece(l: l, u: u, shift: shift) else { return (.constant(lo, hi), (0, 0), (0, 0)) }
         let fl = value(l, shift: shift), fu = value(u, shift: shift)
         let k = (fu - fl) / (u - l)
         let secant = (k, fl - k * l)
-        let p = (concave ? upperParameter : lowerParameter) ?? 0.5
-        let t = l + unitParameter(p)! * (u - l)
+        let parameter = unitParameter(concave ? upperParameter : lowerParameter)
+        let t = l + (parameter ?? 0.5) * (u - l)
         let kt = slope(t, shift: shift)
         let tangent = (kt, value(t, shift: shift) - kt * t)
-        let (lower, upper) = concave ? (secant, tangent) : (tangent, secant)
-        return NeuronRelaxation(aL: lower.0, bL: lower.1, aU: upper.0, bU: upper.1).paddedForRounding(l: l, u: u)
+        let moving: (t: Double, dt: Double)? = parameter == nil ? nil : (t, u - l)
+        let lines = concave ? RelaxationLines(lo: secant, hi: tangent, hiTangent: moving)
+                            : RelaxationLines(lo: tangent, hi: secant, loTangent: moving)
+        let second: ((Double) -> Double)? = derivatives ? { -value($0, shift: shift) } : nil
+        return lines.padded(l: l, u: u, d2f: second)
     }
 
     static func defaultParameters(l: Double, u: Double, shift: Double) -> (lower: Double?, upper: Double?) {
@@ -346,17 +416,25 @@ enum Periodic {
 /// endpoint, found by bisection at that endpoint rounded outward to a 0.01 grid (a tangent valid
 /// for a farther endpoint is valid for the true one). Parameters move each tangent point inside
 /// its valid range; any value is sound.
+///
+/// The bisections run once per grid index (four `GridTable`s, one per tangent family, filled
+/// lazily) for far endpoints within `tableReach` of the inflection; beyond it (rare: |x| > 500)
+/// each call bisects at its own grid point, which gives the same value the table would.
 enum GeluRelaxation {
     static let s = 2.0.squareRoot()
     static let step = 0.01
+    static let tableReach = 500.0
     static let g = Gelu()
     static func f(_ x: Double) -> Double { g.apply(x) }
     static func df(_ x: Double) -> Double { g.derivative(x, 0) }
+    /// f'' = phi(x) (2 - x^2).
+    static func d2f(_ x: Double) -> Double { exp(-0.5 * x * x) / (2 * Double.pi).squareRoot() * (2 - x * x) }
     static func tangent(_ t: Double) -> (Double, Double) { let k = df(t); return (k, f(t) - k * t) }
 
     /// Bisection between an invalid point `bad` and a valid point `good` (100 halvings), returning
-    /// the valid end.
+    /// the valid end; NaN when `good` is not valid (no tangent point in the bracket).
     static func bisect(bad: Double, good: Double, _ ok: (Double) -> Bool) -> Double {
+        guard ok(good) else { return .nan }
         var bad = bad, good = good
         for _ in 0..<100 {
             let m = (bad + good) / 2
@@ -365,88 +443,143 @@ enum GeluRelaxation {
         return good
     }
 
-    /// Rightmost tangent point t in [-s, s] whose tangent lies below f at U >= s (grid-rounded up).
-    static func dLowerRight(u: Double) -> Double {
-        let U = s + step * Double(max(0, Int((u - s) / step)) + 1)
+    /// The grid index of a far endpoint `distance` beyond an inflection, rounded outward:
+    /// floor(max(0, distance / step)) + 1, kept in Double so that a huge distance cannot trap.
+    static func gridIndex(_ distance: Double) -> Double {
+        let q = distance / step
+        if q.isNaN { return .nan }
+        return q >= 1 ? q.rounded(.down) + 1 : 1
+    }
+
+    static let gridCount = Int((tableReach / step).rounded()) + 2
+    static let lowerRightTable = GridTable(count: gridCount) { lowerRightEntry(Double($0)) }
+    static let lowerLeftTable = GridTable(count: gridCount) { lowerLeftEntry(Double($0)) }
+    static let upperRightTable = GridTable(count: gridCount) { upperRightEntry(Double($0)) }
+    static let upperLeftTable = GridTable(count: gridCount) { upperLeftEntry(Double($0)) }
+
+    /// The table entry at `index`, or the same entry computed directly past the table's end.
+    static func lookup(_ table: GridTable, _ index: Double, _ entry: (Double) -> Double) -> Double {
+        index < Double(table.count) ? table[Int(index)] : entry(index)
+    }
+
+    /// Rightmost tangent point t in [-s, s] whose tangent lies below f at U = s + index step.
+    static func lowerRightEntry(_ index: Double) -> Double {
+        let U = s + step * index
+        guard U.isFinite else { return .nan }
         return bisect(bad: s, good: -s) { t in df(t) * (U - t) + f(t) <= f(U) }
     }
-    /// Leftmost tangent point t in [-s, s] whose tangent lies below f at L <= -s (grid-rounded down).
-    static func dLowerLeft(l: Double) -> Double {
-        let L = -s - step * Double(max(0, Int((-l - s) / step)) + 1)
+    /// Leftmost tangent point t in [-s, s] whose tangent lies below f at L = -s - index step.
+    static func lowerLeftEntry(_ index: Double) -> Double {
+        let L = -s - step * index
+        guard L.isFinite else { return .nan }
         return bisect(bad: -s, good: s) { t in df(t) * (L - t) + f(t) <= f(L) }
     }
-    /// Leftmost tangent point t >= s (concave right piece) whose tangent lies above f at L <= s.
-    static func dUpperRight(l: Double) -> Double {
-        let L = s - step * Double(max(0, Int((s - l) / step)) + 1)
+    /// Leftmost tangent point t >= s (concave right piece) whose tangent lies above f at
+    /// L = s - index step; NaN when none below 1e6 (far negative L: every such tangent, of
+    /// slope above 1, passes under f(L) near 0).
+    static func upperRightEntry(_ index: Double) -> Double {
+        let L = s - step * index
+        guard L.isFinite else { return .nan }
         var good = 2 * s
         while !(df(good) * (L - good) + f(good) >= f(L)) && good < 1e6 { good *= 2 }
         return bisect(bad: s, good: good) { t in df(t) * (L - t) + f(t) >= f(L) }
     }
-    /// Rightmost tangent point t <= -s (concave left piece) whose tangent lies above f at U >= -s.
-    static func dUpperLeft(u: Double) -> Double {
-        let U = -s + step * Double(max(0, Int((u + s) / step)) + 1)
+    /// Rightmost tangent point t <= -s (concave left piece) whose tangent lies above f at
+    /// U = -s + index step; NaN when none above -1e6.
+    static func upperLeftEntry(_ index: Double) -> Double {
+        let U = -s + step * index
+        guard U.isFinite else { return .nan }
         var good = -2 * s
         while !(df(good) * (U - good) + f(good) >= f(U)) && good > -1e6 { good *= 2 }
         return bisect(bad: -s, good: good) { t in df(t) * (U - t) + f(t) >= f(U) }
     }
 
-    static func relaxation(_ op: Gelu, l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
-        let pl = unitParameter(lowerParameter), pu = unitParameter(upperParameter)
-        if op.tanhApproximation || !(u - l >= 1e-12) || !l.isFinite || !u.isFinite {
-            let (lo, hi) = op.image(l: l, u: u)
-            return .constant(lo, hi)
-        }
+    /// Rightmost tangent point in [-s, s] below f up to u >= s (grid-rounded up); NaN if none.
+    static func dLowerRight(u: Double) -> Double { lookup(lowerRightTable, gridIndex(u - s), lowerRightEntry) }
+    /// Leftmost tangent point in [-s, s] below f down to l <= -s (grid-rounded down).
+    static func dLowerLeft(l: Double) -> Double { lookup(lowerLeftTable, gridIndex(-l - s), lowerLeftEntry) }
+    /// Leftmost tangent point t >= s above f down to l <= s (grid-rounded down); NaN if none.
+    static func dUpperRight(l: Double) -> Double { lookup(upperRightTable, gridIndex(s - l), upperRightEntry) }
+    /// Rightmost tangent point t <= -s above f up to u >= -s (grid-rounded up); NaN if none.
+    static func dUpperLeft(u: Double) -> Double { lookup(upperLeftTable, gridIndex(u + s), upperLeftEntry) }
+
+    /// The unpadded lines on a finite interval with u - l >= 1e-12 (exact form), with the
+    /// tangent point and dt/dp of each side moved by its parameter. A NaN tangent point (none
+    /// exists) fails every comparison and falls back to the constant image bound.
+    static func lines(_ op: Gelu, l: Double, u: Double, pl: Double?, pu: Double?) -> RelaxationLines {
         let fl = f(l), fu = f(u)
         let k = (fu - fl) / (u - l)
         let secant = (k, fl - k * l)
-        let m = (l + u) / 2
         let (ibpLo, ibpHi) = op.image(l: l, u: u)
-        var lo: (Double, Double), hi: (Double, Double)
+        var r = RelaxationLines(lo: secant, hi: secant)
         if u <= -s || l >= s {
             // One concave piece.
-            lo = secant
-            hi = tangent(l + (pu ?? 0.5) * (u - l))
+            r.hi = tangent(l + (pu ?? 0.5) * (u - l))
+            if let pu { r.hiTangent = (l + pu * (u - l), u - l) }
         } else if l >= -s && u <= s {
             // One convex piece.
-            hi = secant
-            lo = tangent(l + (pl ?? 0.5) * (u - l))
+            r.lo = tangent(l + (pl ?? 0.5) * (u - l))
+            if let pl { r.loTangent = (l + pl * (u - l), u - l) }
         } else if l >= -s {
             // Convex then concave (u > s).
-            if k < df(l) {
-                lo = secant
-            } else {
+            if !(k < df(l)) {
                 let d = dLowerRight(u: u)
-                lo = d >= l ? tangent(l + (pl ?? 1) * (d - l)) : (0, ibpLo)
+                if d >= l {
+                    r.lo = tangent(l + (pl ?? 1) * (d - l))
+                    if let pl { r.loTangent = (l + pl * (d - l), d - l) }
+                } else { r.lo = (0, ibpLo) }
             }
-            if k < df(u) {
-                hi = secant
-            } else {
+            if !(k < df(u)) {
                 let d = dUpperRight(l: l)
-                hi = d <= u ? tangent(u - (pu ?? 1) * (u - d)) : (0, ibpHi)
+                if d <= u {
+                    r.hi = tangent(u - (pu ?? 1) * (u - d))
+                    if let pu { r.hiTangent = (u - pu * (u - d), -(u - d)) }
+                } else { r.hi = (0, ibpHi) }
             }
         } else if u <= s {
             // Concave then convex (l < -s).
-            if k > df(u) {
-                lo = secant
-            } else {
+            if !(k > df(u)) {
                 let d = dLowerLeft(l: l)
-                lo = d <= u ? tangent(u - (pl ?? 1) * (u - d)) : (0, ibpLo)
+                if d <= u {
+                    r.lo = tangent(u - (pl ?? 1) * (u - d))
+                    if let pl { r.loTangent = (u - pl * (u - d), -(u - d)) }
+                } else { r.lo = (0, ibpLo) }
             }
-            if k >= df(l) {
-                hi = secant
-            } else {
+            if !(k >= df(l)) {
                 let d = dUpperLeft(u: u)
-                hi = d >= l ? tangent(l + (pu ?? 1) * (d - l)) : (0, ibpHi)
+                if d >= l {
+                    r.hi = tangent(l + (pu ?? 1) * (d - l))
+                    if let pu { r.hiTangent = (l + pu * (d - l), d - l) }
+                } else { r.hi = (0, ibpHi) }
             }
         } else {
             // Concave, convex, concave (l < -s, u > s): the secant is above; a tangent in the
             // convex piece valid at both ends below.
-            hi = secant
             let a = dLowerLeft(l: l), b = dLowerRight(u: u)
-            lo = a <= b ? tangent(b - (pl ?? 0) * (b - a)) : (0, ibpLo)
+            if a <= b {
+                r.lo = tangent(b - (pl ?? 0) * (b - a))
+                if let pl { r.loTangent = (b - pl * (b - a), -(b - a)) }
+            } else { r.lo = (0, ibpLo) }
         }
-        _ = m
-        return NeuronRelaxation(aL: lo.0, bL: lo.1, aU: hi.0, bU: hi.1).paddedForRounding(l: l, u: u)
+        return r
+    }
+
+    static func relaxation(_ op: Gelu, l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+        relaxationWithDerivatives(op, l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter, derivatives: false).relaxation
+    }
+
+    /// The relaxation and the derivatives of its tangent lines with respect to their parameters
+    /// ((f''(t), -f''(t) t) dt/dp, rounding pad included); the tanh form has constant bounds.
+    static func relaxationWithDerivatives(_ op: Gelu, l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?,
+                                          derivatives: Bool = true)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        let pl = unitParameter(lowerParameter), pu = unitParameter(upperParameter)
+        if op.tanhApproximation || !(u - l >= 1e-12) || !l.isFinite || !u.isFinite {
+            let (lo, hi) = op.image(l: l, u: u)
+            return (.constant(lo, hi), (0, 0), (0, 0))
+        }
+        let second: ((Double) -> Double)? = derivatives ? { d2f($0) } : nil
+        return lines(op, l: l, u: u, pl: pl, pu: pu).padded(l: l, u: u, d2f: second)
     }
 
     static func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {

@@ -1,21 +1,71 @@
 import Foundation
 
+/// Values on a grid of integer indices (tangent points tabulated by the grid index of the far
+/// endpoint), computed on first use in chunks of `chunkSize` indices, so that a relaxation call
+/// costs a lookup instead of a root search. Entries are a pure function of the index, so the
+/// table is deterministic whichever thread fills a chunk first; a lock guards the chunk list
+/// (a chunk is computed outside it, and a chunk computed twice by racing threads is identical).
+final class GridTable: @unchecked Sendable {
+    static let chunkSize = 256
+    /// Valid indices are 0..<count.
+    let count: Int
+    private let entry: @Sendable (Int) -> Double
+    private var chunks: [[Double]?]
+    private let lock = NSLock()
+
+    init(count: Int, entry: @escaping @Sendable (Int) -> Double) {
+        self.count = count
+        self.entry = entry
+        chunks = Array(repeating: nil, count: (count + Self.chunkSize - 1) / Self.chunkSize)
+    }
+
+    /// The entry at `index` (0 <= index < count).
+    subscript(index: Int) -> Double {
+        precondition(index >= 0 && index < count, "GridTable index \(index) outside 0..<\(count)")
+        let c = index / Self.chunkSize, i = index % Self.chunkSize
+        lock.lock()
+        if let v = chunks[c]?[i] { lock.unlock(); return v }
+        lock.unlock()
+        let start = c * Self.chunkSize
+        let chunk = (start..<Swift.min(count, start + Self.chunkSize)).map(entry)
+        lock.lock()
+        defer { lock.unlock() }
+        if chunks[c] == nil { chunks[c] = chunk }
+        return chunks[c]![i]
+    }
+}
+
 /// Linear relaxations of S-shaped functions (convex for x <= 0, concave for x >= 0): Sigmoid,
 /// Tanh and Erf. The default (CROWN) choice follows the reference implementation: secants where
 /// they are valid, tangents through the far endpoint found by bisection on a 0.01 grid with the
 /// endpoint rounded outward (a tangent valid for a farther endpoint is valid for the true one),
 /// and the midpoint tangent where the endpoint tangent falls on the wrong side of the midpoint.
+/// The bisections run once per grid index (`GridTable`, filled lazily), not once per call.
 ///
 /// Parameters in [0, 1] move the tangent point inside its valid range, so every value is sound.
 public struct SShapedRelaxation: Sendable {
     public let f: @Sendable (Double) -> Double
     public let df: @Sendable (Double) -> Double
+    /// The second derivative, for the parameter derivatives of tangent lines.
+    public let d2f: @Sendable (Double) -> Double
     static let step = 0.01
     static let limit = 500.0
+    /// Grid indices 0...limit/step (index 0 is never looked up).
+    static let gridCount = Int((limit / step).rounded()) + 2
+    /// dLower and dUpper by grid index of the far endpoint; NaN where no tangent point exists.
+    let lowerTable: GridTable
+    let upperTable: GridTable
 
-    public init(f: @escaping @Sendable (Double) -> Double, df: @escaping @Sendable (Double) -> Double) {
+    /// `f` must be increasing, convex for x <= 0 and concave for x >= 0, with derivatives `df`
+    /// and `d2f`. Each instance owns its tangent-point tables: keep one instance per function
+    /// (the operators hold theirs in a static constant) so that the tables are filled once.
+    public init(f: @escaping @Sendable (Double) -> Double, df: @escaping @Sendable (Double) -> Double,
+                d2f: @escaping @Sendable (Double) -> Double) {
         self.f = f
         self.df = df
+        self.d2f = d2f
+        lowerTable = GridTable(count: Self.gridCount) { Self.bisectLower(f: f, df: df, index: $0) ?? .nan }
+        upperTable = GridTable(count: Self.gridCount) { Self.bisectUpper(f: f, df: df, index: $0) ?? .nan }
     }
 
     func tangent(_ t: Double) -> (Double, Double) {
@@ -32,12 +82,10 @@ public struct SShapedRelaxation: Sendable {
         return (k, fl - k * l)
     }
 
-    /// Tangent point d <= 0 whose tangent lies below f up to `upper` (upper >= 0): the largest d
-    /// on the bisection's valid side for the grid point at or above `upper`.
-    func dLower(upper: Double) -> Double? {
-        let index = Swift.max(0, Int(upper / Self.step)) + 1
-        guard Double(index) * Self.step <= Self.limit else { return nil }
-        let U = Double(index) * Self.step
+    /// The largest tangent point d <= 0 (100 bisection steps, valid end) whose tangent lies
+    /// below f at U = index * step, or nil when none is found above -1e6.
+    static func bisectLower(f: (Double) -> Double, df: (Double) -> Double, index: Int) -> Double? {
+        let U = Double(index) * step
         let fU = f(U)
         func ok(_ d: Double) -> Bool { df(d) * (U - d) + f(d) <= fU }
         var l = -1.0, r = 0.0
@@ -49,11 +97,9 @@ public struct SShapedRelaxation: Sendable {
         return l
     }
 
-    /// Tangent point d >= 0 whose tangent lies above f down to `lower` (lower <= 0).
-    func dUpper(lower: Double) -> Double? {
-        let index = Swift.max(0, Int(-lower / Self.step)) + 1
-        guard Double(index) * Self.step <= Self.limit else { return nil }
-        let L = -Double(index) * Self.step
+    /// The smallest tangent point d >= 0 whose tangent lies above f at L = -index * step.
+    static func bisectUpper(f: (Double) -> Double, df: (Double) -> Double, index: Int) -> Double? {
+        let L = -Double(index) * step
         let fL = f(L)
         func ok(_ d: Double) -> Bool { df(d) * (L - d) + f(d) >= fL }
         var l = 0.0, r = 1.0
@@ -65,46 +111,87 @@ public struct SShapedRelaxation: Sendable {
         return r
     }
 
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
-        let pl = unitParameter(lowerParameter), pu = unitParameter(upperParameter)
+    /// Tangent point d <= 0 whose tangent lies below f up to `upper` (upper >= 0): the largest d
+    /// on the bisection's valid side for the grid point at or above `upper` (looked up; nil past
+    /// the grid's end, `limit`).
+    func dLower(upper: Double) -> Double? {
+        guard upper <= Self.limit else { return nil }
+        let index = Swift.max(0, Int(upper / Self.step)) + 1
+        guard Double(index) * Self.step <= Self.limit else { return nil }
+        let d = lowerTable[index]
+        return d.isNaN ? nil : d
+    }
+
+    /// Tangent point d >= 0 whose tangent lies above f down to `lower` (lower <= 0).
+    func dUpper(lower: Double) -> Double? {
+        guard -lower <= Self.limit else { return nil }
+        let index = Swift.max(0, Int(-lower / Self.step)) + 1
+        guard Double(index) * Self.step <= Self.limit else { return nil }
+        let d = upperTable[index]
+        return d.isNaN ? nil : d
+    }
+
+    /// The unpadded lines on a finite interval with u - l >= 1e-12, and for each side that is a
+    /// tangent placed by its (non-nil) parameter, the tangent point and its derivative with
+    /// respect to the parameter.
+    func lines(l: Double, u: Double, pl: Double?, pu: Double?) -> RelaxationLines {
         let m = (l + u) / 2
-        if !(u - l >= 1e-12) || !l.isFinite || !u.isFinite {
-            // Degenerate or unbounded interval: f is within [f(l), f(u)] (monotone), constant
-            // bounds are exact.
-            return .constant(Swift.min(f(l), f(u)), Swift.max(f(l), f(u)))
-        }
-        var lo: (Double, Double), hi: (Double, Double)
+        var r = RelaxationLines(lo: (0, 0), hi: (0, 0))
         if u <= 0 {
-            hi = secant(l, u)
-            lo = tangent(l + (pl ?? 0.5) * (u - l))
+            r.hi = secant(l, u)
+            r.lo = tangent(l + (pl ?? 0.5) * (u - l))
+            if let pl { r.loTangent = (l + pl * (u - l), u - l) }
         } else if l >= 0 {
-            lo = secant(l, u)
-            hi = tangent(l + (pu ?? 0.5) * (u - l))
+            r.lo = secant(l, u)
+            r.hi = tangent(l + (pu ?? 0.5) * (u - l))
+            if let pu { r.hiTangent = (l + pu * (u - l), u - l) }
         } else {
             let sec = secant(l, u)
             let dL = dLower(upper: u), dU = dUpper(lower: l)
             // Lower side.
             if sec.0 < df(l) {
-                lo = sec
+                r.lo = sec
             } else if let dL {
-                lo = tangent(l + (pl ?? 1) * (dL - l))
+                r.lo = tangent(l + (pl ?? 1) * (dL - l))
+                if let pl { r.loTangent = (l + pl * (dL - l), dL - l) }
             } else {
-                lo = (0, f(l))   // f is increasing: f(l) bounds it below
+                r.lo = (0, f(l))   // f is increasing: f(l) bounds it below
             }
             // Upper side.
             if sec.0 < df(u) {
-                hi = sec
+                r.hi = sec
             } else if let dU {
-                hi = tangent(u - (pu ?? 1) * (u - dU))
+                r.hi = tangent(u - (pu ?? 1) * (u - dU))
+                if let pu { r.hiTangent = (u - pu * (u - dU), -(u - dU)) }
             } else {
-                hi = (0, f(u))
+                r.hi = (0, f(u))
             }
             // Smoothness: the midpoint tangent where the endpoint tangent lies beyond the midpoint
             // (default parameters only; the midpoint is then inside the valid range).
-            if pl == nil, let dL, dL >= m { lo = tangent(m) }
-            if pu == nil, let dU, dU < m { hi = tangent(m) }
+            if pl == nil, let dL, dL >= m { r.lo = tangent(m) }
+            if pu == nil, let dU, dU < m { r.hi = tangent(m) }
         }
-        return NeuronRelaxation(aL: lo.0, bL: lo.1, aU: hi.0, bU: hi.1).paddedForRounding(l: l, u: u)
+        return r
+    }
+
+    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+        relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter, derivatives: false).relaxation
+    }
+
+    /// The relaxation and its parameter derivatives (`ElementwiseRelaxation`): a tangent at
+    /// t(p) has slope f'(t) and intercept f(t) - f'(t) t, so d/dp = (f''(t), -f''(t) t) t'(p);
+    /// secants and constants do not move. The rounding pad's derivative is included.
+    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?,
+                                          derivatives: Bool = true)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        let pl = unitParameter(lowerParameter), pu = unitParameter(upperParameter)
+        if !(u - l >= 1e-12) || !l.isFinite || !u.isFinite {
+            // Degenerate or unbounded interval: f is within [f(l), f(u)] (monotone), constant
+            // bounds are exact.
+            return (.constant(Swift.min(f(l), f(u)), Swift.max(f(l), f(u))), (0, 0), (0, 0))
+        }
+        let second: ((Double) -> Double)? = derivatives ? { self.d2f($0) } : nil
+        return lines(l: l, u: u, pl: pl, pu: pu).padded(l: l, u: u, d2f: second)
     }
 
     /// Parameters reproducing the default relaxation.
@@ -122,5 +209,39 @@ public struct SShapedRelaxation: Sendable {
             pu = dU < m ? (u - m) / (u - dU) : 1
         }
         return (pl, pu)
+    }
+}
+
+/// A relaxation's two lines before rounding padding, with the tangent point t and dt/dp of each
+/// side that is a tangent moved by its parameter (nil: the side does not depend on it).
+struct RelaxationLines {
+    var lo: (Double, Double)
+    var hi: (Double, Double)
+    var loTangent: (t: Double, dt: Double)? = nil
+    var hiTangent: (t: Double, dt: Double)? = nil
+
+    /// d(slope, intercept)/dp of the tangent at t(p): (f''(t), -f''(t) t) dt/dp.
+    static func tangentDerivative(_ tangent: (t: Double, dt: Double)?, _ d2f: (Double) -> Double) -> (Double, Double) {
+        guard let tangent else { return (0, 0) }
+        let k = d2f(tangent.t) * tangent.dt
+        return (k, -k * tangent.t)
+    }
+
+    /// The padded relaxation (`NeuronRelaxation.paddedForRounding`) and, when `d2f` is given,
+    /// the derivatives of the padded lines (the pad R (|a| M + |b|) moves with a and b).
+    func padded(l: Double, u: Double, d2f: ((Double) -> Double)?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        let rel = NeuronRelaxation(aL: lo.0, bL: lo.1, aU: hi.0, bU: hi.1).paddedForRounding(l: l, u: u)
+        guard let d2f else { return (rel, (0, 0), (0, 0)) }
+        return (rel, Self.paddedDerivative(line: lo, Self.tangentDerivative(loTangent, d2f), l: l, u: u, sign: -1),
+                Self.paddedDerivative(line: hi, Self.tangentDerivative(hiTangent, d2f), l: l, u: u, sign: 1))
+    }
+
+    /// Derivative of a line padded by sign R (|a| M + |b|), M = max(|l|, |u|) over finite ends.
+    static func paddedDerivative(line: (Double, Double), _ d: (Double, Double), l: Double, u: Double, sign: Double) -> (Double, Double) {
+        let m = Swift.max(l.isFinite ? Swift.abs(l) : 0, u.isFinite ? Swift.abs(u) : 0)
+        func sgn(_ x: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+        let pad = RoundingGuard.relative * (sgn(line.0) * d.0 * m + sgn(line.1) * d.1)
+        return (d.0, d.1 + sign * pad)
     }
 }
