@@ -86,6 +86,8 @@ struct Verify: ParsableCommand {
     @Option(help: "Projected-gradient restarts per input box and clause.") var restarts: Int = VerifierSettings().attackRestarts
     @Flag(help: "Keep restarting the attack until the time limit (a failed attack then ends in timeout).") var attackUntilTimeout = false
     @Option(help: "Procedure after the attack: \(VerificationMethod.allCases.map(\.rawValue).joined(separator: ", ")). auto picks by the problem (see README).") var method: VerificationMethod = .auto
+    @Option(help: "Branch and bound: how the neuron to split is chosen: \(BranchingHeuristic.allCases.map(\.rawValue).joined(separator: ", ")). auto: babsr on ReLU networks, bbps (GenBaB) otherwise.") var branching: BranchingHeuristic = .auto
+    @Option(help: "Branch and bound: where smooth activations are split: opt (GenBaB's pre-optimised points) or mid (the midpoint).") var branchPoints: BranchingPointStrategy = .optimized
     @Option(help: "Also write the VNN-COMP result text (answer line, then the counterexample) to this file.") var resultFile: String?
     @Flag(help: "Print a JSON object (status, counterexample {x, y}, time_s, method, details).") var json = false
 
@@ -102,6 +104,10 @@ struct Verify: ParsableCommand {
             settings.seed = seed
             settings.attackRestarts = restarts
             settings.attackUntilDeadline = attackUntilTimeout
+        settings.reluSplit.branching = branching
+        settings.reluSplit.branchPoints = branchPoints
+            settings.reluSplit.branching = branching
+            settings.reluSplit.branchPoints = branchPoints
             let line = ProgressLine.forStderr(enabled: !json)
             defer { line?.clear() }
             return try Verifier.forMethod(method, graph: problem.graph, property: problem.property,
@@ -127,6 +133,8 @@ struct Verify: ParsableCommand {
 }
 
 extension VerificationMethod: ExpressibleByArgument {}
+extension BranchingHeuristic: ExpressibleByArgument {}
+extension BranchingPointStrategy: ExpressibleByArgument {}
 
 /// The live progress line of branch-and-bound provers on stderr: only on a terminal, rewritten in
 /// place (the library throttles the callback to a few calls per second).
@@ -179,6 +187,8 @@ struct Run: ParsableCommand {
     @Option(help: "Projected-gradient restarts per input box and clause.") var restarts: Int = VerifierSettings().attackRestarts
     @Flag(help: "Keep restarting the attack until each instance's time limit (a failed attack then ends in timeout).") var attackUntilTimeout = false
     @Option(help: "Procedure after the attack: \(VerificationMethod.allCases.map(\.rawValue).joined(separator: ", ")). auto picks per instance (see README).") var method: VerificationMethod = .auto
+    @Option(help: "Branch and bound: how the neuron to split is chosen: \(BranchingHeuristic.allCases.map(\.rawValue).joined(separator: ", ")). auto: babsr on ReLU networks, bbps (GenBaB) otherwise.") var branching: BranchingHeuristic = .auto
+    @Option(help: "Branch and bound: where smooth activations are split: opt (GenBaB's pre-optimised points) or mid (the midpoint).") var branchPoints: BranchingPointStrategy = .optimized
     @Option(help: "Write one JSON object per instance (onnx, vnnlib, status, time_s, expected, ...) to this file.") var jsonOut: String?
 
     func validate() throws {

@@ -23,7 +23,7 @@ extension BoundEngine {
     /// together); the result does not depend on timing, only on the group sizes.
     func optimize(target: Int, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
                   relaxations: inout [Int: Relaxation], iterations: Int, settings: BoundSettings,
-                  goal: [Double]? = nil, partner: [Int]? = nil, splits: [Int: [Int: Bool]] = [:]) throws -> [Double] {
+                  goal: [Double]? = nil, partner: [Int]? = nil, splits: SplitMap = [:]) throws -> [Double] {
         let rows = A.rows
         let record = BackwardRecord()
         var best = try backward(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations, record: record)
@@ -73,11 +73,11 @@ extension BoundEngine {
     /// Projected Adam on one group of rows, from their CROWN bounds `initial`.
     private func optimizeGroup(target: Int, A: Matrix, initial: [Double], paramNodes: [Int], box: ValueBounds,
                                bounds: [ValueBounds?], relaxations: inout [Int: Relaxation], iterations: Int,
-                               settings: BoundSettings, goal: [Double]?, partner: [Int]?, splits: [Int: [Int: Bool]]) throws -> [Double] {
+                               settings: BoundSettings, goal: [Double]?, partner: [Int]?, splits: SplitMap) throws -> [Double] {
         let rows = A.rows
         var best = initial
-        if settings.floatSearch, let chain = floatChain(target: target, relaxations: relaxations,
-                                                        protect: splitNeurons(splits)) {
+        if settings.floatSearch, splits.isReluShaped, let chain = floatChain(target: target, relaxations: relaxations,
+                                                                            protect: splitNeurons(splits)) {
             // Search in Float, then evaluate the parameters found in Double (the reported bound).
             guard let found = floatSearch(chain: chain, A: A, box: box, bounds: bounds, iterations: iterations,
                                           settings: settings, goal: goal, partner: partner, splits: splits) else { return best }
@@ -98,11 +98,25 @@ extension BoundEngine {
                 if let l { any = true; for r in 0..<rows { pl[r, j] = l } }
                 if let u { any = true; for r in 0..<rows { pu[r, j] = u } }
             }
-            if any { params[i] = NodeParameters(lower: pl, upper: pu) }
+            // beta-CROWN multipliers of this node's split neurons (from 0: the CROWN bound).
+            let sp = splits[graph.nodes[i].inputs[0]]
+            if any || sp != nil {
+                var np = NodeParameters(lower: pl, upper: pu)
+                if let sp {
+                    np.beta = Matrix(zeros: rows, n)
+                    np.setSplits(sp, count: n)
+                }
+                params[i] = np
+            }
         }
         if params.isEmpty { return best }
-        var m1: [Int: NodeParameters] = params.mapValues { NodeParameters(lower: Matrix(zeros: rows, $0.lower.cols), upper: Matrix(zeros: rows, $0.upper.cols)) }
+        var m1: [Int: NodeParameters] = params.mapValues { p in
+            var z = NodeParameters(lower: Matrix(zeros: rows, p.lower.cols), upper: Matrix(zeros: rows, p.upper.cols))
+            if let b = p.beta { z.beta = Matrix(zeros: rows, b.cols) }
+            return z
+        }
         var m2 = m1
+        var betaRate = settings.betaLearningRate
         var lr = settings.learningRate
         let beta1 = 0.9, beta2 = 0.999, eps = 1e-8
         var stale = 0
@@ -181,8 +195,22 @@ extension BoundEngine {
                 }
                 step(&params[i]!.lower, g.lower, &m1[i]!.lower, &m2[i]!.lower)
                 step(&params[i]!.upper, g.upper, &m1[i]!.upper, &m2[i]!.upper)
+                // beta: unbounded Adam ascent, projected onto the signs the constraints allow.
+                if let G = g.beta, let lo = params[i]!.splitLower, let hi = params[i]!.splitUpper {
+                    let cols = G.cols
+                    for t in 0..<G.data.count where G.data[t] != 0 {
+                        let j = t % cols
+                        let gt = G.data[t]
+                        let mt = beta1 * m1[i]!.beta!.data[t] + (1 - beta1) * gt
+                        let vt = beta2 * m2[i]!.beta!.data[t] + (1 - beta2) * gt * gt
+                        m1[i]!.beta!.data[t] = mt; m2[i]!.beta!.data[t] = vt
+                        let upd = betaRate * (mt / c1) / ((vt / c2).squareRoot() + eps)
+                        params[i]!.beta!.data[t] = NodeParameters.effectiveBeta(params[i]!.beta!.data[t] + upd, lower: lo[j], upper: hi[j])
+                    }
+                }
             }
             lr *= settings.learningRateDecay
+            betaRate *= settings.learningRateDecay
             if Double(open) <= 0.85 * Double(active.count) { compact() }
         }
         return best
@@ -192,7 +220,16 @@ extension BoundEngine {
     /// the minimising input.
     func gradients(target: Int, record: BackwardRecord, box: ValueBounds, bounds: [ValueBounds?],
                    relaxations: [Int: Relaxation], params: [Int: NodeParameters]) throws -> [Int: NodeParameters] {
-        guard let Ain = record.atInput, let last = producer[target] else { return [:] }
+        try relaxedForward(target: target, record: record, box: box, bounds: bounds, relaxations: relaxations, params: params).grads
+    }
+
+    /// The relaxed network evaluated, row by row, at each row's minimiser (the box vertex its
+    /// input coefficients pick), through the relaxation lines its backward pass chose: the value
+    /// of every value in the cone (`values`, rows x size) and the parameters' gradients (`grads`).
+    func relaxedForward(target: Int, record: BackwardRecord, box: ValueBounds, bounds: [ValueBounds?],
+                        relaxations: [Int: Relaxation], params: [Int: NodeParameters]) throws
+        -> (grads: [Int: NodeParameters], values: [Int: Matrix]) {
+        guard let Ain = record.atInput, let last = producer[target] else { return ([:], [:]) }
         let rows = Ain.rows
         var values: [Int: Matrix] = [:]
         var x = Matrix(zeros: rows, Ain.cols)
@@ -225,6 +262,7 @@ extension BoundEngine {
                 var Y = Matrix(zeros: rows, X.cols)
                 let p = params[i]
                 var g = p.map { NodeParameters(lower: Matrix(zeros: rows, $0.lower.cols), upper: Matrix(zeros: rows, $0.upper.cols)) }
+                let betaGrad = p.flatMap { betaGradient($0, X: X) }
                 if op is Relu, let relax {
                     // ReLU fast path: the parameter is the lower slope; d(lower line)/dp = x.
                     let cols = X.cols
@@ -261,7 +299,11 @@ extension BoundEngine {
                     } } } }
                     } } } } }
                     values[node.output] = Y
-                    if p != nil { grads[i] = NodeParameters(lower: G, upper: Matrix(zeros: 0, cols)) }
+                    if p != nil {
+                        var gp = NodeParameters(lower: G, upper: Matrix(zeros: 0, cols))
+                        gp.beta = betaGrad
+                        grads[i] = gp
+                    }
                     continue
                 }
                 for r in 0..<rows {
@@ -269,33 +311,28 @@ extension BoundEngine {
                         let a = Aout?[r, j] ?? 1
                         let xv = X[r, j]
                         let pl = p?.lower[r, j] ?? .nan, pu = p?.upper[r, j] ?? .nan
+                        // Only the side the row's coefficient selects matters (and its parameter).
+                        let usePL = a > 0 && !pl.isNaN, usePU = a < 0 && !pu.isNaN
+                        if usePL || usePU {
+                            // The chosen side and its derivative with respect to its parameter.
+                            let (rel, dl, du) = op.relaxationWithDerivatives(l: b.lower[j], u: b.upper[j],
+                                                                              lowerParameter: usePL ? pl : nil, upperParameter: usePU ? pu : nil)
+                            Y[r, j] = a >= 0 ? rel.aL * xv + rel.bL : rel.aU * xv + rel.bU
+                            if usePL { g![r, j, lower: true] = a * (dl.0 * xv + dl.1) }
+                            else { g![r, j, lower: false] = a * (du.0 * xv + du.1) }
+                            continue
+                        }
                         let rel: NeuronRelaxation
-                        if !pl.isNaN || !pu.isNaN {
-                            rel = op.relaxation(l: b.lower[j], u: b.upper[j], lowerParameter: pl.isNaN ? nil : pl, upperParameter: pu.isNaN ? nil : pu)
-                        } else if let relax {
+                        if let relax {
                             rel = NeuronRelaxation(aL: relax.aL[j], bL: relax.bL[j], aU: relax.aU[j], bU: relax.bU[j])
                         } else {
                             rel = op.relaxation(l: b.lower[j], u: b.upper[j], lowerParameter: nil, upperParameter: nil)
                         }
                         Y[r, j] = a >= 0 ? rel.aL * xv + rel.bL : rel.aU * xv + rel.bU
-                        // Derivative of the chosen side with respect to its parameter (central difference).
-                        if a > 0, !pl.isNaN {
-                            let h = 1e-4
-                            let lo = max(0, pl - h), hi = min(1, pl + h)
-                            let f1 = op.relaxation(l: b.lower[j], u: b.upper[j], lowerParameter: hi, upperParameter: pu.isNaN ? nil : pu)
-                            let f0 = op.relaxation(l: b.lower[j], u: b.upper[j], lowerParameter: lo, upperParameter: pu.isNaN ? nil : pu)
-                            g![r, j, lower: true] = a * ((f1.aL - f0.aL) * xv + (f1.bL - f0.bL)) / (hi - lo)
-                        } else if a < 0, !pu.isNaN {
-                            let h = 1e-4
-                            let lo = max(0, pu - h), hi = min(1, pu + h)
-                            let f1 = op.relaxation(l: b.lower[j], u: b.upper[j], lowerParameter: pl.isNaN ? nil : pl, upperParameter: hi)
-                            let f0 = op.relaxation(l: b.lower[j], u: b.upper[j], lowerParameter: pl.isNaN ? nil : pl, upperParameter: lo)
-                            g![r, j, lower: false] = a * ((f1.aU - f0.aU) * xv + (f1.bU - f0.bU)) / (hi - lo)
-                        }
                     }
                 }
                 values[node.output] = Y
-                if let g { grads[i] = g }
+                if var g { g.beta = betaGrad; grads[i] = g }
             case .bilinear:
                 let (xv, yv) = (node.inputs[0], node.inputs[1])
                 let X = values[xv]!, Yin = values[yv]!, bx = bounds[xv]!, by = bounds[yv]!
@@ -311,7 +348,7 @@ extension BoundEngine {
                 values[node.output] = Z
             }
         }
-        return grads
+        return (grads, values)
     }
 
     /// An affine node applied to each row of its variable inputs.
@@ -356,19 +393,51 @@ extension BoundEngine {
 }
 
 extension BoundEngine {
-    /// Split neurons by ReLU node (from splits keyed by the ReLU's input value).
-    func splitNeurons(_ splits: [Int: [Int: Bool]]) -> [Int: Set<Int>] {
+    /// Split neurons by elementwise node (from splits keyed by the node's input value).
+    func splitNeurons(_ splits: SplitMap) -> [Int: Set<Int>] {
         var out: [Int: Set<Int>] = [:]
-        for (i, node) in graph.nodes.enumerated() where node.op is Relu {
+        for (i, node) in graph.nodes.enumerated() where kinds[i] == .elementwise {
             if let sp = splits[node.inputs[0]] { out[i] = Set(sp.keys) }
         }
         return out
     }
 }
 
+extension SplitMap {
+    /// Whether every split is a ReLU split (one side, at 0): what the Float search handles.
+    var isReluShaped: Bool {
+        values.allSatisfy { $0.values.allSatisfy { r in r.hasLower != r.hasUpper && (r.hasLower ? r.lower : r.upper) == 0 } }
+    }
+}
+
+extension BoundEngine {
+    /// d(bound)/d(beta) per row and neuron, given X, the relaxed network's value of the split
+    /// neurons' inputs at the row's minimiser: the term beta (end - z) has derivative end - z,
+    /// with end the lower split end for beta > 0 and the upper one for beta < 0; at beta = 0 the
+    /// side that improves the bound (0 when neither does).
+    func betaGradient(_ p: NodeParameters, X: Matrix) -> Matrix? {
+        guard let beta = p.beta, let lo = p.splitLower, let hi = p.splitUpper else { return nil }
+        var G = Matrix(zeros: beta.rows, beta.cols)
+        let split = lo.indices.filter { lo[$0] > -.infinity || hi[$0] < .infinity }
+        for r in 0..<beta.rows {
+            for j in split {
+                let b = beta[r, j], z = X[r, j]
+                if b > 0 { G[r, j] = lo[j] - z }
+                else if b < 0 { G[r, j] = hi[j] - z }
+                else if lo[j] > -.infinity && lo[j] - z > 0 { G[r, j] = lo[j] - z }
+                else if hi[j] < .infinity && hi[j] - z < 0 { G[r, j] = hi[j] - z }
+            }
+        }
+        return G
+    }
+}
+
 extension NodeParameters {
     func selectingRows(_ idx: [Int]) -> NodeParameters {
-        NodeParameters(lower: lower.selectingRows(idx), upper: upper.selectingRows(idx))
+        var p = NodeParameters(lower: lower.selectingRows(idx), upper: upper.selectingRows(idx))
+        p.beta = beta?.selectingRows(idx)
+        p.splitLower = splitLower; p.splitUpper = splitUpper
+        return p
     }
     subscript(r: Int, j: Int, lower lower: Bool) -> Double {
         get { lower ? self.lower[r, j] : self.upper[r, j] }

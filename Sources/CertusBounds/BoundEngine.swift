@@ -22,12 +22,30 @@ public struct ValueBounds: Sendable, Equatable {
 struct NodeParameters {
     var lower: Matrix   // rows x n, NaN where the neuron has no lower parameter
     var upper: Matrix
-    /// beta-CROWN: per row, the Lagrange multiplier (>= 0; negatives count as 0) of each split
-    /// neuron's constraint, whose direction `splitSign` gives per neuron: +1 for z >= 0
-    /// (active), -1 for z <= 0 (inactive), 0 for a neuron not split. The term -beta * sign * z is
-    /// <= 0 on the domain, so subtracting it keeps the bound a lower bound for any beta >= 0.
+    /// beta-CROWN (general splits, GenBaB): per row, a signed Lagrange multiplier of each split
+    /// neuron's constraints z >= splitLower (used when beta > 0) and z <= splitUpper (beta < 0).
+    /// The term beta (bound - z), with bound the constraint's end on beta's side, is <= 0 on the
+    /// domain, so adding it keeps the bound a lower bound for any beta; a sign whose constraint
+    /// the neuron does not have counts as 0 (`effectiveBeta`).
     var beta: Matrix? = nil
-    var splitSign: [Double]? = nil
+    /// Per neuron, the split interval's ends (-inf / +inf where that side is not split).
+    var splitLower: [Double]? = nil
+    var splitUpper: [Double]? = nil
+
+    /// Sets `splitLower`/`splitUpper` from a node's split map (neurons below `count`).
+    mutating func setSplits(_ sp: [Int: SplitInterval], count: Int) {
+        var lo = [Double](repeating: -.infinity, count: count), hi = [Double](repeating: .infinity, count: count)
+        for (j, r) in sp where j < count { lo[j] = r.lower; hi[j] = r.upper }
+        splitLower = lo; splitUpper = hi
+    }
+
+    /// beta projected onto the signs the neuron's constraints allow.
+    @inline(__always)
+    static func effectiveBeta(_ b: Double, lower: Double, upper: Double) -> Double {
+        if b > 0 { return lower > -.infinity ? b : 0 }
+        if b < 0 { return upper < .infinity ? b : 0 }
+        return 0
+    }
 }
 
 /// The linear-relaxation bound engine: IBP, CROWN and alpha-CROWN over a general graph.
@@ -209,11 +227,19 @@ public final class BoundEngine {
                 if relaxations[i] == nil { relaxations[i] = relaxation(node: i, bounds: b) }
                 record?.atNode[i] = Aout
                 var Ain = elementwiseBackward(node: i, A: Aout, relax: relaxations[i]!, bounds: b, parameters: parameters?[i], bias: &bias)
-                if let p = parameters?[i], let beta = p.beta, let sign = p.splitSign {
+                if let p = parameters?[i], let beta = p.beta, let lo = p.splitLower, let hi = p.splitUpper {
+                    // beta (end - z): coefficient -beta on z, beta * end into the bias (padded).
+                    let split = lo.indices.filter { lo[$0] > -.infinity || hi[$0] < .infinity }
                     for r in 0..<Ain.rows {
-                        for j in sign.indices where sign[j] != 0 {
-                            Ain[r, j] -= Swift.max(0, beta[r, j]) * sign[j]
+                        var add = 0.0, mag = 0.0
+                        for j in split {
+                            let b = NodeParameters.effectiveBeta(beta[r, j], lower: lo[j], upper: hi[j])
+                            if b == 0 { continue }
+                            Ain[r, j] -= b
+                            let t = b * (b > 0 ? lo[j] : hi[j])
+                            add += t; mag += Swift.abs(t)
                         }
+                        bias[r] += add - RoundingGuard.relative * mag
                     }
                 }
                 accumulate(v, Ain)

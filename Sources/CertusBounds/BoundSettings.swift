@@ -67,6 +67,10 @@ public struct BoundSettings: Sendable {
     /// are chosen for re-bounding by a plain IBP pass, keep that pass's bounds otherwise, and no
     /// intersection is taken. Looser; for comparisons only (default false).
     public var referenceCompatible: Bool = false
+    /// Branch and bound: also evaluate the relaxed network at each spec row's CROWN minimiser
+    /// and report every splittable node's input there (`DomainBounds.NeuronInfo.relaxedInput`,
+    /// what BBPS's estimate needs). One forward pass per domain. Default false.
+    public var relaxedValues: Bool = false
     /// Stop optimising at this time (bounds computed so far stay sound).
     public var deadline: Date? = nil
 

@@ -40,7 +40,7 @@ extension BoundEngine {
     /// Returns nil when the graph is not such a chain or the settings ask for something only the
     /// general pass does (IBP only, reference-compatible mode, optimised intermediate bounds).
     func chainIntermediateBounds(box: ValueBounds, settings: BoundSettings, relaxations: inout [Int: Relaxation],
-                                 splits: [Int: [Int: Bool]], known: [ValueBounds?]?) throws -> [ValueBounds?]? {
+                                 splits: SplitMap, known: [ValueBounds?]?) throws -> [ValueBounds?]? {
         guard settings.method != .ibp, !settings.referenceCompatible, settings.intersectWithIBP,
               settings.method == .crown || settings.alphaIntermediateIterations == 0,
               graph.outputs.count == 1, let chain = outputChain else { return nil }

@@ -17,7 +17,7 @@ extension BoundEngine {
     /// alpha-CROWN bounds); they are intersected in, and values that no split can reach (those
     /// computed before the first split neuron) keep them without a new CROWN pass.
     func intermediateBounds(box: ValueBounds, settings: BoundSettings,
-                            relaxations: inout [Int: Relaxation], splits: [Int: [Int: Bool]] = [:],
+                            relaxations: inout [Int: Relaxation], splits: SplitMap = [:],
                             known: [ValueBounds?]? = nil) throws -> [ValueBounds?] {
         var bounds = [ValueBounds?](repeating: nil, count: graph.values.count)
         bounds[graph.input] = box
@@ -88,14 +88,14 @@ extension BoundEngine {
         return true
     }
 
-    /// Clamps the split neurons of `value` (active: x >= 0, inactive: x <= 0) and widens NaN
+    /// Clamps the split neurons of `value` to their split intervals and widens NaN
     /// ends to infinity (an overflowing model gets infinite bounds, not an error).
     /// - Throws: `InfeasibleDomain` when a split empties a neuron's interval.
-    func applySplits(_ b: inout ValueBounds, value: Int, splits: [Int: [Int: Bool]]) throws {
+    func applySplits(_ b: inout ValueBounds, value: Int, splits: SplitMap) throws {
         b.widenNaN()
         if let sp = splits[value] {
-            for (j, active) in sp {
-                if active { b.lower[j] = max(b.lower[j], 0) } else { b.upper[j] = min(b.upper[j], 0) }
+            for (j, r) in sp {
+                b.lower[j] = max(b.lower[j], r.lower); b.upper[j] = min(b.upper[j], r.upper)
                 if b.lower[j] > b.upper[j] { throw InfeasibleDomain() }
             }
         }
@@ -158,6 +158,7 @@ extension BoundEngine {
         }
         var lb: [Double]
         var crownRows: [RowBound]? = nil
+        var crownRelax: [Int: Relaxation]? = nil
         let record = BackwardRecord()
         let domainMode = settings.alphaIntermediateIterations == 0 || !splits.isEmpty
         if settings.method == .alphaCrown && !domainMode {
@@ -166,6 +167,7 @@ extension BoundEngine {
         } else {
             lb = try backward(target: out, A: A, box: box, bounds: bounds, relaxations: &relax,
                               record: record, intervalsOnly: settings.method == .ibp)
+            crownRelax = relax
             if settings.method == .alphaCrown {
                 // A branch-and-bound domain: CROWN first (its coefficients steer branching and
                 // give a counterexample candidate), then alpha and beta (the split constraints'
@@ -181,12 +183,13 @@ extension BoundEngine {
             let lo = lb[k] - a.d, hi = -lb[r + k] - a.d
             return RowBound(lower: lo.isNaN ? -.infinity : lo, upper: hi.isNaN ? .infinity : hi)
         }
-        return domainBounds(rows: result, coefficientRows: crownRows ?? result, record: record, bounds: bounds)
+        return domainBounds(rows: result, coefficientRows: crownRows ?? result, record: record, bounds: bounds,
+                            box: box, relaxations: crownRelax, withValues: settings.relaxedValues)
     }
 
     /// The intermediate bounds of a domain (its splits as a neuron → active map) and the
     /// relaxations they give: the dense-chain pass when it applies, the general one otherwise.
-    func domainIntermediateBounds(box: ValueBounds, splitMap: [Int: [Int: Bool]], settings: BoundSettings,
+    func domainIntermediateBounds(box: ValueBounds, splitMap: SplitMap, settings: BoundSettings,
                                   root: IntermediateBounds?, relaxations relax: inout [Int: Relaxation]) throws -> [ValueBounds?] {
         try settings.chainFastPath
             ? chainIntermediateBounds(box: box, settings: settings, relaxations: &relax, splits: splitMap, known: root?.values)
@@ -197,18 +200,31 @@ extension BoundEngine {
     /// `DomainBounds` of rows bounded by one recorded backward pass (its input coefficients, the
     /// coefficients that reached every ReLU, and the ReLU input bounds used).
     func domainBounds(rows result: [RowBound], coefficientRows: [RowBound], record: BackwardRecord,
-                      bounds: [ValueBounds?]) -> DomainBounds {
+                      bounds: [ValueBounds?], box: ValueBounds, relaxations: [Int: Relaxation]? = nil,
+                      withValues: Bool = false) -> DomainBounds {
         let r = result.count
         var domain = DomainBounds(rows: result)
         if let Ain = record.atInput {
             domain.inputCoefficients = (0..<r).map { Array(Ain.row($0)) }
             domain.coefficientRows = coefficientRows
         }
-        for (i, node) in graph.nodes.enumerated() where node.op is Relu {
+        // The relaxed network's values at the rows' minimisers (BBPS), when asked for.
+        var relaxed: [Int: Matrix] = [:]
+        if withValues, record.atInput != nil, let relaxations {
+            let sub = BackwardRecord()
+            sub.atInput = record.atInput!.selectingRows(Array(0..<r))
+            for (k, M) in record.atNode { sub.atNode[k] = M.selectingRows(Array(0..<r)) }
+            relaxed = (try? relaxedForward(target: graph.outputs[0], record: sub, box: box, bounds: bounds,
+                                           relaxations: relaxations, params: [:]).values) ?? [:]
+        }
+        for (i, node) in graph.nodes.enumerated() where kinds[i] == .elementwise {
+            guard let op = node.op as? any ElementwiseRelaxation else { continue }
             let v = node.inputs[0]
             guard let b = bounds[v] else { continue }
             let lambda = record.atNode[i].map { M in (0..<r).map { Array(M.row($0)) } }
-            domain.relus.append(.init(node: i, value: v, lower: b.lower, upper: b.upper, lambda: lambda))
+            var info = DomainBounds.NeuronInfo(node: i, value: v, operation: op, lower: b.lower, upper: b.upper, lambda: lambda)
+            if let Z = relaxed[v], Z.rows == r { info.relaxedInput = (0..<r).map { Array(Z.row($0)) } }
+            domain.splittable.append(info)
         }
         return domain
     }
@@ -249,12 +265,17 @@ extension BoundEngine {
               domains.allSatisfy({ $0.atoms.allSatisfy { $0.c.count == size(out) } }) else { return each(crownSettings) }
         var baseRelax: [Int: Relaxation] = [:]
         let allSplits = NeuronSplit.byValue(domains.flatMap(\.splits))
-        guard let baseBounds = try? chainIntermediateBounds(box: box, settings: crownSettings, relaxations: &baseRelax,
+        // Batching needs the Float search's dense ReLU chain; other networks bound each domain
+        // with alpha/beta-CROWN on its own (the domains on the cores).
+        var single = settings
+        single.threads = 1
+        guard allSplits.isReluShaped,
+              let baseBounds = try? chainIntermediateBounds(box: box, settings: crownSettings, relaxations: &baseRelax,
                                                             splits: [:], known: root?.values),
               let chain = floatChain(target: out, relaxations: baseRelax, protect: splitNeurons(allSplits))
-        else { return each(crownSettings) }
+        else { return each(single) }
         // Each domain's intermediate bounds and relaxations, on the cores.
-        struct Prepared { var bounds: [ValueBounds?]; var relax: [Int: Relaxation]; var splitMap: [Int: [Int: Bool]] }
+        struct Prepared { var bounds: [ValueBounds?]; var relax: [Int: Relaxation]; var splitMap: SplitMap }
         let prepared = concurrentResults(count) { t in
             let sm = NeuronSplit.byValue(domains[t].splits)
             var relax: [Int: Relaxation] = [:]
@@ -267,7 +288,7 @@ extension BoundEngine {
         let m = size(out)
         var rowsOf: [Int: Range<Int>] = [:]
         var data: [Double] = []
-        var rowSplits: [[Int: [Int: Bool]]] = []
+        var rowSplits: [SplitMap] = []
         var goals: [Double] = []     // a row needs no more work once its bound refutes it
         for t in live {
             guard case .success(let p) = prepared[t] else { continue }
@@ -301,10 +322,13 @@ extension BoundEngine {
                         for (node, np) in found {
                             var e = NodeParameters(lower: np.lower.selectingRows(local), upper: Matrix(zeros: 0, np.lower.cols))
                             if let beta = np.beta, let sp = prep.splitMap[self.graph.nodes[node].inputs[0]] {
-                                e.beta = beta.selectingRows(local)
-                                var sg = [Double](repeating: 0, count: np.lower.cols)
-                                for (j, a) in sp where j < sg.count { sg[j] = a ? 1 : -1 }
-                                e.splitSign = sg
+                                // The Float search's multipliers are >= 0 in the constraint's direction.
+                                var sb = beta.selectingRows(local)
+                                for j in 0..<sb.cols where !(sp[j]?.hasLower ?? true) {
+                                    for r in 0..<sb.rows { sb[r, j] = -sb[r, j] }
+                                }
+                                e.beta = sb
+                                e.setSplits(sp, count: np.lower.cols)
                             }
                             q[node] = e
                         }
@@ -326,7 +350,7 @@ extension BoundEngine {
                         let rows = atoms.enumerated().map { k, a in RowBound(lower: lb[k] - a.d, upper: .infinity) }
                         let crownRows = atoms.enumerated().map { k, a in RowBound(lower: crown[k] - a.d, upper: .infinity) }
                         guard rows.allSatisfy({ !$0.lower.isNaN }) else { throw BoundError("a bound is NaN") }
-                        return self.domainBounds(rows: rows, coefficientRows: crownRows, record: record, bounds: prep.bounds)
+                        return self.domainBounds(rows: rows, coefficientRows: crownRows, record: record, bounds: prep.bounds, box: box)
                     }
                 }
             }
@@ -336,23 +360,62 @@ extension BoundEngine {
 
     /// Values feeding ReLU nodes: the neurons a ReLU split can constrain.
     public var reluInputs: [Int] { graph.nodes.filter { $0.op is Relu }.map { $0.inputs[0] } }
+    /// The elementwise nodes with a relaxation (`ElementwiseRelaxation`), whose inputs branch
+    /// and bound may split, in graph order.
+    public var splittableNodes: [Int] {
+        graph.nodes.indices.filter { kinds[$0] == .elementwise && graph.nodes[$0].op is any ElementwiseRelaxation }
+    }
+    /// The operators of `splittableNodes`.
+    public var splittableOperations: [any ElementwiseRelaxation] {
+        splittableNodes.map { graph.nodes[$0].op as! any ElementwiseRelaxation }
+    }
 }
 
-/// A ReLU split: the neuron `index` of graph value `value` (a ReLU's input) is constrained to
-/// be >= 0 (`active`) or <= 0.
+/// A branch-and-bound split (GenBaB's general form; beta-CROWN's ReLU split is the case
+/// `point` 0): neuron `index` of graph value `value` (the input of a splittable node) is
+/// constrained to z <= `point` (`above` false) or z >= `point` (`above` true), which narrows its
+/// interval to [l, point] or [point, u].
 public struct NeuronSplit: Hashable, Sendable {
     public var value: Int
     public var index: Int
-    public var active: Bool
-    public init(value: Int, index: Int, active: Bool) { self.value = value; self.index = index; self.active = active }
+    /// The branching point p (0 for ReLU-like kinks).
+    public var point: Double
+    /// true: z >= point; false: z <= point.
+    public var above: Bool
+    public init(value: Int, index: Int, point: Double, above: Bool) {
+        self.value = value; self.index = index; self.point = point; self.above = above
+    }
+    /// A ReLU split at 0: active (z >= 0) or inactive (z <= 0).
+    public init(value: Int, index: Int, active: Bool) { self.init(value: value, index: index, point: 0, above: active) }
+    /// Whether this is the z >= point side (for a ReLU split: the active side).
+    public var active: Bool { above }
 
-    /// Splits as value -> neuron -> active (the form the bound passes take).
-    static func byValue(_ splits: [NeuronSplit]) -> [Int: [Int: Bool]] {
-        var map: [Int: [Int: Bool]] = [:]
-        for sp in splits { map[sp.value, default: [:]][sp.index] = sp.active }
+    /// Splits as value -> neuron -> the interval they leave (several splits of one neuron
+    /// intersect): the form the bound passes take.
+    static func byValue(_ splits: [NeuronSplit]) -> SplitMap {
+        var map: SplitMap = [:]
+        for sp in splits {
+            var r = map[sp.value]?[sp.index] ?? SplitInterval()
+            if sp.above { r.lower = Swift.max(r.lower, sp.point) } else { r.upper = Swift.min(r.upper, sp.point) }
+            map[sp.value, default: [:]][sp.index] = r
+        }
         return map
     }
 }
+
+/// The interval the splits of one neuron leave (-inf / +inf where that side is not split).
+public struct SplitInterval: Hashable, Sendable {
+    public var lower = -Double.infinity
+    public var upper = Double.infinity
+    public init() {}
+    public init(lower: Double, upper: Double) { self.lower = lower; self.upper = upper }
+    /// The beta-CROWN constraint directions this neuron has: z >= lower and/or z <= upper.
+    var hasLower: Bool { lower > -.infinity }
+    var hasUpper: Bool { upper < .infinity }
+}
+
+/// Split constraints by value (a splittable node's input) and neuron.
+typealias SplitMap = [Int: [Int: SplitInterval]]
 
 /// Proven bounds of every intermediate value over some box (opaque; see `BoundEngine.rootBounds`).
 public struct IntermediateBounds: Sendable {
@@ -379,15 +442,21 @@ public struct InfeasibleDomain: Error, Sendable {}
 
 /// Everything a branch-and-bound step needs from one bound computation.
 public struct DomainBounds: Sendable {
-    public struct ReluInfo: Sendable {
-        /// The ReLU node's index in `graph.nodes` and its input value.
+    /// One elementwise node whose input branch and bound may split (ReLU, Sigmoid, ...).
+    public struct NeuronInfo: Sendable {
+        /// The node's index in `graph.nodes` and its input value.
         public var node: Int
         public var value: Int
-        /// Bounds of the ReLU's input (after splits).
+        /// The node's operator: its relaxation and where it can be split (`branchingPoint`).
+        public var operation: any ElementwiseRelaxation
+        /// Bounds of the node's input (after splits).
         public var lower: [Double]
         public var upper: [Double]
-        /// Per spec row, the coefficients of the lower bound on the ReLU's output (CROWN only).
+        /// Per spec row, the coefficients of the lower bound on the node's output (CROWN only).
         public var lambda: [[Double]]?
+        /// Per spec row, the node's input in the relaxed network at the row's CROWN minimiser
+        /// (`BoundSettings.relaxedValues`; BBPS's estimate), or nil.
+        public var relaxedInput: [[Double]]? = nil
     }
     /// Bounds of c . y - d per atom (the upper bound is +inf where it was not computed: the
     /// batched mode of `BoundEngine.boundDomains`).
@@ -398,6 +467,7 @@ public struct DomainBounds: Sendable {
     /// (CROWN's; `rows` may be tighter when alpha/beta optimisation followed). Whatever uses the
     /// coefficients together with a bound (clipping) must use these.
     public var coefficientRows: [RowBound] = []
-    public var relus: [ReluInfo] = []
+    /// Every elementwise node with a relaxation, in graph order (ReLU nodes among them).
+    public var splittable: [NeuronInfo] = []
     public init(rows: [RowBound]) { self.rows = rows }
 }

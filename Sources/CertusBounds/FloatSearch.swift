@@ -179,7 +179,7 @@ extension BoundEngine {
     /// search stopped before its first step. The caller evaluates them in Double.
     func floatSearch(chain: FloatChain, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
                      iterations: Int, settings: BoundSettings, goal: [Double]?, partner: [Int]?,
-                     splits: [Int: [Int: Bool]] = [:], rowSplits perRow: [[Int: [Int: Bool]]]? = nil) -> [Int: NodeParameters]? {
+                     splits: SplitMap = [:], rowSplits perRow: [SplitMap]? = nil) -> [Int: NodeParameters]? {
         let rows = A.rows
         let steps = chain.steps
         let reluSteps = steps.indices.filter { if case .relu = steps[$0] { return true } else { return false } }
@@ -201,6 +201,8 @@ extension BoundEngine {
         // beta-CROWN multipliers of the split neurons (domain constraints), from 0. The splits
         // are the same for every row (`splits`) or given per row (`perRow`, a batch of domains);
         // a split neuron's relaxation is exact (identity or zero) whatever the chain's default.
+        // This search knows ReLU splits only: one side, at 0 (a general split goes to the Double search).
+        guard splits.isReluShaped, perRow?.allSatisfy(\.isReluShaped) ?? true else { return nil }
         var rowSplits: [Int: [[(Int, Float)]]] = [:]      // by step: per working row, (neuron, sign)
         var betas: [Int: [Float]] = [:]
         for k in reluSteps {
@@ -214,7 +216,7 @@ extension BoundEngine {
                 guard let sp = perRow?[r][v] ?? splits[v], !sp.isEmpty else { continue }
                 lists[r] = sp.compactMap { j, a -> (Int, Float)? in
                     guard let c = compressed.map({ $0[j] }) ?? (j < n ? j : nil) else { return nil }
-                    return (c, Float(a ? 1 : -1))
+                    return (c, Float(a.hasLower ? 1 : -1))
                 }.sorted { $0.0 < $1.0 }
                 for (j, _) in lists[r] { params[k]![r * n + j] = .nan }
                 any = true
@@ -534,11 +536,14 @@ extension BoundEngine {
                                    upper: Matrix(zeros: 0, n0))
             if let bt = bestBetas[k] {
                 p.beta = Matrix(rows: rows, cols: n0, data: expand(bt, fill: 0))
-                // The signs when they are the same for every row; a batch caller sets its own.
+                // The split intervals when they are the same for every row; a batch caller sets
+                // its own. This search's multipliers are >= 0 in each constraint's direction:
+                // the signed form (`NodeParameters.beta`) negates those of z <= 0.
                 if let sp = splits[graph.nodes[node].inputs[0]] {
-                    var sg = [Double](repeating: 0, count: n0)
-                    for (j, a) in sp where j < n0 { sg[j] = a ? 1 : -1 }
-                    p.splitSign = sg
+                    p.setSplits(sp, count: n0)
+                    for (j, r) in sp where j < n0 && !r.hasLower {
+                        for row in 0..<rows { p.beta![row, j] = -p.beta![row, j] }
+                    }
                 }
             }
             out[node] = p

@@ -101,6 +101,10 @@ public protocol ElementwiseRelaxation: ElementwiseUnary {
     /// `.optimized` the point that minimises the children's summed looseness (a precomputed
     /// table; `BranchingPoints`). Default: nil (never split).
     func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double?
+    /// Whether the function is piecewise linear with its only kink at a branching point (ReLU,
+    /// LeakyReLU): then a neuron split there is exact on both sides, and a domain with every
+    /// such neuron split is decided exactly by its LP. Default false.
+    var isPiecewiseLinear: Bool { get }
 }
 
 /// How `ElementwiseRelaxation.branchingPoint` places a split (`certus verify --branch-points`).
@@ -122,6 +126,8 @@ extension ElementwiseRelaxation {
     public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { (nil, nil) }
 
     public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? { nil }
+
+    public var isPiecewiseLinear: Bool { false }
 
     public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {

@@ -1,4 +1,5 @@
 import Foundation
+import CertusGraph
 // Knobs of the complete provers (ReLU-split branch and bound, MILP), kept in their own file.
 
 /// Settings of `ReluSplitProver` (branch and bound over ReLU splits, with exact LPs at the
@@ -52,6 +53,15 @@ public struct ReluSplitSettings: Sendable, Equatable, Codable {
     /// read once per iteration for 128 children (about 2x the domains per second of one at a
     /// time on mnist-net_256x4).
     public var batchDomains: Int = 64
+    /// How the neuron to split is chosen (`certus verify --branching`). Default `auto`: BaBSR
+    /// on piecewise-linear networks (ReLU, LeakyReLU), BBPS (GenBaB) otherwise.
+    public var branching: BranchingHeuristic = .auto
+    /// Where smooth activations are split (`certus verify --branch-points`). Default
+    /// `optimized`: GenBaB's pre-optimised points (ReLU-like kinks are always split at the kink).
+    public var branchPoints: BranchingPointStrategy = .optimized
+    /// Smooth neurons whose input interval is narrower than this are not split (their
+    /// relaxation is already tight; GenBaB uses 0.01). Piecewise-linear kinks are always split.
+    public var minimumSplitWidth: Double = 0.01
 
     public init() {}
 

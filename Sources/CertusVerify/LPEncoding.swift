@@ -57,13 +57,13 @@ public final class NetworkLP {
     /// Builds the LP of `graph` over `box`, with the ReLU input bounds of `relus`.
     /// - Parameters:
     ///   - graph: the graph the bounds refer to (`BoundEngine.graph`, after GeLU fusion).
-    ///   - relus: `DomainBounds.relus` of the domain (input bounds of every ReLU node, after splits).
+    ///   - relus: `DomainBounds.splittable` of the domain (input bounds of every ReLU node, after splits).
     /// - Throws: `LPEncodingError` for an unsupported graph, non-finite coefficients, an unstable
     ///   ReLU bound beyond `maxUnstableBound`, or numbers GLPK cannot be given (the `LPError`
     ///   message, e.g. out of range, with the node or input it comes from): weights, box or bounds
     ///   beyond `LinearProgram.maxMagnitude`, non-zero coefficients below
     ///   `LinearProgram.minCoefficientMagnitude`. `LPError` from the slack variable.
-    public init(graph: Graph, box: InputBox, relus: [DomainBounds.ReluInfo], mode: Mode = .relaxation,
+    public init(graph: Graph, box: InputBox, relus: [DomainBounds.NeuronInfo], mode: Mode = .relaxation,
                 elastic: Bool = false) throws {
         let lp = LinearProgram()
         self.lp = lp
@@ -84,7 +84,7 @@ public final class NetworkLP {
         let slack: Int? = elastic ? try lp.addVariable(lower: 0, upper: slackCap) : nil
         slackVariable = slack
         var exprs: [Int: [LPExpression]] = [graph.input: xs.map { LPExpression(terms: [($0, 1)], constant: 0) }]
-        var reluByNode: [Int: DomainBounds.ReluInfo] = [:]
+        var reluByNode: [Int: DomainBounds.NeuronInfo] = [:]
         for r in relus { reluByNode[r.node] = r }
         var unstable = 0
         var zVarsByNode: [Int: [Int]] = [:]

@@ -52,7 +52,7 @@ public struct MILPProver: PropertyProver {
         } catch is InfeasibleDomain {
             return pc.clauses.map { _ in .unknown("infeasible bounds") }
         }
-        let net = try NetworkLP(graph: engine.graph, box: pc.box, relus: db.relus, mode: .milp)
+        let net = try NetworkLP(graph: engine.graph, box: pc.box, relus: db.splittable, mode: .milp)
         guard net.unstableCount <= settings.milp.maxUnstable else {
             let why = "\(net.unstableCount) unstable ReLUs > maxUnstable \(settings.milp.maxUnstable)"
             return pc.clauses.map { _ in .unknown(why) }

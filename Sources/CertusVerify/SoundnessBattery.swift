@@ -38,15 +38,17 @@ public enum SoundnessBattery {
         case alphaCrown = "alpha-crown"
         case inputSplit = "input-split"
         case reluSplit = "relu-split"
+        /// Branch and bound on networks of every relaxable operator (GenBaB's general splits).
+        case bab
         case milp, auto
 
         /// The networks the method is run on: IBP bounds every operator; CROWN, alpha-CROWN,
-        /// input splitting and `auto` need linear relaxations; ReLU splitting and the MILP need
+        /// input splitting, `bab` and `auto` need linear relaxations; ReLU splitting and the MILP need
         /// piecewise-linear networks (their leaves are LPs).
         public var family: RandomNetwork.Family {
             switch self {
             case .ibp: return .general
-            case .crown, .alphaCrown, .inputSplit, .auto: return .relaxable
+            case .crown, .alphaCrown, .inputSplit, .auto, .bab: return .relaxable
             case .reluSplit, .milp: return .piecewiseLinear
             }
         }

@@ -5,8 +5,8 @@ import CertusBounds
 /// Which decision procedures run after the attack (`certus verify --method`).
 public enum VerificationMethod: String, Sendable, Equatable, Codable, CaseIterable {
     /// Chosen by the problem: CROWN, alpha-CROWN, then input splitting when the input has at
-    /// most `VerifierSettings.inputSplitMaxDimension` free coordinates, ReLU splitting otherwise
-    /// (when available in this build).
+    /// most `VerifierSettings.inputSplitMaxDimension` free coordinates, branch and bound over neuron splits (`bab`) otherwise
+    /// (`bab`: ReLU or general branching).
     case auto
     /// The falsification attack only (it may use the whole time limit).
     case attack
@@ -16,7 +16,10 @@ public enum VerificationMethod: String, Sendable, Equatable, Codable, CaseIterab
     case alphaCrown = "alpha-crown"
     /// The attack, then input-splitting branch and bound with CROWN (complete for small inputs).
     case inputSplit = "input-split"
-    /// The attack, then ReLU-splitting branch and bound.
+    /// The attack, then branch and bound over neuron splits (`BranchAndBoundProver`: ReLU
+    /// splits at 0, GenBaB's splits of smooth activations at branching points).
+    case branchAndBound = "bab"
+    /// The same prover as `bab` (its earlier name, from when it split ReLUs only).
     case reluSplit = "relu-split"
     /// The attack, then an exact MILP.
     case milp
@@ -35,7 +38,7 @@ extension Verifier {
         if list.contains(where: { $0 is InputSplitProver }) {
             s.attackRestarts = min(s.attackRestarts, s.inputSplit.attackRestartsBeforeSearch)
         }
-        if list.contains(where: { $0 is ReluSplitProver }) {
+        if list.contains(where: { $0 is BranchAndBoundProver }) {
             // Bounds and the search run before the bulk of the attack, which resumes afterwards
             // (`finalAttack`) with whatever time is left.
             s.attackRestarts = min(s.attackRestarts, s.reluSplit.attackRestartsBeforeSearch)
@@ -53,8 +56,8 @@ extension Verifier {
     /// The provers to run after the attack for `method` on this problem.
     ///
     /// * `auto`: CROWN, then input splitting when the property leaves at most
-    ///   `settings.inputSplitMaxDimension` inputs free; otherwise alpha-CROWN, then ReLU splitting.
-    /// * `attack`: none. `crown`, `alpha-crown`: that bound only. `input-split`, `relu-split`,
+    ///   `settings.inputSplitMaxDimension` inputs free; otherwise alpha-CROWN, then branch and bound over neuron splits (`bab`).
+    /// * `attack`: none. `crown`, `alpha-crown`: that bound only. `input-split`, `bab` (alias `relu-split`),
     ///   `milp`: that complete prover only.
     public static func provers(for graph: Graph, property: Property, method: VerificationMethod,
                                settings: VerifierSettings = VerifierSettings(),
@@ -68,8 +71,8 @@ extension Verifier {
             return [BoundProver(method: .alphaCrown)]
         case .inputSplit:
             return [InputSplitProver(settings: settings, progress: progress)]
-        case .reluSplit:
-            return [ReluSplitProver(settings: settings, progress: progress)]
+        case .branchAndBound, .reluSplit:
+            return [BranchAndBoundProver(settings: settings, progress: progress)]
         case .milp:
             return [MILPProver(settings: settings)]
         case .auto:
@@ -80,7 +83,9 @@ extension Verifier {
                 list.append(InputSplitProver(settings: settings, progress: progress))
             } else {
                 list.append(BoundProver(method: .alphaCrown))
-                list.append(ReluSplitProver(settings: settings, progress: progress))
+                // Branch and bound over neuron splits: ReLU splitting, or GenBaB's general
+                // branching for other activations.
+                list.append(BranchAndBoundProver(settings: settings, progress: progress))
             }
             return list
         }

@@ -135,7 +135,7 @@ final class ChainPathTests: XCTestCase {
             // Plain, with root bounds, and with splits of the first unstable neurons.
             let top = try engine.boundDomain(box: box, atoms: atoms, splits: [], settings: slow)
             var splits: [NeuronSplit] = []
-            for info in top.relus.prefix(2) {
+            for info in top.splittable.prefix(2) {
                 if let j = info.lower.indices.first(where: { info.lower[$0] < 0 && info.upper[$0] > 0 }) {
                     splits.append(NeuronSplit(value: info.value, index: j, active: splits.count % 2 == 0))
                 }
@@ -156,7 +156,7 @@ final class ChainPathTests: XCTestCase {
                     XCTAssertEqual(a.rows[k].lower, b.rows[k].lower, accuracy: 1e-9 * max(1, abs(b.rows[k].lower)), "\(c.name) row \(k)")
                     XCTAssertEqual(a.rows[k].upper, b.rows[k].upper, accuracy: 1e-9 * max(1, abs(b.rows[k].upper)), "\(c.name) row \(k)")
                 }
-                for (x, y) in zip(a.relus, b.relus) {
+                for (x, y) in zip(a.splittable, b.splittable) {
                     for j in x.lower.indices {
                         XCTAssertEqual(x.lower[j], y.lower[j], accuracy: 1e-9 * max(1, abs(y.lower[j])))
                         XCTAssertEqual(x.upper[j], y.upper[j], accuracy: 1e-9 * max(1, abs(y.upper[j])))

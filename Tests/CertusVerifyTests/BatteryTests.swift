@@ -230,7 +230,7 @@ final class BatteryTests: XCTestCase {
 
     func testVerificationMethodsAreSound() {
         var large: [String: Int] = [:]
-        for m in [SoundnessBattery.Method.inputSplit, .reluSplit, .milp, .auto] {
+        for m in [SoundnessBattery.Method.inputSplit, .reluSplit, .bab, .milp, .auto] {
             let r = SoundnessBattery.run(method: m, seeds: Self.verifySeeds, configuration: Self.config)
             assertNoFailures(r)
             XCTAssertGreaterThan(r.scales[RandomNetwork.Scale.largeMagnitude.rawValue, default: 0], 0, "\(m.rawValue): \(r.scales)")

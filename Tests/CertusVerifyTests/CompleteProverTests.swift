@@ -175,11 +175,11 @@ final class CompleteProverTests: XCTestCase {
         let splits = [NeuronSplit(value: z, index: 0, active: true), NeuronSplit(value: z, index: 1, active: true)]
         let box = InputBox(lower: [-1], upper: [1])
         let db = try engine.boundDomain(box: box, atoms: [atom], splits: splits)
-        let net = try NetworkLP(graph: engine.graph, box: box, relus: db.relus)
+        let net = try NetworkLP(graph: engine.graph, box: box, relus: db.splittable)
         XCTAssertEqual(net.unstableCount, 0)
         try net.setObjective(row: atom)
         XCTAssertEqual(net.lp.solve().status, .infeasible)
-        let elastic = try NetworkLP(graph: engine.graph, box: box, relus: db.relus, elastic: true)
+        let elastic = try NetworkLP(graph: engine.graph, box: box, relus: db.splittable, elastic: true)
         try elastic.setSlackObjective()
         let r = elastic.lp.solve()
         XCTAssertEqual(r.status, .optimal)
@@ -227,14 +227,14 @@ final class CompleteProverTests: XCTestCase {
         let atom = pc.clauses[0].atoms[0]
         let root = try engine.boundDomain(box: pc.box, atoms: [atom], splits: [])
         var splits: [NeuronSplit] = []
-        for info in root.relus {
+        for info in root.splittable {
             for j in info.lower.indices where info.lower[j] < 0 && info.upper[j] > 0 {
                 splits.append(NeuronSplit(value: info.value, index: j, active: j % 2 == 0))
             }
         }
         let db: DomainBounds
         do { db = try engine.boundDomain(box: pc.box, atoms: [atom], splits: splits) } catch is InfeasibleDomain { return }
-        let net = try NetworkLP(graph: engine.graph, box: pc.box, relus: db.relus)
+        let net = try NetworkLP(graph: engine.graph, box: pc.box, relus: db.splittable)
         try net.setObjective(row: atom)
         let r = net.lp.solve()
         guard r.status == .optimal, let x = net.inputPoint(r) else { return }
@@ -296,7 +296,7 @@ final class CompleteProverTests: XCTestCase {
         // Split the unstable neurons with the signs they have at the box centre (so the domain
         // holds the centre), three per layer.
         var splits: [NeuronSplit] = []
-        for info in f.top.relus {
+        for info in f.top.splittable {
             var taken = 0
             for j in info.lower.indices where info.lower[j] < 0 && info.upper[j] > 0 && taken < 3 {
                 splits.append(NeuronSplit(value: info.value, index: j, active: f.preacts[info.value]![j] >= 0))
@@ -335,7 +335,7 @@ final class CompleteProverTests: XCTestCase {
         let f = try domainFixture()
         let (engine, box, atoms, root) = (f.engine, f.box, f.atoms, f.root)
         var unstable: [(Int, Int)] = []
-        for info in f.top.relus { for j in info.lower.indices where info.lower[j] < 0 && info.upper[j] > 0 { unstable.append((info.value, j)) } }
+        for info in f.top.splittable { for j in info.lower.indices where info.lower[j] < 0 && info.upper[j] > 0 { unstable.append((info.value, j)) } }
         XCTAssertGreaterThan(unstable.count, 8)
         // Four domains holding the centre, with different split sets.
         let domains: [(atoms: [LinearAtom], splits: [NeuronSplit])] = (0..<4).map { d in

@@ -199,7 +199,7 @@ final class InputSplitTests: XCTestCase {
         XCTAssertEqual(Verifier.freeInputDimension(of: acasP.property), 5)
         let mnist = try VerifyTestData.problem("benchmarks/mnistfc/mnist-net_256x2.onnx", "benchmarks/mnistfc/prop_0_0.03.vnnlib")
         XCTAssertGreaterThan(Verifier.freeInputDimension(of: mnist.property), 20)
-        XCTAssertEqual(names(try Verifier.provers(for: mnist.graph, property: mnist.property, method: .auto)), ["crown", "alpha-crown", "relu-split"])
+        XCTAssertEqual(names(try Verifier.provers(for: mnist.graph, property: mnist.property, method: .auto)), ["crown", "alpha-crown", "bab"])
         var low = VerifierSettings()
         low.inputSplitMaxDimension = 4
         XCTAssertFalse(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .auto, settings: low)).contains("input-split"))
@@ -207,10 +207,10 @@ final class InputSplitTests: XCTestCase {
         XCTAssertEqual(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .crown)), ["crown"])
         XCTAssertEqual(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .alphaCrown)), ["alpha-crown"])
         XCTAssertEqual(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .inputSplit)), ["input-split"])
-        XCTAssertEqual(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .reluSplit)), ["relu-split"])
+        XCTAssertEqual(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .reluSplit)), ["bab"])
         XCTAssertEqual(names(try Verifier.provers(for: acasP.graph, property: acasP.property, method: .milp)), ["milp"])
         XCTAssertEqual(Set(VerificationMethod.allCases.map(\.rawValue)),
-                       ["auto", "attack", "crown", "alpha-crown", "input-split", "relu-split", "milp"])
+                       ["auto", "attack", "crown", "alpha-crown", "input-split", "bab", "relu-split", "milp"])
     }
 
     func testSettingsValidation() throws {

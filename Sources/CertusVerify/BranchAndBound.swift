@@ -5,32 +5,44 @@ import CertusBounds
 import CertusLP
 import CertusTensor
 
-/// Complete verification of ReLU networks by branch and bound over ReLU splits.
+/// Complete (ReLU) or anytime (general nonlinearities) verification by branch and bound over
+/// neuron splits: beta-CROWN's ReLU splitting (Wang et al., NeurIPS 2021) and its
+/// generalisation to any activation, GenBaB (Shi et al., "Neural Network Verification with
+/// Branch-and-Bound for General Nonlinearities", TACAS 2025). One design serves both.
 ///
-/// For each property case (input box), a priority queue holds domains (sets of ReLU splits),
-/// worst lower bound first. Each domain is bounded by CROWN over the box with its splits as
-/// fixed relaxations (`BoundEngine.boundDomain`), and every row keeps the best of its own and its
-/// parent's lower bound (a child's domain is a subset of its parent's). Domains whose clauses are
-/// all refuted (`PropertyBoundReport.refutes`) or whose splits are contradictory
-/// (`InfeasibleDomain`) are pruned. The worst domain is split on the unstable ReLU with the best
-/// BaBSR intercept score (`Σ over open clauses of (−λ)⁺ · (−l u / (u − l))`, λ the coefficient of
-/// the clause's best row on the ReLU output) into an active (z >= 0) and an inactive (z <= 0)
-/// child. A domain without unstable ReLUs is decided by its exact LP (GLPK), whose optimum
-/// refutes it only through the dual re-check `LinearProgram.safeLowerBound` (> 0); an
-/// infeasible LP is confirmed with an elastic LP whose re-checked minimum slack is > 0.
-/// The CROWN minimiser of every domain, and the minimiser of every LP solved to optimality and
-/// not refuted (whatever its objective: 0 may be a violation with zero slack), are tried as
-/// counterexamples (`CounterexampleCheck`, the verifier's check).
+/// A split is (value, neuron, branching point p, side): it narrows the neuron's pre-activation
+/// interval to [l, p] or [p, u]. Each operator says whether and where it can be split
+/// (`ElementwiseRelaxation.branchingPoint`: ReLU and LeakyReLU at 0, smooth functions anywhere
+/// strictly inside, at the midpoint or a pre-optimised point) and rebuilds its relaxation on the
+/// narrowed interval; the split constraints enter the bound as beta-CROWN Lagrangian terms,
+/// optimised jointly with the relaxation parameters.
+///
+/// For each property case (input box), a priority queue holds domains (sets of splits), worst
+/// lower bound first. Each domain is bounded over the box with its splits (`BoundEngine.boundDomains`),
+/// and every row keeps the best of its own and its parent's lower bound (a child's domain is a
+/// subset of its parent's). Domains whose clauses are all refuted (`PropertyBoundReport.refutes`)
+/// or whose splits are contradictory (`InfeasibleDomain`) are pruned. The worst domain is split on
+/// the neuron chosen by the branching heuristic (`BranchingHeuristic`: BaBSR's intercept score,
+/// GenBaB's BBPS estimate, or the widest interval).
+///
+/// A domain where no neuron can be split any more is a leaf. When every splittable node is
+/// piecewise linear (`isPiecewiseLinear`: ReLU, LeakyReLU), its LP (GLPK) is exact and decides it:
+/// the optimum refutes it only through the dual re-check `LinearProgram.safeLowerBound` (> 0); an
+/// infeasible LP is confirmed with an elastic LP whose re-checked minimum slack is > 0. Other
+/// leaves stay open (the answer is then `unknown`). The CROWN minimiser of every domain, and the
+/// minimiser of every LP solved to optimality and not refuted, are tried as counterexamples
+/// (`CounterexampleCheck`, the verifier's check).
 ///
 /// `.proven` only when every domain of every case is refuted by a sound bound; a failed,
-/// time-limited or non-optimal LP leaves its domain open and the answer `unknown`.
-public struct ReluSplitProver: PropertyProver {
+/// time-limited or non-optimal LP leaves its domain open and the answer `unknown`; so do the
+/// deadline and the domain limit.
+public struct BranchAndBoundProver: PropertyProver {
     public var isComplete: Bool { true }
     public var settings: VerifierSettings
     /// Called with progress snapshots (open domains, domains bounded and closed, the global
     /// lower bound), at most once per `inputSplit.progressInterval` and once per case at the end.
     public var progress: ProgressHandler?
-    public var name: String { "relu-split" }
+    public var name: String { "bab" }
 
     public init(settings: VerifierSettings = VerifierSettings(), progress: ProgressHandler? = nil) {
         self.settings = settings
@@ -75,7 +87,7 @@ public struct ReluSplitProver: PropertyProver {
         var open = false
         var reasons: [String] = []
         for (ci, pc) in property.cases.enumerated() where !pc.clauses.isEmpty {
-            if deadline.hasPassed { return (.unknown("relu-split: time limit; \(stats.summary)"), stats) }
+            if deadline.hasPassed { return (.unknown("bab: time limit; \(stats.summary)"), stats) }
             var search = CaseSearch(prover: self, engine: engine, graph: graph, property: property, caseIndex: ci, deadline: deadline)
             switch try search.run(stats: &stats) {
             case .counterexample(let x): return (.counterexample(x), stats)
@@ -86,7 +98,7 @@ public struct ReluSplitProver: PropertyProver {
                 reasons.append("case \(ci): \(why)")
             }
         }
-        if open { return (.unknown("relu-split: \(reasons.joined(separator: "; ")); \(stats.summary)"), stats) }
+        if open { return (.unknown("bab: \(reasons.joined(separator: "; ")); \(stats.summary)"), stats) }
         return (.proven, stats)
     }
 }
@@ -101,15 +113,15 @@ private struct Domain {
     var openClauses: [Int]
     /// min over open clauses of max over the clause's rows of the lower bound.
     var worst: Double
-    /// The neuron to split next, or nil at a fully split leaf.
-    var branch: (value: Int, index: Int)?
+    /// The neuron to split next and where, or nil at a leaf (nothing left to split).
+    var branch: (value: Int, index: Int, point: Double)?
 }
 
 private enum CaseResult { case proven, counterexample([Double]), open(String) }
 private enum BoundResult { case pruned, counterexample([Double]), domain(Domain), unresolved(Domain) }
 
 private struct CaseSearch {
-    let prover: ReluSplitProver
+    let prover: BranchAndBoundProver
     let engine: BoundEngine
     let graph: Graph
     let property: Property
@@ -120,6 +132,10 @@ private struct CaseSearch {
     /// Every atom of the case, clause after clause, and the atom range of each clause.
     let atoms: [LinearAtom]
     let clauseRows: [Range<Int>]
+    /// Whether every splittable node is piecewise linear (then fully split leaves have exact LPs).
+    let piecewiseLinear: Bool
+    /// The branching heuristic (`BranchingHeuristic.auto` resolved for this network).
+    let heuristic: BranchingHeuristic
     /// alpha-CROWN bounds of the case's box, shared by every domain (nil: not computed).
     var root: IntermediateBounds? = nil
     var settings: VerifierSettings { prover.settings }
@@ -134,9 +150,12 @@ private struct CaseSearch {
         for c in pc.clauses { ranges.append(atoms.count..<(atoms.count + c.atoms.count)); atoms += c.atoms }
         self.atoms = atoms
         clauseRows = ranges
+        let ops = engine.splittableOperations
+        piecewiseLinear = ops.allSatisfy(\.isPiecewiseLinear)
+        heuristic = prover.settings.reluSplit.branching == .auto ? (piecewiseLinear ? .babsr : .bbps) : prover.settings.reluSplit.branching
     }
 
-    mutating func run(stats: inout ReluSplitProver.Statistics) throws -> CaseResult {
+    mutating func run(stats: inout BranchAndBoundProver.Statistics) throws -> CaseResult {
         // An empty clause holds everywhere: any point of the box is a counterexample.
         if let empty = clauses.firstIndex(where: { $0.atoms.isEmpty }) {
             _ = empty
@@ -157,7 +176,10 @@ private struct CaseSearch {
         func record(_ u: Domain) {
             stats.unresolvedLeaves += 1
             leafLower = Swift.min(leafLower, u.worst)
-            if leafReasons.count < 3 { leafReasons.append("domain at depth \(u.splits.count) unresolved by its LP") }
+            if leafReasons.count < 3 {
+                leafReasons.append(piecewiseLinear ? "domain at depth \(u.splits.count) unresolved by its LP"
+                                                   : "domain at depth \(u.splits.count) has nothing left to split")
+            }
         }
         switch try bound(root, stats: &stats) {
         case .pruned: return .proven
@@ -174,7 +196,7 @@ private struct CaseSearch {
             let now = ContinuousClock.now
             guard force || lastReport.duration(to: now) >= .milliseconds(Int64(settings.inputSplit.progressInterval * 1000)) else { return }
             lastReport = now
-            progress(BranchAndBoundProgress(prover: "relu-split", open: heap.count, bounded: stats.domainsBounded,
+            progress(BranchAndBoundProgress(prover: "bab", open: heap.count, bounded: stats.domainsBounded,
                                             done: stats.refuted + stats.infeasible, globalLowerBound: globalLower(),
                                             elapsed: secondsSince(started)))
         }
@@ -191,9 +213,9 @@ private struct CaseSearch {
             var children: [Domain] = []
             for d in parents {
                 let b = d.branch!
-                for active in [true, false] {
+                for above in [true, false] {
                     var child = d
-                    child.splits.append(NeuronSplit(value: b.value, index: b.index, active: active))
+                    child.splits.append(NeuronSplit(value: b.value, index: b.index, point: b.point, above: above))
                     children.append(child)
                 }
                 stats.maxDepth = Swift.max(stats.maxDepth, d.splits.count + 1)
@@ -203,7 +225,7 @@ private struct CaseSearch {
             // Finish the children on the cores (checks, branching choice, leaf LPs).
             let me = self
             let results = concurrentResults(children.count) { t in
-                var st = ReluSplitProver.Statistics()
+                var st = BranchAndBoundProver.Statistics()
                 let r = try me.finish(children[t], bounded[t], stats: &st)
                 return (r, st)
             }
@@ -228,17 +250,17 @@ private struct CaseSearch {
     /// LP tightening of the root bounds, layer by layer (later layers use the tightened earlier
     /// ones). Each new bound comes from `safeLowerBound` of an optimal solve (a failed or
     /// time-limited LP changes nothing).
-    mutating func tightenRootByLP(stats: inout ReluSplitProver.Statistics) {
+    mutating func tightenRootByLP(stats: inout BranchAndBoundProver.Statistics) {
         guard var tight = root else { return }
         let budget = Date(timeIntervalSinceNow: deadline.remainingSeconds * settings.reluSplit.lpTightenTimeFraction)
-        let reluNodes = engine.graph.nodes.indices.filter { engine.graph.nodes[$0].op is Relu }
-        for node in reluNodes.dropFirst() {
+        guard piecewiseLinear else { return }
+        for node in engine.splittableNodes.dropFirst() {
             guard Date() < budget else { break }
             guard let db = try? engine.boundDomain(box: box, atoms: [], splits: [], settings: BoundSettings(method: .crown), root: tight),
-                  let info = db.relus.first(where: { $0.node == node }) else { break }
+                  let info = db.splittable.first(where: { $0.node == node }) else { break }
             let open = info.lower.indices.filter { info.lower[$0] < 0 && info.upper[$0] > 0 }
             guard !open.isEmpty, open.count <= settings.reluSplit.lpTightenMaxUnstable,
-                  let net = try? NetworkLP(graph: engine.graph, box: box, relus: db.relus),
+                  let net = try? NetworkLP(graph: engine.graph, box: box, relus: db.splittable),
                   let zs = net.reluInputVariables[node] else { continue }
             var options = LPOptions()
             for j in open {
@@ -267,6 +289,7 @@ private struct CaseSearch {
         bs.alphaIterations = settings.reluSplit.betaIterations
         bs.reuseKnownBounds = settings.reluSplit.reuseRootBounds && root != nil
         bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds)
+        bs.relaxedValues = heuristic == .bbps
         return bs
     }
 
@@ -277,7 +300,7 @@ private struct CaseSearch {
     }
 
     /// Bounds a domain (its parent's bounds in `d.lower`), prunes it or picks its branching neuron.
-    func bound(_ parent: Domain, stats: inout ReluSplitProver.Statistics) throws -> BoundResult {
+    func bound(_ parent: Domain, stats: inout BranchAndBoundProver.Statistics) throws -> BoundResult {
         let rows = parent.openClauses.flatMap { Array(clauseRows[$0]) }
         let db = Result { try engine.boundDomain(box: box, atoms: rows.map { atoms[$0] }, splits: parent.splits,
                                                  settings: domainSettings(split: !parent.splits.isEmpty), root: root) }
@@ -285,7 +308,7 @@ private struct CaseSearch {
     }
 
     /// Prunes a bounded domain or picks its branching neuron.
-    func finish(_ parent: Domain, _ bounded: Result<DomainBounds, Error>, stats: inout ReluSplitProver.Statistics) throws -> BoundResult {
+    func finish(_ parent: Domain, _ bounded: Result<DomainBounds, Error>, stats: inout BranchAndBoundProver.Statistics) throws -> BoundResult {
         let rows = parent.openClauses.flatMap { Array(clauseRows[$0]) }
         let db: DomainBounds
         do {
@@ -321,32 +344,20 @@ private struct CaseSearch {
                 return .counterexample(cx.x)
             }
         }
-        // Branching: BaBSR intercept score summed over the open clauses' best rows.
+        // Branching: the heuristic's score summed over the open clauses' best rows.
         let rowPos = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($1, $0) })
-        var best: (value: Int, index: Int)? = nil
-        var bestScore = -1.0
-        for info in db.relus {
-            for j in info.lower.indices {
-                let l = info.lower[j], u = info.upper[j]
-                guard l < 0, u > 0 else { continue }
-                let intercept = -l * u / (u - l)
-                var s = 0.0, tie = 0.0
-                if let lam = info.lambda {
-                    for cl in d.openClauses {
-                        guard let k = rowPos[bestRow[cl]!], k < lam.count else { continue }
-                        let v = lam[k][j]
-                        s += Swift.max(-v, 0) * intercept
-                        tie += abs(v) * Swift.min(-l, u)
-                    }
-                }
-                let score = s + 1e-3 * tie + 1e-12 * (u - l)
-                if score > bestScore { bestScore = score; best = (info.value, j) }
-            }
-        }
+        let lambdaRows = d.openClauses.compactMap { rowPos[bestRow[$0]!] }
+        let best = BranchingChoice.choose(db.splittable, rows: lambdaRows, heuristic: heuristic,
+                                          points: settings.reluSplit.branchPoints,
+                                          minimumWidth: settings.reluSplit.minimumSplitWidth)
         d.branch = best
-        // No unstable ReLU left: the LP is exact and decides the domain. With few unstable ones
-        // the triangle LP may refute it (optional).
-        let unstable = db.relus.reduce(0) { n, r in n + zip(r.lower, r.upper).filter { $0.0 < 0 && $0.1 > 0 }.count }
+        // Nothing left to split: on a piecewise-linear network the LP is exact and decides the
+        // domain; with few unstable neurons the triangle LP may refute it (optional). Other
+        // networks' leaves stay open.
+        guard piecewiseLinear else {
+            return best == nil ? .unresolved(d) : .domain(d)
+        }
+        let unstable = db.splittable.reduce(0) { n, r in n + zip(r.lower, r.upper).filter { $0.0 < 0 && $0.1 > 0 }.count }
         if best == nil || unstable <= settings.reluSplit.lpUnstableThreshold {
             switch try decideByLP(d, db: db, stats: &stats) {
             case .pruned: return .pruned
@@ -363,8 +374,8 @@ private struct CaseSearch {
 
     /// Solves the domain's LP (exact when no ReLU is unstable) for every open clause; a clause
     /// is refuted only by a positive re-checked dual bound.
-    func decideByLP(_ d: Domain, db: DomainBounds, stats: inout ReluSplitProver.Statistics) throws -> BoundResult {
-        let net = try NetworkLP(graph: engine.graph, box: box, relus: db.relus)
+    func decideByLP(_ d: Domain, db: DomainBounds, stats: inout BranchAndBoundProver.Statistics) throws -> BoundResult {
+        let net = try NetworkLP(graph: engine.graph, box: box, relus: db.splittable)
         var remaining = d
         var options = LPOptions()
         for cl in d.openClauses {
@@ -406,8 +417,8 @@ private struct CaseSearch {
         return .pruned
     }
 
-    func elasticRefutes(db: DomainBounds, options: LPOptions, stats: inout ReluSplitProver.Statistics) throws -> Bool {
-        let net = try NetworkLP(graph: engine.graph, box: box, relus: db.relus, elastic: true)
+    func elasticRefutes(db: DomainBounds, options: LPOptions, stats: inout BranchAndBoundProver.Statistics) throws -> Bool {
+        let net = try NetworkLP(graph: engine.graph, box: box, relus: db.splittable, elastic: true)
         try net.setSlackObjective()
         let res = net.lp.solve(options: options)
         stats.lpSolved += 1
@@ -415,3 +426,6 @@ private struct CaseSearch {
         return net.lp.safeLowerBound(rowDuals: res.rowDuals, relativeMargin: settings.reluSplit.dualMargin) > 0
     }
 }
+
+/// `ReluSplitProver` is the branch-and-bound prover (ReLU splitting is its special case).
+public typealias ReluSplitProver = BranchAndBoundProver
