@@ -184,4 +184,31 @@ final class RelaxationTableTests: XCTestCase {
             }
         }
     }
+
+    /// GeLU's default tangent across an inflection is the valid tangent of least area: no
+    /// parameter value gives a lower line with a larger integral over [l, u] (or an upper line
+    /// with a smaller one), and `defaultParameters` reproduces the default lines.
+    func testGeluDefaultTangentHasLeastArea() {
+        let g = Gelu()
+        var rng = RNG(state: 15)
+        var checked = 0
+        for _ in 0..<600 {
+            let l = Double.random(in: -7...2, using: &rng), u = l + Double.random(in: 0.05...9, using: &rng)
+            let d = g.relaxation(l: l, u: u, lowerParameter: nil, upperParameter: nil)
+            func area(_ a: Double, _ b: Double) -> Double { a * (u * u - l * l) / 2 + b * (u - l) }
+            let (pl, pu) = g.defaultParameters(l: l, u: u)
+            let viaParameters = g.relaxation(l: l, u: u, lowerParameter: pl, upperParameter: pu)
+            XCTAssertEqual(viaParameters.aL, d.aL, accuracy: 1e-9, "[\(l), \(u)]")
+            XCTAssertEqual(viaParameters.aU, d.aU, accuracy: 1e-9, "[\(l), \(u)]")
+            for k in 0...20 {
+                let p = Double(k) / 20
+                let r = g.relaxation(l: l, u: u, lowerParameter: pl == nil ? nil : p, upperParameter: pu == nil ? nil : p)
+                let tol = 1e-9 * (1 + abs(area(d.aL, d.bL)) + abs(area(d.aU, d.bU)))
+                XCTAssertLessThanOrEqual(area(r.aL, r.bL), area(d.aL, d.bL) + tol, "lower [\(l), \(u)] p \(p)")
+                XCTAssertGreaterThanOrEqual(area(r.aU, r.bU), area(d.aU, d.bU) - tol, "upper [\(l), \(u)] p \(p)")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 10_000)
+    }
 }

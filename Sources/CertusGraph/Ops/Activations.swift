@@ -412,10 +412,15 @@ enum Periodic {
 
 /// GeLU relaxations. f = x Phi(x) is convex on [-s, s] (s = sqrt 2) and concave outside.
 /// Regions follow the reference implementation: secants where they are valid, midpoint tangents
-/// on a single convex or concave piece, and across an inflection tangents through the far
-/// endpoint, found by bisection at that endpoint rounded outward to a 0.01 grid (a tangent valid
-/// for a farther endpoint is valid for the true one). Parameters move each tangent point inside
-/// its valid range; any value is sound.
+/// on a single convex or concave piece, and across an inflection tangents bounded by the one
+/// through the far endpoint, found by bisection at that endpoint rounded outward to a 0.01 grid
+/// (a tangent valid for a farther endpoint is valid for the true one). Parameters move each
+/// tangent point inside its valid range; any value is sound.
+///
+/// Default tangent point across an inflection: the midpoint m clamped into the valid range (the
+/// S-shaped rule). The area between [l, u] and the tangent at t changes as f''(t) (m - t), so
+/// this is the valid tangent of least area; the reference's endpoint tangents (whose lower
+/// right point is also capped at 1 by its bisection bracket) were up to 0.9 looser in area.
 ///
 /// The bisections run once per grid index (four `GridTable`s, one per tangent family, filled
 /// lazily) for far endpoints within `tableReach` of the inflection; beyond it (rare: |x| > 500)
@@ -511,6 +516,7 @@ enum GeluRelaxation {
         let k = (fu - fl) / (u - l)
         let secant = (k, fl - k * l)
         let (ibpLo, ibpHi) = op.image(l: l, u: u)
+        let m = (l + u) / 2
         var r = RelaxationLines(lo: secant, hi: secant)
         if u <= -s || l >= s {
             // One concave piece.
@@ -525,14 +531,16 @@ enum GeluRelaxation {
             if !(k < df(l)) {
                 let d = dLowerRight(u: u)
                 if d >= l {
-                    r.lo = tangent(l + (pl ?? 1) * (d - l))
+                    r.lo = tangent(pl.map { l + $0 * (d - l) } ?? Swift.min(m, d))
                     if let pl { r.loTangent = (l + pl * (d - l), d - l) }
+                } else if d >= -s {
+                    r.lo = tangent(d)   // in the convex piece and valid at u: below f on [-s, u]
                 } else { r.lo = (0, ibpLo) }
             }
             if !(k < df(u)) {
                 let d = dUpperRight(l: l)
                 if d <= u {
-                    r.hi = tangent(u - (pu ?? 1) * (u - d))
+                    r.hi = tangent(pu.map { u - $0 * (u - d) } ?? Swift.max(m, d))
                     if let pu { r.hiTangent = (u - pu * (u - d), -(u - d)) }
                 } else { r.hi = (0, ibpHi) }
             }
@@ -541,14 +549,16 @@ enum GeluRelaxation {
             if !(k > df(u)) {
                 let d = dLowerLeft(l: l)
                 if d <= u {
-                    r.lo = tangent(u - (pl ?? 1) * (u - d))
+                    r.lo = tangent(pl.map { u - $0 * (u - d) } ?? Swift.max(m, d))
                     if let pl { r.loTangent = (u - pl * (u - d), -(u - d)) }
+                } else if d <= s {
+                    r.lo = tangent(d)   // in the convex piece and valid at l: below f on [l, s]
                 } else { r.lo = (0, ibpLo) }
             }
             if !(k >= df(l)) {
                 let d = dUpperLeft(u: u)
                 if d >= l {
-                    r.hi = tangent(l + (pu ?? 1) * (d - l))
+                    r.hi = tangent(pu.map { l + $0 * (d - l) } ?? Swift.min(m, d))
                     if let pu { r.hiTangent = (l + pu * (d - l), d - l) }
                 } else { r.hi = (0, ibpHi) }
             }
@@ -557,7 +567,7 @@ enum GeluRelaxation {
             // convex piece valid at both ends below.
             let a = dLowerLeft(l: l), b = dLowerRight(u: u)
             if a <= b {
-                r.lo = tangent(b - (pl ?? 0) * (b - a))
+                r.lo = tangent(pl.map { b - $0 * (b - a) } ?? Swift.min(Swift.max(m, a), b))
                 if let pl { r.loTangent = (b - pl * (b - a), -(b - a)) }
             } else { r.lo = (0, ibpLo) }
         }
@@ -586,9 +596,21 @@ enum GeluRelaxation {
         if !(u - l >= 1e-12) || !l.isFinite || !u.isFinite { return (nil, nil) }
         if u <= -s || l >= s { return (nil, 0.5) }
         if l >= -s && u <= s { return (0.5, nil) }
-        let k = (f(u) - f(l)) / (u - l)
-        if l >= -s { return (k < df(l) ? nil : 1, k < df(u) ? nil : 1) }
-        if u <= s { return (k > df(u) ? nil : 1, k >= df(l) ? nil : 1) }
-        return (0, nil)
+        let k = (f(u) - f(l)) / (u - l), m = (l + u) / 2
+        // The parameter placing the tangent at `t` on [from, to] (1 at `to`); 1 where that range
+        // is empty (the default then does not depend on the parameter's range).
+        func at(_ t: Double, from: Double, to: Double) -> Double { to != from ? Swift.min(1, Swift.max(0, (t - from) / (to - from))) : 1 }
+        if l >= -s {
+            let dl = dLowerRight(u: u), du = dUpperRight(l: l)
+            return (k < df(l) ? nil : (dl >= l ? at(Swift.min(m, dl), from: l, to: dl) : 1),
+                    k < df(u) ? nil : (du <= u ? at(Swift.max(m, du), from: u, to: du) : 1))
+        }
+        if u <= s {
+            let dl = dLowerLeft(l: l), du = dUpperLeft(u: u)
+            return (k > df(u) ? nil : (dl <= u ? at(Swift.max(m, dl), from: u, to: dl) : 1),
+                    k >= df(l) ? nil : (du >= l ? at(Swift.min(m, du), from: l, to: du) : 1))
+        }
+        let a = dLowerLeft(l: l), b = dLowerRight(u: u)
+        return (a <= b ? at(Swift.min(Swift.max(m, a), b), from: b, to: a) : 0, nil)
     }
 }
