@@ -18,7 +18,13 @@ struct Bounds: ParsableCommand {
             let graph = try ModelFile.load(model)
             let property = try PropertyLoader.load(path: spec, numOutputs: graph.outputCount)
             try property.validate(modelInputs: graph.inputCount, modelOutputs: graph.outputCount)
-            return try BoundEngine(graph: graph).bound(property: property, settings: BoundSettings(method: method))
+            do {
+                return try BoundEngine(graph: graph).bound(property: property, settings: BoundSettings(method: method))
+            } catch let e as BoundError where OutputSoftmax.graphForBounds(graph, property: property).graph.outputs != graph.outputs {
+                // The rows are of the softmax outputs themselves, so the Softmax stays; `verify` can drop it.
+                throw BoundError(e.message + "; this property compares the outputs of the final Softmax pairwise, "
+                                 + "which `certus verify` decides on the logits (the Softmax keeps their order)")
+            }
         }
         if json { try printJSON(report); return }
         print("method: \(report.method)   time: \(String(format: "%.4f", report.timeS)) s")

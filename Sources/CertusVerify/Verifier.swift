@@ -22,7 +22,10 @@ public enum ProverOutcome: Sendable, Equatable {
 public protocol PropertyProver: Sendable {
     /// Short name, reported as the result's `method` when this prover decides.
     var name: String { get }
-    /// Tries to decide `property` on `graph`, stopping by `deadline`.
+    /// Tries to decide `property` on `graph`, stopping by `deadline`. The verifier may hand over a
+    /// graph equivalent for this property rather than the model it was given (the logits, for a
+    /// final Softmax whose outputs the property compares pairwise: `OutputSoftmax`); it re-checks
+    /// counterexamples on the model it was given.
     func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome
     /// Whether the prover is a complete search (branch and bound, MILP): its `.unknown` means it
     /// ran out of budget, after which the verifier spends the remaining time attacking.
@@ -35,6 +38,9 @@ extension PropertyProver {
 
 /// The verification pipeline: validate, a CROWN pass for properties with many clauses
 /// (`clausesLeftByBound`), attack (falsification) on the clauses left open, then each prover in turn.
+/// The CROWN pass and the provers work on `OutputSoftmax.graphForBounds` (the model without a
+/// final Softmax that the property does not need), computed once; the attack and every
+/// counterexample check use the model as given.
 ///
 /// * `sat` only with a counterexample that passed `CounterexampleCheck` (from the attack or a prover).
 /// * `unsat` only from a prover's `.proven`, and only if the attack saw nothing that contradicts
@@ -75,13 +81,22 @@ public struct Verifier: Sendable {
             return r
         }
 
+        // 0. The graph to bound: without a final Softmax when the property compares its outputs
+        // pairwise (equivalent there, and needing no Softmax relaxation).
+        var boundGraph = graph
+        if !provers.isEmpty {
+            let (g, note) = OutputSoftmax.graphForBounds(graph, property: property)
+            boundGraph = g
+            if let note { log.append(note) }
+        }
+
         // 1. Many clauses: a cheap bound first, so the attack spends its runs on the clauses it leaves open.
         let attackDeadline = provers.isEmpty ? deadline : deadline.capped(secondsFromNow: settings.timeout * settings.attackTimeFraction)
         var openClauses: [[Bool]]? = nil
         if !provers.isEmpty, property.cases.reduce(0, { $0 + $1.clauses.count }) >= settings.boundBeforeAttackClauses {
             // At most half the attack's share, so a slow bound still leaves time to attack.
             let boundDeadline = attackDeadline.capped(secondsFromNow: settings.timeout * settings.attackTimeFraction / 2)
-            let (open, note) = Verifier.clausesLeftByBound(graph: graph, property: property, deadline: boundDeadline)
+            let (open, note) = Verifier.clausesLeftByBound(graph: boundGraph, property: property, deadline: boundDeadline)
             openClauses = open
             log.append(note)
         }
@@ -100,7 +115,7 @@ public struct Verifier: Sendable {
             if deadline.hasPassed { return finish(.timeout, "none") }
             let outcome: ProverOutcome
             do {
-                outcome = try prover.prove(graph: graph, property: property, deadline: deadline)
+                outcome = try prover.prove(graph: boundGraph, property: property, deadline: deadline)
             } catch {
                 log.append("\(prover.name): error: \(error)")
                 continue
@@ -120,6 +135,7 @@ public struct Verifier: Sendable {
                 return finish(.unsat, prover.name)
             case .counterexample(let x):
                 do {
+                    // On the model as given (the prover may have searched the bound graph).
                     if let cx = try CounterexampleCheck.confirm(graph: graph, property: property, candidate: x, settings: settings) {
                         log.append("\(prover.name): counterexample confirmed")
                         return finish(.sat, prover.name, cx)

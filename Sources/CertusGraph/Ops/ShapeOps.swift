@@ -269,8 +269,9 @@ public struct Softmax: Operator {
         try ShapeCheck.count(s, 1...1, Self.opType)
         return s[0]
     }
-    /// Calls `body(indices)` with the flat indices of every softmax group.
-    func forEachGroup(_ shape0: [Int], _ body: ([Int]) -> Void) {
+    /// Calls `body(indices)` with the row-major flat indices of every softmax group (the
+    /// coordinates normalised together) of a tensor of shape `shape0`, group after group.
+    public func forEachGroup(_ shape0: [Int], _ body: ([Int]) -> Void) {
         let shape = shape0.isEmpty ? [1] : shape0
         let (outer, len, inner): (Int, Int, Int) = legacyCoerce
             ? (shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *), 1)
