@@ -81,13 +81,15 @@ final class VerifyCLITests: XCTestCase {
     }
 
     /// `--method`: every value parses; auto and input-split prove zoo mlp_tanh/b (input splitting),
-    /// attack, alpha-crown, and the ReLU-only relu-split and milp (a Tanh net) cannot; an
+    /// and so does bab (GenBaB's branching on the Tanh neurons; relu-split is its old name);
+    /// attack, alpha-crown and the ReLU-only milp (a Tanh net) cannot; an
     /// unknown value is a usage error. The progress line stays silent when stderr is not a terminal.
     func testMethodOption() throws {
         let zoo = TestData.sharedPath("reference/zoo/mlp_tanh")
         let args = ["verify", zoo + "/model.onnx", zoo + "/b.vnnlib", "--restarts", "2", "--timeout", "30"]
         struct Out: Decodable { var status: String; var method: String }
         for (method, status, decidedBy) in [("auto", "unsat", "input-split"), ("input-split", "unsat", "input-split"),
+                                            ("bab", "unsat", "bab"), ("relu-split", "unsat", "bab"),
                                             ("attack", "unknown", "none"), ("crown", "unknown", "none"), ("alpha-crown", "unknown", "none")] {
             let r = try TestData.runCertus(args + ["--method", method, "--json"])
             XCTAssertEqual(r.code, status == "unsat" ? 0 : 2, "\(method): \(r.err)")
@@ -101,7 +103,7 @@ final class VerifyCLITests: XCTestCase {
         XCTAssertEqual(t.code, 0, t.err)
         XCTAssertEqual(t.out, "unsat\n")
         XCTAssertFalse(t.err.contains("open") || t.err.contains("\r"), t.err)
-        for method in ["relu-split", "milp"] {
+        for method in ["milp"] {
             let r = try TestData.runCertus(args + ["--method", method])
             XCTAssertEqual(r.code, 2, r.err)
             XCTAssertEqual(r.out, "unknown\n")

@@ -1,0 +1,101 @@
+import XCTest
+import Foundation
+import Certus
+
+/// Branch and bound on smooth activations (GenBaB): on small Sigmoid/Tanh networks with two
+/// inputs, the true minimum of the output over the box is known to within a certified margin
+/// from a dense grid and a Lipschitz bound, so a threshold below it is a property that holds and
+/// one above the grid minimum is violated. alpha-CROWN alone cannot prove the first (checked),
+/// branch and bound must; it must never prove the second.
+final class GeneralBranchingTests: XCTestCase {
+    struct Net {
+        var graph: Graph
+        var weights: [[Double]]     // W1 (h x 2), W2 (h x h), W3 (1 x h), row-major
+        var gridMinimum: Double
+        var margin: Double          // the true minimum is >= gridMinimum - margin
+    }
+
+    /// 2 -> h -> h -> 1 with `act` after both hidden layers, weights from a seeded generator.
+    static func net(seed: UInt64, h: Int, act: any Operator, slope: Double, scale: Double) throws -> Net {
+        var rng = SplitMix64(seed: seed)
+        func gauss() -> Double {
+            let u1 = max(1e-12, Double(rng.next() >> 11) / Double(1 << 53)), u2 = Double(rng.next() >> 11) / Double(1 << 53)
+            return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+        }
+        let w1 = (0..<(h * 2)).map { _ in scale * gauss() }, b1 = (0..<h).map { _ in gauss() }
+        let w2 = (0..<(h * h)).map { _ in scale * gauss() / Double(h).squareRoot() }, b2 = (0..<h).map { _ in gauss() }
+        let w3 = (0..<h).map { _ in gauss() }
+        let values = [ValueInfo(name: "x", shape: [1, 2]),
+                      ValueInfo(name: "W1", shape: [h, 2]), ValueInfo(name: "b1", shape: [h]), ValueInfo(name: "z1", shape: [1, h]), ValueInfo(name: "a1", shape: [1, h]),
+                      ValueInfo(name: "W2", shape: [h, h]), ValueInfo(name: "b2", shape: [h]), ValueInfo(name: "z2", shape: [1, h]), ValueInfo(name: "a2", shape: [1, h]),
+                      ValueInfo(name: "W3", shape: [1, h]), ValueInfo(name: "y", shape: [1, 1])]
+        let constants: [Int: Tensor] = [1: Tensor(shape: [h, 2], data: w1), 2: Tensor(shape: [h], data: b1),
+                                        5: Tensor(shape: [h, h], data: w2), 6: Tensor(shape: [h], data: b2),
+                                        9: Tensor(shape: [1, h], data: w3)]
+        let t = type(of: act).opType
+        let nodes = [Node(name: "fc1", opType: "Gemm", op: Gemm(transB: true), inputs: [0, 1, 2], output: 3),
+                     Node(name: "act1", opType: t, op: act, inputs: [3], output: 4),
+                     Node(name: "fc2", opType: "Gemm", op: Gemm(transB: true), inputs: [4, 5, 6], output: 7),
+                     Node(name: "act2", opType: t, op: act, inputs: [7], output: 8),
+                     Node(name: "fc3", opType: "Gemm", op: Gemm(transB: true), inputs: [8, 9], output: 10)]
+        let graph = Graph(values: values, constants: constants, nodes: nodes, input: 0, outputs: [10], metadata: ModelMetadata())
+        // Grid minimum over [-1, 1]^2 and the L-inf Lipschitz bound |W3| s |W2| s |W1| (s the
+        // activation's largest slope): every point is within h/2 of a grid point in each coordinate.
+        let n = 200
+        var m = Double.infinity
+        for i in 0...n { for j in 0...n {
+            let x = [-1 + 2 * Double(i) / Double(n), -1 + 2 * Double(j) / Double(n)]
+            m = min(m, try graph.evaluateFirst(x)[0])
+        } }
+        var lip = 0.0
+        for k in 0..<h {
+            var colSum = 0.0   // sum over inputs of (|W2| |W1|)[k, :]
+            for q in 0..<h { colSum += abs(w2[k * h + q]) * slope * (abs(w1[q * 2]) + abs(w1[q * 2 + 1])) }
+            lip += abs(w3[k]) * slope * colSum
+        }
+        return Net(graph: graph, weights: [w1, w2, w3], gridMinimum: m, margin: lip * (1.0 / Double(n)) * 1.0001 + 1e-9)
+    }
+
+    static func property(threshold d: Double) -> Property {
+        // Unsafe: y <= d.
+        Property(numInputs: 2, numOutputs: 1,
+                 cases: [PropertyCase(box: InputBox(lower: [-1, -1], upper: [1, 1]), clauses: [Clause(atoms: [LinearAtom(c: [1], d: d)])])],
+                 source: "test")
+    }
+
+    func check(act: any Operator, slope: Double, heuristic: BranchingHeuristic, points: BranchingPointStrategy) throws {
+        var provedSome = 0
+        for seed in 0..<4 as Range<UInt64> {
+            let net = try Self.net(seed: seed, h: 6, act: act, slope: slope, scale: 2)
+            let holds = Self.property(threshold: net.gridMinimum - net.margin - 1e-3)
+            // alpha-CROWN alone must fail on the holding property, or this seed tests nothing.
+            let engine = BoundEngine(graph: net.graph)
+            let alpha = try engine.bound(box: holds.cases[0].box, atoms: holds.cases[0].clauses[0].atoms,
+                                         settings: BoundSettings(method: .alphaCrown))[0]
+            if alpha.lower > 0 { continue }
+            var s = VerifierSettings()
+            s.timeout = 8
+            s.reluSplit.branching = heuristic
+            s.reluSplit.branchPoints = points
+            let verifier = try Verifier.forMethod(.branchAndBound, graph: net.graph, property: holds, settings: s)
+            let r = try verifier.verify(graph: net.graph, property: holds)
+            XCTAssertNotEqual(r.status, .sat, "seed \(seed): a property that holds was refuted: \(r.details)")
+            if r.status == .unsat { provedSome += 1 }
+            print("GenBaB \(type(of: act).opType) seed \(seed): holds -> \(r.status.rawValue) in \(r.timeSeconds) s")
+            // Above the grid minimum the property is violated: never unsat.
+            let violated = Self.property(threshold: net.gridMinimum + 1e-3)
+            let v = try Verifier.forMethod(.branchAndBound, graph: net.graph, property: violated, settings: s)
+                .verify(graph: net.graph, property: violated)
+            XCTAssertNotEqual(v.status, .unsat, "seed \(seed): a violated property was proven: \(v.details)")
+        }
+        XCTAssertGreaterThan(provedSome, 0, "branch and bound proved none of the properties alpha-CROWN could not")
+    }
+
+    func testSigmoidBBPSWithOptimisedPoints() throws {
+        try check(act: Sigmoid(), slope: 0.25, heuristic: .bbps, points: .optimized)
+    }
+
+    func testTanhWidthWithMidpoints() throws {
+        try check(act: Tanh(), slope: 1, heuristic: .width, points: .midpoint)
+    }
+}
