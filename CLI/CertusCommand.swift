@@ -148,7 +148,8 @@ final class ProgressLine: @unchecked Sendable {
     }
 
     static func format(_ p: BranchAndBoundProgress) -> String {
-        "\(p.prover): \(p.open) open, \(p.done) done, \(p.bounded) bounded, lower bound "
+        "\(p.prover): \(p.open) open, \(p.done) done, \(p.bounded) bounded, "
+            + (p.depth > 0 ? "depth \(p.depth), " : "") + "lower bound "
             + String(format: "%.4g", p.globalLowerBound) + ", " + String(format: "%.1f s", p.elapsed)
     }
 

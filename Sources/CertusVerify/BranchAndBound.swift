@@ -198,7 +198,7 @@ private struct CaseSearch {
             lastReport = now
             progress(BranchAndBoundProgress(prover: "bab", open: heap.count, bounded: stats.domainsBounded,
                                             done: stats.refuted + stats.infeasible, globalLowerBound: globalLower(),
-                                            elapsed: secondsSince(started)))
+                                            elapsed: secondsSince(started), depth: stats.maxDepth))
         }
         defer { report(force: true) }
         while !heap.isEmpty {

@@ -18,10 +18,12 @@ public struct BranchAndBoundProgress: Sendable, Equatable {
     public var globalLowerBound: Double
     /// Seconds since the prover started.
     public var elapsed: Double
+    /// The deepest domain so far (number of splits from the root).
+    public var depth: Int
 
-    public init(prover: String, open: Int, bounded: Int, done: Int, globalLowerBound: Double, elapsed: Double) {
+    public init(prover: String, open: Int, bounded: Int, done: Int, globalLowerBound: Double, elapsed: Double, depth: Int = 0) {
         self.prover = prover; self.open = open; self.bounded = bounded; self.done = done
-        self.globalLowerBound = globalLowerBound; self.elapsed = elapsed
+        self.globalLowerBound = globalLowerBound; self.elapsed = elapsed; self.depth = depth
     }
 }
 
