@@ -263,7 +263,7 @@ extension BoundEngine {
                 let p = params[i]
                 var g = p.map { NodeParameters(lower: Matrix(zeros: rows, $0.lower.cols), upper: Matrix(zeros: rows, $0.upper.cols)) }
                 let betaGrad = p.flatMap { betaGradient($0, X: X) }
-                if op is Relu, let relax {
+                if op.isReluShaped, let relax {
                     // ReLU fast path: the parameter is the lower slope; d(lower line)/dp = x.
                     let cols = X.cols
                     let ones = Aout == nil ? [Double](repeating: 1, count: rows * cols) : []

@@ -373,7 +373,7 @@ public final class BoundEngine {
         }
         let op = graph.nodes[i].op as! any ElementwiseRelaxation
         let pL = parameters.lower, pU = parameters.upper
-        if op is Relu {
+        if op.isReluShaped {
             // ReLU's parameter is its lower slope itself (intercept 0): branch-free, no calls.
             A.data.withUnsafeBufferPointer { a in
             Ain.data.withUnsafeMutableBufferPointer { o in

@@ -104,7 +104,7 @@ extension BoundEngine {
     /// Whether every nonlinear consumer of `v` is ReLU-like (then only unstable neurons matter).
     func hasOnlyReluConsumers(_ v: Int) -> Bool {
         let consumers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(v) && (kinds[$0] == .elementwise || kinds[$0] == .bilinear) }
-        return consumers.allSatisfy { graph.nodes[$0].op is Relu || graph.nodes[$0].op is LeakyRelu }
+        return consumers.allSatisfy { (graph.nodes[$0].op as? any ElementwiseRelaxation)?.isPiecewiseLinear == true }
     }
 
     /// The neurons of `value` whose bounds change a relaxation: for ReLU-like consumers only the
@@ -358,13 +358,17 @@ extension BoundEngine {
         return results
     }
 
-    /// Values feeding ReLU nodes: the neurons a ReLU split can constrain.
-    public var reluInputs: [Int] { graph.nodes.filter { $0.op is Relu }.map { $0.inputs[0] } }
+    /// Values feeding piecewise-linear activations (ReLU, LeakyReLU): the neurons a split at 0 makes exact.
+    public var reluInputs: [Int] {
+        splittableNodes.filter { (graph.nodes[$0].op as! any ElementwiseRelaxation).isPiecewiseLinear }.map { graph.nodes[$0].inputs[0] }
+    }
     /// The elementwise nodes with a relaxation (`ElementwiseRelaxation`), whose inputs branch
     /// and bound may split, in graph order.
     public var splittableNodes: [Int] {
         graph.nodes.indices.filter { kinds[$0] == .elementwise && graph.nodes[$0].op is any ElementwiseRelaxation }
     }
+    /// The input values of `splittableNodes` (what a `NeuronSplit` names).
+    public var splittableInputs: [Int] { splittableNodes.map { graph.nodes[$0].inputs[0] } }
     /// The operators of `splittableNodes`.
     public var splittableOperations: [any ElementwiseRelaxation] {
         splittableNodes.map { graph.nodes[$0].op as! any ElementwiseRelaxation }

@@ -52,7 +52,7 @@ extension BoundEngine {
             let node = graph.nodes[i]
             let vars = node.inputs.filter { !isConstant[$0] }
             guard vars.count == 1, size(vars[0]) > 0 else { return nil }
-            if node.op is Relu {
+            if (node.op as? any ElementwiseRelaxation)?.isReluShaped == true {
                 steps.append(.relu(node: i, input: vars[0]))
             } else if affineClasses[i] == .passThrough {
                 // Flatten, Reshape, Identity: same data.

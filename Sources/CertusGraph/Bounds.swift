@@ -101,10 +101,16 @@ public protocol ElementwiseRelaxation: ElementwiseUnary {
     /// `.optimized` the point that minimises the children's summed looseness (a precomputed
     /// table; `BranchingPoints`). Default: nil (never split).
     func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double?
-    /// Whether the function is piecewise linear with its only kink at a branching point (ReLU,
-    /// LeakyReLU): then a neuron split there is exact on both sides, and a domain with every
-    /// such neuron split is decided exactly by its LP. Default false.
+    /// Whether the function is piecewise linear with its only kink at 0, where it branches
+    /// (ReLU, LeakyReLU): a neuron whose interval does not cross 0 is exact, a split there is
+    /// exact on both sides, and a domain with every such neuron split is decided exactly by its
+    /// LP. Default false.
     var isPiecewiseLinear: Bool { get }
+    /// Whether the function is max(x, 0) and its relaxation's lower parameter is the lower
+    /// line's slope itself (intercept 0), with the triangle's chord above: the shape the bound
+    /// engine's branch-free fast paths and the Float parameter search compute inline. Default
+    /// false (every other operator goes through `relaxation`).
+    var isReluShaped: Bool { get }
 }
 
 /// How `ElementwiseRelaxation.branchingPoint` places a split (`certus verify --branch-points`).
@@ -128,6 +134,8 @@ extension ElementwiseRelaxation {
     public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? { nil }
 
     public var isPiecewiseLinear: Bool { false }
+
+    public var isReluShaped: Bool { false }
 
     public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {

@@ -98,4 +98,73 @@ final class GeneralBranchingTests: XCTestCase {
     func testTanhWidthWithMidpoints() throws {
         try check(act: Tanh(), slope: 1, heuristic: .width, points: .midpoint)
     }
+
+    /// Domain bounds under general splits (points inside the intervals, both sides, several
+    /// splits of one neuron) hold at every sampled input that satisfies the splits, for CROWN and
+    /// for alpha/beta-CROWN (signed multipliers with non-zero points), with and without the root's
+    /// intermediate bounds; and an optimised domain bound is never below its CROWN bound.
+    func testDomainBoundsUnderGeneralSplitsHoldAtSampledPoints() throws {
+        var rng = SplitMix64(seed: 77)
+        func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(rng.next() >> 11) / Double(1 << 53) }
+        var checkedPoints = 0, betaGains = 0
+        for (seed, act) in [(0 as UInt64, Sigmoid() as any Operator), (1, Tanh()), (2, Sigmoid()), (3, Gelu())] {
+            let net = try Self.net(seed: seed, h: 6, act: act, slope: act is Gelu ? 1.13 : 1, scale: 2)
+            let engine = BoundEngine(graph: net.graph)
+            let box = InputBox(lower: [-1, -1], upper: [1, 1])
+            let atoms = [LinearAtom(c: [1], d: 0), LinearAtom(c: [-1], d: 0)]
+            let values = engine.splittableInputs
+            // Sample points with their pre-activations.
+            var points: [([Double], [Int: [Double]], Double)] = []
+            for _ in 0..<3000 {
+                let x = [uniform(-1, 1), uniform(-1, 1)]
+                let all = try net.graph.evaluateAll(x)
+                points.append((x, all, try net.graph.evaluateFirst(x)[0]))
+            }
+            var rootSettings = BoundSettings(method: .alphaCrown)
+            rootSettings.alphaIterations = 20; rootSettings.alphaIntermediateIterations = 10
+            let root = try engine.rootBounds(box: box, settings: rootSettings)
+            for trial in 0..<12 {
+                // 1 to 4 splits at points taken from a sampled input's pre-activations, so the
+                // domain holds that input.
+                let anchor = points[Int(rng.next() % UInt64(points.count))]
+                var splits: [NeuronSplit] = []
+                for _ in 0..<(1 + Int(rng.next() % 4)) {
+                    let v = values[Int(rng.next() % UInt64(values.count))]
+                    let j = Int(rng.next() % 6)
+                    let z = anchor.1[v]![j]
+                    let above = rng.next() % 2 == 0
+                    splits.append(NeuronSplit(value: v, index: j, point: above ? z - uniform(0, 0.5) : z + uniform(0, 0.5), above: above))
+                }
+                let inside = points.filter { p in splits.allSatisfy { sp in
+                    let z = p.1[sp.value]![sp.index]
+                    return sp.above ? z >= sp.point : z <= sp.point
+                } }
+                var crown = BoundSettings(method: .crown)
+                crown.alphaIntermediateIterations = 0
+                var beta = BoundSettings(method: .alphaCrown)
+                beta.alphaIntermediateIterations = 0; beta.alphaIterations = 30
+                for (name, settings, r) in [("crown", crown, nil as IntermediateBounds?), ("crown+root", crown, root),
+                                            ("beta", beta, nil), ("beta+root", beta, root)] {
+                    var s = settings
+                    s.reuseKnownBounds = r != nil
+                    let db: DomainBounds
+                    do { db = try engine.boundDomain(box: box, atoms: atoms, splits: splits, settings: s, root: r) }
+                    catch is InfeasibleDomain { XCTAssertTrue(inside.isEmpty, "seed \(seed) trial \(trial) \(name): a domain holding points was called infeasible"); continue }
+                    for p in inside {
+                        XCTAssertLessThanOrEqual(db.rows[0].lower, p.2 + 1e-9, "seed \(seed) trial \(trial) \(name): lower bound above f(x) at \(p.0), splits \(splits)")
+                        XCTAssertLessThanOrEqual(db.rows[1].lower, -p.2 + 1e-9, "seed \(seed) trial \(trial) \(name): upper bound below f(x) at \(p.0)")
+                        checkedPoints += 1
+                    }
+                }
+                // beta never worse than CROWN on the same domain (both from the same bounds).
+                if let c = try? engine.boundDomain(box: box, atoms: atoms, splits: splits, settings: crown, root: nil),
+                   let b = try? engine.boundDomain(box: box, atoms: atoms, splits: splits, settings: beta, root: nil) {
+                    XCTAssertGreaterThanOrEqual(b.rows[0].lower, c.rows[0].lower - 1e-12)
+                    if b.rows[0].lower > c.rows[0].lower + 1e-6 { betaGains += 1 }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checkedPoints, 1000, "too few sampled points inside the domains")
+        XCTAssertGreaterThan(betaGains, 0, "alpha/beta never improved on CROWN: the search is not exercised")
+    }
 }

@@ -38,6 +38,8 @@ public struct Relu: ElementwiseRelaxation, AttributeFree {
         return (rel, l < 0 && u > 0 && lowerParameter != nil ? (1, 0) : (0, 0), (0, 0))
     }
     public var isPiecewiseLinear: Bool { true }
+    /// The lower parameter is the lower slope (see `relaxation`): the engine's fast paths apply.
+    public var isReluShaped: Bool { true }
     /// The kink: splitting at 0 makes both children exact (beta-CROWN's ReLU split).
     public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         l < 0 && u > 0 ? 0 : nil
