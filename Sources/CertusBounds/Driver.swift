@@ -369,6 +369,13 @@ extension BoundEngine {
     }
     /// The input values of `splittableNodes` (what a `NeuronSplit` names).
     public var splittableInputs: [Int] { splittableNodes.map { graph.nodes[$0].inputs[0] } }
+    /// Whether the network is affine layers and piecewise-linear activations only (ReLU,
+    /// LeakyReLU; no products of variables): its fully split domains have exact LPs.
+    public var isPiecewiseLinear: Bool {
+        graph.nodes.indices.allSatisfy { i in
+            kinds[i] == .affine || (kinds[i] == .elementwise && (graph.nodes[i].op as? any ElementwiseRelaxation)?.isPiecewiseLinear == true)
+        }
+    }
     /// The operators of `splittableNodes`.
     public var splittableOperations: [any ElementwiseRelaxation] {
         splittableNodes.map { graph.nodes[$0].op as! any ElementwiseRelaxation }

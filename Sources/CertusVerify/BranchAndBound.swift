@@ -150,8 +150,7 @@ private struct CaseSearch {
         for c in pc.clauses { ranges.append(atoms.count..<(atoms.count + c.atoms.count)); atoms += c.atoms }
         self.atoms = atoms
         clauseRows = ranges
-        let ops = engine.splittableOperations
-        piecewiseLinear = ops.allSatisfy(\.isPiecewiseLinear)
+        piecewiseLinear = engine.isPiecewiseLinear
         heuristic = prover.settings.reluSplit.branching == .auto ? (piecewiseLinear ? .babsr : .bbps) : prover.settings.reluSplit.branching
     }
 
@@ -359,7 +358,10 @@ private struct CaseSearch {
         }
         let unstable = db.splittable.reduce(0) { n, r in n + zip(r.lower, r.upper).filter { $0.0 < 0 && $0.1 > 0 }.count }
         if best == nil || unstable <= settings.reluSplit.lpUnstableThreshold {
-            switch try decideByLP(d, db: db, stats: &stats) {
+            // An LP that cannot be built or solved leaves the domain open (never an answer).
+            let byLP: BoundResult
+            do { byLP = try decideByLP(d, db: db, stats: &stats) } catch { byLP = .unresolved(d) }
+            switch byLP {
             case .pruned: return .pruned
             case .counterexample(let x): return .counterexample(x)
             case .domain(let u), .unresolved(let u):
