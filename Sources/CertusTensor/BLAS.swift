@@ -1,10 +1,86 @@
 import CBLAS
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Dense linear algebra on row-major `Double` buffers, through the system BLAS (OpenBLAS).
 ///
 /// Every hot matrix product in Certus (Gemm/MatMul evaluation, and the bound engine's
 /// coefficient products) goes through `gemm`, so there is one place to tune.
 public enum BLAS {
+    /// OpenBLAS's kernel set (`openblas_get_corename`, e.g. "SkylakeX", "Haswell"), after the
+    /// check of `kernelSelection`.
+    public static var kernel: String {
+        _ = kernelSelection
+        return String(cString: openblas_get_corename())
+    }
+
+    /// What `kernelSelection` did: nil when OpenBLAS's own choice was kept, otherwise
+    /// "<detected> -> <selected>".
+    public static var kernelOverride: String? { kernelSelection }
+
+    /// OpenBLAS picks its kernels from the CPU model when it is loaded. A build that does not
+    /// know the CPU falls back to its Prescott (SSE3) kernels: OpenBLAS 0.3.21 (Debian 12) does
+    /// so on Emerald Rapids (family 6, model 207), where its dgemm then runs at 9-17 GFLOP/s
+    /// instead of 60-80 with the SkylakeX kernels (one core, 400 x 256 x 784). Done once,
+    /// before the first product (every entry point of `BLAS` touches it): when OpenBLAS chose a
+    /// pre-AVX2 kernel set, `OPENBLAS_CORETYPE` is not set by the user, the CPU (as the kernel
+    /// reports it in /proc/cpuinfo) has AVX-512 F/CD/BW/DQ/VL or AVX2 and FMA, and this OpenBLAS
+    /// is a DYNAMIC_ARCH build (it exports `gotoblas_dynamic_init`), the kernel table is chosen
+    /// again as `OPENBLAS_CORETYPE=SkylakeX` (or `Haswell`) would choose it at load time.
+    /// Results differ from the old kernels' only by rounding (other summation order, fused
+    /// multiply-adds), which the bound engine's rounding guards cover for any order.
+    static let kernelSelection: String? = {
+        let detected = String(cString: openblas_get_corename())
+        let legacy: Set<String> = ["unknown", "katmai", "coppermine", "northwood", "prescott", "banias", "atom",
+                                   "core2", "penryn", "dunnington", "nehalem", "sandybridge"]
+        guard legacy.contains(detected.lowercased()), getenv("OPENBLAS_CORETYPE") == nil,
+              let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        let flags = Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
+        let target: String
+        if flags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]) {
+            target = "SkylakeX"
+        } else if flags.isSuperset(of: ["avx2", "fma"]) {
+            target = "Haswell"
+        } else {
+            return nil
+        }
+        guard let handle = dlopen(nil, RTLD_NOW),
+              let initSym = dlsym(handle, "gotoblas_dynamic_init"),
+              let quitSym = dlsym(handle, "gotoblas_dynamic_quit") else { return nil }
+        typealias Hook = @convention(c) () -> Void
+        setenv("OPENBLAS_CORETYPE", target, 1)
+        unsafeBitCast(quitSym, to: Hook.self)()
+        unsafeBitCast(initSym, to: Hook.self)()
+        unsetenv("OPENBLAS_CORETYPE")
+        return "\(detected) -> \(String(cString: openblas_get_corename()))"
+    }()
+
+    /// The CPUs this process may run on (its affinity mask, e.g. under `taskset`), which can be
+    /// fewer than `ProcessInfo.activeProcessorCount` (all online CPUs on Linux). At least 1.
+    public static let usableProcessors: Int = {
+        #if os(Linux)
+        // sched_getaffinity is a GNU extension the Glibc module does not import.
+        typealias GetAffinity = @convention(c) (Int32, Int, UnsafeMutableRawPointer) -> Int32
+        if let handle = dlopen(nil, RTLD_NOW), let sym = dlsym(handle, "sched_getaffinity") {
+            var mask = [UInt64](repeating: 0, count: 16)   // 1024 CPUs, glibc's cpu_set_t
+            let ok = mask.withUnsafeMutableBytes { unsafeBitCast(sym, to: GetAffinity.self)(0, $0.count, $0.baseAddress!) } == 0
+            let n = mask.reduce(0) { $0 + $1.nonzeroBitCount }
+            if ok && n > 0 { return n }
+        }
+        #endif
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    /// Floating-point operations (2 m n k per product) of every `gemm` since the process
+    /// started, all threads together: `BoundsBenchmark` reports a pass's rate from the
+    /// difference of two readings.
+    public static var gemmFlops: Int { flopCounter.load(ordering: .relaxed) }
+    static let flopCounter = Atomic<Int>(0)
+
     /// C = alpha * op(A) * op(B) + beta * C, all row-major.
     /// op(A) is m x k, op(B) is k x n, C is m x n. `A` is stored m x k (k x m if `transA`),
     /// `B` is stored k x n (n x k if `transB`).
@@ -18,6 +94,8 @@ public enum BLAS {
         beta: Double = 0, c: UnsafeMutablePointer<Double>
     ) {
         guard m > 0, n > 0 else { return }
+        _ = kernelSelection
+        flopCounter.add(2 * m * n * k, ordering: .relaxed)
         guard k > 0 else {
             // BLAS leaves C untouched for k == 0 only when beta == 1; define it plainly.
             for i in 0..<(m * n) { c[i] = beta == 0 ? 0 : beta * c[i] }
@@ -128,6 +206,7 @@ public enum BLAS {
         beta: Float = 0, c: UnsafeMutablePointer<Float>
     ) {
         guard m > 0, n > 0 else { return }
+        _ = kernelSelection
         guard k > 0 else {
             for i in 0..<(m * n) { c[i] = beta == 0 ? 0 : beta * c[i] }
             return
@@ -166,6 +245,7 @@ public enum BLAS {
     /// Sets the number of BLAS threads (OpenBLAS). Certus parallelises at a coarser level,
     /// so callers that run several workers pin BLAS to one thread each.
     public static func setThreads(_ n: Int) {
+        _ = kernelSelection
         openblas_set_num_threads(Int32(max(1, n)))
     }
 }
