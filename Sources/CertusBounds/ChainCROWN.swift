@@ -117,37 +117,211 @@ extension BoundEngine {
     }
 
     /// Lower bounds of A · (value before step `before`) over the box, through the chain's first
-    /// `before` steps (rows split over threads as `backwardRows` does).
+    /// `before` steps (rows split over threads as `backwardRows` does, on at most the CPUs this
+    /// process may run on).
     private func chainBackwardRows(chain: DenseChain, before k: Int, A: Matrix, box: ValueBounds,
                                    relaxations: [Int: Relaxation], settings: BoundSettings) throws -> [Double] {
         var weights = 0
         for t in 0..<k { if case .linear(let w, let b, _, _, _) = chain.steps[t] { weights += (w?.count ?? 0) + b.count } }
-        return try splittingRows(A, weights: weights, settings: settings) { sub in
-            self.chainBackward(chain: chain, before: k, A: sub, box: box, relaxations: relaxations)
+        // Per ReLU step: the neurons whose relaxation is not the zero line (the others' columns
+        // vanish for every row), and the rows of the next layer's weights they meet. Made once
+        // here so that the threads below only read them.
+        var live: [Int: LiveColumns] = [:]
+        for t in 0..<k {
+            guard case .relu(let node, _) = chain.steps[t], let r = relaxations[node] else { continue }
+            let cols = r.aL.indices.filter { r.aL[$0] != 0 || r.aU[$0] != 0 || r.bL[$0] != 0 || r.bU[$0] != 0 }
+            var weightRows: [Double]? = nil
+            if t > 0, case .linear(let w?, _, let inN, _, _) = chain.steps[t - 1], cols.count < r.aL.count {
+                var wr = [Double]()
+                wr.reserveCapacity(cols.count * inN)
+                for j in cols { wr.append(contentsOf: w[(j * inN)..<((j + 1) * inN)]) }
+                weightRows = wr
+            }
+            live[t] = LiveColumns(columns: cols, all: cols.count == r.aL.count, weightRows: weightRows)
+        }
+        var split = settings
+        split.threads = Swift.min(settings.threads, BLAS.usableProcessors)
+        return try splittingRows(A, weights: weights, settings: split) { sub in
+            self.chainBackward(chain: chain, before: k, A: sub, box: box, relaxations: relaxations, live: live)
         }
     }
 
+    /// A ReLU step's neurons with a non-zero relaxation (ascending), and the weight rows of the
+    /// layer before it restricted to them (`nil` when every neuron is live, or no such layer).
+    struct LiveColumns {
+        var columns: [Int]
+        var all: Bool
+        var weightRows: [Double]?
+    }
+
+    /// The backward pass of `chainBackwardRows` on some rows. Coefficients are kept only for
+    /// the live neurons after each ReLU (a neuron whose relaxation is the zero line, an inactive
+    /// ReLU, contributes exactly 0 to every product and sum), so each dense product runs over
+    /// the live rows of its weights only. Every sum takes the same terms in the same order as
+    /// the general pass (`elementwiseBackward`, the dense offset), leaving out only exact zeros,
+    /// with the same rounding guards.
     private func chainBackward(chain: DenseChain, before k: Int, A start: Matrix, box: ValueBounds,
-                               relaxations: [Int: Relaxation]) -> [Double] {
+                               relaxations: [Int: Relaxation], live: [Int: LiveColumns]) -> [Double] {
         var A = start
-        var bias = [Double](repeating: 0, count: A.rows)
-        let none = ValueBounds(lower: [], upper: [])
+        let rows = A.rows
+        // A's column c is neuron columns[c] of the current value (nil: column c is neuron c).
+        var columns: [Int]? = nil
+        var bias = [Double](repeating: 0, count: rows)
         for t in stride(from: k - 1, through: 0, by: -1) {
             switch chain.steps[t] {
-            case .linear(let w, let b, let inN, let outN, _):
-                A.data.withUnsafeBufferPointer { ap in
-                    for r in 0..<A.rows {
-                        let row = ap.baseAddress! + r * outN
-                        var s = 0.0, m = 0.0
-                        for j in 0..<outN { let t = row[j] * b[j]; s += t; m += Swift.abs(t) }
-                        bias[r] += s - RoundingGuard.relative * m
+            case .linear(let w, let b, let inN, _, _):
+                // The offset: bias += A b, guarded by |A| |b| as the dense offset is (`addProduct`).
+                addOffset(A, columns.map { $0.map { b[$0] } } ?? b, to: &bias)
+                if let w {
+                    if let columns {
+                        // Only the live neurons' weight rows (made once by chainBackwardRows).
+                        let cached = live[t + 1].flatMap { $0.columns == columns ? $0.weightRows : nil }
+                        let wr = cached ?? columns.flatMap { w[($0 * inN)..<(($0 + 1) * inN)] }
+                        A = A.multiplied(by: wr, n: inN, transposeB: false)
+                    } else {
+                        A = A.multiplied(by: w, n: inN, transposeB: false)
                     }
+                    columns = nil
                 }
-                if let w { A = A.multiplied(by: w, n: inN, transposeB: false) }
             case .relu(let node, _):
-                A = elementwiseBackward(node: node, A: A, relax: relaxations[node]!, bounds: none, parameters: nil, bias: &bias)
+                let relax = relaxations[node]!
+                let keep = live[t]?.all == false ? live[t]!.columns : nil
+                A = reluBackward(A, columns: &columns, keep: keep, relax: relax, bias: &bias)
             }
         }
+        if let columns {
+            // Back to every input column (only when the chain starts with a ReLU).
+            var full = Matrix(zeros: rows, box.lower.count)
+            for r in 0..<rows { for (c, j) in columns.enumerated() { full[r, j] = A[r, c] } }
+            A = full
+        }
         return concretize(A, box: box, bias: bias, targetIsInput: true, constant: nil)
+    }
+
+    /// The default-relaxation ReLU step of `elementwiseBackward` (v+ takes the lower line, v-
+    /// the upper; the intercepts into the bias with its rounding guard), keeping only the
+    /// columns of the neurons in `keep` (ascending; nil: all). `columns` maps A's columns to
+    /// neurons on entry and is updated to the result's.
+    private func reluBackward(_ A: Matrix, columns: inout [Int]?, keep: [Int]?, relax: Relaxation,
+                              bias: inout [Double]) -> Matrix {
+        let rows = A.rows, width = A.cols
+        // Result column c reads A's column src[c], neuron neuron[c].
+        var src: [Int], neuron: [Int]
+        switch (columns, keep) {
+        case (nil, nil):
+            src = Array(0..<width); neuron = src
+        case (nil, let keep?):
+            src = keep; neuron = keep
+        case (let cols?, nil):
+            src = Array(0..<width); neuron = cols
+        case (let cols?, let keep?):
+            let kept = Set(keep)
+            src = cols.indices.filter { kept.contains(cols[$0]) }; neuron = src.map { cols[$0] }
+        }
+        let outW = src.count
+        let identity = keep == nil   // src is 0..<width: A is read as it is
+        // The relaxation gathered by result column (contiguous: the loops below vectorise).
+        let aL = neuron.map { relax.aL[$0] }, aU = neuron.map { relax.aU[$0] }
+        let bL = neuron.map { relax.bL[$0] }, bU = neuron.map { relax.bU[$0] }
+        let data = [Double](unsafeUninitializedCapacity: rows * outW) { o, count in
+            // A's rows with the result's columns side by side (a gather when columns are dropped).
+            let g: [Double] = identity ? [] : [Double](unsafeUninitializedCapacity: rows * outW) { gp, gc in
+                A.data.withUnsafeBufferPointer { a in
+                    for r in 0..<rows {
+                        let row = a.baseAddress! + r * width, out = gp.baseAddress! + r * outW
+                        for c in 0..<outW { out[c] = row[src[c]] }
+                    }
+                }
+                gc = rows * outW
+            }
+            (identity ? A.data : g).withUnsafeBufferPointer { a in
+            aL.withUnsafeBufferPointer { aL in bL.withUnsafeBufferPointer { bL in
+            aU.withUnsafeBufferPointer { aU in bU.withUnsafeBufferPointer { bU in
+                let aLp = aL.baseAddress!, bLp = bL.baseAddress!, aUp = aU.baseAddress!, bUp = bU.baseAddress!
+                let ap = a.baseAddress!, op = o.baseAddress!
+                // Branch-free sign split as in elementwiseBackward: v+ takes the lower line, v- the upper.
+                @inline(__always) func line(_ r: Int) {
+                    let row = ap + r * outW, out = op + r * outW
+                    for j in 0..<outW {
+                        let v = row[j]
+                        out[j] = Swift.max(v, 0) * aLp[j] + Swift.min(v, 0) * aUp[j]
+                    }
+                }
+                var r = 0
+                // Four rows at a time: their intercept sums (each in column order) overlap.
+                while r + 4 <= rows {
+                    for q in r..<(r + 4) { line(q) }
+                    let p0 = ap + r * outW, p1 = p0 + outW, p2 = p1 + outW, p3 = p2 + outW
+                    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
+                    for j in 0..<outW {
+                        let bl = bLp[j], bu = bUp[j]
+                        let v0 = p0[j], v1 = p1[j], v2 = p2[j], v3 = p3[j]
+                        let t0 = Swift.max(v0, 0) * bl + Swift.min(v0, 0) * bu
+                        let t1 = Swift.max(v1, 0) * bl + Swift.min(v1, 0) * bu
+                        let t2 = Swift.max(v2, 0) * bl + Swift.min(v2, 0) * bu
+                        let t3 = Swift.max(v3, 0) * bl + Swift.min(v3, 0) * bu
+                        s0 += t0; m0 += Swift.abs(t0); s1 += t1; m1 += Swift.abs(t1)
+                        s2 += t2; m2 += Swift.abs(t2); s3 += t3; m3 += Swift.abs(t3)
+                    }
+                    bias[r] += s0 - RoundingGuard.relative * m0
+                    bias[r + 1] += s1 - RoundingGuard.relative * m1
+                    bias[r + 2] += s2 - RoundingGuard.relative * m2
+                    bias[r + 3] += s3 - RoundingGuard.relative * m3
+                    r += 4
+                }
+                while r < rows {
+                    line(r)
+                    let row = ap + r * outW
+                    var b = 0.0, mb = 0.0
+                    for j in 0..<outW {
+                        let v = row[j]
+                        let t = Swift.max(v, 0) * bLp[j] + Swift.min(v, 0) * bUp[j]
+                        b += t
+                        mb += Swift.abs(t)
+                    }
+                    bias[r] += b - RoundingGuard.relative * mb
+                    r += 1
+                }
+            } } } }
+            }
+            count = rows * outW
+        }
+        columns = columns == nil && keep == nil ? nil : neuron
+        return Matrix(rows: rows, cols: outW, data: data)
+    }
+
+    /// bias += A c row by row, each moved down by `RoundingGuard.relative` of its |A_r| . |c|:
+    /// the dense layer's offset (terms in column order, as `addProduct`'s guard sums them).
+    private func addOffset(_ A: Matrix, _ c: [Double], to bias: inout [Double]) {
+        let rows = A.rows, n = A.cols
+        A.data.withUnsafeBufferPointer { a in
+            c.withUnsafeBufferPointer { cp in
+                let ap = a.baseAddress!, cv = cp.baseAddress!
+                var r = 0
+                // Four rows at a time: their sums (each in column order) overlap in the pipeline.
+                while r + 4 <= rows {
+                    let p0 = ap + r * n, p1 = p0 + n, p2 = p1 + n, p3 = p2 + n
+                    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
+                    for j in 0..<n {
+                        let cj = cv[j]
+                        let t0 = p0[j] * cj, t1 = p1[j] * cj, t2 = p2[j] * cj, t3 = p3[j] * cj
+                        s0 += t0; m0 += Swift.abs(t0); s1 += t1; m1 += Swift.abs(t1)
+                        s2 += t2; m2 += Swift.abs(t2); s3 += t3; m3 += Swift.abs(t3)
+                    }
+                    bias[r] += s0 - RoundingGuard.relative * m0
+                    bias[r + 1] += s1 - RoundingGuard.relative * m1
+                    bias[r + 2] += s2 - RoundingGuard.relative * m2
+                    bias[r + 3] += s3 - RoundingGuard.relative * m3
+                    r += 4
+                }
+                while r < rows {
+                    let row = ap + r * n
+                    var s = 0.0, m = 0.0
+                    for j in 0..<n { let t = row[j] * cv[j]; s += t; m += Swift.abs(t) }
+                    bias[r] += s - RoundingGuard.relative * m
+                    r += 1
+                }
+            }
+        }
     }
 }
