@@ -4,7 +4,14 @@ import Foundation
 
 struct Benchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time IBP, CROWN and alpha-CROWN on the standard cases beside the reference times.")
+        abstract: "Time IBP, CROWN and alpha-CROWN on the standard cases beside the reference times.",
+        discussion: """
+            Per case and method: Certus's median time (model load excluded), the reference's time \
+            (auto_LiRPA, from shared/reference/vnncomp) and their ratio (speed-up), the rate of the \
+            pass's matrix products (GFLOP/s: 2 m n k per product over the pass's whole time) and \
+            that rate as a fraction of the machine's dgemm rate, measured once at the start \
+            (square 512 products, one BLAS thread).
+            """)
     @Option(help: "The shared data folder.") var shared: String = "../shared"
     @Option(help: "Runs per case and method (the median is reported).") var runs: Int = 5
     @Option(help: "Methods, comma-separated.") var methods: String = "ibp,crown,alpha-crown"
@@ -16,6 +23,7 @@ struct Benchmark: ParsableCommand {
             guard let m = BoundMethod(rawValue: String(s)) else { throw ValidationError("unknown method '\(s)'") }
             return m
         }
+        let dgemm = BoundsBenchmark.measureGemmRate()
         let results = try reportingErrors {
             let cases = BoundsBenchmark.standardCases(shared: shared).filter { filter == nil || $0.name.contains(filter!) }
             return try BoundsBenchmark.run(cases, methods: ms, runs: runs) {
@@ -23,7 +31,7 @@ struct Benchmark: ParsableCommand {
             }
         }
         let machine = "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.operatingSystemVersionString)"
-        let table = BoundsBenchmark.markdown(results, runs: runs, machine: machine)
+        let table = BoundsBenchmark.markdown(results, runs: runs, machine: machine, dgemmRate: dgemm)
         print(table)
         if let output {
             try reportingErrors {

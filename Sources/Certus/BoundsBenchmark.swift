@@ -3,6 +3,7 @@ import CertusGraph
 import CertusONNX
 import CertusSpec
 import CertusBounds
+import CertusTensor
 
 /// The bound-propagation benchmark of issue 4: IBP, CROWN and alpha-CROWN on ACAS Xu 1_1
 /// prop_1..4 and mnist-net_256x{2,4,6} (specs in shared/reference/vnncomp), median of several
@@ -19,6 +20,27 @@ public enum BoundsBenchmark {
         public var propertyLower: Double
         public var referenceTime: Double?
         public var referenceLower: Double?
+        /// Floating-point operations of the pass's matrix products (2 m n k each, `BLAS.gemmFlops`).
+        public var gemmFlops: Int = 0
+
+        /// The products' rate over the whole pass: gemmFlops / medianTime, in GFLOP/s.
+        public var gflops: Double { Double(gemmFlops) / max(medianTime, 1e-12) / 1e9 }
+    }
+
+    /// The machine's dgemm rate in GFLOP/s: the best of `runs` square n x n products through
+    /// `BLAS.gemm` (one BLAS thread, as the bound engine runs it), 2 n^3 operations each.
+    public static func measureGemmRate(n: Int = 512, runs: Int = 5) -> Double {
+        BLAS.setThreads(1)
+        let a = (0..<(n * n)).map { Double($0 % 7) - 3 }, b = (0..<(n * n)).map { Double($0 % 5) - 2 }
+        var best = Double.infinity
+        for _ in 0..<max(1, runs) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let c = BLAS.matmul(a, b, m: n, n: n, k: n)
+            let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            precondition(c.count == n * n)
+            best = min(best, t)
+        }
+        return 2 * Double(n) * Double(n) * Double(n) / max(best, 1e-12) / 1e9
     }
 
     public static func standardCases(shared: String) -> [Case] {
@@ -52,34 +74,44 @@ public enum BoundsBenchmark {
             let ref = try? JSONDecoder().decode(Ref.self, from: Data(contentsOf: URL(fileURLWithPath: c.reference)))
             for m in methods {
                 var times: [Double] = []
-                var lower = 0.0
+                var lower = 0.0, flops = 0
                 for _ in 0..<max(1, runs) {
                     let engine = BoundEngine(graph: graph)
+                    let flops0 = BLAS.gemmFlops
                     let start = DispatchTime.now().uptimeNanoseconds
                     let report = try engine.bound(property: property, settings: BoundSettings(method: m))
                     times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                    flops = BLAS.gemmFlops - flops0
                     lower = report.propertyLower
                 }
                 times.sort()
                 let r = referenceKey[m].flatMap { ref?.results[$0] }
                 out.append(Result(name: c.name, method: m, medianTime: times[times.count / 2], propertyLower: lower,
-                                  referenceTime: r?.time_s, referenceLower: r?.property_lower))
+                                  referenceTime: r?.time_s, referenceLower: r?.property_lower, gemmFlops: flops))
                 progress("\(c.name) \(m.rawValue): \(String(format: "%.4f", times[times.count / 2])) s, bound \(lower)")
             }
         }
         return out
     }
 
-    public static func markdown(_ results: [Result], runs: Int, machine: String) -> String {
-        var s = "| case | method | Certus median (s) | reference (s) | speed-up | Certus property lower | reference property lower |\n"
-        s += "|---|---|---|---|---|---|---|\n"
+    /// The results as a markdown table. speed-up = reference time / Certus time; GFLOP/s is the
+    /// rate of the pass's matrix products over its whole time, "of dgemm" that rate as a fraction
+    /// of `dgemmRate` (the machine's measured dgemm GFLOP/s, `measureGemmRate`), when given.
+    public static func markdown(_ results: [Result], runs: Int, machine: String, dgemmRate: Double? = nil) -> String {
+        var s = "| case | method | Certus median (s) | reference (s) | speed-up | GFLOP/s | of dgemm | Certus property lower | reference property lower |\n"
+        s += "|---|---|---|---|---|---|---|---|---|\n"
         for r in results {
             let refT = r.referenceTime.map { String(format: "%.4f", $0) } ?? "-"
             let speed = r.referenceTime.map { String(format: "%.1fx", $0 / max(r.medianTime, 1e-9)) } ?? "-"
             let refL = r.referenceLower.map { String(format: "%.6g", $0) } ?? "-"
-            s += "| \(r.name) | \(r.method.rawValue) | \(String(format: "%.4f", r.medianTime)) | \(refT) | \(speed) | \(String(format: "%.6g", r.propertyLower)) | \(refL) |\n"
+            let rate = r.gemmFlops > 0 ? String(format: "%.1f", r.gflops) : "-"
+            let frac = r.gemmFlops > 0 ? dgemmRate.map { String(format: "%.0f%%", 100 * r.gflops / $0) } ?? "-" : "-"
+            s += "| \(r.name) | \(r.method.rawValue) | \(String(format: "%.4f", r.medianTime)) | \(refT) | \(speed) | \(rate) | \(frac) | \(String(format: "%.6g", r.propertyLower)) | \(refL) |\n"
         }
         s += "\nMedian of \(runs) runs each, model load excluded, \(machine). Reference: auto_LiRPA 0.7.1, float64, 1 thread, median of 5 (shared/reference/vnncomp).\n"
+        if let dgemmRate {
+            s += "dgemm: \(String(format: "%.1f", dgemmRate)) GFLOP/s (best of 5 square 512 products, one BLAS thread; OpenBLAS kernels \(BLAS.kernel)\(BLAS.kernelOverride.map { ", chosen by Certus: \($0)" } ?? "")).\n"
+        }
         return s
     }
 }
