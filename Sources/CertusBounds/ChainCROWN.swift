@@ -223,6 +223,7 @@ extension BoundEngine {
         // The relaxation gathered by result column (contiguous: the loops below vectorise).
         let aL = neuron.map { relax.aL[$0] }, aU = neuron.map { relax.aU[$0] }
         let bL = neuron.map { relax.bL[$0] }, bU = neuron.map { relax.bU[$0] }
+        let intercepts = (0..<outW).filter { bL[$0] != 0 || bU[$0] != 0 }
         let data = [Double](unsafeUninitializedCapacity: rows * outW) { o, count in
             // A's rows with the result's columns side by side (a gather when columns are dropped).
             let g: [Double] = identity ? [] : [Double](unsafeUninitializedCapacity: rows * outW) { gp, gc in
@@ -248,12 +249,14 @@ extension BoundEngine {
                     }
                 }
                 var r = 0
-                // Four rows at a time: their intercept sums (each in column order) overlap.
+                // Four rows at a time: their intercept sums (each in column order) overlap. Only
+                // columns with an intercept enter them (for a ReLU the unstable neurons'): the
+                // others' terms are exact zeros, which leave a sum unchanged.
                 while r + 4 <= rows {
                     for q in r..<(r + 4) { line(q) }
                     let p0 = ap + r * outW, p1 = p0 + outW, p2 = p1 + outW, p3 = p2 + outW
                     var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
-                    for j in 0..<outW {
+                    for j in intercepts {
                         let bl = bLp[j], bu = bUp[j]
                         let v0 = p0[j], v1 = p1[j], v2 = p2[j], v3 = p3[j]
                         let t0 = Swift.max(v0, 0) * bl + Swift.min(v0, 0) * bu
@@ -273,7 +276,7 @@ extension BoundEngine {
                     line(r)
                     let row = ap + r * outW
                     var b = 0.0, mb = 0.0
-                    for j in 0..<outW {
+                    for j in intercepts {
                         let v = row[j]
                         let t = Swift.max(v, 0) * bLp[j] + Swift.min(v, 0) * bUp[j]
                         b += t

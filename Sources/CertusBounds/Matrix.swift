@@ -46,20 +46,22 @@ public struct Matrix: Sendable, Equatable {
     /// pass) is applied by gathering scaled rows of B instead of a full product.
     public func multiplied(by b: [Double], n: Int, transposeB: Bool) -> Matrix {
         if let sel = selection() {
-            var out = Matrix(zeros: rows, n)
-            out.data.withUnsafeMutableBufferPointer { o in
+            let data = [Double](unsafeUninitializedCapacity: rows * n) { o, count in
                 b.withUnsafeBufferPointer { bp in
-                    for (r, (j, a)) in sel.enumerated() where a != 0 {
+                    for (r, (j, a)) in sel.enumerated() {
                         let base = r * n
-                        if transposeB {
+                        if a == 0 {
+                            for t in 0..<n { o[base + t] = 0 }
+                        } else if transposeB {
                             for t in 0..<n { o[base + t] = a * bp[t * cols + j] }
                         } else {
                             for t in 0..<n { o[base + t] = a * bp[j * n + t] }
                         }
                     }
                 }
+                count = rows * n
             }
-            return out
+            return Matrix(rows: rows, cols: n, data: data)
         }
         return Matrix(rows: rows, cols: n, data: BLAS.matmul(data, b, m: rows, n: n, k: cols, transA: false, transB: transposeB))
     }
