@@ -269,7 +269,8 @@ extension BoundEngine {
         // with alpha/beta-CROWN on its own (the domains on the cores).
         var single = settings
         single.threads = 1
-        guard allSplits.isReluShaped,
+        // (Each domain's own splits: the union of several domains' maps may hold both sides of one neuron.)
+        guard domains.allSatisfy({ NeuronSplit.byValue($0.splits).isReluShaped }),
               let baseBounds = try? chainIntermediateBounds(box: box, settings: crownSettings, relaxations: &baseRelax,
                                                             splits: [:], known: root?.values),
               let chain = floatChain(target: out, relaxations: baseRelax, protect: splitNeurons(allSplits))
