@@ -224,27 +224,33 @@ extension BoundEngine {
         let aL = neuron.map { relax.aL[$0] }, aU = neuron.map { relax.aU[$0] }
         let bL = neuron.map { relax.bL[$0] }, bU = neuron.map { relax.bU[$0] }
         let intercepts = (0..<outW).filter { bL[$0] != 0 || bU[$0] != 0 }
+        // Columns whose lines are both y = x (an active ReLU) pass their coefficient through:
+        // max(v, 0) * 1 + min(v, 0) * 1 is v. Only the others get the sign split.
+        let split = (0..<outW).filter { !(aL[$0] == 1 && aU[$0] == 1 && bL[$0] == 0 && bU[$0] == 0) }
         let data = [Double](unsafeUninitializedCapacity: rows * outW) { o, count in
             // A's rows with the result's columns side by side (a gather when columns are dropped).
-            let g: [Double] = identity ? [] : [Double](unsafeUninitializedCapacity: rows * outW) { gp, gc in
-                A.data.withUnsafeBufferPointer { a in
-                    for r in 0..<rows {
-                        let row = a.baseAddress! + r * width, out = gp.baseAddress! + r * outW
+            A.data.withUnsafeBufferPointer { a in
+                for r in 0..<rows {
+                    let row = a.baseAddress! + r * width, out = o.baseAddress! + r * outW
+                    if identity {
+                        out.update(from: row, count: outW)
+                    } else {
                         for c in 0..<outW { out[c] = row[src[c]] }
                     }
                 }
-                gc = rows * outW
             }
-            (identity ? A.data : g).withUnsafeBufferPointer { a in
+            count = rows * outW
+            let ap = UnsafePointer(o.baseAddress!), op = o.baseAddress!
             aL.withUnsafeBufferPointer { aL in bL.withUnsafeBufferPointer { bL in
             aU.withUnsafeBufferPointer { aU in bU.withUnsafeBufferPointer { bU in
                 let aLp = aL.baseAddress!, bLp = bL.baseAddress!, aUp = aU.baseAddress!, bUp = bU.baseAddress!
-                let ap = a.baseAddress!, op = o.baseAddress!
-                // Branch-free sign split as in elementwiseBackward: v+ takes the lower line, v- the upper.
+                // Branch-free sign split as in elementwiseBackward: v+ takes the lower line, v- the
+                // upper. The intercept sums below read the coefficients before this step
+                // (`line` runs after them for each group of rows).
                 @inline(__always) func line(_ r: Int) {
-                    let row = ap + r * outW, out = op + r * outW
-                    for j in 0..<outW {
-                        let v = row[j]
+                    let out = op + r * outW
+                    for j in split {
+                        let v = out[j]
                         out[j] = Swift.max(v, 0) * aLp[j] + Swift.min(v, 0) * aUp[j]
                     }
                 }
@@ -253,7 +259,6 @@ extension BoundEngine {
                 // columns with an intercept enter them (for a ReLU the unstable neurons'): the
                 // others' terms are exact zeros, which leave a sum unchanged.
                 while r + 4 <= rows {
-                    for q in r..<(r + 4) { line(q) }
                     let p0 = ap + r * outW, p1 = p0 + outW, p2 = p1 + outW, p3 = p2 + outW
                     var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
                     for j in intercepts {
@@ -270,10 +275,10 @@ extension BoundEngine {
                     bias[r + 1] += s1 - RoundingGuard.relative * m1
                     bias[r + 2] += s2 - RoundingGuard.relative * m2
                     bias[r + 3] += s3 - RoundingGuard.relative * m3
+                    for q in r..<(r + 4) { line(q) }
                     r += 4
                 }
                 while r < rows {
-                    line(r)
                     let row = ap + r * outW
                     var b = 0.0, mb = 0.0
                     for j in intercepts {
@@ -283,11 +288,10 @@ extension BoundEngine {
                         mb += Swift.abs(t)
                     }
                     bias[r] += b - RoundingGuard.relative * mb
+                    line(r)
                     r += 1
                 }
             } } } }
-            }
-            count = rows * outW
         }
         columns = columns == nil && keep == nil ? nil : neuron
         return Matrix(rows: rows, cols: outW, data: data)
