@@ -79,6 +79,12 @@ public struct BranchAndBoundProver: PropertyProver {
         try run(graph: graph, property: property, deadline: deadline).outcome
     }
 
+    /// `prove` with the statistics' summary (domains, depth, global lower bound) for the log.
+    public func proveWithSummary(graph: Graph, property: Property, deadline: Deadline) throws -> (ProverOutcome, String?) {
+        let (outcome, stats) = try run(graph: graph, property: property, deadline: deadline)
+        return (outcome, stats.summary)
+    }
+
     /// Runs the search and returns the outcome with its statistics.
     public func run(graph: Graph, property: Property, deadline: Deadline) throws -> (outcome: ProverOutcome, statistics: Statistics) {
         var stats = Statistics()

@@ -27,6 +27,9 @@ public protocol PropertyProver: Sendable {
     /// final Softmax whose outputs the property compares pairwise: `OutputSoftmax`); it re-checks
     /// counterexamples on the model it was given.
     func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome
+    /// `prove` with a one-line summary of the work done (domains, depth, bound) for the log,
+    /// or nil. Default: `prove` and no summary.
+    func proveWithSummary(graph: Graph, property: Property, deadline: Deadline) throws -> (ProverOutcome, String?)
     /// Whether the prover is a complete search (branch and bound, MILP): its `.unknown` means it
     /// ran out of budget, after which the verifier spends the remaining time attacking.
     var isComplete: Bool { get }
@@ -34,6 +37,9 @@ public protocol PropertyProver: Sendable {
 
 extension PropertyProver {
     public var isComplete: Bool { false }
+    public func proveWithSummary(graph: Graph, property: Property, deadline: Deadline) throws -> (ProverOutcome, String?) {
+        (try prove(graph: graph, property: property, deadline: deadline), nil)
+    }
 }
 
 /// The verification pipeline: validate, a CROWN pass for properties with many clauses
@@ -114,8 +120,9 @@ public struct Verifier: Sendable {
         for prover in provers {
             if deadline.hasPassed { return finish(.timeout, "none") }
             let outcome: ProverOutcome
+            var summary: String? = nil
             do {
-                outcome = try prover.prove(graph: boundGraph, property: property, deadline: deadline)
+                (outcome, summary) = try prover.proveWithSummary(graph: boundGraph, property: property, deadline: deadline)
             } catch {
                 log.append("\(prover.name): error: \(error)")
                 continue
@@ -131,7 +138,7 @@ public struct Verifier: Sendable {
                     log.append("\(prover.name): proof arrived after the time limit")
                     return finish(.timeout, "none")
                 }
-                log.append("\(prover.name): proven")
+                log.append("\(prover.name): proven" + (summary.map { "; " + $0 } ?? ""))
                 return finish(.unsat, prover.name)
             case .counterexample(let x):
                 do {

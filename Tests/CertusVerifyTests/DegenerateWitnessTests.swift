@@ -602,7 +602,7 @@ final class DegenerateWitnessTests: XCTestCase {
             s.attackRestarts = 0; s.randomSamples = 0; s.faceSamples = 0; s.cornerSampling = false
             s.finalAttack = false
             s.timeout = 30
-            for method in [VerificationMethod.milp, .reluSplit, .inputSplit] {
+            for method in [VerificationMethod.milp, .branchAndBound, .inputSplit] {
                 let r = try verify(graph, p, s, method: method)
                 try assertRealWitness(r, graph, p, float32: mlp.float32, "vee at \(c), \(method)")
                 XCTAssertEqual(r.method, method.rawValue, "\(method): found by the prover, \(r.details)")
