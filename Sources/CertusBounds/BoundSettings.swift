@@ -1,4 +1,5 @@
 import Foundation
+import CertusTensor
 
 /// Which bound to compute.
 public enum BoundMethod: String, Sendable, CaseIterable {
@@ -52,8 +53,9 @@ public struct BoundSettings: Sendable {
     /// chain of dense layers and ReLUs (`chainIntermediateBounds`; same bounds, less overhead).
     public var chainFastPath: Bool = true
     /// Threads for alpha-CROWN's row groups (rows are independent problems). Default: the
-    /// machine's cores, at most 8; BLAS itself is pinned to one thread (see `BoundEngine`).
-    public var threads: Int = min(8, max(1, ProcessInfo.processInfo.activeProcessorCount))
+    /// cores this process may run on (its affinity mask, `BLAS.usableProcessors`), at most 8;
+    /// BLAS itself is pinned to one thread (see `BoundEngine`).
+    public var threads: Int = min(8, max(1, BLAS.usableProcessors))
     /// Rows per thread below which alpha-CROWN stays on one thread (thread start-up and the
     /// smaller BLAS products cost more than they save).
     public var minimumRowsPerThread: Int = 16
