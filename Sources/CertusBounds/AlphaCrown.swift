@@ -174,39 +174,35 @@ extension BoundEngine {
             if open == 0 { break }
             let grads = try gradients(target: target, record: record, box: box, bounds: bounds,
                                       relaxations: relaxations, params: params)
-            // Adam ascent, projected to [0, 1].
+            // Adam ascent: relaxation parameters projected to [0, 1], beta multipliers onto the
+            // signs their split constraints allow.
             let c1 = 1 - pow(beta1, Double(it)), c2 = 1 - pow(beta2, Double(it))
             for (i, g) in grads {
-                // In place (through the dictionaries' modify accessors: no copies).
-                func step(_ P: inout Matrix, _ G: Matrix, _ M: inout Matrix, _ V: inout Matrix) {
+                // In place (through the dictionaries' modify accessors: no copies). Entries that
+                // `skip` (parameter, gradient) excludes are left alone, moments included.
+                func step(_ P: inout Matrix, _ G: Matrix, _ M: inout Matrix, _ V: inout Matrix, rate: Double,
+                          skip: (Double, Double) -> Bool, project: (Int, Double) -> Double) {
                     guard !G.data.isEmpty else { return }   // this side has no parameters
                     P.data.withUnsafeMutableBufferPointer { pp in
                     M.data.withUnsafeMutableBufferPointer { mp in
                     V.data.withUnsafeMutableBufferPointer { vp in
                     G.data.withUnsafeBufferPointer { gp in
-                        for t in 0..<pp.count where !pp[t].isNaN {
+                        for t in 0..<pp.count where !skip(pp[t], gp[t]) {
                             let gt = gp[t]
                             mp[t] = beta1 * mp[t] + (1 - beta1) * gt
                             vp[t] = beta2 * vp[t] + (1 - beta2) * gt * gt
-                            let upd = lr * (mp[t] / c1) / ((vp[t] / c2).squareRoot() + eps)
-                            pp[t] = min(1, max(0, pp[t] + upd))
+                            let upd = rate * (mp[t] / c1) / ((vp[t] / c2).squareRoot() + eps)
+                            pp[t] = project(t, pp[t] + upd)
                         }
                     } } } }
                 }
-                step(&params[i]!.lower, g.lower, &m1[i]!.lower, &m2[i]!.lower)
-                step(&params[i]!.upper, g.upper, &m1[i]!.upper, &m2[i]!.upper)
-                // beta: unbounded Adam ascent, projected onto the signs the constraints allow.
+                let unit: (Int, Double) -> Double = { _, v in min(1, max(0, v)) }
+                step(&params[i]!.lower, g.lower, &m1[i]!.lower, &m2[i]!.lower, rate: lr, skip: { p, _ in p.isNaN }, project: unit)
+                step(&params[i]!.upper, g.upper, &m1[i]!.upper, &m2[i]!.upper, rate: lr, skip: { p, _ in p.isNaN }, project: unit)
                 if let G = g.beta, let lo = params[i]!.splitLower, let hi = params[i]!.splitUpper {
                     let cols = G.cols
-                    for t in 0..<G.data.count where G.data[t] != 0 {
-                        let j = t % cols
-                        let gt = G.data[t]
-                        let mt = beta1 * m1[i]!.beta!.data[t] + (1 - beta1) * gt
-                        let vt = beta2 * m2[i]!.beta!.data[t] + (1 - beta2) * gt * gt
-                        m1[i]!.beta!.data[t] = mt; m2[i]!.beta!.data[t] = vt
-                        let upd = betaRate * (mt / c1) / ((vt / c2).squareRoot() + eps)
-                        params[i]!.beta!.data[t] = NodeParameters.effectiveBeta(params[i]!.beta!.data[t] + upd, lower: lo[j], upper: hi[j])
-                    }
+                    step(&params[i]!.beta!, G, &m1[i]!.beta!, &m2[i]!.beta!, rate: betaRate, skip: { _, g in g == 0 },
+                         project: { t, v in NodeParameters.effectiveBeta(v, lower: lo[t % cols], upper: hi[t % cols]) })
                 }
             }
             lr *= settings.learningRateDecay

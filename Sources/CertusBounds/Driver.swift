@@ -265,12 +265,13 @@ extension BoundEngine {
               domains.allSatisfy({ $0.atoms.allSatisfy { $0.c.count == size(out) } }) else { return each(crownSettings) }
         var baseRelax: [Int: Relaxation] = [:]
         let allSplits = NeuronSplit.byValue(domains.flatMap(\.splits))
+        let splitMaps = domains.map { NeuronSplit.byValue($0.splits) }   // each domain's, made once
         // Batching needs the Float search's dense ReLU chain; other networks bound each domain
         // with alpha/beta-CROWN on its own (the domains on the cores).
         var single = settings
         single.threads = 1
         // (Each domain's own splits: the union of several domains' maps may hold both sides of one neuron.)
-        guard domains.allSatisfy({ NeuronSplit.byValue($0.splits).isReluShaped }),
+        guard splitMaps.allSatisfy(\.isReluShaped),
               let baseBounds = try? chainIntermediateBounds(box: box, settings: crownSettings, relaxations: &baseRelax,
                                                             splits: [:], known: root?.values),
               let chain = floatChain(target: out, relaxations: baseRelax, protect: splitNeurons(allSplits))
@@ -278,7 +279,7 @@ extension BoundEngine {
         // Each domain's intermediate bounds and relaxations, on the cores.
         struct Prepared { var bounds: [ValueBounds?]; var relax: [Int: Relaxation]; var splitMap: SplitMap }
         let prepared = concurrentResults(count) { t in
-            let sm = NeuronSplit.byValue(domains[t].splits)
+            let sm = splitMaps[t]
             var relax: [Int: Relaxation] = [:]
             let bounds = try self.domainIntermediateBounds(box: box, splitMap: sm, settings: crownSettings,
                                                            root: root, relaxations: &relax)
