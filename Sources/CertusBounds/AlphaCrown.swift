@@ -76,8 +76,8 @@ extension BoundEngine {
                                settings: BoundSettings, goal: [Double]?, partner: [Int]?, splits: SplitMap) throws -> [Double] {
         let rows = A.rows
         var best = initial
-        if settings.floatSearch, splits.isReluShaped, let chain = floatChain(target: target, relaxations: relaxations,
-                                                                            protect: splitNeurons(splits)) {
+        if settings.floatSearch, let chain = floatChain(target: target, relaxations: relaxations, protect: splitNeurons(splits)),
+           floatSearchHandles(chain, splits: splits) {
             // Search in Float, then evaluate the parameters found in Double (the reported bound).
             guard let found = floatSearch(chain: chain, A: A, box: box, bounds: bounds, iterations: iterations,
                                           settings: settings, goal: goal, partner: partner, splits: splits) else { return best }

@@ -28,6 +28,9 @@ extension BoundEngine {
                 v = y
             case .relu:
                 for i in v.indices where !(v[i] >= 0) { v[i] = v[i].isNaN ? v[i] : 0 }   // ReLU; NaN stays NaN
+            case .general(let node, _):
+                let op = graph.nodes[node].op as! any ElementwiseUnary
+                for i in v.indices { v[i] = op.apply(v[i]) }
             }
         }
         return v
@@ -44,9 +47,13 @@ extension BoundEngine {
         guard settings.method != .ibp, !settings.referenceCompatible, settings.intersectWithIBP,
               settings.method == .crown || settings.alphaIntermediateIterations == 0,
               graph.outputs.count == 1, let chain = outputChain else { return nil }
-        // Every value a relaxation needs must be a ReLU input on the chain.
+        // Every value a relaxation needs must be a ReLU input on the chain (other activations
+        // take the general pass).
         var reluInputs = Set<Int>()
-        for s in chain.steps { if case .relu(_, let v) = s { reluInputs.insert(v) } }
+        for s in chain.steps {
+            if case .relu(_, let v) = s { reluInputs.insert(v) }
+            if case .general = s { return nil }
+        }
         guard needsBounds.isSubset(of: reluInputs) else { return nil }
 
         let firstSplitNode = splits.keys.compactMap { producer[$0] }.min() ?? Int.max
@@ -111,6 +118,8 @@ extension BoundEngine {
                 relaxations[node] = relaxation(node: node, bounds: vb)
                 lo = vb.lower.map { max(0, $0) }; hi = vb.upper.map { max(0, $0) }
                 bounds[graph.nodes[node].output] = ValueBounds(lower: lo, upper: hi)
+            case .general:
+                return nil
             }
         }
         return bounds
@@ -187,6 +196,8 @@ extension BoundEngine {
                 let relax = relaxations[node]!
                 let keep = live[t]?.all == false ? live[t]!.columns : nil
                 A = reluBackward(A, columns: &columns, keep: keep, relax: relax, bias: &bias)
+            case .general:
+                preconditionFailure("chainIntermediateBounds takes ReLU chains only")
             }
         }
         if let columns {

@@ -266,15 +266,20 @@ extension BoundEngine {
         var baseRelax: [Int: Relaxation] = [:]
         let allSplits = NeuronSplit.byValue(domains.flatMap(\.splits))
         let splitMaps = domains.map { NeuronSplit.byValue($0.splits) }   // each domain's, made once
-        // Batching needs the Float search's dense ReLU chain; other networks bound each domain
-        // with alpha/beta-CROWN on its own (the domains on the cores).
+        // Batching needs the Float search's dense chain (dense layers and activations); other
+        // networks bound each domain with alpha/beta-CROWN on its own (the domains on the cores).
         var single = settings
         single.threads = 1
+        guard let baseBounds = try? domainIntermediateBounds(box: box, splitMap: [:], settings: crownSettings,
+                                                             root: root, relaxations: &baseRelax)
+        else { return each(single) }
+        // Every activation's default relaxation on the shared bounds (the chain's lines).
+        for i in splittableNodes where baseRelax[i] == nil {
+            if let b = baseBounds[graph.nodes[i].inputs[0]] { baseRelax[i] = relaxation(node: i, bounds: b) }
+        }
         // (Each domain's own splits: the union of several domains' maps may hold both sides of one neuron.)
-        guard splitMaps.allSatisfy(\.isReluShaped),
-              let baseBounds = try? chainIntermediateBounds(box: box, settings: crownSettings, relaxations: &baseRelax,
-                                                            splits: [:], known: root?.values),
-              let chain = floatChain(target: out, relaxations: baseRelax, protect: splitNeurons(allSplits))
+        guard let chain = floatChain(target: out, relaxations: baseRelax, protect: splitNeurons(allSplits)),
+              splitMaps.allSatisfy({ floatSearchHandles(chain, splits: $0) })
         else { return each(single) }
         // Each domain's intermediate bounds and relaxations, on the cores.
         struct Prepared { var bounds: [ValueBounds?]; var relax: [Int: Relaxation]; var splitMap: SplitMap }
@@ -291,11 +296,12 @@ extension BoundEngine {
         var rowsOf: [Int: Range<Int>] = [:]
         var data: [Double] = []
         var rowSplits: [SplitMap] = []
+        var rowBounds: [[ValueBounds?]] = []   // each row's domain bounds (general activations' lines)
         var goals: [Double] = []     // a row needs no more work once its bound refutes it
         for t in live {
             guard case .success(let p) = prepared[t] else { continue }
             let atoms = domains[t].atoms, start = rowSplits.count
-            for a in atoms { data += a.c; rowSplits.append(p.splitMap); goals.append(a.d) }
+            for a in atoms { data += a.c; rowSplits.append(p.splitMap); rowBounds.append(p.bounds); goals.append(a.d) }
             rowsOf[t] = start..<rowSplits.count
         }
         let A = Matrix(rows: rowSplits.count, cols: m, data: data)
@@ -310,7 +316,8 @@ extension BoundEngine {
                 guard !idx.isEmpty else { return }
                 let found = self.floatSearch(chain: chain, A: A.selectingRows(idx), box: box, bounds: baseBounds,
                                              iterations: settings.alphaIterations, settings: settings,
-                                             goal: idx.map { goals[$0] }, partner: nil, rowSplits: idx.map { rowSplits[$0] })
+                                             goal: idx.map { goals[$0] }, partner: nil, rowSplits: idx.map { rowSplits[$0] },
+                                             rowBounds: idx.map { rowBounds[$0] })
                 var offset = 0
                 for t in parts[g] {
                     guard case .success(var prep) = prepared[t] else { continue }
@@ -323,13 +330,10 @@ extension BoundEngine {
                         var q: [Int: NodeParameters] = [:]
                         for (node, np) in found {
                             var e = NodeParameters(lower: np.lower.selectingRows(local), upper: Matrix(zeros: 0, np.lower.cols))
+                            e.upper = np.upper.rows == 0 ? np.upper : np.upper.selectingRows(local)
                             if let beta = np.beta, let sp = prep.splitMap[self.graph.nodes[node].inputs[0]] {
-                                // The Float search's multipliers are >= 0 in the constraint's direction.
-                                var sb = beta.selectingRows(local)
-                                for j in 0..<sb.cols where !(sp[j]?.hasLower ?? true) {
-                                    for r in 0..<sb.rows { sb[r, j] = -sb[r, j] }
-                                }
-                                e.beta = sb
+                                // Signed multipliers (`NodeParameters.beta`) with the domain's split ends.
+                                e.beta = beta.selectingRows(local)
                                 e.setSplits(sp, count: np.lower.cols)
                             }
                             q[node] = e
@@ -344,6 +348,7 @@ extension BoundEngine {
                         let record = BackwardRecord()
                         let crown = try self.backward(target: out, A: Ad, box: box, bounds: prep.bounds,
                                                       relaxations: &prep.relax, record: record)
+                        let crownRelax = prep.relax
                         var lb = crown
                         if let p, let opt = try? self.backward(target: out, A: Ad, box: box, bounds: prep.bounds,
                                                               relaxations: &prep.relax, parameters: p) {
@@ -352,7 +357,8 @@ extension BoundEngine {
                         let rows = atoms.enumerated().map { k, a in RowBound(lower: lb[k] - a.d, upper: .infinity) }
                         let crownRows = atoms.enumerated().map { k, a in RowBound(lower: crown[k] - a.d, upper: .infinity) }
                         guard rows.allSatisfy({ !$0.lower.isNaN }) else { throw BoundError("a bound is NaN") }
-                        return self.domainBounds(rows: rows, coefficientRows: crownRows, record: record, bounds: prep.bounds, box: box)
+                        return self.domainBounds(rows: rows, coefficientRows: crownRows, record: record, bounds: prep.bounds, box: box,
+                                                 relaxations: crownRelax, withValues: settings.relaxedValues)
                     }
                 }
             }

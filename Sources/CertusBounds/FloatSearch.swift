@@ -4,7 +4,8 @@ import CertusTensor
 import CertusGraph
 
 /// alpha-CROWN's search in single precision, for the common case of a chain of dense layers
-/// and ReLUs between the input and the bounded value.
+/// and elementwise activations (ReLU inline; Sigmoid, Tanh, GeLU, ... through their own
+/// relaxations) between the input and the bounded value.
 ///
 /// Only the *search* for relaxation parameters runs in Float (half the memory traffic, BLAS
 /// sgemm at twice dgemm's rate). The parameters it finds are then evaluated once by the Double
@@ -16,6 +17,10 @@ struct FloatChain {
         case linear(w: [Float]?, b: [Float], inN: Int, outN: Int)
         /// A ReLU node; `n` neurons, default relaxation lines in Float.
         case relu(node: Int, n: Int, aL: [Float], bL: [Float], aU: [Float], bU: [Float])
+        /// Any other elementwise node with a relaxation (`n` neurons): its lines are computed
+        /// per row and neuron from the interval and the row's parameters
+        /// (`ElementwiseRelaxation.relaxationWithDerivatives`), in Double, stored in Float.
+        case general(node: Int, n: Int)
     }
     /// From the input to the target.
     var steps: [Step]
@@ -36,6 +41,9 @@ struct DenseChain {
         case linear(w: [Double]?, b: [Double], inN: Int, outN: Int, output: Int)
         /// A ReLU node and its input value.
         case relu(node: Int, input: Int)
+        /// Any other elementwise node with a relaxation (Sigmoid, Tanh, GeLU, LeakyReLU, ...)
+        /// and its input value.
+        case general(node: Int, input: Int)
     }
     /// From the input to the target.
     var steps: [Step]
@@ -43,7 +51,8 @@ struct DenseChain {
 
 extension BoundEngine {
     /// The chain from the graph input to `target`, or nil when the cone holds anything other
-    /// than dense layers, constant bias additions, reshapes and ReLUs.
+    /// than dense layers, constant bias additions, reshapes and elementwise activations with a
+    /// relaxation.
     func denseChain(target: Int) -> DenseChain? {
         var steps: [DenseChain.Step] = []
         var v = target
@@ -52,8 +61,8 @@ extension BoundEngine {
             let node = graph.nodes[i]
             let vars = node.inputs.filter { !isConstant[$0] }
             guard vars.count == 1, size(vars[0]) > 0 else { return nil }
-            if (node.op as? any ElementwiseRelaxation)?.isReluShaped == true {
-                steps.append(.relu(node: i, input: vars[0]))
+            if let op = node.op as? any ElementwiseRelaxation, kinds[i] == .elementwise {
+                steps.append(op.isReluShaped ? .relu(node: i, input: vars[0]) : .general(node: i, input: vars[0]))
             } else if affineClasses[i] == .passThrough {
                 // Flatten, Reshape, Identity: same data.
             } else if let step = denseLinear(node: i) {
@@ -86,6 +95,7 @@ extension BoundEngine {
             while t < ds.count {
                 switch ds[t] {
                 case .relu: return t
+                case .general: return nil
                 case .linear(let w, _, _, _, _): if w != nil { return nil }
                 }
                 t += 1
@@ -122,6 +132,10 @@ extension BoundEngine {
                 chain.originalWidth[kk] = r.aL.count
                 steps.append(.relu(node: i, n: idx.count, aL: idx.map { Float(r.aL[$0]) }, bL: idx.map { Float(r.bL[$0]) },
                                    aU: idx.map { Float(r.aU[$0]) }, bU: idx.map { Float(r.bU[$0]) }))
+            case .general(let i, let v):
+                // Every neuron is kept (its lines come from its interval, per row).
+                guard cur == nil else { return nil }
+                steps.append(.general(node: i, n: size(v)))
             }
         }
         chain.steps = steps
@@ -175,15 +189,31 @@ extension BoundEngine {
     }
 
     /// Projected Adam in Float over the rows of `A` (one group), returning the best parameters
-    /// found per row as Double `NodeParameters` (NaN where a neuron has none), or nil when the
-    /// search stopped before its first step. The caller evaluates them in Double.
+    /// found per row as Double `NodeParameters` (NaN where a neuron has none; signed beta-CROWN
+    /// multipliers), or nil when the search stopped before its first step. The caller evaluates
+    /// them in Double. `rowSplits`/`rowBounds`: per row, its domain's splits and intermediate
+    /// bounds (a batch of domains; the general activations' lines use them, the ReLU steps the
+    /// shared `bounds` with exact lines at split neurons).
     func floatSearch(chain: FloatChain, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
                      iterations: Int, settings: BoundSettings, goal: [Double]?, partner: [Int]?,
-                     splits: SplitMap = [:], rowSplits perRow: [SplitMap]? = nil) -> [Int: NodeParameters]? {
+                     splits: SplitMap = [:], rowSplits perRow: [SplitMap]? = nil,
+                     rowBounds: [[ValueBounds?]]? = nil) -> [Int: NodeParameters]? {
         let rows = A.rows
         let steps = chain.steps
         let reluSteps = steps.indices.filter { if case .relu = steps[$0] { return true } else { return false } }
-        guard let lastRelu = reluSteps.last else { return nil }
+        let generalSteps = steps.indices.filter { if case .general = steps[$0] { return true } else { return false } }
+        guard let lastRelu = (reluSteps + generalSteps).max() else { return nil }
+        guard floatSearchHandles(chain, splits: splits), perRow?.allSatisfy({ floatSearchHandles(chain, splits: $0) }) ?? true else { return nil }
+        // General activations: their own state (intervals narrowed by each row's splits).
+        var general: [Int: FloatGeneralStep] = [:]
+        for k in generalSteps {
+            guard case .general(let node, let n) = steps[k], let op = graph.nodes[node].op as? any ElementwiseRelaxation,
+                  let b = bounds[graph.nodes[node].inputs[0]], b.lower.count == n else { return nil }
+            let v = graph.nodes[node].inputs[0]
+            general[k] = FloatGeneralStep(op: op, n: n, lower: b.lower, upper: b.upper,
+                                          rowBounds: rowBounds.map { rb in rb.map { $0[v] } },
+                                          rowSplits: (0..<rows).map { perRow?[$0][v] ?? splits[v] })
+        }
         // Parameters (lower slopes of unstable neurons), NaN elsewhere.
         var params: [Int: [Float]] = [:]      // by step index, working rows x n
         for k in reluSteps {
@@ -201,8 +231,7 @@ extension BoundEngine {
         // beta-CROWN multipliers of the split neurons (domain constraints), from 0. The splits
         // are the same for every row (`splits`) or given per row (`perRow`, a batch of domains);
         // a split neuron's relaxation is exact (identity or zero) whatever the chain's default.
-        // This search knows ReLU splits only: one side, at 0 (a general split goes to the Double search).
-        guard splits.isReluShaped, perRow?.allSatisfy(\.isReluShaped) ?? true else { return nil }
+        // ReLU steps take ReLU splits only: one side, at 0 (checked above).
         var rowSplits: [Int: [[(Int, Float)]]] = [:]      // by step: per working row, (neuron, sign)
         var betas: [Int: [Float]] = [:]
         for k in reluSteps {
@@ -226,6 +255,7 @@ extension BoundEngine {
                 betas[k] = [Float](repeating: 0, count: rows * n)
             }
         }
+        let originalRowSplits = rowSplits       // before row compaction: by original row
         // Per ReLU step, the neurons whose default lines have an intercept.
         var withIntercept: [Int: [Int]] = [:]
         for k in reluSteps {
@@ -345,6 +375,10 @@ extension BoundEngine {
                     }
                     cur = out
                     curN = n
+                case .general(_, let n):
+                    selection = nil
+                    cur = general[k]!.backward(cur, rows: R, bias: &bias)
+                    curN = n
                 }
             }
             // Concretise at the box; the minimiser per row is the input for the forward pass.
@@ -367,6 +401,7 @@ extension BoundEngine {
             for (t, r) in active.enumerated() where lb[t] > best[r] {
                 best[r] = lb[t]
                 if it > 1 { improvedAny = true }
+                for g in general.values { g.saveBest(working: t, original: r) }
                 for k in reluSteps {
                     guard case .relu(_, let n, _, _, _, _) = steps[k] else { continue }
                     let src = params[k]!
@@ -464,6 +499,8 @@ extension BoundEngine {
                     }
                     grads[k] = G
                     X = Y
+                case .general:
+                    X = general[k]!.forward(X, rows: R)
                 }
             }
             // Adam ascent, projected to [0, 1].
@@ -498,6 +535,7 @@ extension BoundEngine {
                     }
                 } } } }
             }
+            for g in general.values { g.step(rows: R, rate: lr, betaRate: betaRate, c1: c1, c2: c2) }
             betaRate *= Float(settings.learningRateDecay)
             lr *= Float(settings.learningRateDecay)
             // Drop frozen rows from the working set when enough have gone.
@@ -517,6 +555,7 @@ extension BoundEngine {
                         rowSplits[k] = keep.map { rowSplits[k]![$0] }
                     }
                 }
+                for g in general.values { g.select(keep) }
                 active = keep.map { active[$0] }
             }
         }
@@ -534,20 +573,253 @@ extension BoundEngine {
             }
             var p = NodeParameters(lower: Matrix(rows: rows, cols: n0, data: expand(bestParams[k]!, fill: .nan)),
                                    upper: Matrix(zeros: 0, n0))
-            if let bt = bestBetas[k] {
-                p.beta = Matrix(rows: rows, cols: n0, data: expand(bt, fill: 0))
-                // The split intervals when they are the same for every row; a batch caller sets
-                // its own. This search's multipliers are >= 0 in each constraint's direction:
-                // the signed form (`NodeParameters.beta`) negates those of z <= 0.
-                if let sp = splits[graph.nodes[node].inputs[0]] {
-                    p.setSplits(sp, count: n0)
-                    for (j, r) in sp where j < n0 && !r.hasLower {
-                        for row in 0..<rows { p.beta![row, j] = -p.beta![row, j] }
-                    }
+            if var bt = bestBetas[k] {
+                // This search's multipliers are >= 0 in each constraint's direction: the signed
+                // form (`NodeParameters.beta`) negates those of z <= 0.
+                if let lists = originalRowSplits[k] {
+                    for (r, list) in lists.enumerated() { for (j, sg) in list { bt[r * n + j] *= sg } }
                 }
+                p.beta = Matrix(rows: rows, cols: n0, data: expand(bt, fill: 0))
+                // The split intervals when they are the same for every row; a batch caller sets its own.
+                if let sp = splits[graph.nodes[node].inputs[0]] { p.setSplits(sp, count: n0) }
             }
             out[node] = p
         }
+        for k in generalSteps {
+            guard case .general(let node, _) = steps[k], let g = general[k] else { continue }
+            var p = g.parameters(rows: rows)
+            if g.hasSplits, let sp = splits[graph.nodes[node].inputs[0]] { p.setSplits(sp, count: g.n) }
+            out[node] = p
+        }
         return out
+    }
+
+    /// Whether the Float search can carry `splits` on `chain`: its ReLU steps take ReLU splits
+    /// only (one side, at 0), its general steps any split.
+    func floatSearchHandles(_ chain: FloatChain, splits: SplitMap) -> Bool {
+        for st in chain.steps {
+            guard case .relu(let node, _, _, _, _, _) = st, let sp = splits[graph.nodes[node].inputs[0]] else { continue }
+            if !([0: sp] as SplitMap).isReluShaped { return false }
+        }
+        return true
+    }
+}
+
+/// The Float search's state for one general activation step (`FloatChain.Step.general`): per
+/// working row r and neuron j (index r * n + j) the neuron's input interval (the shared bounds
+/// narrowed by the row's splits), the relaxation parameters (NaN: that side has none), their
+/// Adam moments, the signed beta-CROWN multipliers of the row's split neurons, and the lines
+/// the last backward pass chose (with their derivatives in the parameter), which the forward
+/// pass reuses: one relaxation call per row and neuron per iteration.
+final class FloatGeneralStep {
+    let op: any ElementwiseRelaxation
+    let n: Int
+    var lo: [Double], hi: [Double]
+    var pl: [Float], pu: [Float]
+    var ml: [Float], vl: [Float], mu: [Float], vu: [Float]
+    /// Default lines (the relaxation without parameters), used on a side without a parameter.
+    var dLa: [Float], dLb: [Float], dUa: [Float], dUb: [Float]
+    /// Per working row, its split neurons and their split ends (-inf / +inf: that side unsplit).
+    var splits: [[(j: Int, lower: Double, upper: Double)]]
+    var beta: [Float], mb: [Float], vb: [Float]
+    let hasSplits: Bool
+    // Scratch of the last backward pass.
+    var coef: [Float] = [], la: [Float] = [], lb: [Float] = [], da: [Float] = [], db: [Float] = []
+    // The best parameters per original row.
+    var bestPL: [Float], bestPU: [Float], bestBeta: [Float]
+    // Gradients of the last forward pass.
+    var gl: [Float] = [], gu: [Float] = [], gb: [Float] = []
+
+    /// `lower`/`upper`: the shared input bounds; `rowBounds`: per row, its own input bounds
+    /// (a batch of domains: each domain's, already narrowed by its splits) or nil for the shared
+    /// ones; `rowSplits`: per row, this node's splits.
+    init(op: any ElementwiseRelaxation, n: Int, lower: [Double], upper: [Double], rowBounds: [ValueBounds?]? = nil,
+         rowSplits: [[Int: SplitInterval]?]) {
+        self.op = op; self.n = n
+        let rows = rowSplits.count
+        // Per neuron on the shared interval, then replicated and redone where a row splits.
+        var baseL = [Float](repeating: .nan, count: n), baseU = baseL
+        var bLa = [Float](repeating: 0, count: n), bLb = bLa, bUa = bLa, bUb = bLa
+        func fill(_ l: Double, _ u: Double) -> (Float, Float, Float, Float, Float, Float) {
+            let d = op.defaultParameters(l: l, u: u)
+            let r = op.relaxation(l: l, u: u, lowerParameter: nil, upperParameter: nil)
+            return (d.lower.map(Float.init) ?? .nan, d.upper.map(Float.init) ?? .nan,
+                    Float(r.aL), Float(r.bL), Float(r.aU), Float(r.bU))
+        }
+        for j in 0..<n {
+            (baseL[j], baseU[j], bLa[j], bLb[j], bUa[j], bUb[j]) = fill(lower[j], upper[j])
+        }
+        var lo = [Double](), hi = [Double](), pl = [Float](), pu = [Float]()
+        var dLa = [Float](), dLb = [Float](), dUa = [Float](), dUb = [Float]()
+        lo.reserveCapacity(rows * n); hi.reserveCapacity(rows * n)
+        for _ in 0..<rows {
+            lo.append(contentsOf: lower); hi.append(contentsOf: upper)
+            pl.append(contentsOf: baseL); pu.append(contentsOf: baseU)
+            dLa.append(contentsOf: bLa); dLb.append(contentsOf: bLb); dUa.append(contentsOf: bUa); dUb.append(contentsOf: bUb)
+        }
+        if let rowBounds {
+            // Rows with bounds of their own: every neuron whose interval differs is redone.
+            for r in 0..<rows {
+                guard let b = rowBounds[r], b.lower.count == n, b.lower != lower || b.upper != upper else { continue }
+                for j in 0..<n where b.lower[j] != lower[j] || b.upper[j] != upper[j] {
+                    let t = r * n + j
+                    let l = b.lower[j], u = Swift.max(l, b.upper[j])
+                    lo[t] = l; hi[t] = u
+                    (pl[t], pu[t], dLa[t], dLb[t], dUa[t], dUb[t]) = fill(l, u)
+                }
+            }
+        }
+        var lists = [[(j: Int, lower: Double, upper: Double)]](repeating: [], count: rows)
+        for (r, sp) in rowSplits.enumerated() {
+            guard let sp else { continue }
+            for (j, s) in sp where j < n {
+                let t = r * n + j
+                let l = Swift.max(lo[t], s.lower)
+                let u = Swift.max(l, Swift.min(hi[t], s.upper))
+                lo[t] = l; hi[t] = u
+                (pl[t], pu[t], dLa[t], dLb[t], dUa[t], dUb[t]) = fill(l, u)
+                lists[r].append((j, s.lower, s.upper))
+            }
+            lists[r].sort { $0.j < $1.j }
+        }
+        self.lo = lo; self.hi = hi; self.pl = pl; self.pu = pu
+        self.dLa = dLa; self.dLb = dLb; self.dUa = dUa; self.dUb = dUb
+        let zeros = [Float](repeating: 0, count: rows * n)
+        ml = zeros; vl = zeros; mu = zeros; vu = zeros
+        splits = lists
+        hasSplits = lists.contains { !$0.isEmpty }
+        beta = hasSplits ? zeros : []; mb = beta; vb = beta
+        bestPL = pl; bestPU = pu; bestBeta = beta
+    }
+
+    /// The backward step: `cur` (R x n) holds the coefficients on the node's output; returns
+    /// those on its input and adds the intercepts (and the split terms beta (end - z)) to `bias`.
+    func backward(_ cur: [Float], rows R: Int, bias: inout [Float]) -> [Float] {
+        let count = R * n
+        coef = cur
+        la = [Float](repeating: 0, count: count); lb = la; da = la; db = la
+        var out = [Float](repeating: 0, count: count)
+        for r in 0..<R {
+            var s: Float = 0
+            for j in 0..<n {
+                let t = r * n + j, c = cur[t]
+                if c == 0 { continue }
+                let lowerSide = c > 0
+                let p = lowerSide ? pl[t] : pu[t]
+                var a: Float, b: Float
+                if p == p {
+                    let (rel, dl, du) = op.relaxationWithDerivatives(l: lo[t], u: hi[t],
+                                                                      lowerParameter: lowerSide ? Double(p) : nil,
+                                                                      upperParameter: lowerSide ? nil : Double(p))
+                    if lowerSide {
+                        a = Float(rel.aL); b = Float(rel.bL); da[t] = Float(dl.0); db[t] = Float(dl.1)
+                    } else {
+                        a = Float(rel.aU); b = Float(rel.bU); da[t] = Float(du.0); db[t] = Float(du.1)
+                    }
+                } else {
+                    a = lowerSide ? dLa[t] : dUa[t]; b = lowerSide ? dLb[t] : dUb[t]
+                }
+                la[t] = a; lb[t] = b
+                out[t] = c * a
+                s += c * b
+            }
+            bias[r] += s
+        }
+        if hasSplits {
+            for r in 0..<R {
+                for (j, l, u) in splits[r] {
+                    let t = r * n + j, bt = beta[t]
+                    if bt > 0 { out[t] -= bt; bias[r] += bt * Float(l) }
+                    else if bt < 0 { out[t] -= bt; bias[r] += bt * Float(u) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The forward step at the rows' minimisers: X (R x n) is the node's input; returns its
+    /// output through the lines the backward pass chose, and sets the parameters' gradients.
+    func forward(_ X: [Float], rows R: Int) -> [Float] {
+        let count = R * n
+        var Y = [Float](repeating: 0, count: count)
+        gl = [Float](repeating: 0, count: count); gu = gl
+        for t in 0..<count {
+            let x = X[t], c = coef[t]
+            Y[t] = la[t] * x + lb[t]
+            if c > 0, pl[t] == pl[t] { gl[t] = c * (da[t] * x + db[t]) }
+            else if c < 0, pu[t] == pu[t] { gu[t] = c * (da[t] * x + db[t]) }
+        }
+        if hasSplits {
+            // d bound / d beta = end - z (the end on beta's side; at 0 the side that gains).
+            gb = [Float](repeating: 0, count: count)
+            for r in 0..<R {
+                for (j, l, u) in splits[r] {
+                    let t = r * n + j, z = X[t], bt = beta[t]
+                    let fl = Float(l), fu = Float(u)
+                    if bt > 0 { gb[t] = fl - z }
+                    else if bt < 0 { gb[t] = fu - z }
+                    else if l > -.infinity && fl - z > 0 { gb[t] = fl - z }
+                    else if u < .infinity && fu - z < 0 { gb[t] = fu - z }
+                }
+            }
+        }
+        return Y
+    }
+
+    /// One projected Adam ascent step (parameters into [0, 1], multipliers onto the signs
+    /// their constraints allow).
+    func step(rows R: Int, rate: Float, betaRate: Float, c1: Float, c2: Float) {
+        let beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8
+        @inline(__always) func adam(_ p: inout Float, _ m: inout Float, _ v: inout Float, _ g: Float, _ lr: Float) {
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * g * g
+            p += lr * (m / c1) / ((v / c2).squareRoot() + eps)
+        }
+        for t in 0..<(R * n) {
+            if pl[t] == pl[t] { adam(&pl[t], &ml[t], &vl[t], gl[t], rate); pl[t] = Swift.min(1, Swift.max(0, pl[t])) }
+            if pu[t] == pu[t] { adam(&pu[t], &mu[t], &vu[t], gu[t], rate); pu[t] = Swift.min(1, Swift.max(0, pu[t])) }
+        }
+        if hasSplits {
+            for r in 0..<R {
+                for (j, l, u) in splits[r] {
+                    let t = r * n + j
+                    guard gb[t] != 0 || beta[t] != 0 else { continue }
+                    adam(&beta[t], &mb[t], &vb[t], gb[t], betaRate)
+                    if beta[t] > 0 && !(l > -.infinity) { beta[t] = 0 }
+                    if beta[t] < 0 && !(u < .infinity) { beta[t] = 0 }
+                }
+            }
+        }
+    }
+
+    /// Saves working row `t` as the best of original row `r`.
+    func saveBest(working t: Int, original r: Int) {
+        let s = t * n, d = r * n
+        for j in 0..<n { bestPL[d + j] = pl[s + j]; bestPU[d + j] = pu[s + j] }
+        if hasSplits { for j in 0..<n { bestBeta[d + j] = beta[s + j] } }
+    }
+
+    /// Keeps the working rows `keep` (in that order).
+    func select(_ keep: [Int]) {
+        func sel<T>(_ a: [T]) -> [T] {
+            guard !a.isEmpty else { return a }
+            var out = [T](); out.reserveCapacity(keep.count * n)
+            for t in keep { out.append(contentsOf: a[(t * n)..<((t + 1) * n)]) }
+            return out
+        }
+        lo = sel(lo); hi = sel(hi); pl = sel(pl); pu = sel(pu)
+        ml = sel(ml); vl = sel(vl); mu = sel(mu); vu = sel(vu)
+        dLa = sel(dLa); dLb = sel(dLb); dUa = sel(dUa); dUb = sel(dUb)
+        beta = sel(beta); mb = sel(mb); vb = sel(vb)
+        splits = keep.map { splits[$0] }
+    }
+
+    /// The best parameters found, per original row (`rows` of them), as `NodeParameters` with
+    /// signed multipliers.
+    func parameters(rows: Int) -> NodeParameters {
+        var p = NodeParameters(lower: Matrix(rows: rows, cols: n, data: bestPL.map(Double.init)),
+                               upper: Matrix(rows: rows, cols: n, data: bestPU.map(Double.init)))
+        if hasSplits { p.beta = Matrix(rows: rows, cols: n, data: bestBeta.map(Double.init)) }
+        return p
     }
 }
