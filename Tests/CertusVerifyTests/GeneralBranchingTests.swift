@@ -106,7 +106,7 @@ final class GeneralBranchingTests: XCTestCase {
     func testDomainBoundsUnderGeneralSplitsHoldAtSampledPoints() throws {
         var rng = SplitMix64(seed: 77)
         func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(rng.next() >> 11) / Double(1 << 53) }
-        var checkedPoints = 0, betaGains = 0
+        var checkedPoints = 0, betaGains = 0, batchGains = 0
         for (seed, act) in [(0 as UInt64, Sigmoid() as any Operator), (1, Tanh()), (2, Sigmoid()), (3, Gelu())] {
             let net = try Self.net(seed: seed, h: 6, act: act, slope: act is Gelu ? 1.13 : 1, scale: 2)
             let engine = BoundEngine(graph: net.graph)
@@ -123,6 +123,7 @@ final class GeneralBranchingTests: XCTestCase {
             var rootSettings = BoundSettings(method: .alphaCrown)
             rootSettings.alphaIterations = 20; rootSettings.alphaIntermediateIterations = 10
             let root = try engine.rootBounds(box: box, settings: rootSettings)
+            var trials: [(splits: [NeuronSplit], inside: [([Double], [Int: [Double]], Double)])] = []
             for trial in 0..<12 {
                 // 1 to 4 splits at points taken from a sampled input's pre-activations, so the
                 // domain holds that input.
@@ -139,6 +140,7 @@ final class GeneralBranchingTests: XCTestCase {
                     let z = p.1[sp.value]![sp.index]
                     return sp.above ? z >= sp.point : z <= sp.point
                 } }
+                trials.append((splits, inside))
                 var crown = BoundSettings(method: .crown)
                 crown.alphaIntermediateIterations = 0
                 var beta = BoundSettings(method: .alphaCrown)
@@ -163,7 +165,29 @@ final class GeneralBranchingTests: XCTestCase {
                     if b.rows[0].lower > c.rows[0].lower + 1e-6 { betaGains += 1 }
                 }
             }
+            // The same domains bounded as one batch (`boundDomains`: one Float search over every
+            // domain's rows, each with its own intervals and signed multipliers, then each
+            // domain's Double evaluation): lower bounds hold at the sampled points inside.
+            var batch = BoundSettings(method: .alphaCrown)
+            batch.alphaIntermediateIterations = 0; batch.alphaIterations = 30; batch.reuseKnownBounds = true
+            let results = engine.boundDomains(box: box, domains: trials.map { (atoms: atoms, splits: $0.splits) }, settings: batch, root: root)
+            for (t, result) in results.enumerated() {
+                guard let db = try? result.get() else {
+                    XCTAssertTrue(trials[t].inside.isEmpty, "seed \(seed) batch \(t): a domain holding points was called infeasible")
+                    continue
+                }
+                for p in trials[t].inside {
+                    XCTAssertLessThanOrEqual(db.rows[0].lower, p.2 + 1e-9, "seed \(seed) batch \(t): lower bound above f(x) at \(p.0)")
+                    XCTAssertLessThanOrEqual(db.rows[1].lower, -p.2 + 1e-9, "seed \(seed) batch \(t): upper bound below f(x) at \(p.0)")
+                    checkedPoints += 1
+                }
+                var crown = BoundSettings(method: .crown)
+                crown.alphaIntermediateIterations = 0; crown.reuseKnownBounds = true
+                if let c = try? engine.boundDomain(box: box, atoms: atoms, splits: trials[t].splits, settings: crown, root: root),
+                   db.rows[0].lower > c.rows[0].lower + 1e-6 { batchGains += 1 }
+            }
         }
+        XCTAssertGreaterThan(batchGains, 0, "the batched search never improved on CROWN: it is not exercised")
         XCTAssertGreaterThan(checkedPoints, 1000, "too few sampled points inside the domains")
         XCTAssertGreaterThan(betaGains, 0, "alpha/beta never improved on CROWN: the search is not exercised")
     }
