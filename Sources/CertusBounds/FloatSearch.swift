@@ -694,37 +694,44 @@ final class FloatGeneralStep {
 
     /// The backward step: `cur` (R x n) holds the coefficients on the node's output; returns
     /// those on its input and adds the intercepts (and the split terms beta (end - z)) to `bias`.
+    /// (Arrays are moved into locals for the loops: no exclusivity checks or copies per element.)
     func backward(_ cur: [Float], rows R: Int, bias: inout [Float]) -> [Float] {
-        let count = R * n
+        let count = R * n, n = self.n, op = self.op
         coef = cur
-        la = [Float](repeating: 0, count: count); lb = la; da = la; db = la
+        var la = [Float](repeating: 0, count: count), lb = la, da = la, db = la
         var out = [Float](repeating: 0, count: count)
-        for r in 0..<R {
-            var s: Float = 0
-            for j in 0..<n {
-                let t = r * n + j, c = cur[t]
-                if c == 0 { continue }
-                let lowerSide = c > 0
-                let p = lowerSide ? pl[t] : pu[t]
-                var a: Float, b: Float
-                if p == p {
-                    let (rel, dl, du) = op.relaxationWithDerivatives(l: lo[t], u: hi[t],
-                                                                      lowerParameter: lowerSide ? Double(p) : nil,
-                                                                      upperParameter: lowerSide ? nil : Double(p))
-                    if lowerSide {
-                        a = Float(rel.aL); b = Float(rel.bL); da[t] = Float(dl.0); db[t] = Float(dl.1)
+        let lo = self.lo, hi = self.hi, pl = self.pl, pu = self.pu
+        let dLa = self.dLa, dLb = self.dLb, dUa = self.dUa, dUb = self.dUb
+        cur.withUnsafeBufferPointer { c in out.withUnsafeMutableBufferPointer { o in
+        la.withUnsafeMutableBufferPointer { la in lb.withUnsafeMutableBufferPointer { lb in
+        da.withUnsafeMutableBufferPointer { da in db.withUnsafeMutableBufferPointer { db in
+            for r in 0..<R {
+                var s: Float = 0
+                for j in 0..<n {
+                    let t = r * n + j, cv = c[t]
+                    if cv == 0 { continue }
+                    let lowerSide = cv > 0
+                    let p = lowerSide ? pl[t] : pu[t]
+                    var a: Float, b: Float
+                    if p == p {
+                        let (rel, dl, du) = op.relaxationWithDerivatives(l: lo[t], u: hi[t],
+                                                                          lowerParameter: lowerSide ? Double(p) : nil,
+                                                                          upperParameter: lowerSide ? nil : Double(p))
+                        if lowerSide {
+                            a = Float(rel.aL); b = Float(rel.bL); da[t] = Float(dl.0); db[t] = Float(dl.1)
+                        } else {
+                            a = Float(rel.aU); b = Float(rel.bU); da[t] = Float(du.0); db[t] = Float(du.1)
+                        }
                     } else {
-                        a = Float(rel.aU); b = Float(rel.bU); da[t] = Float(du.0); db[t] = Float(du.1)
+                        a = lowerSide ? dLa[t] : dUa[t]; b = lowerSide ? dLb[t] : dUb[t]
                     }
-                } else {
-                    a = lowerSide ? dLa[t] : dUa[t]; b = lowerSide ? dLb[t] : dUb[t]
+                    la[t] = a; lb[t] = b
+                    o[t] = cv * a
+                    s += cv * b
                 }
-                la[t] = a; lb[t] = b
-                out[t] = c * a
-                s += c * b
+                bias[r] += s
             }
-            bias[r] += s
-        }
+        } } } } } }
         if hasSplits {
             for r in 0..<R {
                 for (j, l, u) in splits[r] {
@@ -734,6 +741,7 @@ final class FloatGeneralStep {
                 }
             }
         }
+        self.la = la; self.lb = lb; self.da = da; self.db = db
         return out
     }
 
@@ -742,16 +750,24 @@ final class FloatGeneralStep {
     func forward(_ X: [Float], rows R: Int) -> [Float] {
         let count = R * n
         var Y = [Float](repeating: 0, count: count)
-        gl = [Float](repeating: 0, count: count); gu = gl
-        for t in 0..<count {
-            let x = X[t], c = coef[t]
-            Y[t] = la[t] * x + lb[t]
-            if c > 0, pl[t] == pl[t] { gl[t] = c * (da[t] * x + db[t]) }
-            else if c < 0, pu[t] == pu[t] { gu[t] = c * (da[t] * x + db[t]) }
-        }
+        var gl = [Float](repeating: 0, count: count), gu = gl
+        let coef = self.coef, la = self.la, lb = self.lb, da = self.da, db = self.db, pl = self.pl, pu = self.pu
+        X.withUnsafeBufferPointer { X in Y.withUnsafeMutableBufferPointer { Y in
+        gl.withUnsafeMutableBufferPointer { gl in gu.withUnsafeMutableBufferPointer { gu in
+        coef.withUnsafeBufferPointer { coef in la.withUnsafeBufferPointer { la in lb.withUnsafeBufferPointer { lb in
+        da.withUnsafeBufferPointer { da in db.withUnsafeBufferPointer { db in
+        pl.withUnsafeBufferPointer { pl in pu.withUnsafeBufferPointer { pu in
+            for t in 0..<count {
+                let x = X[t], c = coef[t]
+                Y[t] = la[t] * x + lb[t]
+                if c > 0, pl[t] == pl[t] { gl[t] = c * (da[t] * x + db[t]) }
+                else if c < 0, pu[t] == pu[t] { gu[t] = c * (da[t] * x + db[t]) }
+            }
+        } } } } } } } } } } }
+        self.gl = gl; self.gu = gu
         if hasSplits {
             // d bound / d beta = end - z (the end on beta's side; at 0 the side that gains).
-            gb = [Float](repeating: 0, count: count)
+            var gb = [Float](repeating: 0, count: count)
             for r in 0..<R {
                 for (j, l, u) in splits[r] {
                     let t = r * n + j, z = X[t], bt = beta[t]
@@ -762,6 +778,7 @@ final class FloatGeneralStep {
                     else if u < .infinity && fu - z < 0 { gb[t] = fu - z }
                 }
             }
+            self.gb = gb
         }
         return Y
     }
@@ -770,21 +787,32 @@ final class FloatGeneralStep {
     /// their constraints allow).
     func step(rows R: Int, rate: Float, betaRate: Float, c1: Float, c2: Float) {
         let beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8
-        @inline(__always) func adam(_ p: inout Float, _ m: inout Float, _ v: inout Float, _ g: Float, _ lr: Float) {
-            m = beta1 * m + (1 - beta1) * g
-            v = beta2 * v + (1 - beta2) * g * g
-            p += lr * (m / c1) / ((v / c2).squareRoot() + eps)
+        @inline(__always) func adam(_ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                                    _ v: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ count: Int, _ lr: Float) {
+            for t in 0..<count where p[t] == p[t] {
+                let gt = g[t]
+                m[t] = beta1 * m[t] + (1 - beta1) * gt
+                v[t] = beta2 * v[t] + (1 - beta2) * gt * gt
+                p[t] = Swift.min(1, Swift.max(0, p[t] + lr * (m[t] / c1) / ((v[t] / c2).squareRoot() + eps)))
+            }
         }
-        for t in 0..<(R * n) {
-            if pl[t] == pl[t] { adam(&pl[t], &ml[t], &vl[t], gl[t], rate); pl[t] = Swift.min(1, Swift.max(0, pl[t])) }
-            if pu[t] == pu[t] { adam(&pu[t], &mu[t], &vu[t], gu[t], rate); pu[t] = Swift.min(1, Swift.max(0, pu[t])) }
-        }
+        let count = R * n
+        var pl = self.pl, ml = self.ml, vl = self.vl, pu = self.pu, mu = self.mu, vu = self.vu
+        self.pl = []; self.ml = []; self.vl = []; self.pu = []; self.mu = []; self.vu = []
+        pl.withUnsafeMutableBufferPointer { p in ml.withUnsafeMutableBufferPointer { m in vl.withUnsafeMutableBufferPointer { v in
+        gl.withUnsafeBufferPointer { g in adam(p.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!, count, rate) } } } }
+        pu.withUnsafeMutableBufferPointer { p in mu.withUnsafeMutableBufferPointer { m in vu.withUnsafeMutableBufferPointer { v in
+        gu.withUnsafeBufferPointer { g in adam(p.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!, count, rate) } } } }
+        self.pl = pl; self.ml = ml; self.vl = vl; self.pu = pu; self.mu = mu; self.vu = vu
         if hasSplits {
             for r in 0..<R {
                 for (j, l, u) in splits[r] {
                     let t = r * n + j
                     guard gb[t] != 0 || beta[t] != 0 else { continue }
-                    adam(&beta[t], &mb[t], &vb[t], gb[t], betaRate)
+                    let gt = gb[t]
+                    mb[t] = beta1 * mb[t] + (1 - beta1) * gt
+                    vb[t] = beta2 * vb[t] + (1 - beta2) * gt * gt
+                    beta[t] += betaRate * (mb[t] / c1) / ((vb[t] / c2).squareRoot() + eps)
                     if beta[t] > 0 && !(l > -.infinity) { beta[t] = 0 }
                     if beta[t] < 0 && !(u < .infinity) { beta[t] = 0 }
                 }
@@ -794,9 +822,12 @@ final class FloatGeneralStep {
 
     /// Saves working row `t` as the best of original row `r`.
     func saveBest(working t: Int, original r: Int) {
-        let s = t * n, d = r * n
-        for j in 0..<n { bestPL[d + j] = pl[s + j]; bestPU[d + j] = pu[s + j] }
-        if hasSplits { for j in 0..<n { bestBeta[d + j] = beta[s + j] } }
+        let s = t * n, d = r * n, n = self.n
+        bestPL.withUnsafeMutableBufferPointer { b in pl.withUnsafeBufferPointer { p in (b.baseAddress! + d).update(from: p.baseAddress! + s, count: n) } }
+        bestPU.withUnsafeMutableBufferPointer { b in pu.withUnsafeBufferPointer { p in (b.baseAddress! + d).update(from: p.baseAddress! + s, count: n) } }
+        if hasSplits {
+            bestBeta.withUnsafeMutableBufferPointer { b in beta.withUnsafeBufferPointer { p in (b.baseAddress! + d).update(from: p.baseAddress! + s, count: n) } }
+        }
     }
 
     /// Keeps the working rows `keep` (in that order).
