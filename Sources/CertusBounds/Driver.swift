@@ -26,6 +26,15 @@ extension BoundEngine {
         // come from a plain IBP pass, as in auto_LiRPA's CROWN.
         let pure = settings.referenceCompatible ? try intervalPass(box: box) : nil
         for (index, node) in graph.nodes.enumerated() {
+            if settings.reuseKnownBounds, pure == nil, index <= firstSplitNode, box == known?[graph.input],
+               let k = known?[node.output], k.lower.count == size(node.output) {
+                // Nothing before this node differs from the known bounds' own pass over the same
+                // box, whose IBP they were intersected with: IBP here would give them back.
+                var b = k
+                try applySplits(&b, value: node.output, splits: splits)
+                bounds[node.output] = b
+                continue
+            }
             var b = try interval(of: node, bounds: bounds)
             if let pure, needsBounds.contains(node.output) { b = pure[node.output]! }
             let settled = intersect(&b, known: known?[node.output])

@@ -1,37 +1,51 @@
 import Foundation
+import Synchronization
 
 /// Values on a grid of integer indices (tangent points tabulated by the grid index of the far
 /// endpoint), computed on first use in chunks of `chunkSize` indices, so that a relaxation call
 /// costs a lookup instead of a root search. Entries are a pure function of the index, so the
-/// table is deterministic whichever thread fills a chunk first; a lock guards the chunk list
-/// (a chunk is computed outside it, and a chunk computed twice by racing threads is identical).
+/// table is deterministic whichever thread fills a chunk first; a filled chunk is published by
+/// an atomic compare-and-exchange (a chunk computed twice by racing threads is identical).
 final class GridTable: @unchecked Sendable {
     static let chunkSize = 256
     /// Valid indices are 0..<count.
     let count: Int
     private let entry: @Sendable (Int) -> Double
-    private var chunks: [[Double]?]
-    private let lock = NSLock()
+    /// Per chunk, the address of its filled entries (0 until filled), published once with
+    /// release ordering and read with acquire ordering: lookups take no lock.
+    private let slots: UnsafeMutablePointer<Atomic<Int>>
+    private let chunkCount: Int
 
     init(count: Int, entry: @escaping @Sendable (Int) -> Double) {
         self.count = count
         self.entry = entry
-        chunks = Array(repeating: nil, count: (count + Self.chunkSize - 1) / Self.chunkSize)
+        chunkCount = (count + Self.chunkSize - 1) / Self.chunkSize
+        slots = .allocate(capacity: chunkCount)
+        for c in 0..<chunkCount { (slots + c).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        for c in 0..<chunkCount {
+            if let p = UnsafeMutablePointer<Double>(bitPattern: slots[c].load(ordering: .acquiring)) { p.deallocate() }
+        }
+        slots.deinitialize(count: chunkCount)
+        slots.deallocate()
     }
 
     /// The entry at `index` (0 <= index < count).
     subscript(index: Int) -> Double {
         precondition(index >= 0 && index < count, "GridTable index \(index) outside 0..<\(count)")
         let c = index / Self.chunkSize, i = index % Self.chunkSize
-        lock.lock()
-        if let v = chunks[c]?[i] { lock.unlock(); return v }
-        lock.unlock()
-        let start = c * Self.chunkSize
-        let chunk = (start..<Swift.min(count, start + Self.chunkSize)).map(entry)
-        lock.lock()
-        defer { lock.unlock() }
-        if chunks[c] == nil { chunks[c] = chunk }
-        return chunks[c]![i]
+        if let p = UnsafePointer<Double>(bitPattern: slots[c].load(ordering: .acquiring)) { return p[i] }
+        // Fill the chunk (deterministic: a racing thread computes the same values; one wins).
+        let start = c * Self.chunkSize, n = Swift.min(count, start + Self.chunkSize) - start
+        let chunk = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        for k in 0..<n { (chunk + k).initialize(to: entry(start + k)) }
+        let (won, current) = slots[c].compareExchange(expected: 0, desired: Int(bitPattern: chunk),
+                                                      successOrdering: .acquiringAndReleasing, failureOrdering: .acquiring)
+        if won { return chunk[i] }
+        chunk.deallocate()
+        return UnsafePointer<Double>(bitPattern: current)![i]
     }
 }
 
@@ -43,7 +57,7 @@ final class GridTable: @unchecked Sendable {
 /// The bisections run once per grid index (`GridTable`, filled lazily), not once per call.
 ///
 /// Parameters in [0, 1] move the tangent point inside its valid range, so every value is sound.
-public struct SShapedRelaxation: Sendable {
+public final class SShapedRelaxation: Sendable {
     public let f: @Sendable (Double) -> Double
     public let df: @Sendable (Double) -> Double
     /// The second derivative, for the parameter derivatives of tangent lines.
