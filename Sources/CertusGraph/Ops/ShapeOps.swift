@@ -30,6 +30,8 @@ extension ShapeOnly {
 public struct Flatten: Operator, ShapeOnly {
     public static let opType = "Flatten"
     public let axis: Int
+    /// Flattens to 2-D at `axis` (0 <= axis <= rank).
+    public init(axis: Int) { self.axis = axis }
     public static func make(_ node: NodeContext) throws -> Flatten {
         let rank = node.inputShapes.first?.count ?? 0
         let a = try node.int("axis", default: 1)
@@ -185,6 +187,8 @@ public struct Unsqueeze: Operator, ShapeOnly {
 public struct Concat: Operator, DataMovement {
     public static let opType = "Concat"
     public let axis: Int
+    /// Concatenates along `axis` (non-negative).
+    public init(axis: Int) { self.axis = axis }
     public static func make(_ node: NodeContext) throws -> Concat {
         let rank = node.inputShapes.first?.count ?? 0
         return Concat(axis: try node.axis(try node.int("axis"), rank: rank))
