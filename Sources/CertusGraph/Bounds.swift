@@ -104,13 +104,112 @@ public protocol ElementwiseRelaxation: ElementwiseUnary {
     /// Whether the function is piecewise linear with its only kink at 0, where it branches
     /// (ReLU, LeakyReLU): a neuron whose interval does not cross 0 is exact, a split there is
     /// exact on both sides, and a domain with every such neuron split is decided exactly by its
-    /// LP. Default false.
+    /// LP. Default false. A piecewise-linear operator gives its exact LP/MILP encoding
+    /// (`piecewiseLinearEncoding`), which the LP builder (`NetworkLP`) asks for.
     var isPiecewiseLinear: Bool { get }
+    /// The LP/MILP encoding of one neuron whose input z is known to lie in [l, u] (finite,
+    /// l <= u) and whose output is y = f(z): in `.hull` mode the convex hull of the graph of f
+    /// over [l, u], in `.exact` mode the graph itself with one binary variable. nil where the
+    /// operator has none (the default; every `isPiecewiseLinear` operator gives one for every
+    /// finite l <= u). The bounds are used as given: the caller widens them for rounding.
+    func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding?
     /// Whether the function is max(x, 0) and its relaxation's lower parameter is the lower
     /// line's slope itself (intercept 0), with the triangle's chord above: the shape the bound
     /// engine's branch-free fast paths and the Float parameter search compute inline. Default
     /// false (every other operator goes through `relaxation`).
     var isReluShaped: Bool { get }
+}
+
+/// The LP/MILP encoding of a piecewise-linear function f on one neuron with input z in [l, u]
+/// and output y = f(z) (`ElementwiseRelaxation.piecewiseLinearEncoding`), as data: the LP
+/// builder (`NetworkLP` in CertusVerify) turns it into variables and rows without knowing the
+/// operator. Either y is an affine function of z on all of [l, u] (a stable neuron: no variable,
+/// no row, exact in both modes), or y is a variable in [yLower, yUpper] tied to z by `rows`:
+/// in `.hull` mode the points (z, y) with z in [l, u] that satisfy the rows are the convex hull
+/// of the graph (for ReLU the triangle relaxation, Ehlers 2017); in `.exact` mode they are the
+/// graph itself once a binary a ∈ {0, 1} is chosen (a big-M formulation with one binary per
+/// neuron, Tjeng, Xiao and Tedrake, ICLR 2019), and `binary` is true.
+public enum PiecewiseLinearEncoding: Sendable, Equatable {
+    /// Convex hull (an LP) or the exact graph (a MILP with one binary per unstable neuron).
+    public enum Mode: Sendable, Equatable { case hull, exact }
+
+    /// One linear row over a neuron's input z, output y and binary a (0 where the row does not
+    /// use it): lower <= z * z + y * y + a * a <= upper (an infinite side is absent).
+    public struct Row: Sendable, Equatable {
+        public var z: Double, y: Double, a: Double
+        public var lower: Double, upper: Double
+        public init(z: Double, y: Double, a: Double = 0, lower: Double, upper: Double) {
+            self.z = z; self.y = y; self.a = a; self.lower = lower; self.upper = upper
+        }
+        /// The row's value at a point.
+        public func value(z zv: Double, y yv: Double, a av: Double = 0) -> Double { z * zv + y * yv + a * av }
+        /// Whether the point satisfies the row within `tolerance` (absolute).
+        public func holds(z zv: Double, y yv: Double, a av: Double = 0, tolerance: Double = 0) -> Bool {
+            let v = value(z: zv, y: yv, a: av)
+            return v >= lower - tolerance && v <= upper + tolerance
+        }
+    }
+
+    /// y = slope * z + intercept on all of [l, u].
+    case affine(slope: Double, intercept: Double)
+    /// A variable y in [yLower, yUpper] with `rows` over (z, y, a); `binary` says whether the
+    /// rows use the binary a (`.exact` mode).
+    case rows(yLower: Double, yUpper: Double, rows: [Row], binary: Bool)
+
+    /// The encoding of a function made of two linear pieces meeting at the origin,
+    /// f(z) = leftSlope * z for z <= 0 and rightSlope * z for z >= 0 (ReLU: 0 and 1; LeakyReLU:
+    /// alpha and 1), on [l, u] (finite, l <= u; nil otherwise).
+    ///
+    /// Stable (u <= 0, l >= 0 or equal slopes): y = slope * z. Unstable (l < 0 < u), with
+    /// f(l) = sL l, f(u) = sR u and d = |sR - sL|:
+    /// - convex (sL < sR, f = max(sL z, sR z)): y >= sL z, y >= sR z, and the chord through
+    ///   (l, f(l)) and (u, f(u)) above: (u - l) y - (sR u - sL l) z <= (sL - sR) l u.
+    ///   Exact mode adds y <= sR z + d (-l) (1 - a) and y <= sL z + d u a: a = 1 forces
+    ///   y = sR z with z >= 0, a = 0 forces y = sL z with z <= 0 (for ReLU these are Tjeng's
+    ///   y <= z - l (1 - a), y <= u a).
+    /// - concave (sL > sR, f = min(sL z, sR z)): the mirror image: y <= sL z, y <= sR z, the
+    ///   chord below, and y >= sR z - d (-l) (1 - a), y >= sL z - d u a.
+    /// y lies in [min(f(l), f(u), 0), max(f(l), f(u), 0)] (the graph's range; a row that bounds y
+    /// alone, such as ReLU's y >= 0, is given as this bound instead). Zero coefficients are
+    /// dropped by the caller. The rows are exact for exact l and u; callers widen l and u so
+    /// that rounding in the coefficients cannot cut the graph.
+    public static func kinkAtZero(leftSlope sL: Double, rightSlope sR: Double, l: Double, u: Double,
+                                  mode: Mode) -> PiecewiseLinearEncoding? {
+        guard l.isFinite, u.isFinite, l <= u, sL.isFinite, sR.isFinite else { return nil }
+        if u <= 0 { return .affine(slope: sL, intercept: 0) }
+        if l >= 0 || sL == sR { return .affine(slope: sR, intercept: 0) }
+        let fl = sL * l + 0, fu = sR * u + 0   // + 0: no negative zero
+        var yLower = Swift.min(fl, fu, 0), yUpper = Swift.max(fl, fu, 0)
+        let convex = sL < sR
+        let d = Swift.abs(sR - sL)
+        // Chord: (u - l) y - (f(u) - f(l)) z = (sL - sR) l u (equal at z = l and z = u).
+        let chordRHS = l * u * (sL - sR)
+        let chord = Row(z: -(fu - fl), y: u - l, lower: convex ? -.infinity : chordRHS, upper: convex ? chordRHS : .infinity)
+        // The pieces: y >= s z (convex) or y <= s z (concave), i.e. y - s z >= 0 or <= 0.
+        let pieces = [sL, sR].map { s in Row(z: -s, y: 1, lower: convex ? 0 : -.infinity, upper: convex ? .infinity : 0) }
+        var rows: [Row] = []
+        for r in pieces + [chord] {
+            if r.z == 0 && r.a == 0 {
+                // A bound on y alone (ReLU's y >= 0): tighten the variable's bounds instead.
+                if r.lower > -.infinity { yLower = Swift.max(yLower, r.lower / r.y) }
+                if r.upper < .infinity { yUpper = Swift.min(yUpper, r.upper / r.y) }
+            } else {
+                rows.append(r)
+            }
+        }
+        guard mode == .exact else { return .rows(yLower: yLower, yUpper: yUpper, rows: rows, binary: false) }
+        let m0 = d * -l, m1 = d * u
+        if convex {
+            // y - sR z + m0 a <= m0;  y - sL z - m1 a <= 0.
+            rows.append(Row(z: -sR, y: 1, a: m0, lower: -.infinity, upper: m0))
+            rows.append(Row(z: -sL, y: 1, a: -m1, lower: -.infinity, upper: 0))
+        } else {
+            // y - sR z - m0 a >= -m0;  y - sL z + m1 a >= 0.
+            rows.append(Row(z: -sR, y: 1, a: -m0, lower: -m0, upper: .infinity))
+            rows.append(Row(z: -sL, y: 1, a: m1, lower: 0, upper: .infinity))
+        }
+        return .rows(yLower: yLower, yUpper: yUpper, rows: rows, binary: true)
+    }
 }
 
 /// How `ElementwiseRelaxation.branchingPoint` places a split (`certus verify --branch-points`).
@@ -134,6 +233,8 @@ extension ElementwiseRelaxation {
     public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? { nil }
 
     public var isPiecewiseLinear: Bool { false }
+
+    public func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? { nil }
 
     public var isReluShaped: Bool { false }
 

@@ -5,7 +5,8 @@ import CertusSpec
 import CertusBounds
 import CertusLP
 
-/// The network cannot be written as an LP (an operator that is neither affine nor ReLU).
+/// The network cannot be written as an LP (an operator that is neither affine nor piecewise
+/// linear, bounds or numbers GLPK cannot be given); the message names the node.
 public struct LPEncodingError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
@@ -18,17 +19,21 @@ struct LPExpression {
     var constant: Double
 }
 
-/// The LP (or MILP) of a ReLU network over one branch-and-bound domain, built with GLPK.
+/// The LP (or MILP) of a piecewise-linear network (ReLU, LeakyReLU) over one branch-and-bound
+/// domain, built with GLPK.
 ///
-/// Variables: the inputs (bounded by the box), one variable `z` per ReLU input neuron (bounded by
-/// the domain's bounds, widened by 1e-9 relative except at exact zeros, which are split
-/// constraints or sign facts), and one `y` per unstable ReLU output. Affine operators (Gemm,
-/// MatMul, Add/Sub, Conv, BatchNormalization, ... anything the bound engine treats as affine) are
-/// composed into affine expressions; Flatten/Reshape/Squeeze/Unsqueeze/Identity pass through.
-/// ReLU neurons: inactive (u <= 0) `y = 0`, active (l >= 0) `y = z`, unstable the triangle
-/// `y >= 0, y >= z, (u-l) y <= u (z - l)`, plus in MILP mode Tjeng's `y <= z - l (1-a)`,
-/// `y <= u a` with a binary `a`. When no neuron is unstable the LP is exact for the domain.
-/// Any other operator (Sigmoid, products of variables, ...) throws `LPEncodingError`.
+/// Variables: the inputs (bounded by the box), one variable `z` per input neuron of a
+/// piecewise-linear elementwise node (bounded by the domain's bounds, widened by 1e-9 relative
+/// except at exact zeros, which are split constraints or sign facts, and never across 0, the
+/// kink), and one `y` per unstable neuron's output. Affine operators (Gemm, MatMul, Add/Sub,
+/// Conv, BatchNormalization, ... anything the bound engine treats as affine) are composed into
+/// affine expressions; Flatten/Reshape/Squeeze/Unsqueeze/Identity pass through. Each elementwise
+/// operator gives its own per-neuron encoding (`ElementwiseRelaxation.piecewiseLinearEncoding`):
+/// a stable neuron is an affine function of `z`; an unstable one is the convex hull of its
+/// graph (ReLU: the triangle `y >= 0, y >= z, (u-l) y <= u (z - l)`), plus in MILP mode rows with
+/// one binary that make it exact (ReLU: Tjeng's `y <= z - l (1-a)`, `y <= u a`). When no neuron
+/// is unstable the LP is exact for the domain. Any other operator (Sigmoid, products of
+/// variables, ...) throws `LPEncodingError`.
 ///
 /// `elastic` mode relaxes every `z = expression` equality by a shared slack
 /// `s ∈ [0, min(1000 (1 + max |bound|), LinearProgram.maxMagnitude)]`, so the LP is feasible
@@ -41,25 +46,33 @@ public final class NetworkLP {
     public let lp: LinearProgram
     /// LP variable of every input coordinate (flattened).
     public let inputVariables: [Int]
-    /// Number of unstable ReLUs (triangle relaxations, MILP binaries).
+    /// Number of unstable piecewise-linear neurons (convex-hull relaxations, MILP binaries).
     public private(set) var unstableCount = 0
     /// The elastic slack variable (elastic mode only).
     public private(set) var slackVariable: Int?
     let outputs: [LPExpression]
     private var clauseVariables: [Int: Int] = [:]
-    /// The LP variable of every ReLU input neuron, by ReLU node index.
-    public private(set) var reluInputVariables: [Int: [Int]] = [:]
+    /// The LP variable `z` of every input neuron of a piecewise-linear elementwise node (ReLU,
+    /// LeakyReLU), by node index (in `graph.nodes`).
+    public private(set) var piecewiseLinearInputVariables: [Int: [Int]] = [:]
+    /// `piecewiseLinearInputVariables` under its former name (every such node, not only ReLU).
+    public var reluInputVariables: [Int: [Int]] { piecewiseLinearInputVariables }
 
-    /// Largest magnitude of an unstable ReLU's input bounds: the triangle row holds `u - l`,
-    /// `u` and `u l`, so products stay within `LinearProgram.maxMagnitude`.
+    /// Largest magnitude of an unstable neuron's input bounds: the hull's chord row holds `u - l`,
+    /// `u` and `u l` (times the slopes), so products stay within `LinearProgram.maxMagnitude`.
     public static let maxUnstableBound = LinearProgram.maxMagnitude.squareRoot() / 2
 
-    /// Builds the LP of `graph` over `box`, with the ReLU input bounds of `relus`.
+    /// Builds the LP of `graph` over `box`, with the input bounds of the piecewise-linear nodes in `relus`.
     /// - Parameters:
     ///   - graph: the graph the bounds refer to (`BoundEngine.graph`, after GeLU fusion).
-    ///   - relus: `DomainBounds.splittable` of the domain (input bounds of every ReLU node, after splits).
-    /// - Throws: `LPEncodingError` for an unsupported graph, non-finite coefficients, an unstable
-    ///   ReLU bound beyond `maxUnstableBound`, or numbers GLPK cannot be given (the `LPError`
+    ///   - relus: `DomainBounds.splittable` of the domain (input bounds of every elementwise node
+    ///     with a relaxation, after splits; only the piecewise-linear ones are read).
+    ///   - mode: `.relaxation` (the convex hull of every unstable neuron) or `.milp` (exact, one
+    ///     binary per unstable neuron).
+    ///   - elastic: relax every `z = expression` equality by a shared slack (see above).
+    /// - Throws: `LPEncodingError` for an operator that is neither affine nor piecewise linear
+    ///   (naming the node and operator), missing or non-finite bounds, non-finite coefficients, an
+    ///   unstable neuron's bound beyond `maxUnstableBound`, or numbers GLPK cannot be given (the `LPError`
     ///   message, e.g. out of range, with the node or input it comes from): weights, box or bounds
     ///   beyond `LinearProgram.maxMagnitude`, non-zero coefficients below
     ///   `LinearProgram.minCoefficientMagnitude`. `LPError` from the slack variable.
@@ -75,7 +88,7 @@ public final class NetworkLP {
             }
         }
         inputVariables = xs
-        // The slack never needs to exceed the widest ReLU input range by much; a moderate bound
+        // The slack never needs to exceed the widest activation input range by much; a moderate bound
         // keeps the dual re-check's rounding allowance small.
         let reach = relus.flatMap { zip($0.lower, $0.upper).map { max(abs($0.0), abs($0.1)) } }.max() ?? 1
         // Capped at the largest bound GLPK is given: a smaller cap only restricts s, and a
@@ -84,8 +97,8 @@ public final class NetworkLP {
         let slack: Int? = elastic ? try lp.addVariable(lower: 0, upper: slackCap) : nil
         slackVariable = slack
         var exprs: [Int: [LPExpression]] = [graph.input: xs.map { LPExpression(terms: [($0, 1)], constant: 0) }]
-        var reluByNode: [Int: DomainBounds.NeuronInfo] = [:]
-        for r in relus { reluByNode[r.node] = r }
+        var neuronBounds: [Int: DomainBounds.NeuronInfo] = [:]
+        for r in relus { neuronBounds[r.node] = r }
         var unstable = 0
         var zVarsByNode: [Int: [Int]] = [:]
 
@@ -102,8 +115,17 @@ public final class NetworkLP {
                     exprs[node.output] = t.data.map { LPExpression(terms: [], constant: $0) }
                     continue
                 }
-                if node.op is Relu {
-                    guard let info = reluByNode[i] else { throw LPEncodingError("no bounds for ReLU node '\(node.name)'") }
+                if node.op is any ShapeOnly || node.op is Identity {
+                    exprs[node.output] = try inputExprs(node.inputs[0])
+                    continue
+                }
+                let kind = node.op.boundKind(constantInputs: isConst)
+                if kind == .elementwise {
+                    // The operator describes its own encoding (`piecewiseLinearEncoding`).
+                    guard let op = node.op as? any ElementwiseRelaxation, op.isPiecewiseLinear else {
+                        throw LPEncodingError("node '\(node.name)' (\(node.opType)) is neither affine nor piecewise linear")
+                    }
+                    guard let info = neuronBounds[i] else { throw LPEncodingError("no bounds for node '\(node.name)' (\(node.opType))") }
                     let ein = try inputExprs(node.inputs[0])
                     guard info.lower.count == ein.count else { throw LPEncodingError("bounds of '\(node.name)' have the wrong size") }
                     var out: [LPExpression] = []
@@ -112,17 +134,24 @@ public final class NetworkLP {
                     for j in 0..<ein.count {
                         let l = info.lower[j], u = info.upper[j]
                         guard l.isFinite, u.isFinite, l <= u else { throw LPEncodingError("bounds of '\(node.name)'[\(j)] are [\(l), \(u)]") }
-                        // An unstable neuron's rows hold products of its bounds (big-M in MILP mode),
-                        // which must stay within what GLPK is given (LinearProgram.maxMagnitude).
-                        guard l >= 0 || u <= 0 || max(-l, u) <= Self.maxUnstableBound else {
-                            throw LPEncodingError("bounds of '\(node.name)'[\(j)] are [\(l), \(u)]: an unstable ReLU needs bounds "
-                                                  + "within \(Self.maxUnstableBound) in magnitude (their products enter the LP)")
-                        }
+                        // Widened against rounding, except at exact zeros (split constraints, sign
+                        // facts), and never across 0, the kink of every piecewise-linear operator
+                        // (`isPiecewiseLinear`): a stable neuron stays stable.
                         let lw = l == 0 ? 0 : l - 1e-9 * (1 + abs(l))
                         let uw = u == 0 ? 0 : u + 1e-9 * (1 + abs(u))
-                        let active = l >= 0, inactive = u <= 0
-                        let zLo = active ? max(0, lw) : lw
-                        let zHi = inactive ? min(0, uw) : uw
+                        let zLo = l >= 0 ? max(0, lw) : lw
+                        let zHi = u <= 0 ? min(0, uw) : uw
+                        guard let encoding = op.piecewiseLinearEncoding(l: zLo, u: zHi, mode: mode == .milp ? .exact : .hull) else {
+                            throw LPEncodingError("node '\(node.name)' (\(node.opType)) has no LP encoding on [\(zLo), \(zHi)] (neuron \(j))")
+                        }
+                        if case .rows = encoding {
+                            // An unstable neuron's rows hold products of its bounds (big-M in MILP
+                            // mode), which must stay within what GLPK is given (LinearProgram.maxMagnitude).
+                            guard max(-l, u) <= Self.maxUnstableBound else {
+                                throw LPEncodingError("bounds of '\(node.name)'[\(j)] are [\(l), \(u)]: an unstable \(node.opType) neuron needs "
+                                                      + "bounds within \(Self.maxUnstableBound) in magnitude (their products enter the LP)")
+                            }
+                        }
                         let z = try lp.addVariable(lower: zLo, upper: zHi)
                         zVars.append(z)
                         // z - E = c
@@ -134,19 +163,26 @@ public final class NetworkLP {
                         } else {
                             try lp.addConstraint(terms, lower: ein[j].constant, upper: ein[j].constant)
                         }
-                        if inactive {
-                            out.append(LPExpression(terms: [], constant: 0))
-                        } else if active {
-                            out.append(LPExpression(terms: [(z, 1)], constant: 0))
-                        } else {
+                        switch encoding {
+                        case .affine(let slope, let intercept):
+                            guard slope.isFinite, intercept.isFinite else {
+                                throw LPEncodingError("node '\(node.name)' (\(node.opType)) gives non-finite coefficients")
+                            }
+                            out.append(LPExpression(terms: slope == 0 ? [] : [(z, slope)], constant: intercept))
+                        case .rows(let yLower, let yUpper, let rows, let binary):
                             unstable += 1
-                            let y = try lp.addVariable(lower: 0, upper: uw)
-                            try lp.addConstraint([(y, 1), (z, -1)], lower: 0, upper: .infinity)
-                            try lp.addConstraint([(y, uw - lw), (z, -uw)], lower: -.infinity, upper: -uw * lw)
-                            if mode == .milp {
-                                let a = try lp.addBinaryVariable()
-                                try lp.addConstraint([(y, 1), (z, -1), (a, -lw)], lower: -.infinity, upper: -lw)
-                                try lp.addConstraint([(y, 1), (a, -uw)], lower: -.infinity, upper: 0)
+                            let y = try lp.addVariable(lower: yLower, upper: yUpper)
+                            var a: Int?
+                            if binary && mode == .milp { a = try lp.addBinaryVariable() }
+                            for r in rows {
+                                guard r.a == 0 || a != nil else {
+                                    throw LPEncodingError("node '\(node.name)' (\(node.opType)): an LP row uses a binary variable")
+                                }
+                                var rowTerms: [(Int, Double)] = []
+                                if r.y != 0 { rowTerms.append((y, r.y)) }
+                                if r.z != 0 { rowTerms.append((z, r.z)) }
+                                if r.a != 0, let a { rowTerms.append((a, r.a)) }
+                                try lp.addConstraint(rowTerms, lower: r.lower, upper: r.upper)
                             }
                             out.append(LPExpression(terms: [(y, 1)], constant: 0))
                         }
@@ -155,13 +191,8 @@ public final class NetworkLP {
                     zVarsByNode[i] = zVars
                     continue
                 }
-                if node.op is any ShapeOnly || node.op is Identity {
-                    exprs[node.output] = try inputExprs(node.inputs[0])
-                    continue
-                }
-                let kind = node.op.boundKind(constantInputs: isConst)
                 guard kind == .affine else {
-                    throw LPEncodingError("node '\(node.name)' (\(node.opType)) is neither affine nor ReLU")
+                    throw LPEncodingError("node '\(node.name)' (\(node.opType)) is neither affine nor piecewise linear")
                 }
                 exprs[node.output] = try Self.affine(node: node, graph: graph, inputs: inputExprs, variableCount: lp.variableCount)
             } catch let e as LPError {
@@ -172,7 +203,7 @@ public final class NetworkLP {
         guard let out = exprs[graph.outputs[0]] else { throw LPEncodingError("the output is not computed") }
         outputs = out
         unstableCount = unstable
-        reluInputVariables = zVarsByNode
+        piecewiseLinearInputVariables = zVarsByNode
     }
 
     /// The output expressions of an affine node: a dense Jacobian per variable input (from the

@@ -4,13 +4,15 @@ import CertusSpec
 import CertusBounds
 import CertusLP
 
-/// Exact verification of small ReLU networks by Tjeng et al.'s big-M MILP, solved with GLPK's
-/// branch and cut (`glp_intopt`, gap 0). Meant as a cross-check of the branch and bound.
+/// Exact verification of small piecewise-linear networks (ReLU, LeakyReLU) by Tjeng et al.'s
+/// big-M MILP (each operator's `piecewiseLinearEncoding` in `.exact` mode, through `NetworkLP`),
+/// solved with GLPK's branch and cut (`glp_intopt`, gap 0). Meant as a cross-check of the
+/// branch and bound.
 ///
-/// Per case, the ReLU input bounds come from CROWN (or alpha-CROWN) over the box; networks with
-/// more than `MILPSettings.maxUnstable` unstable ReLUs are refused (`unknown`). Per clause not
-/// already refuted by those bounds, the MILP minimises the clause's largest row (through
-/// `t >= row_k` when it has several). A clause is refuted only when GLPK reports a proven optimum
+/// Per case, the activations' input bounds come from CROWN (or alpha-CROWN) over the box;
+/// networks with more than `MILPSettings.maxUnstable` unstable neurons are refused (`unknown`).
+/// Per clause not already refuted by those bounds, the MILP minimises the clause's largest row
+/// (through `t >= row_k` when it has several). A clause is refuted only when GLPK reports a proven optimum
 /// (gap 0) above the acceptance margin. The point of every optimum or incumbent not above the
 /// margin (a negative objective, or 0 where the clause holds with zero slack) goes through
 /// `CounterexampleCheck` (snapped to float32 inside the box) and is returned as a counterexample
@@ -54,7 +56,7 @@ public struct MILPProver: PropertyProver {
         }
         let net = try NetworkLP(graph: engine.graph, box: pc.box, relus: db.splittable, mode: .milp)
         guard net.unstableCount <= settings.milp.maxUnstable else {
-            let why = "\(net.unstableCount) unstable ReLUs > maxUnstable \(settings.milp.maxUnstable)"
+            let why = "\(net.unstableCount) unstable neurons > maxUnstable \(settings.milp.maxUnstable)"
             return pc.clauses.map { _ in .unknown(why) }
         }
         var out: [ClauseMinimum] = []

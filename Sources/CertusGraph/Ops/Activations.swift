@@ -38,6 +38,12 @@ public struct Relu: ElementwiseRelaxation, AttributeFree {
         return (rel, l < 0 && u > 0 && lowerParameter != nil ? (1, 0) : (0, 0), (0, 0))
     }
     public var isPiecewiseLinear: Bool { true }
+    /// Inactive (u <= 0) y = 0, active (l >= 0) y = z, unstable the triangle y >= 0, y >= z,
+    /// (u - l) y <= u (z - l) (Ehlers 2017), with Tjeng's y <= z - l (1 - a), y <= u a in exact
+    /// mode (`PiecewiseLinearEncoding.kinkAtZero` with slopes 0 and 1).
+    public func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? {
+        .kinkAtZero(leftSlope: 0, rightSlope: 1, l: l, u: u, mode: mode)
+    }
     /// The lower parameter is the lower slope (see `relaxation`): the engine's fast paths apply.
     public var isReluShaped: Bool { true }
     /// The kink: splitting at 0 makes both children exact (beta-CROWN's ReLU split).
@@ -97,6 +103,14 @@ public struct LeakyRelu: ElementwiseRelaxation {
         return (rel, RelaxationLines.paddedDerivative(line: (rel.aL, 0), (ds, 0), l: l, u: u, sign: -1), (0, 0))
     }
     public var isPiecewiseLinear: Bool { true }
+    /// Two pieces meeting at the origin, slopes alpha (z <= 0) and 1 (z >= 0)
+    /// (`PiecewiseLinearEncoding.kinkAtZero`): stable neurons y = alpha z or y = z; unstable
+    /// ones for alpha < 1 (convex, max(alpha z, z)) y >= alpha z, y >= z and the chord above,
+    /// for alpha > 1 (concave, min(alpha z, z)) the mirror image; exact mode adds two big-M rows
+    /// with one binary. alpha = 1 is the identity (always y = z).
+    public func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? {
+        .kinkAtZero(leftSlope: alpha, rightSlope: 1, l: l, u: u, mode: mode)
+    }
     /// The kink at 0 (both children exact), as for ReLU.
     public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         l < 0 && u > 0 && alpha != 1 ? 0 : nil
