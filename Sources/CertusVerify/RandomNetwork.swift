@@ -42,7 +42,8 @@ public struct RandomNetwork: Sendable {
         /// Operators with a linear relaxation (`BoundKind` other than `.unsupported`): what CROWN,
         /// alpha-CROWN and input splitting bound.
         case relaxable
-        /// Affine operators and ReLU: what the LP/MILP encoding (`NetworkLP`) accepts.
+        /// Affine operators and ReLU: what the LP/MILP encoding (`NetworkLP`) accepts, except
+        /// LeakyReLU (which it also encodes), left out so that every seed keeps its network.
         case piecewiseLinear = "piecewise-linear"
     }
 

@@ -295,7 +295,8 @@ private struct NetworkCheck {
         case is Sin: return u - l >= .pi || ((l - .pi / 2) / .pi).rounded(.up) <= (u - .pi / 2) / .pi
         case is Cos: return u - l >= .pi || (l / .pi).rounded(.up) <= u / .pi
         case let g as Gelu: let m = g.tanhApproximation ? Gelu.argminTanh : Gelu.argmin; return l < m && m < u
-        case is Sigmoid, is Tanh, is Erf, is Relu, is LeakyRelu: return l < 0 && 0 < u
+        case is Sigmoid, is Tanh, is Erf: return l < 0 && 0 < u
+        case let r as any ElementwiseRelaxation where r.isPiecewiseLinear: return l < 0 && 0 < u   // the kink at 0
         default: return false
         }
     }
