@@ -10,6 +10,7 @@ import PackageDescription
 //   CertusSpec         VNNLIB and JSON robustness specs, the Property type
 //   CertusBounds       IBP, CROWN and alpha-CROWN bound propagation
 //   CertusVerify       the verification pipeline: falsification (attack), prover seam, batch runs
+//   CertusLipschitz    certified local Lipschitz constants on the Clarke Jacobian graph
 //   Certus             umbrella module: `import Certus` gives the whole library
 //   certus (CLI/)      the command-line tool; parses arguments and prints
 let package = Package(
@@ -40,8 +41,9 @@ let package = Package(
             "CertusGraph", "CertusSpec", "CertusBounds", "CertusLP",
             .product(name: "HeapModule", package: "swift-collections"),
         ]),
+        .target(name: "CertusLipschitz", dependencies: ["CertusTensor", "CertusGraph", "CertusSpec", "CertusBounds", "CertusVerify"]),
         .target(name: "Certus", dependencies: [
-            "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec", "CertusBounds", "CertusVerify",
+            "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec", "CertusBounds", "CertusVerify", "CertusLipschitz",
         ]),
         .executableTarget(name: "certus", dependencies: [
             "Certus",
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "CertusSpecTests", dependencies: ["Certus"]),
         .testTarget(name: "CertusBoundsTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CertusVerifyTests", dependencies: ["Certus", "TestSupport"]),
+        .testTarget(name: "CertusLipschitzTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Certus", "TestSupport", "certus"]),
     ]
 )

@@ -5,3 +5,4 @@
 @_exported import CertusSpec
 @_exported import CertusBounds
 @_exported import CertusVerify
+@_exported import CertusLipschitz

@@ -3,7 +3,7 @@
 public enum OperatorRegistry {
     public static let all: [any Operator.Type] = [
         Gemm.self, MatMul.self, Add.self, Sub.self, Mul.self, Div.self, Neg.self,
-        Relu.self, LeakyRelu.self, Sigmoid.self, Tanh.self, Gelu.self, Erf.self, Sin.self, Cos.self,
+        Relu.self, LeakyRelu.self, Abs.self, Sigmoid.self, Tanh.self, Gelu.self, Erf.self, Sin.self, Cos.self,
         Conv.self, BatchNormalization.self, AveragePool.self,
         Flatten.self, Reshape.self, Transpose.self, Squeeze.self, Unsqueeze.self, Concat.self, Shape.self, Gather.self,
         Identity.self, Constant.self, Softmax.self,

@@ -243,6 +243,6 @@ final class OperatorTests: XCTestCase {
             let d = "\(e)"
             XCTAssertTrue(d.contains("'LSTM'") && d.contains("node 't'") && d.contains("Softmax"), d)
         }
-        XCTAssertEqual(OperatorRegistry.supportedOpTypes.count, 29)
+        XCTAssertEqual(OperatorRegistry.supportedOpTypes.count, 30)
     }
 }

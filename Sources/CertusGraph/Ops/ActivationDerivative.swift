@@ -1,0 +1,354 @@
+import Foundation
+import CertusTensor
+
+/// An activation whose Clarke generalised derivative has a known range on every interval: what
+/// its gradient node (`ActivationDerivative`) needs to be bounded. (Shi et al., NeurIPS 2022,
+/// bound the Jacobian graph with each activation's derivative relaxed as a function of its own.)
+public protocol ClarkeDerivative: ElementwiseUnary {
+    /// [min, max] of the Clarke generalised derivative of the activation over [l, u]
+    /// (l <= u, finite): exact up to a small outward pad, never narrower. At a kink the Clarke
+    /// set is the interval between the one-sided derivatives (ReLU at 0: [0, 1]).
+    func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double)
+    /// A linear relaxation of the Clarke derivative on [l, u] of the activation's own (sound
+    /// for every element of the Clarke set), or nil for the generic one built from
+    /// `derivativeRange` (`ActivationDerivative.relaxation`). Default nil.
+    func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation?
+    /// f''(x) where f is twice differentiable (0 on the linear pieces of ReLU, LeakyReLU and
+    /// Abs; at a kink, 0 as well: the gradient node's own gradient, used by attacks on the
+    /// Jacobian graph, never by a bound).
+    func secondDerivative(_ x: Double) -> Double
+}
+
+extension ClarkeDerivative {
+    public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? { nil }
+}
+
+/// The sloped lines of a step at 0 from `left` (x < 0) to `right` (x > 0), the Clarke set at 0
+/// the interval between them (the derivative of ReLU and LeakyReLU), l < 0 < u: each side's
+/// line through the step's corners (`ActivationDerivative` mixes it with the constant).
+func stepRelaxation(l: Double, u: Double, left a: Double, right b: Double) -> NeuronRelaxation? {
+    let jump = b - a
+    // Increasing step (b > a): below, the line through (0, a) and (u, b); above, through (l, a)
+    // and (0, b). Decreasing: below through (l, a) and (0, b); above through (0, a) and (u, b).
+    let rel = jump >= 0
+        ? NeuronRelaxation(aL: jump / u, bL: a, aU: jump / -l, bU: b)
+        : NeuronRelaxation(aL: jump / -l, bL: b, aU: jump / u, bU: a)
+    // A slope 1/u with u subnormal overflows to inf (and inf * 0 = NaN downstream): no line.
+    return rel.isFinite ? rel : nil
+}
+
+/// Outward pad of a range computed with transcendental functions (a few ulps of relative error).
+@inline(__always)
+func paddedRange(_ lo: Double, _ hi: Double) -> (lower: Double, upper: Double) {
+    (lo - 1e-12 * (1 + Swift.abs(lo)), hi + 1e-12 * (1 + Swift.abs(hi)))
+}
+
+/// The range of an even "bell" function g (decreasing in |x|) over [l, u].
+@inline(__always)
+func bellRange(_ l: Double, _ u: Double, _ g: (Double) -> Double) -> (lower: Double, upper: Double) {
+    let near = l > 0 ? l : (u < 0 ? u : 0)
+    let far = Swift.abs(l) > Swift.abs(u) ? l : u
+    return paddedRange(g(far), g(near))
+}
+
+extension Relu: ClarkeDerivative {
+    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+        l > 0 ? (1, 1) : (u < 0 ? (0, 0) : (0, 1))
+    }
+    public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
+        l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: 0, right: 1) : nil
+    }
+    public func secondDerivative(_ x: Double) -> Double { 0 }
+}
+
+extension LeakyRelu: ClarkeDerivative {
+    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+        l > 0 ? (1, 1) : (u < 0 ? (alpha, alpha) : (Swift.min(alpha, 1), Swift.max(alpha, 1)))
+    }
+    public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
+        l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: alpha, right: 1) : nil
+    }
+    public func secondDerivative(_ x: Double) -> Double { 0 }
+}
+
+extension Abs: ClarkeDerivative {
+    /// sign(x); the Clarke set at 0 is [-1, 1].
+    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+        l > 0 ? (1, 1) : (u < 0 ? (-1, -1) : (-1, 1))
+    }
+    public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
+        l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: -1, right: 1) : nil
+    }
+    public func secondDerivative(_ x: Double) -> Double { 0 }
+}
+
+extension Sigmoid: ClarkeDerivative {
+    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+        bellRange(l, u) { let s = apply($0); return s * (1 - s) }
+    }
+    public func secondDerivative(_ x: Double) -> Double { let s = apply(x); return s * (1 - s) * (1 - 2 * s) }
+}
+
+extension Tanh: ClarkeDerivative {
+    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+        bellRange(l, u) { let t = Foundation.tanh($0); return 1 - t * t }
+    }
+    public func secondDerivative(_ x: Double) -> Double { let t = Foundation.tanh(x); return -2 * t * (1 - t * t) }
+}
+
+extension Erf: ClarkeDerivative {
+    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+        bellRange(l, u) { 2 / Double.pi.squareRoot() * exp(-$0 * $0) }
+    }
+    public func secondDerivative(_ x: Double) -> Double { -4 * x / Double.pi.squareRoot() * exp(-x * x) }
+}
+
+extension Gelu: ClarkeDerivative {
+    /// GeLU' = Phi(x) + x phi(x) rises on [-sqrt 2, sqrt 2] (GeLU'' = phi(x)(2 - x^2)) and falls
+    /// outside, so its range over [l, u] is over the ends and the extrema inside. The tanh form
+    /// has the same shape with its extrema at +-`derivativeExtremumTanh` (about 1.4189; its
+    /// GeLU'' = sech^2(v) (v' + x v''/2 - x tanh(v) v'^2), v = k (x + 0.044715 x^3), is even and
+    /// changes sign once on x > 0: `ClarkeDerivativeTests` checks this). An extremum computed
+    /// a few ulps off changes the value by their square (f'' = 0 there): the pad covers it.
+    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+        let r = tanhApproximation ? Self.derivativeExtremumTanh : 2.0.squareRoot()
+        var lo = Swift.min(derivativeValue(l), derivativeValue(u)), hi = Swift.max(derivativeValue(l), derivativeValue(u))
+        if l < -r && -r < u { lo = Swift.min(lo, derivativeValue(-r)) }
+        if l < r && r < u { hi = Swift.max(hi, derivativeValue(r)) }
+        return paddedRange(lo, hi)
+    }
+
+    /// GeLU' with its limits 0 and 1 for |x| > 1e100 (where they are exact in Double, and the
+    /// formulas would give inf * 0 once x^2 or x^3 overflows).
+    func derivativeValue(_ x: Double) -> Double {
+        Swift.abs(x) <= 1e100 ? derivative(x, apply(x)) : (x > 0 ? 1 : 0)
+    }
+
+    public func secondDerivative(_ x: Double) -> Double {
+        guard Swift.abs(x) <= 1e100 else { return 0 }
+        if tanhApproximation { return Self.secondDerivativeTanh(x) }
+        return exp(-0.5 * x * x) / (2 * Double.pi).squareRoot() * (2 - x * x)
+    }
+
+    /// GeLU'' of the tanh form: sech^2(v) (v' + x v''/2 - x tanh(v) v'^2).
+    static func secondDerivativeTanh(_ x: Double) -> Double {
+        let k = 0.7978845608028654, c = 0.044715
+        let v = k * (x + c * x * x * x), vp = k * (1 + 3 * c * x * x), vpp = 6 * k * c * x
+        let t = Foundation.tanh(v)
+        return (1 - t * t) * (vp + 0.5 * x * (vpp - 2 * t * vp * vp))
+    }
+
+    /// The positive zero of the tanh form's GeLU'' (where its GeLU' is largest; the smallest is
+    /// at the negative one), by bisection on [1, 2] (GeLU'' > 0 at 1, < 0 at 2).
+    public static let derivativeExtremumTanh: Double = {
+        var lo = 1.0, hi = 2.0
+        for _ in 0..<200 { let m = (lo + hi) / 2; if secondDerivativeTanh(m) > 0 { lo = m } else { hi = m } }
+        return (lo + hi) / 2
+    }()
+}
+
+/// The range of cos over [l, u]: +1 where a multiple of 2 pi lies inside, -1 where an odd
+/// multiple of pi does, else the ends.
+func cosineRange(_ l: Double, _ u: Double) -> (lower: Double, upper: Double) {
+    if u - l >= 2 * Double.pi { return (-1, 1) }
+    var lo = Swift.min(Foundation.cos(l), Foundation.cos(u)), hi = Swift.max(Foundation.cos(l), Foundation.cos(u))
+    if (l / (2 * .pi)).rounded(.up) <= u / (2 * .pi) { hi = 1 }
+    if ((l - .pi) / (2 * .pi)).rounded(.up) <= (u - .pi) / (2 * .pi) { lo = -1 }
+    let p = paddedRange(lo, hi)
+    return (Swift.max(-1, p.lower), Swift.min(1, p.upper))
+}
+
+extension Sin: ClarkeDerivative {
+    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) { cosineRange(l, u) }
+    public func secondDerivative(_ x: Double) -> Double { -Foundation.sin(x) }
+}
+
+extension Cos: ClarkeDerivative {
+    /// -sin x = cos(x + pi/2).
+    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+        cosineRange(l + .pi / 2, u + .pi / 2)
+    }
+    public func secondDerivative(_ x: Double) -> Double { -Foundation.cos(x) }
+}
+
+/// The gradient node of an activation f: the elementwise map z -> f'(z) (the Clarke
+/// generalised derivative, a set at kinks), as an operator the bound engine relaxes like any
+/// other (a node of the Jacobian graph; Shi et al., NeurIPS 2022). Its interval image is the
+/// derivative's range (`ClarkeDerivative`); its linear relaxation on [l, u] is made sound for
+/// every point of the Clarke set by construction: per side a constant line (the range's end) and
+/// a sloped one (the operator's own, or the best of several slopes with the intercept shifted by
+/// the worst case of the range over 32 sub-intervals), mixed by a parameter in [0, 1]. Evaluation gives one element of the Clarke set (f's own derivative).
+/// Not an ONNX operator (never loaded from a file).
+public struct ActivationDerivative: ElementwiseRelaxation {
+    public static let opType = "ClarkeDerivative"
+    public let base: any ClarkeDerivative
+    /// The candidates by interval (alpha-CROWN asks for the same intervals with many
+    /// parameters; computing them takes 32 range evaluations).
+    let cache: CandidateCache
+
+    /// nil when `base` has no derivative range (no gradient node for it).
+    public init?(base: any ElementwiseUnary) {
+        guard let b = base as? any ClarkeDerivative else { return nil }
+        self.base = b
+        cache = CandidateCache()
+    }
+
+    /// The gradient node of `base`, or a `.unsupportedFeature` error naming its op type when
+    /// Certus has no Clarke derivative range for it (never an approximation).
+    public init(of base: any ElementwiseUnary) throws {
+        guard let d = ActivationDerivative(base: base) else {
+            throw ModelError(.unsupportedFeature, "no Clarke derivative for '\(type(of: base).opType)': its gradient node (Jacobian graph) cannot be bounded; supported: Relu, LeakyRelu, Abs, Sigmoid, Tanh, Erf, Gelu, Sin, Cos")
+        }
+        self = d
+    }
+
+    public static func make(_ node: NodeContext) throws -> ActivationDerivative {
+        throw node.error("'\(opType)' is internal to Certus (gradient nodes of the Jacobian graph) and cannot be loaded")
+    }
+    public static var representatives: [ActivationDerivative] {
+        [Relu() as any ElementwiseUnary, LeakyRelu(alpha: 0.2), Abs(), Sigmoid(), Tanh(), Gelu(), Gelu(tanhApproximation: true), Erf(), Sin(), Cos()].compactMap { ActivationDerivative(base: $0) }
+    }
+
+    public func apply(_ x: Double) -> Double { base.derivative(x, base.apply(x)) }
+    /// f''(x) (`ClarkeDerivative.secondDerivative`; 0 at the kinks of piecewise-linear f). Only
+    /// gradients through the Jacobian graph (attacks) use it; bounds never do.
+    public func derivative(_ x: Double, _ y: Double) -> Double { base.secondDerivative(x) }
+    public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+
+    public func image(l: Double, u: Double) -> (Double, Double) {
+        if !(l.isFinite && u.isFinite) {
+            let r = base.derivativeRange(l: l.isFinite ? l : -1e300, u: u.isFinite ? u : 1e300)
+            return (r.lower, r.upper)
+        }
+        let r = base.derivativeRange(l: l, u: u)
+        return (r.lower, r.upper)
+    }
+
+    /// The largest |f'| over the real line (the naive Lipschitz bound's activation factor).
+    public var largestMagnitude: Double {
+        let r = base.derivativeRange(l: -1e300, u: 1e300)
+        return Swift.max(Swift.abs(r.lower), Swift.abs(r.upper))
+    }
+
+    /// Sub-intervals of the intercept shift.
+    static let pieces = 32
+
+    /// Per side, the constant line (the range's end) and the best sloped sound line, if any
+    /// (`ClarkeDerivative.derivativeRelaxation`'s, else the tightest of the chord's slope and
+    /// the lines pivoting on the envelope's ends, each made sound on 32 pieces), with which of
+    /// the two leaves the smaller gap to the pieces' ranges.
+    struct Candidates {
+        var lowerConstant: Double, upperConstant: Double
+        var lowerSloped: (a: Double, b: Double)?, upperSloped: (a: Double, b: Double)?
+        var lowerPrefersSloped = false, upperPrefersSloped = false
+    }
+
+    func candidates(l: Double, u: Double) -> Candidates {
+        let key = CandidateCache.Key(l: l, u: u)
+        if let c = cache.get(key) { return c }
+        let c = computeCandidates(l: l, u: u)
+        cache.put(key, c)
+        return c
+    }
+
+    func computeCandidates(l: Double, u: Double) -> Candidates {
+        let whole = image(l: l, u: u)
+        var c = Candidates(lowerConstant: whole.0, upperConstant: whole.1)
+        guard l.isFinite, u.isFinite, u - l > 1e-12, (u - l).isFinite else { return c }
+        let k = Self.pieces
+        // Non-decreasing (rounding is monotone), from l to u exactly, never past u: the pieces
+        // cover [l, u].
+        var ends = (0...k).map { Swift.min(u, l + (u - l) * Double($0) / Double(k)) }
+        ends[k] = u
+        let ranges = (0..<k).map { base.derivativeRange(l: ends[$0], u: ends[$0 + 1]) }
+        func gapBelow(_ a: Double, _ b: Double) -> Double {
+            (0..<k).reduce(0) { s, t in s + (ranges[t].lower - (a * 0.5 * (ends[t] + ends[t + 1]) + b)) }
+        }
+        func gapAbove(_ a: Double, _ b: Double) -> Double {
+            (0..<k).reduce(0) { s, t in s + ((a * 0.5 * (ends[t] + ends[t + 1]) + b) - ranges[t].upper) }
+        }
+        if let own = base.derivativeRelaxation(l: l, u: u) {
+            c.lowerSloped = (own.aL, own.bL); c.upperSloped = (own.aU, own.bU)
+        } else {
+            let fl = apply(l), fu = apply(u)
+            let chord = (fu - fl) / (u - l)
+            // A line a x + b below every piece's range: b = min over pieces of (range low - max a x).
+            func lower(_ a: Double) -> Double {
+                (0..<k).map { ranges[$0].lower - Swift.max(a * ends[$0], a * ends[$0 + 1]) }.min()!
+            }
+            func upper(_ a: Double) -> Double {
+                (0..<k).map { ranges[$0].upper - Swift.min(a * ends[$0], a * ends[$0 + 1]) }.max()!
+            }
+            var lowerSlopes = chord.isFinite ? [chord] : [], upperSlopes = lowerSlopes
+            let L0 = ranges[0].lower, U0 = ranges[0].upper, Lk = ranges[k - 1].lower, Uk = ranges[k - 1].upper
+            var sl0 = Double.infinity, su0 = -Double.infinity, slk = -Double.infinity, suk = Double.infinity
+            for t in 0..<k {
+                for x in [ends[t], ends[t + 1]] {
+                    if x > l { sl0 = Swift.min(sl0, (ranges[t].lower - L0) / (x - l)); su0 = Swift.max(su0, (ranges[t].upper - U0) / (x - l)) }
+                    if x < u { slk = Swift.max(slk, (Lk - ranges[t].lower) / (u - x)); suk = Swift.min(suk, (Uk - ranges[t].upper) / (u - x)) }
+                }
+            }
+            for v in [sl0, slk] where v.isFinite && v != 0 { lowerSlopes.append(v) }
+            for v in [su0, suk] where v.isFinite && v != 0 { upperSlopes.append(v) }
+            var best = Double.infinity
+            for a in lowerSlopes {
+                let b = lower(a), g = gapBelow(a, b)
+                if b.isFinite, g < best { best = g; c.lowerSloped = (a, b) }
+            }
+            best = .infinity
+            for a in upperSlopes {
+                let b = upper(a), g = gapAbove(a, b)
+                if b.isFinite, g < best { best = g; c.upperSloped = (a, b) }
+            }
+        }
+        if let s = c.lowerSloped { c.lowerPrefersSloped = gapBelow(s.a, s.b) < gapBelow(0, c.lowerConstant) }
+        if let s = c.upperSloped { c.upperPrefersSloped = gapAbove(s.a, s.b) < gapAbove(0, c.upperConstant) }
+        return c
+    }
+
+    /// Each side's line is p x (sloped candidate) + (1 - p) x (constant candidate), p its
+    /// parameter in [0, 1]: a convex combination of two sound lines is sound, so alpha-CROWN
+    /// may choose any mix (default: the one with the smaller gap, p = 0 or 1).
+    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+        relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter).relaxation
+    }
+
+    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+        let c = candidates(l: l, u: u)
+        return (c.lowerSloped == nil ? nil : (c.lowerPrefersSloped ? 1 : 0), c.upperSloped == nil ? nil : (c.upperPrefersSloped ? 1 : 0))
+    }
+
+    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        let c = candidates(l: l, u: u)
+        var rel = NeuronRelaxation.constant(c.lowerConstant, c.upperConstant)
+        var dl = (0.0, 0.0), du = (0.0, 0.0)
+        guard l.isFinite, u.isFinite, u - l > 1e-12 else { return (rel, dl, du) }
+        if let s = c.lowerSloped {
+            let p = unitParameter(lowerParameter) ?? (c.lowerPrefersSloped ? 1 : 0)
+            rel.aL = p * s.a; rel.bL = p * s.b + (1 - p) * c.lowerConstant
+            if lowerParameter != nil { dl = (s.a, s.b - c.lowerConstant) }
+        }
+        if let s = c.upperSloped {
+            let p = unitParameter(upperParameter) ?? (c.upperPrefersSloped ? 1 : 0)
+            rel.aU = p * s.a; rel.bU = p * s.b + (1 - p) * c.upperConstant
+            if upperParameter != nil { du = (s.a, s.b - c.upperConstant) }
+        }
+        return (rel.paddedForRounding(l: l, u: u), dl, du)
+    }
+}
+
+/// A bounded, thread-safe memo of `ActivationDerivative.candidates` by interval (cleared when
+/// full; the values are a pure function of the key).
+final class CandidateCache: @unchecked Sendable {
+    struct Key: Hashable { var l: Double; var u: Double }
+    private var table: [Key: ActivationDerivative.Candidates] = [:]
+    private let lock = NSLock()
+    static let capacity = 200_000
+    func get(_ k: Key) -> ActivationDerivative.Candidates? { lock.lock(); defer { lock.unlock() }; return table[k] }
+    func put(_ k: Key, _ v: ActivationDerivative.Candidates) {
+        lock.lock(); defer { lock.unlock() }
+        if table.count >= Self.capacity { table.removeAll(keepingCapacity: true) }
+        table[k] = v
+    }
+}

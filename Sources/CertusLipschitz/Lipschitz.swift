@@ -1,0 +1,278 @@
+import Foundation
+import CertusTensor
+import CertusGraph
+import CertusSpec
+import CertusBounds
+import CertusVerify
+
+/// The input norm a local Lipschitz constant is measured in. The constant of output j over a
+/// region R is max over R of ||grad f_j(x)||_q, q the dual norm (L-inf input: the gradient's
+/// L1 norm; L2: L2; L1: L-inf).
+public enum LipschitzNorm: String, Sendable, Codable, CaseIterable {
+    case inf, l2 = "2", l1 = "1"
+}
+
+/// Knobs of `Lipschitz.analyze` (one documented root; `certus lipschitz` sets them).
+public struct LipschitzSettings: Sendable {
+    /// Input norm (default L-inf, the norm of the reference values).
+    public var norm: LipschitzNorm = .inf
+    /// Model outputs to analyse (default: all).
+    public var outputs: [Int]? = nil
+    /// Bound method on the Jacobian graph (default alpha-CROWN: CROWN with optimised relaxations).
+    public var method: BoundMethod = .alphaCrown
+    /// Uniform samples inside the region for the attained lower bound (default 1000), plus the
+    /// centre and the box's corners picked by the gradient's signs.
+    public var samples: Int = 1000
+    /// Projected ascent runs per output on the gradient norm (finite-difference
+    /// Hessian-vector products; every iterate's true gradient norm counts), default 20 x 50 steps.
+    public var ascentRuns: Int = 20
+    public var ascentSteps: Int = 50
+    /// Seed of the sampler (default 0): the same inputs give the same result.
+    public var seed: UInt64 = 0
+    /// Stop refining at this time (the certified bound reached so far is reported).
+    public var deadline: Date? = nil
+    public init() {}
+}
+
+/// Bounds on one output's local Lipschitz constant over a region.
+public struct LipschitzBound: Sendable, Codable, Equatable {
+    /// The model output (index into its flattened output).
+    public var output: Int
+    /// A gradient norm attained at a point inside the region (a valid lower bound).
+    public var lower: Double
+    /// The point where `lower` is attained (flattened input).
+    public var lowerPoint: [Double]
+    /// Certified upper bound (bound propagation on the Clarke Jacobian graph).
+    public var upper: Double
+    /// The naive bound (product of the layers' operator norms times the activations' largest
+    /// slopes), for a chain of layers; nil otherwise.
+    public var naive: Double?
+}
+
+/// The result of `Lipschitz.analyze`.
+public struct LipschitzResult: Sendable, Codable, Equatable {
+    public var norm: LipschitzNorm
+    /// The region: per input coordinate its lower and upper end.
+    public var regionLower: [Double]
+    public var regionUpper: [Double]
+    public var perOutput: [LipschitzBound]
+    /// Over the outputs: the largest lower bound and the largest certified upper bound (the
+    /// L_p -> L-inf constant of the output vector).
+    public var lower: Double
+    public var upper: Double
+    public var naive: Double?
+    /// upper / lower (infinity when lower is 0).
+    public var ratio: Double { lower > 0 ? upper / lower : .infinity }
+    /// Branch-and-bound domains bounded (1 without branching).
+    public var domains: Int
+    public var timeSeconds: Double
+    /// Whether the certified bound is final (false: the deadline stopped the refinement and
+    /// `upper` is the best certified bound reached so far; it is still a bound).
+    public var complete: Bool
+    public var method: String
+}
+
+/// Certified local Lipschitz constants (Shi et al., NeurIPS 2022): the Clarke Jacobian as a
+/// graph (`JacobianGraph`), bounded by the same engine as the network itself, beside attained
+/// lower bounds and the naive bound.
+public enum Lipschitz {
+    /// Analyses `model` (first output) over `box`.
+    /// - Throws: `JacobianError` for a model without gradient nodes (the node named),
+    ///   `BoundError` from the engine, or a bad region (empty or not finite, wrong size).
+    public static func analyze(model: Graph, box: InputBox, settings: LipschitzSettings = LipschitzSettings()) throws -> LipschitzResult {
+        let start = Date()
+        let n = model.inputCount, m = model.outputCount
+        guard box.count == n else { throw JacobianError("the region has \(box.count) inputs, the model \(n)") }
+        guard zip(box.lower, box.upper).allSatisfy({ $0.0 <= $0.1 && $0.0.isFinite && $0.1.isFinite }) else {
+            throw JacobianError("the region is empty or not finite")
+        }
+        let outputs = settings.outputs ?? Array(0..<m)
+        for j in outputs where j < 0 || j >= m { throw JacobianError("output \(j) does not exist (the model has \(m))") }
+        let seeds = outputs.map { j in (0..<m).map { $0 == j ? 1.0 : 0.0 } }
+        let quantity: JacobianGraph.Quantity = settings.norm == .inf ? .absoluteSum : .gradient
+        let jac = try JacobianGraph(model: model, seeds: seeds, quantity: quantity)
+        let upper = try certifiedUpper(jac, box: box, settings: settings)
+        let naive = naiveBounds(jac, seeds: seeds, norm: settings.norm)
+        var per: [LipschitzBound] = []
+        for (q, j) in outputs.enumerated() {
+            let (lo, x) = try attained(model: model, seed: seeds[q], box: box, norm: settings.norm, settings: settings, stream: UInt64(q))
+            per.append(LipschitzBound(output: j, lower: lo, lowerPoint: x, upper: Swift.max(upper[q], lo), naive: naive?[q]))
+            // (upper >= lo always holds for a sound bound; max keeps a rounding tie readable.)
+            if upper[q] < lo * (1 - 1e-9) - 1e-12 {
+                throw JacobianError("internal error: certified bound \(upper[q]) below the attained gradient norm \(lo) for output \(j)")
+            }
+        }
+        return LipschitzResult(norm: settings.norm, regionLower: box.lower, regionUpper: box.upper, perOutput: per,
+                               lower: per.map(\.lower).max() ?? 0, upper: per.map(\.upper).max() ?? 0,
+                               naive: per.allSatisfy { $0.naive != nil } ? per.compactMap(\.naive).max() : nil,
+                               domains: 1, timeSeconds: Date().timeIntervalSince(start),
+                               complete: settings.deadline.map { Date() < $0 } ?? true,
+                               method: settings.method.rawValue)
+    }
+
+    /// Analyses `model` over the union of `boxes` (a VNN-LIB region with several input boxes):
+    /// per output the largest lower and upper bound over the boxes.
+    public static func analyze(model: Graph, boxes: [InputBox], settings: LipschitzSettings = LipschitzSettings()) throws -> LipschitzResult {
+        guard let first = boxes.first else { throw JacobianError("the region has no input box") }
+        var result = try analyze(model: model, box: first, settings: settings)
+        for box in boxes.dropFirst() {
+            let r = try analyze(model: model, box: box, settings: settings)
+            for k in result.perOutput.indices {
+                if r.perOutput[k].lower > result.perOutput[k].lower {
+                    result.perOutput[k].lower = r.perOutput[k].lower; result.perOutput[k].lowerPoint = r.perOutput[k].lowerPoint
+                }
+                result.perOutput[k].upper = Swift.max(result.perOutput[k].upper, r.perOutput[k].upper)
+            }
+            result.regionLower = zip(result.regionLower, r.regionLower).map { Swift.min($0, $1) }
+            result.regionUpper = zip(result.regionUpper, r.regionUpper).map { Swift.max($0, $1) }
+            result.lower = Swift.max(result.lower, r.lower); result.upper = Swift.max(result.upper, r.upper)
+            result.domains += r.domains; result.timeSeconds += r.timeSeconds
+            result.complete = result.complete && r.complete
+        }
+        return result
+    }
+
+    /// Per seed, the certified upper bound of ||g||_q over the box.
+    static func certifiedUpper(_ jac: JacobianGraph, box: InputBox, settings: LipschitzSettings) throws -> [Double] {
+        let engine = BoundEngine(graph: jac.graph)
+        var bs = BoundSettings(method: settings.method)
+        bs.deadline = settings.deadline
+        let m = jac.seeds.count, n = jac.inputCount
+        switch jac.quantity {
+        case .absoluteSum:
+            let atoms = (0..<m).map { q in LinearAtom(c: (0..<m).map { $0 == q ? 1.0 : 0.0 }, d: 0) }
+            // The upper bound of row q is -(lower bound of -s_q): bound the negated rows.
+            let neg = atoms.map { LinearAtom(c: $0.c.map { -$0 }, d: 0) }
+            let rows = try engine.bound(box: box, atoms: neg, settings: bs)
+            return rows.map { r in
+                let u = -r.lower
+                return u.isNaN ? .infinity : u
+            }
+        case .gradient:
+            var atoms: [LinearAtom] = []
+            for k in 0..<(m * n) {
+                var c = [Double](repeating: 0, count: m * n); c[k] = 1
+                atoms.append(LinearAtom(c: c, d: 0))
+            }
+            let rows = try engine.bound(box: box, atoms: atoms, settings: bs)
+            return (0..<m).map { q in
+                let mags = (0..<n).map { i -> Double in
+                    let r = rows[q * n + i]
+                    let v = Swift.max(Swift.abs(r.lower), Swift.abs(r.upper))
+                    return v.isNaN ? .infinity : v
+                }
+                switch settings.norm {
+                case .l2:
+                    // sqrt(sum max(l^2, u^2)), rounded up by a relative 1e-12 per operation.
+                    let s = mags.reduce(0) { $0 + $1 * $1 } * (1 + 1e-12 * Double(n + 1))
+                    return s.squareRoot() * (1 + 1e-15)
+                case .l1: return mags.max() ?? 0
+                case .inf: return mags.reduce(0, +) * (1 + 1e-12 * Double(n + 1))
+                }
+            }
+        }
+    }
+
+    /// The dual norm q of `norm` of a gradient.
+    static func dualNorm(_ g: [Double], _ norm: LipschitzNorm) -> Double {
+        switch norm {
+        case .inf: return g.reduce(0) { $0 + Swift.abs($1) }
+        case .l2: return g.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        case .l1: return g.map { Swift.abs($0) }.max() ?? 0
+        }
+    }
+
+    /// The largest true gradient norm found at points inside the box: its centre, uniform
+    /// samples, corners picked by gradient signs, and projected ascent on the norm. Every value
+    /// reported is the gradient's exact norm at a point of the box.
+    static func attained(model: Graph, seed: [Double], box: InputBox, norm: LipschitzNorm, settings: LipschitzSettings,
+                         stream: UInt64) throws -> (Double, [Double]) {
+        var rng = SplitMix64(seed: settings.seed &+ 0x9E37_79B9_7F4A_7C15 &* (stream + 1))
+        let n = box.count
+        func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
+        func grad(_ x: [Double]) throws -> [Double] { try model.gradient(at: x, outputWeights: seed).dx }
+        var best = -1.0, bestX = box.lower
+        var pool: [(Double, [Double])] = []
+        func consider(_ x: [Double]) throws -> [Double] {
+            let g = try grad(x)
+            let v = dualNorm(g, norm)
+            if v.isFinite && v > best { best = v; bestX = x }
+            pool.append((v, x))
+            return g
+        }
+        let centre = (0..<n).map { 0.5 * (box.lower[$0] + box.upper[$0]) }
+        _ = try consider(centre)
+        for _ in 0..<settings.samples {
+            if let d = settings.deadline, Date() >= d { break }
+            _ = try consider((0..<n).map { box.lower[$0] + (box.upper[$0] - box.lower[$0]) * uniform() })
+        }
+        // Projected ascent from the best points: the gradient of ||g(x)||_q is H(x) s with s the
+        // dual-norm subgradient direction; H s by central differences of the gradient.
+        pool.sort { $0.0 > $1.0 }
+        let starts = pool.prefix(settings.ascentRuns).map(\.1)
+        for x0 in starts {
+            var x = x0
+            let width = (0..<n).map { box.upper[$0] - box.lower[$0] }
+            var step = 0.1
+            for _ in 0..<settings.ascentSteps {
+                if let d = settings.deadline, Date() >= d { break }
+                let g = try grad(x)
+                let s: [Double]
+                switch norm {
+                case .inf: s = g.map { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
+                case .l2: let z = Swift.max(1e-300, dualNorm(g, .l2)); s = g.map { $0 / z }
+                case .l1:
+                    let k = g.indices.max { Swift.abs(g[$0]) < Swift.abs(g[$1]) } ?? 0
+                    s = g.indices.map { $0 == k ? (g[k] >= 0 ? 1 : -1) : 0 }
+                }
+                let h = 1e-4 * Swift.max(1e-6, width.max() ?? 1)
+                let gp = try grad(zip(x, s).map { $0 + h * $1 }), gm = try grad(zip(x, s).map { $0 - h * $1 })
+                let hs = zip(gp, gm).map { ($0 - $1) / (2 * h) }
+                // A sign step (L-inf geometry), scaled by the box's width, projected back.
+                var moved = false
+                let next = (0..<n).map { i -> Double in
+                    let d = hs[i] > 0 ? 1.0 : (hs[i] < 0 ? -1.0 : 0)
+                    if d != 0 { moved = true }
+                    return Swift.min(box.upper[i], Swift.max(box.lower[i], x[i] + step * width[i] * d))
+                }
+                if !moved { break }
+                x = next
+                _ = try consider(x)
+                step *= 0.93
+            }
+        }
+        return (Swift.max(0, best), bestX)
+    }
+
+    /// The naive bound per seed, for a chain model: ||J_last^T c||_q times, for every earlier
+    /// layer, the activation's largest |f'| times the layer's operator norm for the dual norm.
+    static func naiveBounds(_ jac: JacobianGraph, seeds: [[Double]], norm: LipschitzNorm) -> [Double]? {
+        guard let chain = jac.chain, !chain.isEmpty else { return nil }
+        func opNorm(_ J: [Double], rows: Int, cols: Int) -> Double {
+            // ||J^T v||_q <= ||.|| ||v||_q.
+            var rowSums = [Double](repeating: 0, count: rows), colSums = [Double](repeating: 0, count: cols)
+            var frob = 0.0
+            for r in 0..<rows { for c in 0..<cols { let a = Swift.abs(J[r * cols + c]); rowSums[r] += a; colSums[c] += a; frob += a * a } }
+            switch norm {
+            case .inf: return rowSums.max() ?? 0                       // ||J^T||_{1->1} = max row sum of J
+            case .l1: return colSums.max() ?? 0                        // ||J^T||_{inf->inf} = max column sum of J
+            case .l2: return Swift.min(frob.squareRoot(), ((rowSums.max() ?? 0) * (colSums.max() ?? 0)).squareRoot())
+            }
+        }
+        var slopes: [Double] = []
+        for step in chain.dropLast() {
+            guard let a = step.activation, let d = ActivationDerivative(base: a) else { return nil }
+            let r = d.largestMagnitude
+            guard r.isFinite else { return nil }
+            slopes.append(r)
+        }
+        guard chain.last?.activation == nil else { return nil }
+        let inner = zip(chain.dropLast(), slopes).reduce(1.0) { $0 * opNorm($1.0.jacobian, rows: $1.0.rows, cols: $1.0.cols) * $1.1 }
+        let last = chain.last!
+        return seeds.map { c in
+            var v = [Double](repeating: 0, count: last.cols)
+            for o in 0..<last.rows where c[o] != 0 { for k in 0..<last.cols { v[k] += c[o] * last.jacobian[o * last.cols + k] } }
+            return dualNorm(v, norm) * inner
+        }
+    }
+}

