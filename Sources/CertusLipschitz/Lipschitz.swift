@@ -210,8 +210,9 @@ public enum Lipschitz {
         // dual-norm subgradient direction; H s by central differences of the gradient.
         pool.sort { $0.0 > $1.0 }
         let starts = pool.prefix(settings.ascentRuns).map(\.1)
-        for x0 in starts {
+        for (runIndex, x0) in starts.enumerated() {
             var x = x0
+            var stepIndex = 0
             let width = (0..<n).map { box.upper[$0] - box.lower[$0] }
             var step = 0.1
             for _ in 0..<settings.ascentSteps {
@@ -225,7 +226,12 @@ public enum Lipschitz {
                     let k = g.indices.max { Swift.abs(g[$0]) < Swift.abs(g[$1]) } ?? 0
                     s = g.indices.map { $0 == k ? (g[k] >= 0 ? 1 : -1) : 0 }
                 }
-                let h = 1e-4 * Swift.max(1e-6, width.max() ?? 1)
+                // Step of the finite difference: small (curvature of smooth activations) and
+                // large, a share of the box (on piecewise-linear nets the gradient only changes
+                // across activation boundaries: a wide difference sees them, acting as a smoothing).
+                let scales = [1e-4, 0.3, 0.1, 0.03]
+                let h = scales[(stepIndex + runIndex) % scales.count] * Swift.max(1e-6, width.max() ?? 1)
+                stepIndex += 1
                 let gp = try grad(zip(x, s).map { $0 + h * $1 }), gm = try grad(zip(x, s).map { $0 - h * $1 })
                 let hs = zip(gp, gm).map { ($0 - $1) / (2 * h) }
                 // A sign step (L-inf geometry), scaled by the box's width, projected back.
