@@ -186,7 +186,10 @@ struct GraphSketch {
             switch family {
             case .general: break
             case .relaxable: if case .unsupported = kind { throw RecipeRejected() }
-            case .piecewiseLinear: guard kind == .affine || op is Relu else { throw RecipeRejected() }
+            case .piecewiseLinear:
+                // ReLU-shaped activations only (LeakyReLU, Abs would be encodable too, but admitting
+                // them reshuffles every seed's network; see the family's doc).
+                guard kind == .affine || (op as? any ElementwiseRelaxation)?.isReluShaped == true else { throw RecipeRejected() }
             }
         }
         let id = addValue("v\(values.count)", outShape)
