@@ -25,7 +25,7 @@ public struct JacobianError: Error, CustomStringConvertible, Sendable {
 /// gradient g = c^T J_f(x) (shape [1, n], n the input size).
 ///
 /// The graph's output, for seeds c_1 ... c_m: `.absoluteSum` gives [1, m] with entry q the
-/// sum over i of |g_q,i| (`Abs` then a block sum), the dual norm of the L-inf input norm;
+/// sum over i of |g_q,i| (`Abs` then a sum per seed), the dual norm of the L-inf input norm;
 /// `.gradient` gives the gradients themselves, [1, m * n], block q = g_q.
 ///
 /// Supported: every affine operator with one variable input (Gemm, MatMul, Conv, BatchNorm,
@@ -68,15 +68,21 @@ public struct JacobianGraph: @unchecked Sendable {
             pieces.append(g)
             if case .constant(let v) = g { constants.append(v) } else { constants.append(nil) }
         }
-        // The pieces side by side, [1, m * n].
         let ids = pieces.enumerated().map { q, p in b.materialise(p, name: "grad\(q)", count: n) }
-        var out = ids.count == 1 ? ids[0] : b.add(Concat(axis: 1), "jacobian/concat", ids, shape: [1, ids.count * n])
+        var out: Int
         if quantity == .absoluteSum {
-            let abs = b.add(Abs(), "jacobian/abs", [out], shape: [1, ids.count * n])
-            var ones = [Double](repeating: 0, count: ids.count * n * ids.count)
-            for q in 0..<ids.count { for i in 0..<n { ones[(q * n + i) * ids.count + q] = 1 } }
-            let w = b.constant("jacobian/blocksum", Tensor(shape: [ids.count * n, ids.count], data: ones))
-            out = b.add(MatMul(), "jacobian/sum", [abs, w], shape: [1, ids.count])
+            // Per seed |g| summed ([1, 1]), then the m sums side by side ([1, m]): the wide
+            // values stay per seed (a concatenation of the gradients would make every bound
+            // pass carry rows of m * n coefficients through a generic operator).
+            let ones = b.constant("jacobian/ones", Tensor(shape: [n, 1], repeating: 1))
+            let sums = ids.enumerated().map { q, g -> Int in
+                let abs = b.add(Abs(), "jacobian/abs\(q)", [g], shape: [1, n])
+                return b.add(MatMul(), "jacobian/sum\(q)", [abs, ones], shape: [1, 1])
+            }
+            out = sums.count == 1 ? sums[0] : b.add(Concat(axis: 1), "jacobian/sums", sums, shape: [1, sums.count])
+        } else {
+            // The gradients side by side, [1, m * n].
+            out = ids.count == 1 ? ids[0] : b.add(Concat(axis: 1), "jacobian/concat", ids, shape: [1, ids.count * n])
         }
         graph = Graph(values: b.values, constants: b.constants, nodes: b.nodes, input: model.input, outputs: [out],
                       metadata: model.metadata)
