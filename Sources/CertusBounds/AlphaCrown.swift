@@ -89,6 +89,12 @@ extension BoundEngine {
         // Parameters, initialised to the CROWN defaults.
         var params: [Int: NodeParameters] = [:]
         for i in paramNodes {
+            if kinds[i] == .bilinear {
+                // A product's plane mix per side, from 0 (the first plane: CROWN's bound).
+                let n = size(graph.nodes[i].output)
+                params[i] = NodeParameters(lower: Matrix(zeros: rows, n), upper: Matrix(zeros: rows, n))
+                continue
+            }
             guard let op = graph.nodes[i].op as? any ElementwiseRelaxation, let b = bounds[graph.nodes[i].inputs[0]] else { continue }
             let n = b.lower.count
             var pl = Matrix(rows: rows, cols: n, data: .init(repeating: .nan, count: rows * n)), pu = pl
@@ -334,14 +340,25 @@ extension BoundEngine {
                 let X = values[xv]!, Yin = values[yv]!, bx = bounds[xv]!, by = bounds[yv]!
                 let Aout = record.atNode[i]
                 var Z = Matrix(zeros: rows, X.cols)
+                let p = params[i]
+                var G = p.map { NodeParameters(lower: Matrix(zeros: rows, $0.lower.cols), upper: Matrix(zeros: rows, $0.upper.cols)) }
                 for r in 0..<rows {
                     for j in 0..<X.cols {
                         let a = Aout?[r, j] ?? 1
-                        let (xl, yl, yu) = (bx.lower[j], by.lower[j], by.upper[j])
-                        Z[r, j] = a >= 0 ? yl * X[r, j] + xl * Yin[r, j] - xl * yl : yu * X[r, j] + xl * Yin[r, j] - xl * yu
+                        let (xl, xu, yl, yu) = (bx.lower[j], bx.upper[j], by.lower[j], by.upper[j])
+                        let x = X[r, j], y = Yin[r, j]
+                        // The planes the backward pass mixed (`BoundEngine.backward`, bilinear).
+                        let t = BoundEngine.planeMix(a > 0 ? p?.lower : p?.upper, r, j, finite: xu.isFinite && (a > 0 ? yu : yl).isFinite)
+                        let first = a > 0 ? yl * x + xl * y - xl * yl : yu * x + xl * y - xl * yu
+                        let second = a > 0 ? yu * x + xu * y - xu * yu : yl * x + xu * y - xu * yl
+                        Z[r, j] = t == 0 ? first : (1 - t) * first + t * second
+                        if p != nil, a != 0, xu.isFinite, (a > 0 ? yu : yl).isFinite {
+                            G![r, j, lower: a > 0] = a * (second - first)
+                        }
                     }
                 }
                 values[node.output] = Z
+                if let G { grads[i] = G }
             }
         }
         return (grads, values)

@@ -249,7 +249,9 @@ public final class BoundEngine {
                 guard bx.lower.count == Aout.cols, by.lower.count == Aout.cols else {
                     throw BoundError("node '\(node.name)' (Mul): broadcasting product of two variables is not supported")
                 }
+                record?.atNode[i] = Aout
                 var Ax = Matrix(zeros: rows, Aout.cols), Ay = Matrix(zeros: rows, Aout.cols)
+                let p = parameters?[i]
                 for r in 0..<rows {
                     for j in 0..<Aout.cols {
                         let a = Aout[r, j]
@@ -257,10 +259,17 @@ public final class BoundEngine {
                         let (xl, xu, yl, yu) = (bx.lower[j], bx.upper[j], by.lower[j], by.upper[j])
                         // Planes padded like every relaxation line (`paddedForRounding`).
                         let m = Swift.max(Swift.abs(xl), Swift.abs(xu)) * Swift.max(Swift.abs(yl), Swift.abs(yu))
-                        if a > 0 {   // xy >= yl x + xl y - xl yl
-                            Ax[r, j] = a * yl; Ay[r, j] = a * xl; bias[r] -= a * xl * yl + RoundingGuard.relative * 3 * a * m
-                        } else {     // xy <= yu x + xl y - xl yu
-                            Ax[r, j] = a * yu; Ay[r, j] = a * xl; bias[r] -= a * xl * yu - RoundingGuard.relative * 3 * a * m
+                        // McCormick's two planes per side, mixed by the node's parameter t in
+                        // [0, 1] (alpha-CROWN; a convex combination of two sound planes is sound):
+                        // below xy >= yl x + xl y - xl yl (t = 0) and yu x + xu y - xu yu (t = 1),
+                        // above xy <= yu x + xl y - xl yu (t = 0) and yl x + xu y - xu yl (t = 1).
+                        let t = BoundEngine.planeMix(a > 0 ? p?.lower : p?.upper, r, j, finite: xu.isFinite && (a > 0 ? yu : yl).isFinite)
+                        if a > 0 {
+                            let cx = (1 - t) * yl + t * yu, cy = (1 - t) * xl + t * xu, c0 = (1 - t) * xl * yl + t * xu * yu
+                            Ax[r, j] = a * cx; Ay[r, j] = a * cy; bias[r] -= a * c0 + RoundingGuard.relative * 3 * a * m
+                        } else {
+                            let cx = (1 - t) * yu + t * yl, cy = (1 - t) * xl + t * xu, c0 = (1 - t) * xl * yu + t * xu * yl
+                            Ax[r, j] = a * cx; Ay[r, j] = a * cy; bias[r] -= a * c0 - RoundingGuard.relative * 3 * a * m
                         }
                     }
                 }
@@ -271,6 +280,16 @@ public final class BoundEngine {
         let Ain = pending[graph.input] ?? Matrix(zeros: rows, size(graph.input))
         record?.atInput = Ain
         return concretize(Ain, box: box, bias: bias, targetIsInput: true, constant: nil)
+    }
+
+    /// The mixing weight of a product's second McCormick plane for row r, neuron j: the
+    /// parameter in [0, 1] (NaN or absent: 0, the first plane; 0 also when the second plane's
+    /// ends are infinite).
+    @inline(__always)
+    static func planeMix(_ m: Matrix?, _ r: Int, _ j: Int, finite: Bool) -> Double {
+        guard finite, let m, m.rows > r, m.cols > j else { return 0 }
+        let v = m[r, j]
+        return v.isNaN ? 0 : Swift.min(1, Swift.max(0, v))
     }
 
     /// `backward` with the rows split over `settings.threads` threads when the product is big
