@@ -53,7 +53,10 @@ public struct JacobianGraph: @unchecked Sendable {
     /// Builds the Jacobian graph of `model`'s first output for `seeds`.
     /// - Throws: `JacobianError` for an operator without a gradient node, a seed of the wrong
     ///   size, or a model whose output does not depend on its input through supported nodes.
-    public init(model: Graph, seeds: [[Double]], quantity: Quantity) throws {
+    public init(model original: Graph, seeds: [[Double]], quantity: Quantity) throws {
+        // GeLU exported as its Erf decomposition is one GeLU node here, as in the bound engine
+        // (its x * Phi(x) product has no gradient node of its own; GeLU has one).
+        let model = GeluFusion.fuse(original)
         let outN = model.outputCount
         for s in seeds where s.count != outN {
             throw JacobianError("a seed has \(s.count) entries, the model has \(outN) outputs")

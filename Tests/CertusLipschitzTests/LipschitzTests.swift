@@ -101,6 +101,21 @@ final class LipschitzTests: XCTestCase {
         }
     }
 
+    /// GeLU exported as its Erf decomposition (x * 0.5 (1 + erf(x / sqrt 2))) is fused into one
+    /// GeLU node, as the bound engine does, so it gets GeLU's gradient node and the same bound as
+    /// the model exported with Gelu (the zoo's two GeLU MLPs share their weights).
+    func testGeluErfDecompositionIsFused() throws {
+        let erf = try ModelFile.load(TestData.sharedPath("reference/zoo/mlp_gelu_erf/model.onnx"))
+        let gelu = try ModelFile.load(TestData.sharedPath("reference/zoo/mlp_gelu/model.onnx"))
+        let box = InputBox(lower: [0.08, 0.08, 0.08, 0.08], upper: [0.12, 0.12, 0.12, 0.12])
+        var s = LipschitzSettings()
+        s.samples = 100; s.ascentRuns = 2; s.ascentSteps = 5; s.method = .crown
+        let a = try Lipschitz.analyze(model: erf, box: box, settings: s)
+        let b = try Lipschitz.analyze(model: gelu, box: box, settings: s)
+        XCTAssertGreaterThanOrEqual(a.upper, a.lower)
+        XCTAssertEqual(a.upper, b.upper, accuracy: 1e-6 * b.upper)
+    }
+
     /// A model with a product of two variables has no gradient node: named, not approximated.
     func testUnsupportedOperatorIsNamed() throws {
         let values = [ValueInfo(name: "x", shape: [1, 2]), ValueInfo(name: "y", shape: [1, 2])]
