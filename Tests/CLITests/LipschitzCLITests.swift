@@ -33,6 +33,19 @@ final class LipschitzCLITests: XCTestCase {
         XCTAssertTrue(table.out.contains("certified: L <="), table.out)
     }
 
+    /// A VNN-LIB file's input box and the same region as a JSON spec with a label (ignored)
+    /// give the same certified bound, above the exact constant of that region.
+    func testVNNLIBAndLabelledSpecRegions() throws {
+        let dir = TestData.sharedPath("reference/zoo/mlp_relu_small")
+        let v = try TestData.runCertus(["lipschitz", model, dir + "/a.vnnlib", "--json", "--samples", "50"])
+        let j = try TestData.runCertus(["lipschitz", model, dir + "/a.json", "--json", "--samples", "50"])
+        XCTAssertEqual(v.code, 0, v.err); XCTAssertEqual(j.code, 0, j.err)
+        let uv = (try JSONSerialization.jsonObject(with: Data(v.out.utf8)) as! [String: Any])["upper"] as! Double
+        let uj = (try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as! [String: Any])["upper"] as! Double
+        XCTAssertGreaterThanOrEqual(uv, 67.2263157)
+        XCTAssertEqual(uv, uj, accuracy: 1e-6 * uj)
+    }
+
     func testBadInputNamesTheProblem() throws {
         let wrongSize = try region(#"{"center": [0, 0], "epsilon": 0.1}"#)
         let a = try TestData.runCertus(["lipschitz", model, wrongSize])
