@@ -349,8 +349,11 @@ extension BoundEngine {
                         let x = X[r, j], y = Yin[r, j]
                         // The planes the backward pass mixed (`BoundEngine.backward`, bilinear).
                         let t = BoundEngine.planeMix(a > 0 ? p?.lower : p?.upper, r, j, finite: xu.isFinite && (a > 0 ? yu : yl).isFinite)
-                        let first = a > 0 ? yl * x + xl * y - xl * yl : yu * x + xl * y - xl * yu
-                        let second = a > 0 ? yu * x + xu * y - xu * yu : yl * x + xu * y - xu * yl
+                        func value(_ q: Double) -> Double {
+                            let plane = BoundEngine.mcCormick(below: a > 0, t: q, xl: xl, xu: xu, yl: yl, yu: yu)
+                            return plane.x * x + plane.y * y - plane.c
+                        }
+                        let first = value(0), second = value(1)
                         Z[r, j] = t == 0 ? first : (1 - t) * first + t * second
                         if p != nil, a != 0, xu.isFinite, (a > 0 ? yu : yl).isFinite {
                             G![r, j, lower: a > 0] = a * (second - first)

@@ -264,13 +264,9 @@ public final class BoundEngine {
                         // below xy >= yl x + xl y - xl yl (t = 0) and yu x + xu y - xu yu (t = 1),
                         // above xy <= yu x + xl y - xl yu (t = 0) and yl x + xu y - xu yl (t = 1).
                         let t = BoundEngine.planeMix(a > 0 ? p?.lower : p?.upper, r, j, finite: xu.isFinite && (a > 0 ? yu : yl).isFinite)
-                        if a > 0 {
-                            let cx = (1 - t) * yl + t * yu, cy = (1 - t) * xl + t * xu, c0 = (1 - t) * xl * yl + t * xu * yu
-                            Ax[r, j] = a * cx; Ay[r, j] = a * cy; bias[r] -= a * c0 + RoundingGuard.relative * 3 * a * m
-                        } else {
-                            let cx = (1 - t) * yu + t * yl, cy = (1 - t) * xl + t * xu, c0 = (1 - t) * xl * yu + t * xu * yl
-                            Ax[r, j] = a * cx; Ay[r, j] = a * cy; bias[r] -= a * c0 - RoundingGuard.relative * 3 * a * m
-                        }
+                        let plane = BoundEngine.mcCormick(below: a > 0, t: t, xl: xl, xu: xu, yl: yl, yu: yu)
+                        Ax[r, j] = a * plane.x; Ay[r, j] = a * plane.y
+                        bias[r] -= a * plane.c + (a > 0 ? 1 : -1) * RoundingGuard.relative * 3 * a * m
                     }
                 }
                 accumulate(x, Ax)
@@ -290,6 +286,16 @@ public final class BoundEngine {
         guard finite, let m, m.rows > r, m.cols > j else { return 0 }
         let v = m[r, j]
         return v.isNaN ? 0 : Swift.min(1, Swift.max(0, v))
+    }
+
+    /// McCormick's plane for x y on [xl, xu] x [yl, yu] as x-coefficient, y-coefficient and
+    /// subtracted constant (x y >= or <= x-coef x + y-coef y - c): below (`below`) the mix with
+    /// weight t of yl x + xl y - xl yl (t = 0) and yu x + xu y - xu yu (t = 1), above the mix of
+    /// yu x + xl y - xl yu (t = 0) and yl x + xu y - xu yl (t = 1). Every t in [0, 1] is sound.
+    @inline(__always)
+    static func mcCormick(below: Bool, t: Double, xl: Double, xu: Double, yl: Double, yu: Double) -> (x: Double, y: Double, c: Double) {
+        below ? ((1 - t) * yl + t * yu, (1 - t) * xl + t * xu, (1 - t) * xl * yl + t * xu * yu)
+              : ((1 - t) * yu + t * yl, (1 - t) * xl + t * xu, (1 - t) * xl * yu + t * xu * yl)
     }
 
     /// `backward` with the rows split over `settings.threads` threads when the product is big

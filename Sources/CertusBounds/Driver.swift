@@ -25,9 +25,10 @@ extension BoundEngine {
         // Reference-compatible mode: instability masks and the bounds of neurons not re-bounded
         // come from a plain IBP pass, as in auto_LiRPA's CROWN.
         let pure = settings.referenceCompatible ? try intervalPass(box: box) : nil
+        // Known bounds of this very box, reused as they are up to the first split (below).
+        let reuseUpToSplit = settings.reuseKnownBounds && pure == nil && known != nil && box == known?[graph.input]
         for (index, node) in graph.nodes.enumerated() {
-            if settings.reuseKnownBounds, pure == nil, index <= firstSplitNode, box == known?[graph.input],
-               let k = known?[node.output], k.lower.count == size(node.output) {
+            if reuseUpToSplit, index <= firstSplitNode, let k = known?[node.output], k.lower.count == size(node.output) {
                 // Nothing before this node differs from the known bounds' own pass over the same
                 // box, whose IBP they were intersected with: IBP here would give them back.
                 var b = k
@@ -338,8 +339,8 @@ extension BoundEngine {
                     if let found {
                         var q: [Int: NodeParameters] = [:]
                         for (node, np) in found {
-                            var e = NodeParameters(lower: np.lower.selectingRows(local), upper: Matrix(zeros: 0, np.lower.cols))
-                            e.upper = np.upper.rows == 0 ? np.upper : np.upper.selectingRows(local)
+                            var e = NodeParameters(lower: np.lower.selectingRows(local),
+                                                   upper: np.upper.rows == 0 ? np.upper : np.upper.selectingRows(local))
                             if let beta = np.beta, let sp = prep.splitMap[self.graph.nodes[node].inputs[0]] {
                                 // Signed multipliers (`NodeParameters.beta`) with the domain's split ends.
                                 e.beta = beta.selectingRows(local)

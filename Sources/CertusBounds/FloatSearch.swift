@@ -276,7 +276,7 @@ extension BoundEngine {
         var lastGain = [Int](repeating: 0, count: rows)
         var reference = [Float](repeating: -.infinity, count: rows)
         var lr = Float(settings.learningRate)
-        let beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8
+        let beta1 = FloatAdam.beta1, beta2 = FloatAdam.beta2   // for the bias corrections
         var stale = 0
         var bestSum = -Float.infinity
         var improvedAny = false
@@ -512,11 +512,7 @@ extension BoundEngine {
                 m2[k]!.withUnsafeMutableBufferPointer { vp in
                 G.withUnsafeBufferPointer { gp in
                     for t in 0..<pp.count where pp[t] == pp[t] {
-                        let gt = gp[t]
-                        mp[t] = beta1 * mp[t] + (1 - beta1) * gt
-                        vp[t] = beta2 * vp[t] + (1 - beta2) * gt * gt
-                        let upd = lr * (mp[t] / c1) / ((vp[t] / c2).squareRoot() + eps)
-                        pp[t] = Swift.min(1, Swift.max(0, pp[t] + upd))
+                        pp[t] = Swift.min(1, Swift.max(0, FloatAdam.ascend(pp[t], &mp[t], &vp[t], gp[t], rate: lr, c1: c1, c2: c2)))
                     }
                 } } } }
             }
@@ -527,11 +523,7 @@ extension BoundEngine {
                 bm2[k]!.withUnsafeMutableBufferPointer { vp in
                 G.withUnsafeBufferPointer { gp in
                     for t in 0..<pp.count where gp[t] != 0 || pp[t] != 0 {
-                        let gt = gp[t]
-                        mp[t] = beta1 * mp[t] + (1 - beta1) * gt
-                        vp[t] = beta2 * vp[t] + (1 - beta2) * gt * gt
-                        let upd = rate * (mp[t] / c1) / ((vp[t] / c2).squareRoot() + eps)
-                        pp[t] = Swift.max(0, pp[t] + upd)
+                        pp[t] = Swift.max(0, FloatAdam.ascend(pp[t], &mp[t], &vp[t], gp[t], rate: rate, c1: c1, c2: c2))
                     }
                 } } } }
             }
@@ -602,6 +594,22 @@ extension BoundEngine {
             if !([0: sp] as SplitMap).isReluShaped { return false }
         }
         return true
+    }
+}
+
+/// Adam's update in the Float search (Kingma and Ba; beta1 0.9, beta2 0.999, eps 1e-8, the
+/// reference implementation's), shared by its ReLU slopes, its general steps' parameters and
+/// every beta-CROWN multiplier: updates the moments in place and returns the parameter moved
+/// up the gradient, before the caller's projection. c1, c2: this iteration's bias corrections
+/// 1 - beta1^it, 1 - beta2^it.
+enum FloatAdam {
+    static let beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8
+
+    @inline(__always)
+    static func ascend(_ p: Float, _ m: inout Float, _ v: inout Float, _ g: Float, rate: Float, c1: Float, c2: Float) -> Float {
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        return p + rate * (m / c1) / ((v / c2).squareRoot() + eps)
     }
 }
 
@@ -786,14 +794,10 @@ final class FloatGeneralStep {
     /// One projected Adam ascent step (parameters into [0, 1], multipliers onto the signs
     /// their constraints allow).
     func step(rows R: Int, rate: Float, betaRate: Float, c1: Float, c2: Float) {
-        let beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8
         @inline(__always) func adam(_ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>,
                                     _ v: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ count: Int, _ lr: Float) {
             for t in 0..<count where p[t] == p[t] {
-                let gt = g[t]
-                m[t] = beta1 * m[t] + (1 - beta1) * gt
-                v[t] = beta2 * v[t] + (1 - beta2) * gt * gt
-                p[t] = Swift.min(1, Swift.max(0, p[t] + lr * (m[t] / c1) / ((v[t] / c2).squareRoot() + eps)))
+                p[t] = Swift.min(1, Swift.max(0, FloatAdam.ascend(p[t], &m[t], &v[t], g[t], rate: lr, c1: c1, c2: c2)))
             }
         }
         let count = R * n
@@ -809,10 +813,7 @@ final class FloatGeneralStep {
                 for (j, l, u) in splits[r] {
                     let t = r * n + j
                     guard gb[t] != 0 || beta[t] != 0 else { continue }
-                    let gt = gb[t]
-                    mb[t] = beta1 * mb[t] + (1 - beta1) * gt
-                    vb[t] = beta2 * vb[t] + (1 - beta2) * gt * gt
-                    beta[t] += betaRate * (mb[t] / c1) / ((vb[t] / c2).squareRoot() + eps)
+                    beta[t] = FloatAdam.ascend(beta[t], &mb[t], &vb[t], gb[t], rate: betaRate, c1: c1, c2: c2)
                     if beta[t] > 0 && !(l > -.infinity) { beta[t] = 0 }
                     if beta[t] < 0 && !(u < .infinity) { beta[t] = 0 }
                 }

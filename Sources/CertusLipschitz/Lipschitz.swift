@@ -80,23 +80,42 @@ public enum Lipschitz {
     /// - Throws: `JacobianError` for a model without gradient nodes (the node named),
     ///   `BoundError` from the engine, or a bad region (empty or not finite, wrong size).
     public static func analyze(model: Graph, box: InputBox, settings: LipschitzSettings = LipschitzSettings()) throws -> LipschitzResult {
+        try analyze(model: model, box: box, setup: Setup(model: model, settings: settings), settings: settings)
+    }
+
+    /// What every box of one analysis shares: the outputs and their seeds, the Jacobian graph,
+    /// its bound engine and the naive bounds (built once per model, not per box).
+    struct Setup {
+        var outputs: [Int]
+        var seeds: [[Double]]
+        var jacobian: JacobianGraph
+        var engine: BoundEngine
+        var naive: [Double]?
+
+        init(model: Graph, settings: LipschitzSettings) throws {
+            let m = model.outputCount
+            outputs = settings.outputs ?? Array(0..<m)
+            for j in outputs where j < 0 || j >= m { throw JacobianError("output \(j) does not exist (the model has \(m))") }
+            let seeds = outputs.map { j in (0..<m).map { $0 == j ? 1.0 : 0.0 } }
+            self.seeds = seeds
+            jacobian = try JacobianGraph(model: model, seeds: seeds, quantity: settings.norm == .inf ? .absoluteSum : .gradient)
+            engine = BoundEngine(graph: jacobian.graph)
+            naive = Lipschitz.naiveBounds(jacobian, seeds: seeds, norm: settings.norm)
+        }
+    }
+
+    static func analyze(model: Graph, box: InputBox, setup: Setup, settings: LipschitzSettings) throws -> LipschitzResult {
         let start = Date()
-        let n = model.inputCount, m = model.outputCount
+        let n = model.inputCount
         guard box.count == n else { throw JacobianError("the region has \(box.count) inputs, the model \(n)") }
         guard zip(box.lower, box.upper).allSatisfy({ $0.0 <= $0.1 && $0.0.isFinite && $0.1.isFinite }) else {
             throw JacobianError("the region is empty or not finite")
         }
-        let outputs = settings.outputs ?? Array(0..<m)
-        for j in outputs where j < 0 || j >= m { throw JacobianError("output \(j) does not exist (the model has \(m))") }
-        let seeds = outputs.map { j in (0..<m).map { $0 == j ? 1.0 : 0.0 } }
-        let quantity: JacobianGraph.Quantity = settings.norm == .inf ? .absoluteSum : .gradient
-        let jac = try JacobianGraph(model: model, seeds: seeds, quantity: quantity)
-        let upper = try certifiedUpper(jac, box: box, settings: settings)
-        let naive = naiveBounds(jac, seeds: seeds, norm: settings.norm)
+        let upper = try certifiedUpper(setup.jacobian, engine: setup.engine, box: box, settings: settings)
         var per: [LipschitzBound] = []
-        for (q, j) in outputs.enumerated() {
-            let (lo, x) = try attained(model: model, seed: seeds[q], box: box, norm: settings.norm, settings: settings, stream: UInt64(q))
-            per.append(LipschitzBound(output: j, lower: lo, lowerPoint: x, upper: Swift.max(upper[q], lo), naive: naive?[q]))
+        for (q, j) in setup.outputs.enumerated() {
+            let (lo, x) = try attained(model: model, seed: setup.seeds[q], box: box, norm: settings.norm, settings: settings, stream: UInt64(q))
+            per.append(LipschitzBound(output: j, lower: lo, lowerPoint: x, upper: Swift.max(upper[q], lo), naive: setup.naive?[q]))
             // (upper >= lo always holds for a sound bound; max keeps a rounding tie readable.)
             if upper[q] < lo * (1 - 1e-9) - 1e-12 {
                 throw JacobianError("internal error: certified bound \(upper[q]) below the attained gradient norm \(lo) for output \(j)")
@@ -114,9 +133,10 @@ public enum Lipschitz {
     /// per output the largest lower and upper bound over the boxes.
     public static func analyze(model: Graph, boxes: [InputBox], settings: LipschitzSettings = LipschitzSettings()) throws -> LipschitzResult {
         guard let first = boxes.first else { throw JacobianError("the region has no input box") }
-        var result = try analyze(model: model, box: first, settings: settings)
+        let setup = try Setup(model: model, settings: settings)
+        var result = try analyze(model: model, box: first, setup: setup, settings: settings)
         for box in boxes.dropFirst() {
-            let r = try analyze(model: model, box: box, settings: settings)
+            let r = try analyze(model: model, box: box, setup: setup, settings: settings)
             for k in result.perOutput.indices {
                 if r.perOutput[k].lower > result.perOutput[k].lower {
                     result.perOutput[k].lower = r.perOutput[k].lower; result.perOutput[k].lowerPoint = r.perOutput[k].lowerPoint
@@ -133,8 +153,7 @@ public enum Lipschitz {
     }
 
     /// Per seed, the certified upper bound of ||g||_q over the box.
-    static func certifiedUpper(_ jac: JacobianGraph, box: InputBox, settings: LipschitzSettings) throws -> [Double] {
-        let engine = BoundEngine(graph: jac.graph)
+    static func certifiedUpper(_ jac: JacobianGraph, engine: BoundEngine, box: InputBox, settings: LipschitzSettings) throws -> [Double] {
         var bs = BoundSettings(method: settings.method)
         bs.deadline = settings.deadline
         let m = jac.seeds.count, n = jac.inputCount

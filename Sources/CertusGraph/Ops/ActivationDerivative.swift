@@ -177,8 +177,9 @@ extension Cos: ClarkeDerivative {
 /// derivative's range (`ClarkeDerivative`); its linear relaxation on [l, u] is made sound for
 /// every point of the Clarke set by construction: per side a constant line (the range's end) and
 /// a sloped one (the operator's own, or the best of several slopes with the intercept shifted by
-/// the worst case of the range over 32 sub-intervals), mixed by a parameter in [0, 1]. Evaluation gives one element of the Clarke set (f's own derivative).
-/// Not an ONNX operator (never loaded from a file).
+/// the worst case of the range over 32 sub-intervals), mixed by a parameter in [0, 1].
+/// Evaluation gives one element of the Clarke set (f's own derivative). Not an ONNX operator
+/// (never loaded from a file).
 public struct ActivationDerivative: ElementwiseRelaxation {
     public static let opType = "ClarkeDerivative"
     public let base: any ClarkeDerivative
@@ -215,12 +216,10 @@ public struct ActivationDerivative: ElementwiseRelaxation {
     public func derivative(_ x: Double, _ y: Double) -> Double { base.secondDerivative(x) }
     public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
 
+    /// The derivative's range; an infinite end is taken as +-1e300 (every supported range is
+    /// constant that far out).
     public func image(l: Double, u: Double) -> (Double, Double) {
-        if !(l.isFinite && u.isFinite) {
-            let r = base.derivativeRange(l: l.isFinite ? l : -1e300, u: u.isFinite ? u : 1e300)
-            return (r.lower, r.upper)
-        }
-        let r = base.derivativeRange(l: l, u: u)
+        let r = base.derivativeRange(l: l.isFinite ? l : -1e300, u: u.isFinite ? u : 1e300)
         return (r.lower, r.upper)
     }
 
