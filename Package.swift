@@ -11,6 +11,7 @@ import PackageDescription
 //   CertusBounds       IBP, CROWN and alpha-CROWN bound propagation
 //   CertusVerify       the verification pipeline: falsification (attack), prover seam, batch runs
 //   CertusLipschitz    certified local Lipschitz constants on the Clarke Jacobian graph
+//   CertusCheck        `certus check`: a manifest of expected properties run as a CI gate (Yams for YAML)
 //   Certus             umbrella module: `import Certus` gives the whole library
 //   certus (CLI/)      the command-line tool; parses arguments and prints
 let package = Package(
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CGLPK", path: "Sources/CGLPK", providers: [.apt(["libglpk-dev"])]),
@@ -42,8 +44,12 @@ let package = Package(
             .product(name: "HeapModule", package: "swift-collections"),
         ]),
         .target(name: "CertusLipschitz", dependencies: ["CertusTensor", "CertusGraph", "CertusSpec", "CertusBounds", "CertusVerify"]),
+        .target(name: "CertusCheck", dependencies: [
+            "CertusTensor", "CertusGraph", "CertusONNX", "CertusSpec", "CertusBounds", "CertusVerify", "CertusLipschitz",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .target(name: "Certus", dependencies: [
-            "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec", "CertusBounds", "CertusVerify", "CertusLipschitz",
+            "CertusTensor", "CertusGraph", "CertusONNX", "CertusLP", "CertusSpec", "CertusBounds", "CertusVerify", "CertusLipschitz", "CertusCheck",
         ]),
         .executableTarget(name: "certus", dependencies: [
             "Certus",
@@ -57,6 +63,7 @@ let package = Package(
         .testTarget(name: "CertusBoundsTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CertusVerifyTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CertusLipschitzTests", dependencies: ["Certus", "TestSupport"]),
+        .testTarget(name: "CertusCheckTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Certus", "TestSupport", "certus"]),
     ]
 )

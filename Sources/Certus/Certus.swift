@@ -6,3 +6,4 @@
 @_exported import CertusBounds
 @_exported import CertusVerify
 @_exported import CertusLipschitz
+@_exported import CertusCheck
