@@ -8,7 +8,7 @@ struct CertusCommand: ParsableCommand {
         commandName: "certus",
         abstract: "Certus: a neural-network verifier.",
         discussion: "Exit codes: 0 success / property holds (unsat), 1 property violated (sat), 2 unknown or timeout, 3 bad input (file, model, spec), 64 bad usage, 70 internal error. JSON output writes non-finite numbers as the strings \"inf\", \"-inf\", \"nan\".",
-        subcommands: [Inspect.self, Eval.self, Convert.self, Verify.self, Run.self, Bounds.self, LipschitzCommand.self, Benchmark.self, Battery.self]
+        subcommands: [Inspect.self, Eval.self, Convert.self, Verify.self, Run.self, Bounds.self, LipschitzCommand.self, Check.self, Benchmark.self, Battery.self]
     )
 }
 

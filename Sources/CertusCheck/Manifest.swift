@@ -510,7 +510,8 @@ public enum Expectation: Codable, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    static func format(_ v: Double) -> String {
+    /// A number as Certus prints it: Swift's shortest round-trip text, "inf", "-inf", "nan".
+    public static func format(_ v: Double) -> String {
         v.isNaN ? "nan" : v.isInfinite ? (v > 0 ? "inf" : "-inf") : "\(v)"
     }
 

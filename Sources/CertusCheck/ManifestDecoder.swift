@@ -136,7 +136,8 @@ struct TreeDecoder: Decoder {
         }
         let k = Array(key.lowercased())
         let scored = known.map { ($0, distance(k, Array($0.lowercased()))) }.sorted { $0.1 < $1.1 }
-        guard let best = scored.first, best.1 <= max(1, min(3, key.count / 3)) else { return nil }
+        let limit = key.count <= 3 ? 1 : key.count < 9 ? 2 : 3
+        guard let best = scored.first, best.1 <= limit else { return nil }
         return best.0
     }
 }
