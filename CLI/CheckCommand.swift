@@ -27,11 +27,13 @@ struct Check: ParsableCommand {
     @Option(name: .customLong("timeout-policy"), help: "What an entry that reached its time limit counts as: fail or warn.") var timeoutPolicy: CheckPolicy = .fail
     @Option(help: "Run only the entries with one of these tags (comma-separated).") var tags: String?
     @Flag(help: "Run the entries in this process (no child processes: faster to start, but a crash ends the whole run).") var inProcess = false
+    @Option(help: "Kill an entry's child process this many seconds after the entry's time limit (default: 30, or half the limit when that is longer); it then counts as a timeout.") var killAfter: Double?
     @Option(help: .hidden) var entry: Int?
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
         if let tags, tags.split(separator: ",").isEmpty { throw ValidationError("--tags needs at least one tag") }
+        if let killAfter, !(killAfter.isFinite && killAfter >= 0) { throw ValidationError("--kill-after must be a number of seconds >= 0") }
     }
 
     func run() throws {
@@ -50,6 +52,10 @@ struct Check: ParsableCommand {
         // Child mode: one entry, its result as JSON on stdout.
         if let entry {
             guard entry >= 0, entry < m.entries.count else { throw ValidationError("--entry \(entry) does not exist") }
+            // Test hook (CheckCLITests): a child that crashes or hangs, to check that the run survives it.
+            let env = ProcessInfo.processInfo.environment
+            if let name = m.entries[entry].name, env["CERTUS_CHECK_TEST_CRASH"] == name { fatalError("crash requested by CERTUS_CHECK_TEST_CRASH") }
+            if let name = m.entries[entry].name, env["CERTUS_CHECK_TEST_HANG"] == name { while true { sleep(60) } }
             try printJSON(runner.runEntry(at: entry))
             return
         }
@@ -57,8 +63,8 @@ struct Check: ParsableCommand {
         let line = CheckProgressLine.forStderr()
         var execute: (@Sendable (Int) -> CheckEntryResult)? = nil
         if !inProcess {
-            let path = manifest
-            execute = { index in ChildRun.run(runner: runner, manifest: path, index: index) }
+            let path = manifest, grace = killAfter
+            execute = { index in ChildRun.run(runner: runner, manifest: path, index: index, killAfter: grace) }
         }
         let report = runner.run(execute: execute, progress: line?.handler)
         line?.clear()
@@ -83,7 +89,7 @@ struct Check: ParsableCommand {
 
 /// One entry run in a child process (`certus check MANIFEST --entry K`), so that a crash or a
 /// hang of the library in one entry is that entry's result. The child is killed when it runs
-/// past its time limit by more than `grace(limit)` seconds.
+/// past its time limit by more than `--kill-after` seconds (default `grace(limit)`).
 enum ChildRun {
     static func grace(_ limit: Double) -> Double { max(30, limit / 2) }
 
@@ -93,7 +99,7 @@ enum ChildRun {
         return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
     }
 
-    static func run(runner: CheckRunner, manifest: String, index: Int) -> CheckEntryResult {
+    static func run(runner: CheckRunner, manifest: String, index: Int, killAfter: Double?) -> CheckEntryResult {
         var blank = runner.blankResult(at: index)
         let start = Date()
         let p = Process()
@@ -116,19 +122,24 @@ enum ChildRun {
         }
         try? errHandle.close()
         let killed = KillFlag()
-        let limit = blank.timeLimit + grace(blank.timeLimit)
+        let extra = killAfter ?? grace(blank.timeLimit)
+        let limit = blank.timeLimit + extra
         DispatchQueue.global().asyncAfter(deadline: .now() + limit) {
             if p.isRunning { killed.set(); p.terminate() }
         }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         let elapsed = Date().timeIntervalSince(start)
-        let stderrTail = String(decoding: (try? Data(contentsOf: errFile)) ?? Data(), as: UTF8.self)
-            .split(separator: "\n").suffix(3).joined(separator: " | ")
+        // The child's own words: a Swift runtime's "Fatal error: ..." line (its backtrace follows),
+        // an "error: ..." line, else its first lines.
+        let errLines = String(decoding: (try? Data(contentsOf: errFile)) ?? Data(), as: UTF8.self)
+            .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let telling = errLines.filter { $0.contains("Fatal error") || $0.hasPrefix("error:") || $0.hasPrefix("internal error:") }
+        let stderrTail = VisibleText.escaped((telling.isEmpty ? Array(errLines.prefix(2)) : Array(telling.prefix(2))).joined(separator: " | "))
         if killed.isSet {
             blank.status = .timeout
             blank.timeSeconds = elapsed
-            blank.message = "killed: still running \(Expectation.format(grace(blank.timeLimit))) s after its time limit of \(Expectation.format(blank.timeLimit)) s"
+            blank.message = "killed: still running \(Expectation.format(extra)) s after its time limit of \(Expectation.format(blank.timeLimit)) s"
             return blank
         }
         if p.terminationReason == .exit, p.terminationStatus == 0 {

@@ -94,6 +94,7 @@ public struct CheckEntryResult: Codable, Sendable, Equatable {
 
 /// Counts over a run.
 public struct CheckSummary: Codable, Sendable, Equatable {
+    /// Entries in the report, and how many ended with each status.
     public var total = 0, pass = 0, fail = 0, error = 0, unknown = 0, timeout = 0
     /// Entries whose outcome is `warn`.
     public var warnings = 0

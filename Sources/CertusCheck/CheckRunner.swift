@@ -25,8 +25,11 @@ public struct CheckOptions: Sendable, Equatable {
 
 /// A problem with the options of a run (not with the manifest).
 public struct CheckOptionsError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong (the whole description).
     public var message: String
+    /// Creates an error with its message.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 
@@ -431,8 +434,11 @@ public struct CheckRunner: Sendable {
 /// A problem with one entry's inputs found by the runner (a missing file, a row that does not
 /// exist), with the manifest line and the entry named.
 public struct EntryError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong (the whole description).
     public var message: String
+    /// Creates an error with its message.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 

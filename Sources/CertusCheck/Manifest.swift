@@ -428,7 +428,9 @@ public struct InlineSpec: Codable, Sendable, Equatable {
 /// A ball's centre: the values, or a file holding them as a JSON array (nested arrays are
 /// flattened row-major), relative to the manifest's folder.
 public enum CenterSource: Codable, Sendable, Equatable {
+    /// The values (flattened row-major input).
     case values([Double])
+    /// A JSON file holding them (relative to the manifest's folder).
     case file(String)
 
     public init(from decoder: Decoder) throws {
@@ -452,7 +454,9 @@ public enum CenterSource: Codable, Sendable, Equatable {
 
 /// An input box: `lower[i] <= x[i] <= upper[i]` over the flattened input.
 public struct BoxSpec: Codable, Sendable, Equatable {
+    /// Lower end per input coordinate (finite).
     public var lower: [Double]
+    /// Upper end per input coordinate (finite, >= `lower`).
     public var upper: [Double]
 
     enum CodingKeys: String, CodingKey, CaseIterable { case lower, upper }
@@ -610,8 +614,11 @@ public enum Expectation: Codable, Sendable, Equatable, CustomStringConvertible {
 
 /// An expectation's text that does not parse.
 public struct ExpectationSyntaxError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong, with the text and what is accepted.
     public var message: String
+    /// Creates an error with its message.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 

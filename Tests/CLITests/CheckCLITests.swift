@@ -167,6 +167,29 @@ final class CheckCLITests: XCTestCase {
         XCTAssertEqual(reports[0].results.count, 7)
     }
 
+    /// A child process that crashes or hangs is that entry's error or timeout; every other entry
+    /// is still run and reported (the test hooks CERTUS_CHECK_TEST_CRASH / _HANG name the entry).
+    func testCrashingAndHangingEntriesDoNotTakeTheRunDown() throws {
+        let hang = "{name: hangs, model: nets/relu_sum.onnx, center: [1.5, 1.5], epsilon: 0.5, label: 0, expect: holds, timeout: 0.5}"
+        let crash = "{name: crashes, model: nets/relu_sum.onnx, center: [1.5, 1.5], epsilon: 0.5, label: 0, expect: holds}"
+        let m = try manifest([holds, crash, violated, hang, lip])
+        let json = tmp.appendingPathComponent("crash.json").path
+        setenv("CERTUS_CHECK_TEST_CRASH", "crashes", 1)
+        setenv("CERTUS_CHECK_TEST_HANG", "hangs", 1)
+        defer { unsetenv("CERTUS_CHECK_TEST_CRASH"); unsetenv("CERTUS_CHECK_TEST_HANG") }
+        let r = try TestData.runCertus(["check", m, "--json", json, "--jobs", "2", "--kill-after", "1"])
+        XCTAssertEqual(r.code, 3, r.out + r.err)
+        let report = try CheckReport.decode(json: Data(contentsOf: URL(fileURLWithPath: json)))
+        XCTAssertEqual(report.results.map(\.name), ["holds", "crashes", "violated", "hangs", "lipschitz"])
+        XCTAssertEqual(report.results.map(\.status), [.pass, .error, .pass, .timeout, .pass])
+        XCTAssertTrue(report.results[1].message.hasPrefix("crashed (signal "), report.results[1].message)
+        XCTAssertTrue(report.results[1].message.contains("CERTUS_CHECK_TEST_CRASH"), "the child's last words: " + report.results[1].message)
+        XCTAssertTrue(report.results[3].message.hasPrefix("killed: still running 1.0 s after its time limit of 0.5 s"), report.results[3].message)
+        // In one process the hooks do nothing (they are for child processes only).
+        let inProcess = try TestData.runCertus(["check", try manifest([holds, crash], name: "in.yaml"), "--in-process"])
+        XCTAssertEqual(inProcess.code, 0, inProcess.out + inProcess.err)
+    }
+
     /// The example manifest in Examples/ci passes on the bundled models (the README shows it).
     func testExampleManifestPasses() throws {
         let junit = tmp.appendingPathComponent("example.xml").path
