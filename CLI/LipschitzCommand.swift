@@ -15,6 +15,11 @@ struct LipschitzCommand: ParsableCommand {
         bound); and the naive bound (product of the layers' operator norms). Overall: the largest over the outputs. \
         Exit code with --max L: 0 when the certified bound is at most L, 1 when the attained lower bound is above L, \
         2 when undecided; without --max: 0. 3 for bad input (the file and the place are named).
+
+        --exact also solves, for small ReLU/LeakyReLU networks and --norm inf or 1, a GLPK MILP over activation \
+        patterns whose optimum is the exact local constant (LipMIP-style): printed as the `exact` lines and the \
+        `exact` field of --json. It is a cross-check of the certified bound, GLPK's optimum within its tolerances, \
+        not a certified bound, and does not change the exit code; it gets its own --timeout.
         """)
     @Argument(help: "Model file (.onnx or ONNX-JSON .json).") var model: String
     @Argument(help: "Region: a JSON spec {center, epsilon[, clip]} (a label is ignored) or a VNN-LIB file's input box.") var region: String
@@ -25,14 +30,18 @@ struct LipschitzCommand: ParsableCommand {
     @Option(help: "Seed of the sampler.") var seed: UInt64 = 0
     @Option(help: "Time limit in seconds (the best certified bound reached is reported).") var timeout: Double = 60
     @Option(help: "Decide whether the constant is at most this value (exit code).") var max: Double?
+    @Flag(help: "Also compute the exact constant by a MILP over activation patterns (GLPK; ReLU/LeakyReLU networks, --norm inf or 1): a cross-check, not a certified bound.") var exact = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let result: LipschitzResult = try reportingErrors {
+        let (result, exactResult): (LipschitzResult, ExactLipschitzResult?) = try reportingErrors {
             guard timeout > 0, timeout.isFinite else { throw CLIError("--timeout must be a positive number of seconds, got \(timeout)") }
             guard samples >= 0 else { throw CLIError("--samples must be >= 0, got \(samples)") }
             if let max, !max.isFinite { throw CLIError("--max must be a finite number, got \(max)") }
             guard method != .ibp else { throw CLIError("--method must be crown or alpha-crown") }
+            if exact && norm == .l2 {
+                throw CLIError("--exact needs --norm inf or 1: the exact mode is a MILP, and the L2 norm of the gradient is not linear")
+            }
             let graph = try ModelFile.load(model)
             let boxes = try LipschitzRegion.load(path: region)
             for b in boxes where b.count != graph.inputCount {
@@ -49,12 +58,26 @@ struct LipschitzCommand: ParsableCommand {
             s.seed = seed
             s.deadline = Date(timeIntervalSinceNow: timeout)
             do {
-                return try Lipschitz.analyze(model: graph, boxes: boxes, settings: s)
+                // The exact MILP first (a model it cannot encode is refused at once), then the
+                // certified bound, each with the time limit.
+                var exactResult: ExactLipschitzResult? = nil
+                if exact {
+                    var es = ExactLipschitzSettings()
+                    es.deadline = Date(timeIntervalSinceNow: timeout)
+                    exactResult = try ExactLipschitz.solve(model: graph, boxes: boxes, outputs: s.outputs, norm: norm, settings: es)
+                    s.deadline = Date(timeIntervalSinceNow: timeout)
+                }
+                return (try Lipschitz.analyze(model: graph, boxes: boxes, settings: s), exactResult)
             } catch let e as JacobianError {
                 throw CLIError("\(model): \(e.message)")
             }
         }
-        if json { try printJSON(result) } else { printTable(result) }
+        if json {
+            if let exactResult { try printJSON(WithExact(result: result, exact: exactResult)) } else { try printJSON(result) }
+        } else {
+            printTable(result)
+            if let exactResult { printExact(exactResult) }
+        }
         if let max {
             if result.upper <= max { throw ExitCode(0) }
             if result.lower > max { throw ExitCode(1) }
@@ -71,6 +94,36 @@ struct LipschitzCommand: ParsableCommand {
             print(String(format: "%6d ", b.output) + f(b.lower) + "  " + f(b.upper) + " " + f(b.naive) + String(format: " %8.3f", b.lower > 0 ? b.upper / b.lower : .infinity))
         }
         print(" all   " + f(r.lower) + "  " + f(r.upper) + " " + f(r.naive) + String(format: " %8.3f", r.ratio))
-        print("\(r.complete ? "certified" : "best certified bound reached before the time limit"): L <= \(formatNumber(r.upper)); attained: \(formatNumber(r.lower)); domains \(r.domains), time \(String(format: "%.3f", r.timeSeconds)) s")
+        print("\(r.complete ? "certified" : "best certified bound reached before the time limit"): L <= \(formatNumber(r.upper)); attained: \(formatNumber(r.lower)); domains \(r.domains), time \(String(format: "%.3f", r.timeSeconds)) s (certified bound \(String(format: "%.3f", r.boundSeconds)) s)")
+    }
+
+    /// The exact values (`--exact`), one line per output and the overall line.
+    func printExact(_ e: ExactLipschitzResult) {
+        print("exact (GLPK MILP over activation patterns; a cross-check, not a certified bound):")
+        print("output            exact   attained at point   unstable     status     time")
+        func f(_ v: Double?) -> String { v.map { String(format: "%16.10g", $0) } ?? String(repeating: " ", count: 15) + "-" }
+        for v in e.perOutput {
+            print(String(format: "%6d ", v.output) + f(v.value) + "    " + f(v.attained) + String(format: " %10d ", v.unstableNeurons)
+                  + v.status.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: " %7.3f s", v.timeSeconds))
+        }
+        print(" all   " + f(e.value) + "    " + f(e.attained))
+        if e.complete {
+            print("exact: L = \(formatNumber(e.value ?? .nan)) (GLPK's optimum); time \(String(format: "%.3f", e.timeSeconds)) s")
+        } else {
+            let why = e.perOutput.compactMap(\.message).first ?? "not solved"
+            print("exact: not solved (\(why)); largest gradient norm attained: \(e.attained.map(formatNumber) ?? "-"); time \(String(format: "%.3f", e.timeSeconds)) s")
+        }
+    }
+}
+
+/// `--json` with `--exact`: the certified result's fields and an `exact` field beside them.
+struct WithExact: Encodable {
+    var result: LipschitzResult
+    var exact: ExactLipschitzResult
+    enum Key: String, CodingKey { case exact }
+    func encode(to encoder: Encoder) throws {
+        try result.encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(exact, forKey: .exact)
     }
 }

@@ -90,9 +90,19 @@ extension BoundEngine {
         var params: [Int: NodeParameters] = [:]
         for i in paramNodes {
             if kinds[i] == .bilinear {
-                // A product's plane mix per side, from 0 (the first plane: CROWN's bound).
+                // A product's plane mix per side, from CROWN's choice (`defaultPlaneMix`).
                 let n = size(graph.nodes[i].output)
-                params[i] = NodeParameters(lower: Matrix(zeros: rows, n), upper: Matrix(zeros: rows, n))
+                var pl = Matrix(zeros: rows, n), pu = Matrix(zeros: rows, n)
+                if let bx = bounds[graph.nodes[i].inputs[0]], let by = bounds[graph.nodes[i].inputs[1]], bx.lower.count == n, by.lower.count == n {
+                    for j in 0..<n {
+                        let (xl, xu, yl, yu) = (bx.lower[j], bx.upper[j], by.lower[j], by.upper[j])
+                        guard xl.isFinite, xu.isFinite, yl.isFinite, yu.isFinite else { continue }
+                        let tl = BoundEngine.defaultPlaneMix(below: true, xl: xl, xu: xu, yl: yl, yu: yu, gate: gates[i])
+                        let tu = BoundEngine.defaultPlaneMix(below: false, xl: xl, xu: xu, yl: yl, yu: yu, gate: gates[i])
+                        for r in 0..<rows { pl[r, j] = tl; pu[r, j] = tu }
+                    }
+                }
+                params[i] = NodeParameters(lower: pl, upper: pu)
                 continue
             }
             guard let op = graph.nodes[i].op as? any ElementwiseRelaxation, let b = bounds[graph.nodes[i].inputs[0]] else { continue }
@@ -348,14 +358,14 @@ extension BoundEngine {
                         let (xl, xu, yl, yu) = (bx.lower[j], bx.upper[j], by.lower[j], by.upper[j])
                         let x = X[r, j], y = Yin[r, j]
                         // The planes the backward pass mixed (`BoundEngine.backward`, bilinear).
-                        let t = BoundEngine.planeMix(a > 0 ? p?.lower : p?.upper, r, j, finite: xu.isFinite && (a > 0 ? yu : yl).isFinite)
+                        let t = BoundEngine.planeMix(a > 0 ? p?.lower : p?.upper, r, j, below: a > 0, xl: xl, xu: xu, yl: yl, yu: yu, gate: gates[i])
                         func value(_ q: Double) -> Double {
                             let plane = BoundEngine.mcCormick(below: a > 0, t: q, xl: xl, xu: xu, yl: yl, yu: yu)
                             return plane.x * x + plane.y * y - plane.c
                         }
                         let first = value(0), second = value(1)
                         Z[r, j] = t == 0 ? first : (1 - t) * first + t * second
-                        if p != nil, a != 0, xu.isFinite, (a > 0 ? yu : yl).isFinite {
+                                if p != nil, a != 0, xl.isFinite, xu.isFinite, yl.isFinite, yu.isFinite {
                             G![r, j, lower: a > 0] = a * (second - first)
                         }
                     }

@@ -59,6 +59,9 @@ public final class BoundEngine {
     let producer: [Int: Int]            // value id -> node index
     let isConstant: [Bool]
     let kinds: [BoundKind]
+    /// Per node, the gate operand of a product of two variables (`Mul.gate`), for CROWN's
+    /// default McCormick plane.
+    let gates: [Int?]
     /// Which affine fast path a node may take, decided once (dynamic casts are slow in hot loops).
     enum AffineClass { case dense, passThrough, generic }
     let affineClasses: [AffineClass]
@@ -117,6 +120,7 @@ public final class BoundEngine {
         }
         self.kinds = kinds
         self.needsBounds = needs
+        self.gates = g.nodes.map { ($0.op as? any ProductRelaxation)?.gate }
         self.affineClasses = g.nodes.map { n in
             if n.op is Gemm || n.op is MatMul || n.op is Add || n.op is Sub { return .dense }
             if n.op is any ShapeOnly || n.op is Identity { return .passThrough }
@@ -250,6 +254,7 @@ public final class BoundEngine {
                     throw BoundError("node '\(node.name)' (Mul): broadcasting product of two variables is not supported")
                 }
                 record?.atNode[i] = Aout
+                let gate = gates[i]
                 var Ax = Matrix(zeros: rows, Aout.cols), Ay = Matrix(zeros: rows, Aout.cols)
                 let p = parameters?[i]
                 for r in 0..<rows {
@@ -263,7 +268,7 @@ public final class BoundEngine {
                         // [0, 1] (alpha-CROWN; a convex combination of two sound planes is sound):
                         // below xy >= yl x + xl y - xl yl (t = 0) and yu x + xu y - xu yu (t = 1),
                         // above xy <= yu x + xl y - xl yu (t = 0) and yl x + xu y - xu yl (t = 1).
-                        let t = BoundEngine.planeMix(a > 0 ? p?.lower : p?.upper, r, j, finite: xu.isFinite && (a > 0 ? yu : yl).isFinite)
+                        let t = BoundEngine.planeMix(a > 0 ? p?.lower : p?.upper, r, j, below: a > 0, xl: xl, xu: xu, yl: yl, yu: yu, gate: gate)
                         let plane = BoundEngine.mcCormick(below: a > 0, t: t, xl: xl, xu: xu, yl: yl, yu: yu)
                         Ax[r, j] = a * plane.x; Ay[r, j] = a * plane.y
                         bias[r] -= a * plane.c + (a > 0 ? 1 : -1) * RoundingGuard.relative * 3 * a * m
@@ -279,13 +284,41 @@ public final class BoundEngine {
     }
 
     /// The mixing weight of a product's second McCormick plane for row r, neuron j: the
-    /// parameter in [0, 1] (NaN or absent: 0, the first plane; 0 also when the second plane's
-    /// ends are infinite).
+    /// parameter in [0, 1] (alpha-CROWN), or CROWN's default (`defaultPlaneMix`) where there is
+    /// none or it is NaN; 0 (the first plane) when an end is infinite.
     @inline(__always)
-    static func planeMix(_ m: Matrix?, _ r: Int, _ j: Int, finite: Bool) -> Double {
-        guard finite, let m, m.rows > r, m.cols > j else { return 0 }
-        let v = m[r, j]
-        return v.isNaN ? 0 : Swift.min(1, Swift.max(0, v))
+    static func planeMix(_ m: Matrix?, _ r: Int, _ j: Int, below: Bool, xl: Double, xu: Double, yl: Double, yu: Double,
+                         gate: Int?) -> Double {
+        guard xl.isFinite, xu.isFinite, yl.isFinite, yu.isFinite else { return 0 }
+        if let m, m.rows > r, m.cols > j, !m[r, j].isNaN { return Swift.min(1, Swift.max(0, m[r, j])) }
+        return defaultPlaneMix(below: below, xl: xl, xu: xu, yl: yl, yu: yu, gate: gate)
+    }
+
+    /// CROWN's choice among McCormick's planes for x y on [xl, xu] x [yl, yu] (finite ends).
+    /// With a gate operand (`Mul.gate`: 0 for x, 1 for y) the mix whose coefficient on the gate
+    /// is smallest in magnitude (zero when the other factor takes both signs): for x = ReLU'(z)
+    /// in [0, 1] this is auto_LiRPA's ReLU gradient relaxation, the chords of max(0, y) and
+    /// min(0, y), and the bound no longer pays for the gate's own relaxation. Without a gate:
+    /// when exactly one factor's interval has 0 inside, the mix with zero coefficient on the
+    /// other factor, else the first plane.
+    @inline(__always)
+    static func defaultPlaneMix(below: Bool, xl: Double, xu: Double, yl: Double, yu: Double, gate: Int? = nil) -> Double {
+        let xCross = xl < 0 && xu > 0, yCross = yl < 0 && yu > 0
+        switch gate {
+        case 0?:
+            // x-coefficient: below (1-t) yl + t yu, above (1-t) yu + t yl.
+            if yCross { return below ? -yl / (yu - yl) : yu / (yu - yl) }
+            let lowSmaller = Swift.abs(yl) <= Swift.abs(yu)
+            return below ? (lowSmaller ? 0 : 1) : (lowSmaller ? 1 : 0)
+        case 1?:
+            // y-coefficient (1-t) xl + t xu on both sides.
+            if xCross { return -xl / (xu - xl) }
+            return Swift.abs(xl) <= Swift.abs(xu) ? 0 : 1
+        default:
+            if yCross && !xCross { return below ? -yl / (yu - yl) : yu / (yu - yl) }   // x-coefficient 0
+            if xCross && !yCross { return -xl / (xu - xl) }                            // y-coefficient 0
+            return 0
+        }
     }
 
     /// McCormick's plane for x y on [xl, xu] x [yl, yu] as x-coefficient, y-coefficient and

@@ -67,6 +67,12 @@ public enum RoundingGuard {
     public static func up(_ x: Double, magnitude: Double? = nil) -> Double { x + relative * (magnitude ?? Swift.abs(x)) }
 }
 
+/// A product of two variables (`BoundKind.bilinear`) that names the operand acting as a
+/// bounded gate on the other, for CROWN's default McCormick plane (nil: no gate).
+public protocol ProductRelaxation {
+    var gate: Int? { get }
+}
+
 /// How a bound engine may treat an operator, given which inputs are constant.
 public enum BoundKind: Sendable, Equatable {
     /// Affine in the variable inputs: out = J(in) + out(0). The engine uses `evaluate` with the

@@ -235,7 +235,7 @@ struct Builder {
                     let w = constant("\(tag)/\(node.name)/adjoint", Tensor(shape: [1, n], data: c))
                     contribution = .value(add(Mul(), "\(tag)/\(node.name)/vjp", [d, w], shape: [1, n]))
                 case .value(let av):
-                    contribution = .value(add(Mul(), "\(tag)/\(node.name)/vjp", [d, av], shape: [1, n]))
+                    contribution = .value(add(Mul(gate: 0), "\(tag)/\(node.name)/vjp", [d, av], shape: [1, n]))
                 }
                 try accumulate(&adj, z, contribution, tag: tag)
             case .bilinear:

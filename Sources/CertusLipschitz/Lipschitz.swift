@@ -27,6 +27,11 @@ public struct LipschitzSettings: Sendable {
     /// Hessian-vector products; every iterate's true gradient norm counts), default 20 x 50 steps.
     public var ascentRuns: Int = 20
     public var ascentSteps: Int = 50
+    /// Annealed ascent runs per output on a smoothed surrogate of the network (each kink's
+    /// step a logistic whose temperature falls over the run; the true gradient norm is what
+    /// counts), from the centre and the best samples; default 2 x 100 steps.
+    public var smoothedRuns: Int = 2
+    public var smoothedSteps: Int = 100
     /// Seed of the sampler (default 0): the same inputs give the same result.
     public var seed: UInt64 = 0
     /// Stop refining at this time (the certified bound reached so far is reported).
@@ -65,7 +70,10 @@ public struct LipschitzResult: Sendable, Codable, Equatable {
     public var ratio: Double { lower > 0 ? upper / lower : .infinity }
     /// Branch-and-bound domains bounded (1 without branching).
     public var domains: Int
+    /// Wall-clock seconds of the whole analysis, and of the certified bound alone (the bound
+    /// propagation and branching; the rest is the search for the attained lower bound).
     public var timeSeconds: Double
+    public var boundSeconds: Double
     /// Whether the certified bound is final (false: the deadline stopped the refinement and
     /// `upper` is the best certified bound reached so far; it is still a bound).
     public var complete: Bool
@@ -112,6 +120,7 @@ public enum Lipschitz {
             throw JacobianError("the region is empty or not finite")
         }
         let upper = try certifiedUpper(setup.jacobian, engine: setup.engine, box: box, settings: settings)
+        let boundSeconds = Date().timeIntervalSince(start)
         var per: [LipschitzBound] = []
         for (q, j) in setup.outputs.enumerated() {
             let (lo, x) = try attained(model: model, seed: setup.seeds[q], box: box, norm: settings.norm, settings: settings, stream: UInt64(q))
@@ -124,7 +133,7 @@ public enum Lipschitz {
         return LipschitzResult(norm: settings.norm, regionLower: box.lower, regionUpper: box.upper, perOutput: per,
                                lower: per.map(\.lower).max() ?? 0, upper: per.map(\.upper).max() ?? 0,
                                naive: per.allSatisfy { $0.naive != nil } ? per.compactMap(\.naive).max() : nil,
-                               domains: 1, timeSeconds: Date().timeIntervalSince(start),
+                               domains: 1, timeSeconds: Date().timeIntervalSince(start), boundSeconds: boundSeconds,
                                complete: settings.deadline.map { Date() < $0 } ?? true,
                                method: settings.method.rawValue)
     }
@@ -146,7 +155,7 @@ public enum Lipschitz {
             result.regionLower = zip(result.regionLower, r.regionLower).map { Swift.min($0, $1) }
             result.regionUpper = zip(result.regionUpper, r.regionUpper).map { Swift.max($0, $1) }
             result.lower = Swift.max(result.lower, r.lower); result.upper = Swift.max(result.upper, r.upper)
-            result.domains += r.domains; result.timeSeconds += r.timeSeconds
+            result.domains += r.domains; result.timeSeconds += r.timeSeconds; result.boundSeconds += r.boundSeconds
             result.complete = result.complete && r.complete
         }
         return result
@@ -199,74 +208,6 @@ public enum Lipschitz {
         case .l2: return g.reduce(0) { $0 + $1 * $1 }.squareRoot()
         case .l1: return g.map { Swift.abs($0) }.max() ?? 0
         }
-    }
-
-    /// The largest true gradient norm found at points inside the box: its centre, uniform
-    /// samples, corners picked by gradient signs, and projected ascent on the norm. Every value
-    /// reported is the gradient's exact norm at a point of the box.
-    static func attained(model: Graph, seed: [Double], box: InputBox, norm: LipschitzNorm, settings: LipschitzSettings,
-                         stream: UInt64) throws -> (Double, [Double]) {
-        var rng = SplitMix64(seed: settings.seed &+ 0x9E37_79B9_7F4A_7C15 &* (stream + 1))
-        let n = box.count
-        func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
-        func grad(_ x: [Double]) throws -> [Double] { try model.gradient(at: x, outputWeights: seed).dx }
-        var best = -1.0, bestX = box.lower
-        var pool: [(Double, [Double])] = []
-        func consider(_ x: [Double]) throws -> [Double] {
-            let g = try grad(x)
-            let v = dualNorm(g, norm)
-            if v.isFinite && v > best { best = v; bestX = x }
-            pool.append((v, x))
-            return g
-        }
-        let centre = (0..<n).map { 0.5 * (box.lower[$0] + box.upper[$0]) }
-        _ = try consider(centre)
-        for _ in 0..<settings.samples {
-            if let d = settings.deadline, Date() >= d { break }
-            _ = try consider((0..<n).map { box.lower[$0] + (box.upper[$0] - box.lower[$0]) * uniform() })
-        }
-        // Projected ascent from the best points: the gradient of ||g(x)||_q is H(x) s with s the
-        // dual-norm subgradient direction; H s by central differences of the gradient.
-        pool.sort { $0.0 > $1.0 }
-        let starts = pool.prefix(settings.ascentRuns).map(\.1)
-        for (runIndex, x0) in starts.enumerated() {
-            var x = x0
-            var stepIndex = 0
-            let width = (0..<n).map { box.upper[$0] - box.lower[$0] }
-            var step = 0.1
-            for _ in 0..<settings.ascentSteps {
-                if let d = settings.deadline, Date() >= d { break }
-                let g = try grad(x)
-                let s: [Double]
-                switch norm {
-                case .inf: s = g.map { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
-                case .l2: let z = Swift.max(1e-300, dualNorm(g, .l2)); s = g.map { $0 / z }
-                case .l1:
-                    let k = g.indices.max { Swift.abs(g[$0]) < Swift.abs(g[$1]) } ?? 0
-                    s = g.indices.map { $0 == k ? (g[k] >= 0 ? 1 : -1) : 0 }
-                }
-                // Step of the finite difference: small (curvature of smooth activations) and
-                // large, a share of the box (on piecewise-linear nets the gradient only changes
-                // across activation boundaries: a wide difference sees them, acting as a smoothing).
-                let scales = [1e-4, 0.3, 0.1, 0.03]
-                let h = scales[(stepIndex + runIndex) % scales.count] * Swift.max(1e-6, width.max() ?? 1)
-                stepIndex += 1
-                let gp = try grad(zip(x, s).map { $0 + h * $1 }), gm = try grad(zip(x, s).map { $0 - h * $1 })
-                let hs = zip(gp, gm).map { ($0 - $1) / (2 * h) }
-                // A sign step (L-inf geometry), scaled by the box's width, projected back.
-                var moved = false
-                let next = (0..<n).map { i -> Double in
-                    let d = hs[i] > 0 ? 1.0 : (hs[i] < 0 ? -1.0 : 0)
-                    if d != 0 { moved = true }
-                    return Swift.min(box.upper[i], Swift.max(box.lower[i], x[i] + step * width[i] * d))
-                }
-                if !moved { break }
-                x = next
-                _ = try consider(x)
-                step *= 0.93
-            }
-        }
-        return (Swift.max(0, best), bestX)
     }
 
     /// The naive bound per seed, for a chain model: ||J_last^T c||_q times, for every earlier

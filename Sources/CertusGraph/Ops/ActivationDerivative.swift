@@ -17,11 +17,22 @@ public protocol ClarkeDerivative: ElementwiseUnary {
     /// Abs; at a kink, 0 as well: the gradient node's own gradient, used by attacks on the
     /// Jacobian graph, never by a bound).
     func secondDerivative(_ x: Double) -> Double
+    /// A smooth stand-in for f'(x) at temperature t > 0 (a kink's step replaced by a logistic
+    /// of width t; smooth activations return f'(x) itself). Used only to steer searches for
+    /// large gradient norms (`Lipschitz`'s attained lower bound), never by a bound: on
+    /// piecewise-linear networks the true gradient is piecewise constant and gives an ascent
+    /// no direction.
+    func smoothedDerivative(_ x: Double, temperature t: Double) -> Double
 }
 
 extension ClarkeDerivative {
     public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? { nil }
+    public func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { derivative(x, apply(x)) }
 }
+
+/// The logistic 1 / (1 + e^(-x/t)), the smoothed step at 0 of width t.
+@inline(__always)
+func smoothStep(_ x: Double, _ t: Double) -> Double { 1 / (1 + exp(-x / t)) }
 
 /// The sloped lines of a step at 0 from `left` (x < 0) to `right` (x > 0), the Clarke set at 0
 /// the interval between them (the derivative of ReLU and LeakyReLU), l < 0 < u: each side's
@@ -59,6 +70,7 @@ extension Relu: ClarkeDerivative {
         l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: 0, right: 1) : nil
     }
     public func secondDerivative(_ x: Double) -> Double { 0 }
+    public func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { smoothStep(x, t) }
 }
 
 extension LeakyRelu: ClarkeDerivative {
@@ -69,6 +81,7 @@ extension LeakyRelu: ClarkeDerivative {
         l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: alpha, right: 1) : nil
     }
     public func secondDerivative(_ x: Double) -> Double { 0 }
+    public func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { alpha + (1 - alpha) * smoothStep(x, t) }
 }
 
 extension Abs: ClarkeDerivative {
@@ -80,6 +93,7 @@ extension Abs: ClarkeDerivative {
         l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: -1, right: 1) : nil
     }
     public func secondDerivative(_ x: Double) -> Double { 0 }
+    public func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { 2 * smoothStep(x, t) - 1 }
 }
 
 extension Sigmoid: ClarkeDerivative {
@@ -266,8 +280,10 @@ public struct ActivationDerivative: ElementwiseRelaxation {
         func gapAbove(_ a: Double, _ b: Double) -> Double {
             (0..<k).reduce(0) { s, t in s + ((a * 0.5 * (ends[t] + ends[t + 1]) + b) - ranges[t].upper) }
         }
+        var ownRelaxation = false
         if let own = base.derivativeRelaxation(l: l, u: u) {
             c.lowerSloped = (own.aL, own.bL); c.upperSloped = (own.aU, own.bU)
+            ownRelaxation = true
         } else {
             let fl = apply(l), fu = apply(u)
             let chord = (fu - fl) / (u - l)
@@ -300,6 +316,11 @@ public struct ActivationDerivative: ElementwiseRelaxation {
                 if b.isFinite, g < best { best = g; c.upperSloped = (a, b) }
             }
         }
+        // CROWN's default: the constant for a step (a kink's derivative: the sloped line through
+        // the step's corners is offered to alpha-CROWN, but as a default it is looser on every
+        // ReLU zoo network, and auto_LiRPA's ReLU gradient node uses the constant range too);
+        // otherwise whichever line leaves the smaller gap.
+        guard !ownRelaxation else { return c }
         if let s = c.lowerSloped { c.lowerPrefersSloped = gapBelow(s.a, s.b) < gapBelow(0, c.lowerConstant) }
         if let s = c.upperSloped { c.upperPrefersSloped = gapAbove(s.a, s.b) < gapAbove(0, c.upperConstant) }
         return c

@@ -26,9 +26,15 @@ public struct Sub: ElementwiseBinary {
     }
 }
 
-public struct Mul: ElementwiseBinary {
+public struct Mul: ElementwiseBinary, ProductRelaxation {
     public static let opType = "Mul"
+    /// For a product of two variables: the operand that acts as a bounded gate on the other
+    /// (the activation derivative f'(z) in the Jacobian graph's f'(z) * adjoint), or nil.
+    /// CROWN's default McCormick plane then puts the least weight on the gate
+    /// (`BoundEngine.defaultPlaneMix`); every plane stays sound. Not an ONNX attribute.
+    public var gate: Int? = nil
     public init() {}
+    public init(gate: Int?) { self.gate = gate }
     public func apply(_ a: Double, _ b: Double) -> Double { a * b }
     public func partials(_ a: Double, _ b: Double) -> (Double, Double) { (b, a) }
     public func boundKind(constantInputs: [Bool]) -> BoundKind {
