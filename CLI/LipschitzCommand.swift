@@ -3,6 +3,7 @@ import Certus
 import Foundation
 
 extension LipschitzNorm: ExpressibleByArgument {}
+extension LipschitzBranching: ExpressibleByArgument {}
 
 struct LipschitzCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +31,8 @@ struct LipschitzCommand: ParsableCommand {
     @Option(help: "Seed of the sampler.") var seed: UInt64 = 0
     @Option(help: "Time limit in seconds (the best certified bound reached is reported).") var timeout: Double = 60
     @Option(help: "Decide whether the constant is at most this value (exit code).") var max: Double?
+    @Option(help: "Branch and bound until the certified bound is at most this ratio times the attained lower bound (overall), or the time limit; default: no branching.") var targetRatio: Double?
+    @Option(help: "What branch and bound splits: auto (the region when it has at most 20 free inputs, else neurons), neuron-split or input-split.") var branching: LipschitzBranching = .auto
     @Flag(help: "Also compute the exact constant by a MILP over activation patterns (GLPK; ReLU/LeakyReLU networks, --norm inf or 1): a cross-check, not a certified bound.") var exact = false
     @Flag(help: "Print JSON.") var json = false
 
@@ -39,6 +42,8 @@ struct LipschitzCommand: ParsableCommand {
             guard samples >= 0 else { throw CLIError("--samples must be >= 0, got \(samples)") }
             if let max, !max.isFinite { throw CLIError("--max must be a finite number, got \(max)") }
             guard method != .ibp else { throw CLIError("--method must be crown or alpha-crown") }
+            if let targetRatio, !(targetRatio >= 1 && targetRatio.isFinite) { throw CLIError("--target-ratio must be a finite number >= 1, got \(targetRatio)") }
+            if targetRatio != nil && norm == .l2 { throw CLIError("--target-ratio needs --norm inf or 1: branching bounds a linear quantity, and the gradient's L2 norm is not one") }
             if exact && norm == .l2 {
                 throw CLIError("--exact needs --norm inf or 1: the exact mode is a MILP, and the L2 norm of the gradient is not linear")
             }
@@ -57,6 +62,18 @@ struct LipschitzCommand: ParsableCommand {
             s.samples = samples
             s.seed = seed
             s.deadline = Date(timeIntervalSinceNow: timeout)
+            s.targetRatio = targetRatio
+            s.branching = targetRatio == nil ? .none : branching
+            let line = ProgressLine.forStderr(enabled: !json)
+            if let line {
+                let h = line.handler(prefix: "")
+                s.progress = { p in
+                    var b = p.search
+                    b.prover = "output \(p.output): certified <= \(String(format: "%.6g", p.upper)), goal \(String(format: "%.6g", p.goal)); \(b.prover)"
+                    h(b)
+                }
+            }
+            defer { line?.clear() }
             do {
                 // The exact MILP first (a model it cannot encode is refused at once), then the
                 // certified bound, each with the time limit.
@@ -94,7 +111,7 @@ struct LipschitzCommand: ParsableCommand {
             print(String(format: "%6d ", b.output) + f(b.lower) + "  " + f(b.upper) + " " + f(b.naive) + String(format: " %8.3f", b.lower > 0 ? b.upper / b.lower : .infinity))
         }
         print(" all   " + f(r.lower) + "  " + f(r.upper) + " " + f(r.naive) + String(format: " %8.3f", r.ratio))
-        print("\(r.complete ? "certified" : "best certified bound reached before the time limit"): L <= \(formatNumber(r.upper)); attained: \(formatNumber(r.lower)); domains \(r.domains), time \(String(format: "%.3f", r.timeSeconds)) s (certified bound \(String(format: "%.3f", r.boundSeconds)) s)")
+        print("\(r.complete ? "certified" : "best certified bound reached before the time limit\(targetRatio.map { " (target ratio \(formatNumber($0)) not reached)" } ?? "")"): L <= \(formatNumber(r.upper)); attained: \(formatNumber(r.lower)); domains \(r.domains), time \(String(format: "%.3f", r.timeSeconds)) s (certified bound \(String(format: "%.3f", r.boundSeconds)) s)")
     }
 
     /// The exact values (`--exact`), one line per output and the overall line.

@@ -24,6 +24,13 @@ public struct JacobianError: Error, CustomStringConvertible, Sendable {
 /// unless a is still constant; fan-out adjoints add up (`Add`). The input's adjoint is the
 /// gradient g = c^T J_f(x) (shape [1, n], n the input size).
 ///
+/// What is bounded: the supremum over the points of the region where f is differentiable of the
+/// gradient's norm, which is the Lipschitz constant of f on the (convex) region, and equals the
+/// largest norm over the Clarke Jacobian at the region's points except where a kink lies exactly
+/// on the region's boundary with its other side outside (a gradient that is no limit of gradients
+/// inside). So a gradient node's interval that only touches its kink at one end takes that side's
+/// slope (`kinkRange`), which is what lets a branch-and-bound split at the kink fix it.
+///
 /// The graph's output, for seeds c_1 ... c_m: `.absoluteSum` gives [1, m] with entry q the
 /// sum over i of |g_q,i| (`Abs` then a sum per seed), the dual norm of the L-inf input norm;
 /// `.gradient` gives the gradients themselves, [1, m * n], block q = g_q.

@@ -36,6 +36,15 @@ public struct LipschitzSettings: Sendable {
     public var seed: UInt64 = 0
     /// Stop refining at this time (the certified bound reached so far is reported).
     public var deadline: Date? = nil
+    /// Branch and bound until the certified bound is at most this ratio times the attained lower
+    /// bound (overall: the largest over the outputs), or the deadline (needed for branching)
+    /// passes; nil: no branching (the bound of the whole region).
+    public var targetRatio: Double? = nil
+    /// What branch and bound splits (default: the region when it has few free inputs, else the
+    /// Jacobian graph's forward pre-activations).
+    public var branching: LipschitzBranching = .auto
+    /// Called from worker threads with the branch-and-bound progress (nil: silence).
+    public var progress: (@Sendable (LipschitzProgress) -> Void)? = nil
     public init() {}
 }
 
@@ -74,8 +83,9 @@ public struct LipschitzResult: Sendable, Codable, Equatable {
     /// propagation and branching; the rest is the search for the attained lower bound).
     public var timeSeconds: Double
     public var boundSeconds: Double
-    /// Whether the certified bound is final (false: the deadline stopped the refinement and
-    /// `upper` is the best certified bound reached so far; it is still a bound).
+    /// Whether the analysis finished: with a target ratio, whether upper <= ratio x lower was
+    /// reached; without, whether the deadline left the bound pass alone (false: `upper` is the
+    /// best certified bound reached so far; it is still a bound).
     public var complete: Bool
     public var method: String
 }
@@ -130,12 +140,22 @@ public enum Lipschitz {
                 throw JacobianError("internal error: certified bound \(upper[q]) below the attained gradient norm \(lo) for output \(j)")
             }
         }
+        var domains = 1
+        if settings.targetRatio != nil {
+            domains += try branch(model: model, box: box, setup: setup, settings: settings, per: &per, progress: settings.progress)
+            for b in per where b.upper < b.lower * (1 - 1e-9) - 1e-12 {
+                throw JacobianError("internal error: certified bound \(b.upper) below the attained gradient norm \(b.lower) for output \(b.output) after branching")
+            }
+        }
+        let lower = per.map(\.lower).max() ?? 0, upperAll = per.map(\.upper).max() ?? 0
+        let complete: Bool
+        if let r = settings.targetRatio { complete = upperAll <= r * lower * (1 + 1e-12) }
+        else { complete = settings.deadline.map { Date() < $0 } ?? true }
         return LipschitzResult(norm: settings.norm, regionLower: box.lower, regionUpper: box.upper, perOutput: per,
-                               lower: per.map(\.lower).max() ?? 0, upper: per.map(\.upper).max() ?? 0,
+                               lower: lower, upper: upperAll,
                                naive: per.allSatisfy { $0.naive != nil } ? per.compactMap(\.naive).max() : nil,
-                               domains: 1, timeSeconds: Date().timeIntervalSince(start), boundSeconds: boundSeconds,
-                               complete: settings.deadline.map { Date() < $0 } ?? true,
-                               method: settings.method.rawValue)
+                               domains: domains, timeSeconds: Date().timeIntervalSince(start), boundSeconds: boundSeconds,
+                               complete: complete, method: settings.method.rawValue + (domains > 1 ? " + branch and bound" : ""))
     }
 
     /// Analyses `model` over the union of `boxes` (a VNN-LIB region with several input boxes):

@@ -153,7 +153,7 @@ final class ClarkeDerivativeTests: XCTestCase {
     /// (through `Operator.interval`, as the engine calls it) and the lower and upper lines for
     /// every parameter contain the Clarke set at 2000 points, with no tolerance. At a kink
     /// inside the interval both ends of the Clarke set (0 and 1 for ReLU, alpha and 1 for
-    /// LeakyReLU) must be inside.
+    /// LeakyReLU) must be inside; at a kink that is an end of the interval, the inside's slope.
     func testRangeImageAndRelaxationContainTheClarkeSet() throws {
         var rng = RNG(seed: 2022)
         for c in Self.cases {
@@ -166,8 +166,11 @@ final class ClarkeDerivativeTests: XCTestCase {
                 let (ilo, ihi) = (iv.lower.data[0], iv.upper.data[0])
                 let lines = Self.parameterSets(d, l, u, &rng).map { p in (p, d.relaxation(l: l, u: u, lowerParameter: p.0, upperParameter: p.1)) }
                 for x in Self.samples(l, u, c, &rng) {
-                    let (clo, chi) = c.clarke(x)
-                    let values = [clo, chi, d.apply(x)]
+                    // An end of the interval at the kink takes the inside's one-sided derivative
+                    // (`kinkRange`); everywhere else the whole Clarke set and the evaluation.
+                    let kinkEnd = x == 0 && ((l == 0 && u > 0) || (u == 0 && l < 0))
+                    let (clo, chi) = kinkEnd ? c.clarke(l == 0 ? 5e-324 : -5e-324) : c.clarke(x)
+                    let values = kinkEnd ? [clo, chi] : [clo, chi, d.apply(x)]
                     for v in values {
                         guard range.lower <= v && v <= range.upper else {
                             return XCTFail("\(c.name): derivativeRange \(range) of [\(l), \(u)] misses f'(\(x)) = \(v)")
@@ -188,19 +191,25 @@ final class ClarkeDerivativeTests: XCTestCase {
         }
     }
 
-    /// ReLU', LeakyReLU' and Abs' on intervals that hold the kink: the relaxation contains both
-    /// Clarke extremes at x = 0 exactly, also when 0 is an end ([0, u] and [l, 0]: the Clarke
-    /// set at 0 is the whole [0, 1]) or an end is within a subnormal of it (slopes through the
-    /// kink's corners would overflow).
+    /// ReLU', LeakyReLU' and Abs' on intervals that hold the kink inside: the relaxation
+    /// contains both Clarke extremes at x = 0 exactly, also when an end is within a subnormal
+    /// of it (slopes through the kink's corners would overflow), and on the degenerate [0, 0].
+    /// An interval that only touches the kink at one end ([0, u] or [l, 0], a branch-and-bound
+    /// child) has the slope of its inside only (`kinkRange`: the other slope belongs to the other
+    /// child; the supremum of the gradient norm over differentiable points never needs it).
     func testKinkHoldsBothClarkeExtremes() throws {
         var rng = RNG(seed: 11)
         for alpha in [0.0, 0.01, 0.3, 2, -0.5, -1] {
             let d = try XCTUnwrap(ActivationDerivative(base: alpha == 0 ? Relu() as any ElementwiseUnary : alpha == -1 ? Abs() as any ElementwiseUnary : LeakyRelu(alpha: alpha)))
-            let extremes = [Swift.min(alpha, 1), Swift.max(alpha, 1)]
-            let edges: [(Double, Double)] = [(-5e-324, 1), (-1, 5e-324), (-1e-310, 2), (-3, 1e-300), (-5e-324, 5e-324)]
+            let left = alpha == -1 ? -1.0 : alpha
+            let edges: [(Double, Double)] = [(-5e-324, 1), (-1, 5e-324), (-1e-310, 2), (-3, 1e-300), (-5e-324, 5e-324), (0, 0), (0, 3), (-2, 0)]
             for trial in 0..<300 + edges.count {
                 let w = rng.uniform(1e-9, 20), f = [0.0, 1.0, rng.uniform(0, 1)][trial % 3]
                 let (l, u) = trial < 300 ? (-f * w, (1 - f) * w) : edges[trial - 300]
+                let extremes: [Double]
+                if l >= 0 && u > 0 { extremes = [1, 1] }
+                else if u <= 0 && l < 0 { extremes = [left, left] }
+                else { extremes = [Swift.min(left, 1), Swift.max(left, 1)] }
                 let range = d.base.derivativeRange(l: l, u: u)
                 XCTAssertEqual(range.lower, extremes[0], "alpha \(alpha) on [\(l), \(u)]")
                 XCTAssertEqual(range.upper, extremes[1], "alpha \(alpha) on [\(l), \(u)]")

@@ -34,6 +34,23 @@ extension ClarkeDerivative {
 @inline(__always)
 func smoothStep(_ x: Double, _ t: Double) -> Double { 1 / (1 + exp(-x / t)) }
 
+/// The derivative range of a function with one kink at 0 (slope `left` below, `right` above)
+/// over [l, u]. An interval that only touches the kink at one end (l = 0 < u, or l < 0 = u) takes
+/// the slope of its inside: such intervals come from a branch-and-bound split at the kink (the
+/// other child holds the other slope), and where they arise unsplit the point z = 0 adds nothing
+/// to the supremum of the gradient norm over the points where the network is differentiable
+/// (z >= 0 near such a point means either z > 0 there, or z constant, so that f'(z) multiplies a
+/// zero gradient). That supremum is the Lipschitz constant of f on the (convex) region, which is
+/// what the Jacobian graph bounds. A degenerate interval l = u = 0 keeps the whole Clarke set.
+@inline(__always)
+func kinkRange(_ l: Double, _ u: Double, left: Double, right: Double) -> (lower: Double, upper: Double) {
+    if l >= 0 && u > 0 { return (right, right) }
+    if u <= 0 && l < 0 { return (left, left) }
+    if l > 0 { return (right, right) }
+    if u < 0 { return (left, left) }
+    return (Swift.min(left, right), Swift.max(left, right))
+}
+
 /// The sloped lines of a step at 0 from `left` (x < 0) to `right` (x > 0), the Clarke set at 0
 /// the interval between them (the derivative of ReLU and LeakyReLU), l < 0 < u: each side's
 /// line through the step's corners (`ActivationDerivative` mixes it with the constant).
@@ -64,7 +81,7 @@ func bellRange(_ l: Double, _ u: Double, _ g: (Double) -> Double) -> (lower: Dou
 
 extension Relu: ClarkeDerivative {
     public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
-        l > 0 ? (1, 1) : (u < 0 ? (0, 0) : (0, 1))
+        kinkRange(l, u, left: 0, right: 1)
     }
     public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
         l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: 0, right: 1) : nil
@@ -75,7 +92,7 @@ extension Relu: ClarkeDerivative {
 
 extension LeakyRelu: ClarkeDerivative {
     public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
-        l > 0 ? (1, 1) : (u < 0 ? (alpha, alpha) : (Swift.min(alpha, 1), Swift.max(alpha, 1)))
+        kinkRange(l, u, left: alpha, right: 1)
     }
     public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
         l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: alpha, right: 1) : nil
@@ -87,7 +104,7 @@ extension LeakyRelu: ClarkeDerivative {
 extension Abs: ClarkeDerivative {
     /// sign(x); the Clarke set at 0 is [-1, 1].
     public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
-        l > 0 ? (1, 1) : (u < 0 ? (-1, -1) : (-1, 1))
+        kinkRange(l, u, left: -1, right: 1)
     }
     public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
         l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: -1, right: 1) : nil

@@ -1,0 +1,152 @@
+import Foundation
+import CertusGraph
+import CertusSpec
+import CertusBounds
+import CertusVerify
+
+/// How `Lipschitz.analyze` tightens a certified bound by branch and bound.
+public enum LipschitzBranching: String, Sendable, Codable, CaseIterable {
+    /// No branching: the bound of the whole region (CROWN or alpha-CROWN).
+    case none
+    /// Input splitting for regions with few free inputs (at most
+    /// `VerifierSettings.inputSplitMaxDimension`), neuron splitting otherwise.
+    case auto
+    /// Split the forward pre-activations of the Jacobian graph (beta-CROWN / GenBaB).
+    case neurons = "neuron-split"
+    /// Split the region (input coordinates).
+    case inputs = "input-split"
+}
+
+/// A snapshot of a Lipschitz branch-and-bound run (for a progress line).
+public struct LipschitzProgress: Sendable, Equatable {
+    /// The output being tightened.
+    public var output: Int
+    /// The certified upper bound of that output reached so far, and the goal it is branching
+    /// towards (target ratio times the largest attained lower bound).
+    public var upper: Double
+    public var goal: Double
+    /// The branch-and-bound snapshot of the run.
+    public var search: BranchAndBoundProgress
+}
+
+extension Lipschitz {
+    /// Branch and bound on the Jacobian graph (item 4 of the issue; Shi et al. 2022, section 4):
+    /// the certified bound of output q is the largest bound over the open domains of a split of
+    /// the region (its forward pre-activations, or the input box), and it is driven towards
+    /// `goal` = target ratio x the largest attained lower bound. The search is the verifier's
+    /// own branch and bound (`BranchAndBoundProver` or `InputSplitProver`) on the property
+    /// "s_q(x) >= goal" over the Jacobian graph's output s_q (the gradient's dual norm, or for
+    /// the L1 input norm each |g_q,i|): a domain is closed when its bound shows s_q < goal, the
+    /// global lower bound of (goal - s_q) over the open domains gives the certified
+    /// goal - globalLower, and a counterexample is a point whose true gradient norm (recomputed
+    /// on the model, never taken from the search) raises the lower bound and the goal.
+    ///
+    /// Updates `per` in place (upper bounds only ever decrease, lower bounds only increase) and
+    /// returns the number of domains bounded.
+    static func branch(model: Graph, box: InputBox, setup: Setup, settings: LipschitzSettings,
+                       per: inout [LipschitzBound], progress: (@Sendable (LipschitzProgress) -> Void)?) throws -> Int {
+        guard settings.branching != .none, let ratio = settings.targetRatio, ratio >= 1, let deadline = settings.deadline else { return 0 }
+        let jac = setup.jacobian
+        let m = jac.seeds.count, n = jac.inputCount
+        guard jac.quantity == .absoluteSum || settings.norm == .l1 else { return 0 }   // L2: not a linear quantity
+        let useInputs: Bool
+        switch settings.branching {
+        case .inputs: useInputs = true
+        case .neurons: useInputs = false
+        default:
+            let free = (0..<n).filter { box.upper[$0] > box.lower[$0] }.count
+            useInputs = free <= VerifierSettings().inputSplitMaxDimension
+        }
+        var domains = 0
+        // Goals raised past points already attained (a counterexample at the attained value
+        // itself does not help; the next run of that output asks for a little more).
+        var floor = [Double](repeating: 0, count: per.count)
+        var runs = 0
+        while Date() < deadline && runs < 1000 {
+            let overallLower = per.map(\.lower).max() ?? 0
+            guard overallLower > 0 else { return domains }
+            let base = ratio * overallLower
+            // Only the largest upper bound matters for the overall ratio: work on the loosest
+            // output (the others are reached when it drops below them).
+            let above = per.indices.filter { per[$0].upper > Swift.max(base, floor[$0]) }
+            guard let q = above.max(by: { per[$0].upper < per[$1].upper }) else { return domains }
+            let goal = Swift.max(base, floor[q])
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0.05 else { return domains }
+            // A share of the time left: the other outputs above the goal may need their turn.
+            let budget = Deadline(secondsFromNow: left / Double(above.count))
+            runs += 1
+            let property = Property(numInputs: n, numOutputs: jac.graph.outputCount,
+                                    cases: [PropertyCase(box: box, clauses: clauses(q: q, m: m, n: n, goal: goal, quantity: jac.quantity))],
+                                    source: "lipschitz output \(per[q].output) >= \(goal)")
+            var last: BranchAndBoundProgress? = nil
+            let lock = NSLock()
+            let upperNow = per[q].upper, output = per[q].output
+            let handler: ProgressHandler = { p in
+                lock.lock(); last = p; lock.unlock()
+                progress?(LipschitzProgress(output: output, upper: Swift.min(upperNow, goal - Swift.min(0, p.globalLowerBound)),
+                                            goal: goal, search: p))
+            }
+            var vs = VerifierSettings()
+            vs.inputSplit.progressInterval = 0.5
+            let outcome: ProverOutcome
+            var globalLower: Double
+            if useInputs {
+                outcome = try InputSplitProver(settings: vs, progress: handler).prove(graph: jac.graph, property: property, deadline: budget)
+                lock.lock(); globalLower = last?.globalLowerBound ?? -.infinity; domains += last?.bounded ?? 0; lock.unlock()
+            } else {
+                let (o, stats) = try BranchAndBoundProver(settings: vs, progress: handler).run(graph: jac.graph, property: property, deadline: budget)
+                outcome = o
+                globalLower = stats.globalLower
+                domains += stats.domainsBounded
+            }
+            if ProcessInfo.processInfo.environment["CERTUS_DEBUG_LIPSCHITZ"] != nil {
+                FileHandle.standardError.write("lipschitz bab output \(output) goal \(goal) inputs \(useInputs): \(outcome) globalLower \(globalLower) left \(deadline.timeIntervalSinceNow)\n".data(using: .utf8)!)
+            }
+            switch outcome {
+            case .proven:
+                // Every domain shows s_q < goal.
+                per[q].upper = Swift.min(per[q].upper, goal)
+            case .unknown:
+                // Closed domains show s_q < goal, open ones s_q <= goal - globalLower.
+                if globalLower.isFinite { per[q].upper = Swift.min(per[q].upper, goal - Swift.min(0, globalLower)) }
+                // No progress possible within this share: leave the rest to the other outputs.
+                if per[q].upper >= upperNow { floor[q] = .infinity }
+            case .counterexample(let x):
+                // A point where the search saw s_q >= goal: its true gradient norm, re-computed
+                // on the model, is a lower bound (whatever the search's evaluation said).
+                // (Clamped to the box and moved a relative 1e-9 towards its centre, as every attained
+                // point: see `attained`.)
+                let clamped = zip(x, zip(box.lower, box.upper)).map { v, b -> Double in
+                    let c = Swift.min(b.1, Swift.max(b.0, v))
+                    return c + 1e-9 * (0.5 * (b.0 + b.1) - c)
+                }
+                let g = try model.gradient(at: clamped, outputWeights: setup.seeds[q]).dx
+                let v = dualNorm(g, settings.norm)
+                if v.isFinite, v > per[q].lower { per[q].lower = v; per[q].lowerPoint = clamped }
+                floor[q] = Swift.max(goal, v.isFinite ? v : goal) * (1 + 1e-6) + 1e-12
+            }
+        }
+        return domains
+    }
+
+    /// The clauses of "the quantity of seed q is at least goal" on the Jacobian graph's output:
+    /// s_q >= goal (L-inf input: one atom -s_q <= -goal), or for the gradient itself (L1 input,
+    /// quantity max_i |g_q,i|) g_q,i >= goal or -g_q,i >= goal for some i.
+    static func clauses(q: Int, m: Int, n: Int, goal: Double, quantity: JacobianGraph.Quantity) -> [Clause] {
+        switch quantity {
+        case .absoluteSum:
+            var c = [Double](repeating: 0, count: m); c[q] = -1
+            return [Clause(atoms: [LinearAtom(c: c, d: -goal)])]
+        case .gradient:
+            var out: [Clause] = []
+            for i in 0..<n {
+                for sign in [-1.0, 1.0] {
+                    var c = [Double](repeating: 0, count: m * n); c[q * n + i] = sign
+                    out.append(Clause(atoms: [LinearAtom(c: c, d: -goal)]))
+                }
+            }
+            return out
+        }
+    }
+}
