@@ -46,6 +46,28 @@ final class LipschitzCLITests: XCTestCase {
         XCTAssertEqual(uv, uj, accuracy: 1e-6 * uj)
     }
 
+    /// --target-ratio: on mlp_relu_small's larger region (CROWN 79.64, exact 78.854) branch and
+    /// bound reaches ratio 1.001 and says so; the bound stays above the exact value. Bad ratios
+    /// and the L2 norm are refused.
+    func testTargetRatioBranches() throws {
+        let r = try region(#"{"center": [-0.0309, -0.418, -1.3114, 0.1336], "epsilon": 0.117}"#)
+        let out = try TestData.runCertus(["lipschitz", model, r, "--json", "--target-ratio", "1.001", "--timeout", "60", "--method", "crown"])
+        XCTAssertEqual(out.code, 0, out.err)
+        let obj = try JSONSerialization.jsonObject(with: Data(out.out.utf8)) as! [String: Any]
+        let upper = obj["upper"] as! Double, lower = obj["lower"] as! Double
+        XCTAssertGreaterThanOrEqual(upper, 78.8543032)
+        XCTAssertLessThanOrEqual(upper, 1.001 * lower * (1 + 1e-5), "upper \(upper) lower \(lower)")
+        XCTAssertEqual(obj["complete"] as? Bool, true)
+        XCTAssertGreaterThan(obj["domains"] as! Int, 1)
+        let table = try TestData.runCertus(["lipschitz", model, r, "--target-ratio", "1.001", "--timeout", "60", "--method", "crown", "--branching", "neuron-split"])
+        XCTAssertEqual(table.code, 0, table.err)
+        XCTAssertTrue(table.out.contains("certified: L <="), table.out)
+        for bad in [["--target-ratio", "0.5"], ["--target-ratio", "nan"], ["--target-ratio", "2", "--norm", "2"]] {
+            let b = try TestData.runCertus(["lipschitz", model, r] + bad)
+            XCTAssertEqual(b.code, 3, "\(bad): \(b.err)"); XCTAssertTrue(b.err.contains("--target-ratio"), b.err)
+        }
+    }
+
     func testBadInputNamesTheProblem() throws {
         let wrongSize = try region(#"{"center": [0, 0], "epsilon": 0.1}"#)
         let a = try TestData.runCertus(["lipschitz", model, wrongSize])
