@@ -70,22 +70,51 @@ struct TreeSyntaxError: Error {
     var message: String
 }
 
-// MARK: - YAML (Yams)
+// MARK: - YAML and JSON (Yams)
 
+/// Reads manifest text with Yams (libyaml) into a `TreeNode` with positions. JSON is YAML 1.2
+/// flow syntax, so JSON files go through the same parser, with JSON's rules checked on top
+/// (`json: true`): strings and keys in double quotes, bare words only `true`, `false`, `null` and
+/// numbers in JSON's grammar (so `"3"` stays text and `01` is refused), no block syntax.
 enum YAMLTree {
     /// Parses the first YAML document of `text` (Yams, libyaml) into a tree with positions.
     /// - Throws: `TreeSyntaxError` with the line and column libyaml reports.
     static func parse(_ text: String) throws -> TreeNode? {
+        try parse(text, json: false)
+    }
+
+    static func parse(_ text: String, json: Bool) throws -> TreeNode? {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
         } catch let e as YamlError {
-            throw describe(e)
+            throw describe(e, language: json ? "JSON" : "YAML")
         }
-        return try node.map(convert)
+        if json, let node { try refuseBlockSyntax(node, text) }
+        return try node.map { try convert($0, json: json) }
     }
 
-    static func describe(_ e: YamlError) -> TreeSyntaxError {
+    /// YAML's block syntax ("key: value" lines, "- item" lists) is not JSON. Inside '{' or '['
+    /// YAML allows only flow syntax, so the outermost value's first character tells. (Yams does
+    /// not report the style of a composed mapping or list reliably: it reads it from the end event.)
+    static func refuseBlockSyntax(_ node: Node, _ text: String) throws {
+        let isMapping: Bool
+        switch node {
+        case .mapping: isMapping = true
+        case .sequence: isMapping = false
+        case .scalar: return
+        }
+        let p = position(node.mark)
+        let lines = text.split(separator: "\n", maxSplits: p.line, omittingEmptySubsequences: false)
+        let first = p.line - 1 < lines.count ? Array(lines[p.line - 1].unicodeScalars).dropFirst(p.column - 1).first : nil
+        if first != "{" && first != "[" {
+            throw TreeSyntaxError(position: p, message: "invalid JSON: " + (isMapping
+                ? "a YAML mapping ('key: value' lines); JSON writes objects as {\"key\": value}"
+                : "a YAML list ('- item' lines); JSON writes lists as [a, b]"))
+        }
+    }
+
+    static func describe(_ e: YamlError, language: String = "YAML") -> TreeSyntaxError {
         func ctx(_ c: YamlError.Context?) -> String {
             guard let c else { return "" }
             return " (\(c.text) at line \(c.mark.line), column \(c.mark.column))"
@@ -95,7 +124,7 @@ enum YAMLTree {
              let .parser(context, problem, mark, _),
              let .composer(context, problem, mark, _):
             return TreeSyntaxError(position: SourcePosition(line: mark.line, column: mark.column),
-                                   message: "invalid YAML: \(problem)\(ctx(context))")
+                                   message: "invalid \(language): \(problem)\(ctx(context))")
         case let .reader(problem, offset, _, yaml):
             var pos: SourcePosition? = nil
             if let offset, offset >= 0 {
@@ -104,9 +133,9 @@ enum YAMLTree {
                 let column = prefix.split(separator: "\n", omittingEmptySubsequences: false).last.map { $0.unicodeScalars.count + 1 } ?? 1
                 pos = SourcePosition(line: line, column: column)
             }
-            return TreeSyntaxError(position: pos, message: "unreadable YAML text: \(problem)")
+            return TreeSyntaxError(position: pos, message: "unreadable \(language) text: \(problem)")
         default:
-            return TreeSyntaxError(position: nil, message: "invalid YAML: \(e)")
+            return TreeSyntaxError(position: nil, message: "invalid \(language): \(e)")
         }
     }
 
@@ -114,10 +143,31 @@ enum YAMLTree {
         m.map { SourcePosition(line: $0.line, column: $0.column) } ?? SourcePosition(line: 1, column: 1)
     }
 
-    static func convert(_ node: Node) throws -> TreeNode {
+    /// JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    static func isJSONNumber(_ w: String) -> Bool {
+        w.range(of: #"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"#, options: .regularExpression) != nil
+    }
+
+    static func convert(_ node: Node, json: Bool = false) throws -> TreeNode {
         switch node {
         case .scalar(let s):
             let p = position(s.mark)
+            if json {
+                switch s.style {
+                case .doubleQuoted: return .scalar(s.string, .quoted, p)
+                case .plain, .any:
+                    switch s.string {
+                    case "true", "false": return .scalar(s.string, .bool, p)
+                    case "null": return .scalar(s.string, .null, p)
+                    default:
+                        if isJSONNumber(s.string) { return .scalar(s.string, .number, p) }
+                        throw TreeSyntaxError(position: p, message: s.string.isEmpty ? "invalid JSON: expected a value"
+                            : "invalid JSON: '\(s.string)' is not a JSON value (text needs double quotes; numbers are written as JSON writes them)")
+                    }
+                default:
+                    throw TreeSyntaxError(position: p, message: "invalid JSON: text must be in double quotes")
+                }
+            }
             if s.style != .plain && s.style != .any { return .scalar(s.string, .quoted, p) }
             switch Tag.Name(rawValue: node.tag.description) {
             case Tag.Name.null: return .scalar(s.string, .null, p)
@@ -126,177 +176,76 @@ enum YAMLTree {
             default: return .scalar(s.string, .string, p)
             }
         case .sequence(let seq):
-            return .sequence(try seq.map(convert), position(seq.mark))
+            return .sequence(try seq.map { try convert($0, json: json) }, position(seq.mark))
         case .mapping(let map):
             var pairs: [(key: String, keyPosition: SourcePosition, value: TreeNode)] = []
             for (k, v) in map {
                 guard case .scalar(let ks) = k else {
                     throw TreeSyntaxError(position: position(k.mark), message: "a key must be a plain name, not \(k.sequence != nil ? "a list" : "a mapping")")
                 }
-                if ks.string == "<<" {
+                if json && ks.style != .doubleQuoted {
+                    throw TreeSyntaxError(position: position(ks.mark), message: "invalid JSON: the key '\(ks.string)' must be in double quotes")
+                }
+                if !json && ks.string == "<<" {
                     throw TreeSyntaxError(position: position(ks.mark), message: "YAML merge keys ('<<') are not supported in a manifest; write the fields out (or use 'defaults:')")
                 }
                 if let first = pairs.first(where: { $0.key == ks.string }) {
                     throw TreeSyntaxError(position: position(ks.mark), message:
-                        "duplicate key '\(ks.string)' (first written at line \(first.keyPosition.line))")
+                        "\(json ? "invalid JSON: " : "")duplicate key '\(ks.string)' (first written at line \(first.keyPosition.line))")
                 }
-                pairs.append((ks.string, position(ks.mark), try convert(v)))
+                pairs.append((ks.string, position(ks.mark), try convert(v, json: json)))
             }
             return .mapping(pairs, position(map.mark))
         }
     }
 }
 
-// MARK: - JSON
-
-/// A small JSON reader that keeps the line and column of every value (Foundation's readers do
-/// not). Numbers keep their text and are converted with `Double(String)` (correctly rounded).
-struct JSONTree {
-    private let s: [Unicode.Scalar]
-    private var i = 0
-    private var line = 1
-    private var column = 1
-
-    /// Parses one JSON value (the whole text; trailing non-space is an error).
+/// JSON text (a manifest or a centre file), read by Yams as YAML 1.2 flow syntax with JSON's
+/// rules checked (see `YAMLTree`), so that every value keeps its line and column.
+enum JSONTree {
+    /// Parses one JSON value (the whole text).
+    /// - Throws: `TreeSyntaxError` with the line and column of the problem.
     static func parse(_ text: String) throws -> TreeNode {
-        var p = JSONTree(s: Array(text.unicodeScalars))
-        p.skipSpace()
-        let v = try p.value(depth: 0)
-        p.skipSpace()
-        if p.i < p.s.count { throw p.fail("unexpected text after the JSON value") }
-        return v
-    }
-
-    private init(s: [Unicode.Scalar]) { self.s = s }
-
-    private var here: SourcePosition { SourcePosition(line: line, column: column) }
-
-    private func fail(_ m: String, at p: SourcePosition? = nil) -> TreeSyntaxError {
-        TreeSyntaxError(position: p ?? here, message: "invalid JSON: " + m)
-    }
-
-    private mutating func advance() {
-        if s[i] == "\n" { line += 1; column = 1 } else { column += 1 }
-        i += 1
-    }
-
-    private mutating func skipSpace() {
-        while i < s.count, s[i] == " " || s[i] == "\t" || s[i] == "\n" || s[i] == "\r" || s[i] == "\u{FEFF}" { advance() }
-    }
-
-    private mutating func expect(_ c: Unicode.Scalar) throws {
-        guard i < s.count, s[i] == c else {
-            throw fail(i < s.count ? "expected '\(c)', found '\(s[i].escaped(asASCII: true))'" : "expected '\(c)', found the end of the file")
+        guard let t = try YAMLTree.parse(joiningSurrogatePairs(text), json: true) else {
+            throw TreeSyntaxError(position: nil, message: "invalid JSON: the text is empty")
         }
-        advance()
+        return t
     }
 
-    private mutating func value(depth: Int) throws -> TreeNode {
-        guard depth < 200 else { throw fail("nested too deeply") }
-        guard i < s.count else { throw fail("expected a value, found the end of the file") }
-        let start = here
-        switch s[i] {
-        case "{":
-            advance(); skipSpace()
-            var pairs: [(key: String, keyPosition: SourcePosition, value: TreeNode)] = []
-            if i < s.count, s[i] == "}" { advance(); return .mapping(pairs, start) }
-            while true {
-                skipSpace()
-                let kp = here
-                guard i < s.count, s[i] == "\"" else { throw fail("expected a key in double quotes") }
-                let key = try string()
-                if let first = pairs.first(where: { $0.key == key }) {
-                    throw fail("duplicate key '\(key)' (first written at line \(first.keyPosition.line))", at: kp)
-                }
-                skipSpace(); try expect(":"); skipSpace()
-                pairs.append((key, kp, try value(depth: depth + 1)))
-                skipSpace()
-                if i < s.count, s[i] == "," { advance(); continue }
-                try expect("}")
-                return .mapping(pairs, start)
-            }
-        case "[":
-            advance(); skipSpace()
-            var items: [TreeNode] = []
-            if i < s.count, s[i] == "]" { advance(); return .sequence(items, start) }
-            while true {
-                skipSpace()
-                items.append(try value(depth: depth + 1))
-                skipSpace()
-                if i < s.count, s[i] == "," { advance(); continue }
-                try expect("]")
-                return .sequence(items, start)
-            }
-        case "\"":
-            return .scalar(try string(), .quoted, start)
-        default:
-            var word = ""
-            while i < s.count, !" \t\r\n,]}:".unicodeScalars.contains(s[i]) { word.unicodeScalars.append(s[i]); advance() }
-            switch word {
-            case "true", "false": return .scalar(word, .bool, start)
-            case "null": return .scalar(word, .null, start)
-            default:
-                if JSONTree.isNumber(word) { return .scalar(word, .number, start) }
-                throw fail(word.isEmpty ? "expected a value" : "'\(word)' is not a JSON value (text needs double quotes)", at: start)
-            }
+    /// JSON writes a character outside the Basic Multilingual Plane as an escaped UTF-16
+    /// surrogate pair (`\ud83d\ude00`), which YAML does not accept; it becomes YAML's
+    /// `\U0001F600`. Only inside double-quoted strings and only escapes that are not themselves
+    /// escaped (`\\ud83d` is a backslash and text). Columns after such a pair on its line move
+    /// two to the left in messages.
+    static func joiningSurrogatePairs(_ text: String) -> String {
+        guard text.contains("\\u") || text.contains("\\U") else { return text }
+        let s = Array(text.unicodeScalars)
+        func hex(_ at: Int) -> UInt32? {
+            guard at + 4 <= s.count else { return nil }
+            return UInt32(String(String.UnicodeScalarView(s[at..<(at + 4)])), radix: 16)
         }
-    }
-
-    /// JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-    static func isNumber(_ w: String) -> Bool {
-        w.range(of: #"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"#, options: .regularExpression) != nil
-    }
-
-    private mutating func string() throws -> String {
-        let start = here
-        advance()   // opening quote
         var out = String.UnicodeScalarView()
-        while true {
-            guard i < s.count else { throw fail("unterminated string", at: start) }
+        var inString = false
+        var i = 0
+        while i < s.count {
             let c = s[i]
-            if c == "\"" { advance(); return String(out) }
-            if c.value < 0x20 { throw fail("a control character (U+\(String(c.value, radix: 16, uppercase: true))) inside a string; write it escaped") }
-            if c == "\\" {
-                advance()
-                guard i < s.count else { throw fail("unterminated string", at: start) }
-                let e = s[i]
-                advance()
-                switch e {
-                case "\"": out.append("\"")
-                case "\\": out.append("\\")
-                case "/": out.append("/")
-                case "b": out.append("\u{08}")
-                case "f": out.append("\u{0C}")
-                case "n": out.append("\n")
-                case "r": out.append("\r")
-                case "t": out.append("\t")
-                case "u":
-                    var code = try hex4()
-                    if (0xD800..<0xDC00).contains(code), i + 1 < s.count, s[i] == "\\", s[i + 1] == "u" {
-                        advance(); advance()
-                        let low = try hex4()
-                        if (0xDC00..<0xE000).contains(low) { code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00) }
-                    }
-                    out.append(Unicode.Scalar(code) ?? "\u{FFFD}")
-                default:
-                    throw fail("unknown escape '\\\(e)' in a string")
+            if !inString {
+                if c == "\"" { inString = true }
+                out.append(c); i += 1; continue
+            }
+            if c == "\"" { inString = false; out.append(c); i += 1; continue }
+            if c == "\\", i + 1 < s.count {
+                if s[i + 1] == "u", let high = hex(i + 2), (0xD800..<0xDC00).contains(high),
+                   i + 7 < s.count, s[i + 6] == "\\", s[i + 7] == "u", let low = hex(i + 8), (0xDC00..<0xE000).contains(low) {
+                    let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                    out.append(contentsOf: ("\\U" + String(format: "%08X", code)).unicodeScalars)
+                    i += 12
+                    continue
                 }
-                continue
+                out.append(c); out.append(s[i + 1]); i += 2; continue
             }
-            out.append(c)
-            advance()
+            out.append(c); i += 1
         }
-    }
-
-    private mutating func hex4() throws -> UInt32 {
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            guard i < s.count, let d = UInt32(String(s[i]), radix: 16) else {
-                throw fail("expected 4 hex digits after \\u")
-            }
-            v = v * 16 + d
-            advance()
-        }
-        return v
+        return String(out)
     }
 }

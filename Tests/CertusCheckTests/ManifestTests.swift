@@ -270,7 +270,8 @@ final class ManifestTests: XCTestCase {
     func testMalformedJSONNamesTheLine() throws {
         let e = try XCTUnwrap(error("{\"entries\": [\n  {\"model\": \"m\", \"spec\": \"s\" \"expect\": \"holds\"}\n]}", format: .json))
         XCTAssertEqual(e.position?.line, 2)
-        XCTAssertTrue(e.message.contains("expected '}'"), e.message)
+        XCTAssertTrue(e.message.hasPrefix("invalid JSON: "), e.message)
+        XCTAssertTrue(e.message.contains("expected ',' or '}'"), e.message)
         let t = try XCTUnwrap(error("{\"entries\": [{\"model\": \"m\", \"spec\": \"s\", \"expect\": \"holds\"}],\n \"nmae\": 1}", format: .json))
         XCTAssertEqual(t.position, SourcePosition(line: 2, column: 2))
         XCTAssertEqual(t.field, "nmae")
@@ -279,6 +280,33 @@ final class ManifestTests: XCTestCase {
         XCTAssertNotNil(error("{\"entries\": [01]}", format: .json))
         XCTAssertNotNil(error("{\"entries\": []} x", format: .json))
         XCTAssertNotNil(error("{\"a\": 1, \"a\": 2}", format: .json))
+    }
+
+    /// JSON goes through Yams (JSON is YAML 1.2 flow syntax) with JSON's own rules on top: quoted
+    /// text stays text ("3" is not a number), bare words other than numbers, true, false and null
+    /// are refused, keys need double quotes, YAML block syntax is refused; JSON's escapes, tabs,
+    /// a missing space after the colon and lines at column 1 are read as JSON reads them.
+    func testJSONReadByYamsKeepsJSONRules() throws {
+        let good = "{\"name\":\"caf\\u00e9 \\/ \\ud83d\\ude00\\t\",\n\t\"entries\": [\n{\"model\": \"m\", \"spec\": \"s\",\n\"expect\": \"holds\", \"timeout\": 1e1, \"tags\": [\"3\"]}\n]}"
+        let m = try Manifest.parse(text: good, source: "m.json", format: .json)
+        XCTAssertEqual(m.name, "caf\u{E9} / \u{1F600}\t")
+        XCTAssertEqual(m.entries[0].timeout, 10)
+        XCTAssertEqual(m.entries[0].tags, ["3"])
+        XCTAssertEqual(m.entries[0].position?.line, 3)
+        // "5" is text where a number is wanted; 5 is a number where text is wanted.
+        XCTAssertTrue(error("{\"entries\": [{\"model\": \"m\", \"spec\": \"s\", \"expect\": \"holds\", \"timeout\": \"5\"}]}", format: .json)?
+            .message.contains("quoted text") ?? false)
+        for (text, line, words) in [("{\"entries\": [\n  yes]}", 2, "'yes' is not a JSON value"),
+                                    ("{\"entries\": [01]}", 1, "'01' is not a JSON value"),
+                                    ("{\"entries\": [.5]}", 1, "'.5' is not a JSON value"),
+                                    ("{\n entries: []}", 2, "must be in double quotes"),
+                                    ("{\"entries\": ['a']}", 1, "double quotes"),
+                                    ("entries:\n  - a\n", 1, "YAML mapping")] {
+            let e = try XCTUnwrap(error(text, format: .json), text)
+            XCTAssertEqual(e.position?.line, line, text)
+            XCTAssertTrue(e.message.hasPrefix("invalid JSON: ") && e.message.contains(words), "\(text): \(e.message)")
+        }
+        XCTAssertTrue(error("", format: .json)?.message.contains("empty") ?? false)
     }
 
     /// A manifest file that is missing or not UTF-8 is named.
