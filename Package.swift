@@ -5,7 +5,7 @@ import PackageDescription
 //   CGLPK, CBLAS       system libraries (Debian libglpk-dev, libopenblas-dev)
 //   CertusTensor       dense Double tensors and BLAS-backed linear algebra
 //   CertusGraph        graph IR, the Operator protocol and one file per operator
-//   CertusONNX         ONNX protobuf types (generated), binary/JSON loading, conversion
+//   CertusONNX         ONNX protobuf types (generated, internal), binary/JSON loading, conversion
 //   CertusLP           GLPK wrapper: LPs and MILPs, defensive
 //   CertusSpec         VNNLIB and JSON robustness specs, the Property type
 //   CertusBounds       IBP, CROWN and alpha-CROWN bound propagation
@@ -43,7 +43,7 @@ let package = Package(
             "CertusGraph", "CertusSpec", "CertusBounds", "CertusLP",
             .product(name: "HeapModule", package: "swift-collections"),
         ]),
-        .target(name: "CertusLipschitz", dependencies: ["CertusTensor", "CertusGraph", "CertusSpec", "CertusBounds", "CertusVerify"]),
+        .target(name: "CertusLipschitz", dependencies: ["CertusTensor", "CertusGraph", "CertusSpec", "CertusBounds", "CertusVerify", "CertusLP"]),
         .target(name: "CertusCheck", dependencies: [
             "CertusTensor", "CertusGraph", "CertusONNX", "CertusSpec", "CertusBounds", "CertusVerify", "CertusLipschitz",
             .product(name: "Yams", package: "Yams"),
@@ -57,13 +57,13 @@ let package = Package(
         ], path: "CLI"),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CertusGraphTests", dependencies: ["Certus", "TestSupport"]),
-        .testTarget(name: "CertusONNXTests", dependencies: ["Certus", "TestSupport"]),
+        .testTarget(name: "CertusONNXTests", dependencies: ["Certus", "CertusONNX", "TestSupport"]),
         .testTarget(name: "CertusLPTests", dependencies: ["CertusLP"]),
         .testTarget(name: "CertusSpecTests", dependencies: ["Certus"]),
         .testTarget(name: "CertusBoundsTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CertusVerifyTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CertusLipschitzTests", dependencies: ["Certus", "TestSupport"]),
-        .testTarget(name: "CertusCheckTests", dependencies: ["Certus", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Certus", "TestSupport", "certus"]),
+        .testTarget(name: "CertusCheckTests", dependencies: ["Certus", "CertusONNX", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Certus", "CertusONNX", "TestSupport", "certus"]),
     ]
 )

@@ -4,4 +4,4 @@
 # (`swift build -c release --product protoc-gen-swift` in a checkout of it), on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-protoc --proto_path=proto --swift_out=Sources/CertusONNX --swift_opt=Visibility=Public proto/onnx.proto
+protoc --proto_path=proto --swift_out=Sources/CertusONNX --swift_opt=Visibility=Internal proto/onnx.proto

@@ -5,8 +5,8 @@ import CertusGraph
 /// Builds the graph IR from an ONNX `ModelProto`: finds the real input, turns initializers and
 /// constant subgraphs into constants, orders nodes topologically, builds each operator and
 /// checks every shape.
-public enum GraphBuilder {
-    public static func build(_ model: Onnx_ModelProto, file: String) throws -> Graph {
+enum GraphBuilder {
+    static func build(_ model: Onnx_ModelProto, file: String) throws -> Graph {
         do {
             return try buildUnlocated(model)
         } catch let e as ModelError {

@@ -36,12 +36,12 @@ public enum ModelFile {
     }
 
     /// Decodes a `ModelProto` from a file in either encoding.
-    public static func readProto(_ path: String) throws -> Onnx_ModelProto {
+    static func readProto(_ path: String) throws -> Onnx_ModelProto {
         let data = try read(path)
         return try decode(data, encoding: encoding(of: path, data: data), file: path)
     }
 
-    public static func decode(_ data: Data, encoding: Encoding, file: String) throws -> Onnx_ModelProto {
+    static func decode(_ data: Data, encoding: Encoding, file: String) throws -> Onnx_ModelProto {
         guard !data.isEmpty else { throw ModelError(.decode, file: file, "the file is empty") }
         switch encoding {
         case .binary:
@@ -82,7 +82,7 @@ public enum ModelFile {
     }
 
     /// Serialises a model in the given encoding.
-    public static func encode(_ model: Onnx_ModelProto, encoding: Encoding) throws -> Data {
+    static func encode(_ model: Onnx_ModelProto, encoding: Encoding) throws -> Data {
         switch encoding {
         case .binary: return try model.serializedBytes()
         case .json:

@@ -1,5 +1,6 @@
 import Foundation
 import Certus
+@testable import CertusONNX
 
 /// Builds small single-input ONNX models in Swift for the CLI tests: input `x` of shape
 /// [1, inputs], output of shape [1, outputs] (the last node's), all tensors of one element type

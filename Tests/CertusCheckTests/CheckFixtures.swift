@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Certus
+@testable import CertusONNX
 
 /// Small models with answers known by hand, written into a temporary folder:
 ///

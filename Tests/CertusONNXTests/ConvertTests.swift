@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Certus
+@testable import CertusONNX
 import TestSupport
 
 final class ConvertTests: XCTestCase {

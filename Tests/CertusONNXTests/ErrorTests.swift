@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Certus
+@testable import CertusONNX
 import TestSupport
 
 /// Bad input gives one clear ModelError naming the file, the place and the problem.

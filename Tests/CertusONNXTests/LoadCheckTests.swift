@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Certus
+@testable import CertusONNX
 import TestSupport
 
 /// Checks at load: non-finite weights and constants are refused naming the tensor (and node);
