@@ -65,5 +65,6 @@ let package = Package(
         .testTarget(name: "CertusLipschitzTests", dependencies: ["Certus", "TestSupport"]),
         .testTarget(name: "CertusCheckTests", dependencies: ["Certus", "CertusONNX", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Certus", "CertusONNX", "TestSupport", "certus"]),
+        .testTarget(name: "CertusTests", dependencies: ["Certus", "TestSupport", "certus"]),
     ]
 )

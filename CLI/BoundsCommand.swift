@@ -15,16 +15,7 @@ struct Bounds: ParsableCommand {
 
     func run() throws {
         let report: PropertyBoundReport = try reportingErrors {
-            let graph = try ModelFile.load(model)
-            let property = try PropertyLoader.load(path: spec, numOutputs: graph.outputCount)
-            try property.validate(modelInputs: graph.inputCount, modelOutputs: graph.outputCount)
-            do {
-                return try BoundEngine(graph: graph).bound(property: property, settings: BoundSettings(method: method))
-            } catch let e as BoundError where OutputSoftmax.graphForBounds(graph, property: property).graph.outputs != graph.outputs {
-                // The rows are of the softmax outputs themselves, so the Softmax stays; `verify` can drop it.
-                throw BoundError(e.message + "; this property compares the outputs of the final Softmax pairwise, "
-                                 + "which `certus verify` decides on the logits (the Softmax keeps their order)")
-            }
+            try Certus.bounds(model: .file(model), spec: .file(spec), options: Certus.BoundsOptions(method: method))
         }
         if json { try printJSON(report); return }
         print("method: \(report.method)   time: \(String(format: "%.4f", report.timeS)) s")

@@ -98,21 +98,16 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let result: VerificationResult = try reportingErrors {
-            let problem = try VerificationProblem.load(model: model, spec: spec)
-            var settings = VerifierSettings()
-            settings.timeout = timeout
-            settings.seed = seed
-            settings.attackRestarts = restarts
-            settings.attackUntilDeadline = attackUntilTimeout
-        settings.reluSplit.branching = branching
-        settings.reluSplit.branchPoints = branchPoints
-            settings.reluSplit.branching = branching
-            settings.reluSplit.branchPoints = branchPoints
+            var options = Certus.VerifyOptions(method: method, timeout: timeout)
+            options.seed = seed
+            options.settings.attackRestarts = restarts
+            options.settings.attackUntilDeadline = attackUntilTimeout
+            options.settings.reluSplit.branching = branching
+            options.settings.reluSplit.branchPoints = branchPoints
             let line = ProgressLine.forStderr(enabled: !json)
             defer { line?.clear() }
-            return try Verifier.forMethod(method, graph: problem.graph, property: problem.property,
-                                          settings: settings, progress: line?.handler(prefix: ""))
-                .verify(graph: problem.graph, property: problem.property)
+            options.progress = line?.handler(prefix: "")
+            return try Certus.verify(model: .file(model), spec: .file(spec), options: options)
         }
         let text = result.resultText
         if let resultFile {
@@ -199,34 +194,38 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let (list, answers) = try reportingErrors {
-            (try InstanceList.load(path: instances), try expected.map { try ExpectedAnswers.load(path: $0) })
+            (try Certus.instances(instances), try expected.map { try Certus.expectedAnswers($0) })
         }
-        var settings = VerifierSettings()
-        settings.seed = seed
-        settings.attackRestarts = restarts
-        settings.attackUntilDeadline = attackUntilTimeout
-        let runner = BatchRunner(settings: settings, timeoutScale: timeoutScale)
-        runner.method = method
+        var options = Certus.BatchOptions()
+        options.settings.seed = seed
+        options.settings.attackRestarts = restarts
+        options.settings.attackUntilDeadline = attackUntilTimeout
+        options.settings.reluSplit.branching = branching
+        options.settings.reluSplit.branchPoints = branchPoints
+        options.timeoutScale = timeoutScale
+        options.method = method
         let interactive = isatty(2) == 1
         let progressLine = ProgressLine.forStderr(enabled: true)
         let stderr = FileHandle.standardError
         let width = String(list.count).count
-        func label(_ i: Int, _ inst: BatchInstance) -> String {
+        let count = list.count
+        @Sendable func label(_ i: Int, _ inst: BatchInstance) -> String {
             let idx = String(i); let pad = String(repeating: " ", count: max(0, width - idx.count))
-            return "[\(pad)\(idx)/\(list.count)] \(inst.onnx) \(inst.vnnlib)"
+            return "[\(pad)\(idx)/\(count)] \(inst.onnx) \(inst.vnnlib)"
         }
-        var records: [BatchRecord] = []
-        for (k, inst) in list.enumerated() {
-            if interactive { stderr.write(Data("\(label(k + 1, inst)) ...".utf8)) }
-            runner.progress = progressLine?.handler(prefix: "\(label(k + 1, inst)) ... ")
-            let r = runner.run(inst, expected: answers?.expected(for: inst))
-            records.append(r)
-            var line = "\(label(k + 1, inst)): \(r.status.rawValue) \(String(format: "%.2f", r.timeSeconds)) s"
-            if let e = r.expected { line += " (expected \(e.rawValue)\(r.verdict == .wrong ? ", WRONG" : ""))" }
-            if let err = r.error { line += " error: \(err)" }
-            stderr.write(Data(((interactive ? "\r\u{1B}[K" : "") + line + "\n").utf8))
+        let (records, summary) = Certus.run(list, expected: answers, options: options) { event in
+            switch event {
+            case .started(let k, let inst):
+                if interactive { stderr.write(Data("\(label(k + 1, inst)) ...".utf8)) }
+            case .search(let k, let p):
+                progressLine?.handler(prefix: "\(label(k + 1, list[k])) ... ")(p)
+            case .finished(let k, let r):
+                var line = "\(label(k + 1, list[k])): \(r.status.rawValue) \(String(format: "%.2f", r.timeSeconds)) s"
+                if let e = r.expected { line += " (expected \(e.rawValue)\(r.verdict == .wrong ? ", WRONG" : ""))" }
+                if let err = r.error { line += " error: \(err)" }
+                stderr.write(Data(((interactive ? "\r\u{1B}[K" : "") + line + "\n").utf8))
+            }
         }
-        let summary = BatchSummary(records: records)
         if let jsonOut {
             try reportingErrors {
                 let data = try JSONOutput.encode(records)

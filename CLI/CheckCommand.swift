@@ -37,15 +37,13 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let m: Manifest = try reportingErrors {
-            do { return try Manifest.load(path: manifest) } catch let e as ManifestError { throw CLIError(e.description) }
-        }
+        let m: Manifest = try reportingErrors { try Certus.manifest(manifest) }
         var options = CheckOptions()
         if let jobs { options.jobs = jobs }
         options.policies = CheckPolicies(unknown: unknown, timeout: timeoutPolicy)
         if entry == nil { options.tags = tags.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
         let runner: CheckRunner
-        do { runner = try CheckRunner(manifest: m, options: options) } catch let e as CheckOptionsError {
+        do { runner = try Certus.checkRunner(m, options: options) } catch let e as CertusError where e.kind == .settings {
             throw ValidationError(e.message)
         }
 
@@ -56,7 +54,7 @@ struct Check: ParsableCommand {
             let env = ProcessInfo.processInfo.environment
             if let name = m.entries[entry].name, env["CERTUS_CHECK_TEST_CRASH"] == name { fatalError("crash requested by CERTUS_CHECK_TEST_CRASH") }
             if let name = m.entries[entry].name, env["CERTUS_CHECK_TEST_HANG"] == name { while true { sleep(60) } }
-            try printJSON(runner.runEntry(at: entry))
+            try printJSON(BLAS.withSingleThread { runner.runEntry(at: entry) })
             return
         }
 
@@ -66,7 +64,7 @@ struct Check: ParsableCommand {
             let path = manifest, grace = killAfter
             execute = { index in ChildRun.run(runner: runner, manifest: path, index: index, killAfter: grace) }
         }
-        let report = runner.run(execute: execute, progress: line?.handler)
+        let report = BLAS.withSingleThread { runner.run(execute: execute, progress: line?.handler) }
         line?.clear()
 
         var writeError: String? = nil

@@ -37,7 +37,7 @@ struct LipschitzCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let (result, exactResult): (LipschitzResult, ExactLipschitzResult?) = try reportingErrors {
+        let report: LipschitzReport = try reportingErrors {
             guard timeout > 0, timeout.isFinite else { throw CLIError("--timeout must be a positive number of seconds, got \(timeout)") }
             guard samples >= 0 else { throw CLIError("--samples must be >= 0, got \(samples)") }
             if let max, !max.isFinite { throw CLIError("--max must be a finite number, got \(max)") }
@@ -47,57 +47,39 @@ struct LipschitzCommand: ParsableCommand {
             if exact && norm == .l2 {
                 throw CLIError("--exact needs --norm inf or 1: the exact mode is a MILP, and the L2 norm of the gradient is not linear")
             }
-            let graph = try ModelFile.load(model)
-            let boxes = try LipschitzRegion.load(path: region)
-            for b in boxes where b.count != graph.inputCount {
-                throw CLIError("\(region): the region has \(b.count) inputs, the model '\(model)' has \(graph.inputCount)")
-            }
+            let m = try Certus.Model.load(model)
+            let graph = try m.graph()
             if let output, output < 0 || output >= graph.outputCount {
                 throw CLIError("--output \(output) does not exist: the model has \(graph.outputCount) outputs (0..\(graph.outputCount - 1))")
             }
-            var s = LipschitzSettings()
-            s.norm = norm
-            s.outputs = output.map { [$0] }
-            s.method = method
-            s.samples = samples
-            s.seed = seed
-            s.deadline = Date(timeIntervalSinceNow: timeout)
-            s.targetRatio = targetRatio
-            s.branching = targetRatio == nil ? .none : branching
+            var options = Certus.LipschitzOptions(norm: norm, method: method, timeout: timeout)
+            options.outputs = output.map { [$0] }
+            options.settings.samples = samples
+            options.settings.seed = seed
+            options.targetRatio = targetRatio
+            options.settings.branching = branching
+            options.exact = exact
             let line = ProgressLine.forStderr(enabled: !json)
             if let line {
                 let h = line.handler(prefix: "")
-                s.progress = { p in
+                options.progress = { p in
                     var b = p.search
                     b.prover = "output \(p.output): certified <= \(String(format: "%.6g", p.upper)), goal \(String(format: "%.6g", p.goal)); \(b.prover)"
                     h(b)
                 }
             }
             defer { line?.clear() }
-            do {
-                // The exact MILP first (a model it cannot encode is refused at once), then the
-                // certified bound, each with the time limit.
-                var exactResult: ExactLipschitzResult? = nil
-                if exact {
-                    var es = ExactLipschitzSettings()
-                    es.deadline = Date(timeIntervalSinceNow: timeout)
-                    exactResult = try ExactLipschitz.solve(model: graph, boxes: boxes, outputs: s.outputs, norm: norm, settings: es)
-                    s.deadline = Date(timeIntervalSinceNow: timeout)
-                }
-                return (try Lipschitz.analyze(model: graph, boxes: boxes, settings: s), exactResult)
-            } catch let e as JacobianError {
-                throw CLIError("\(model): \(e.message)")
-            }
+            return try Certus.lipschitz(model: m, region: .file(region), options: options)
         }
         if json {
-            if let exactResult { try printJSON(WithExact(result: result, exact: exactResult)) } else { try printJSON(result) }
+            try printJSON(report)
         } else {
-            printTable(result)
-            if let exactResult { printExact(exactResult) }
+            printTable(report.result)
+            if let exactResult = report.exact { printExact(exactResult) }
         }
         if let max {
-            if result.upper <= max { throw ExitCode(0) }
-            if result.lower > max { throw ExitCode(1) }
+            if report.upper <= max { throw ExitCode(0) }
+            if report.lower > max { throw ExitCode(1) }
             throw ExitCode(2)
         }
     }
@@ -130,17 +112,5 @@ struct LipschitzCommand: ParsableCommand {
             let why = e.perOutput.compactMap(\.message).first ?? "not solved"
             print("exact: not solved (\(why)); largest gradient norm attained: \(e.attained.map(formatNumber) ?? "-"); time \(String(format: "%.3f", e.timeSeconds)) s")
         }
-    }
-}
-
-/// `--json` with `--exact`: the certified result's fields and an `exact` field beside them.
-struct WithExact: Encodable {
-    var result: LipschitzResult
-    var exact: ExactLipschitzResult
-    enum Key: String, CodingKey { case exact }
-    func encode(to encoder: Encoder) throws {
-        try result.encode(to: encoder)
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(exact, forKey: .exact)
     }
 }

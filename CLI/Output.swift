@@ -18,6 +18,8 @@ enum Failure {
     /// chosen method does not support; an internal error (exit 70) for everything else.
     static func classify(_ error: Error) -> (code: Int32, message: String) {
         switch error {
+        case let e as CertusError:
+            return e.kind == .internal || e.kind == .cancelled ? (Exit.internalError, e.message) : (Exit.badInput, "error: \(e.message)")
         case is ModelError, is SpecError, is InstanceListError, is SettingsError, is CLIError,
              is BoundError, is LPEncodingError:
             return (Exit.badInput, "error: \(error)")
@@ -49,12 +51,7 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
 /// JSON output of every command. Non-finite numbers, which JSON cannot hold, are written as the
 /// strings "inf", "-inf" and "nan" (documented in the README); keys are sorted.
 enum JSONOutput {
-    static func encoder(pretty: Bool = true) -> JSONEncoder {
-        let enc = JSONEncoder()
-        enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
-        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return enc
-    }
+    static func encoder(pretty: Bool = true) -> JSONEncoder { Certus.jsonEncoder(pretty: pretty) }
 
     static func encode<T: Encodable>(_ value: T, pretty: Bool = true) throws -> Data {
         try reportingErrors { try encoder(pretty: pretty).encode(value) }

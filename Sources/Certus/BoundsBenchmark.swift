@@ -30,7 +30,10 @@ public enum BoundsBenchmark {
     /// The machine's dgemm rate in GFLOP/s: the best of `runs` square n x n products through
     /// `BLAS.gemm` (one BLAS thread, as the bound engine runs it), 2 n^3 operations each.
     public static func measureGemmRate(n: Int = 512, runs: Int = 5) -> Double {
-        BLAS.setThreads(1)
+        BLAS.withSingleThread { gemmRate(n: n, runs: runs) }
+    }
+
+    static func gemmRate(n: Int, runs: Int) -> Double {
         let a = (0..<(n * n)).map { Double($0 % 7) - 3 }, b = (0..<(n * n)).map { Double($0 % 5) - 2 }
         var best = Double.infinity
         for _ in 0..<max(1, runs) {

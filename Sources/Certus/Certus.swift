@@ -7,3 +7,279 @@
 @_exported import CertusVerify
 @_exported import CertusLipschitz
 @_exported import CertusCheck
+import Foundation
+
+/// The front door of the Certus library: verify a property of a neural network, bound its
+/// outputs, certify its local Lipschitz constants, or run a `certus check` manifest, each in one
+/// call that the command line tool also uses.
+///
+/// ```swift
+/// import Certus
+///
+/// let result = try Certus.verify(model: .file("Models/mlp_tanh.onnx"),
+///                                spec: .robustness(.ball(center: [1.3166, -0.4369, 1.2701, -0.0683], epsilon: 0.0955),
+///                                                  label: 0))
+/// print(result.status)   // unsat: the argmax stays 0 everywhere in the ball
+/// ```
+///
+/// Every call:
+/// * loads what it is given (`Model`, `Spec`, `Region`) and throws `CertusError`, whose message
+///   names the file and the line, node or field, for anything it cannot use;
+/// * takes a time budget and a `CancellationToken` in its options (the `async` variants also stop
+///   when their task is cancelled) and a progress callback where the analysis is long-running;
+/// * returns a `Sendable` value that is `Codable` to exactly the JSON the command line prints with
+///   `--json` (`VerificationResult`, `PropertyBoundReport`, `LipschitzReport`, `CheckReport`);
+/// * runs OpenBLAS on one thread while it works (Certus parallelises above BLAS) and restores the
+///   process's BLAS thread count when it returns (`BLAS.withSingleThread`).
+///
+/// Non-finite numbers in the JSON forms are the strings `"inf"`, `"-inf"` and `"nan"`:
+/// `Certus.jsonEncoder()` and `Certus.jsonDecoder()` are set up for them.
+public enum Certus {
+    // MARK: verify
+
+    /// Decides whether `spec` holds on `model`: a falsification attack, then the provers that
+    /// `options.method` selects (CROWN and alpha-CROWN bound propagation, input splitting, branch
+    /// and bound with beta-CROWN / GenBaB, or an exact MILP).
+    ///
+    /// - Returns: `unsat` when the property is proven, `sat` with a counterexample that was
+    ///   re-checked on the model (in Double, and in float32 where the rules of `CounterexampleCheck`
+    ///   say so), `unknown` or `timeout` otherwise; with the time, the deciding stage and a log.
+    /// - Throws: `CertusError`: `.model`, `.spec` (the file and line named) or `.unsupported` for
+    ///   inputs it cannot use, `.settings`, `.cancelled` when `options.cancellation` was cancelled.
+    public static func verify(model: Model, spec: Spec, options: VerifyOptions = VerifyOptions()) throws -> VerificationResult {
+        try BLAS.withSingleThread {
+            try check(options.cancellation)
+            let graph = try model.graph()
+            let property = try spec.property(inputs: graph.inputCount, outputs: graph.outputCount)
+            let result: VerificationResult = try CertusError.wrapping(model: model.name) {
+                var verifier = try Verifier.forMethod(options.method, graph: graph, property: property,
+                                                      settings: options.settings, progress: options.progress)
+                verifier.cancellation = options.cancellation
+                return try verifier.verify(graph: graph, property: property)
+            }
+            try check(options.cancellation)
+            return result
+        }
+    }
+
+    /// `verify` on a thread of its own; cancelling the calling task stops it (then it throws
+    /// `CertusError` of kind `.cancelled`).
+    public static func verify(model: Model, spec: Spec, options: VerifyOptions = VerifyOptions()) async throws -> VerificationResult {
+        var o = options
+        let token = o.cancellation ?? CancellationToken()
+        o.cancellation = token
+        return try await detached(token) { [o] in try verify(model: model, spec: spec, options: o) }
+    }
+
+    // MARK: bounds
+
+    /// Certified lower and upper bounds of every row `c . y - d` of `spec`'s unsafe set over its
+    /// input box(es), by IBP, CROWN (Zhang et al., NeurIPS 2018) or alpha-CROWN (Xu et al.,
+    /// ICLR 2021). A clause is refuted when one of its rows has a positive lower bound; the
+    /// property is `verified` when every clause is.
+    ///
+    /// - Returns: the rows in the order `certus bounds` prints them, the property's lower bound,
+    ///   whether it is verified, and the time.
+    /// - Throws: `CertusError`: `.model`, `.spec`, `.unsupported` (an operator the bounds do not
+    ///   handle, the node named), `.cancelled`.
+    public static func bounds(model: Model, spec: Spec, options: BoundsOptions = BoundsOptions()) throws -> PropertyBoundReport {
+        try BLAS.withSingleThread {
+            try check(options.cancellation)
+            let graph = try model.graph()
+            let property = try spec.property(inputs: graph.inputCount, outputs: graph.outputCount)
+            var settings = options.settings
+            if let t = options.timeout { settings.deadline = Date(timeIntervalSinceNow: max(0, t)) }
+            let report: PropertyBoundReport = try CertusError.wrapping(model: model.name) {
+                do {
+                    return try BoundEngine(graph: graph).bound(property: property, settings: settings)
+                } catch let e as BoundError where OutputSoftmax.graphForBounds(graph, property: property).graph.outputs != graph.outputs {
+                    // The rows are of the softmax outputs themselves, so the Softmax stays; `verify` can drop it.
+                    throw BoundError(e.message + "; this property compares the outputs of the final Softmax pairwise, "
+                                     + "which `certus verify` decides on the logits (the Softmax keeps their order)")
+                }
+            }
+            try check(options.cancellation)
+            return report
+        }
+    }
+
+    /// `bounds` on a thread of its own; a cancelled task makes it throw `.cancelled` when the pass ends.
+    public static func bounds(model: Model, spec: Spec, options: BoundsOptions = BoundsOptions()) async throws -> PropertyBoundReport {
+        var o = options
+        let token = o.cancellation ?? CancellationToken()
+        o.cancellation = token
+        return try await detached(token) { [o] in try bounds(model: model, spec: spec, options: o) }
+    }
+
+    // MARK: lipschitz
+
+    /// Certified upper bounds on the local Lipschitz constants of `model`'s outputs over `region`
+    /// (for each output j, the largest dual norm of grad f_j over the region), by bound
+    /// propagation on the Clarke Jacobian graph (Shi et al., "Efficiently Computing Local
+    /// Lipschitz Constants of Neural Networks via Bound Propagation", NeurIPS 2022), beside the
+    /// largest gradient norm attained at a point of the region (a lower bound) and the naive
+    /// bound; with `options.exact`, the exact constant by a MILP as a cross-check.
+    ///
+    /// - Throws: `CertusError`: `.model`, `.spec` (the region), `.unsupported` (an operator
+    ///   without a gradient node, the node named; `exact` with the L2 norm), `.settings`, `.cancelled`.
+    public static func lipschitz(model: Model, region: Region, options: LipschitzOptions = LipschitzOptions()) throws -> LipschitzReport {
+        try BLAS.withSingleThread {
+            try check(options.cancellation)
+            guard options.timeout > 0, options.timeout.isFinite else {
+                throw CertusError(.settings, "the time budget must be a positive number of seconds, got \(options.timeout)")
+            }
+            if let r = options.targetRatio, !(r >= 1 && r.isFinite) {
+                throw CertusError(.settings, "the target ratio must be a finite number >= 1, got \(r)")
+            }
+            if options.targetRatio != nil && options.norm == .l2 {
+                throw CertusError(.settings, "a target ratio needs the L-inf or L1 input norm: branching bounds a linear quantity, and the gradient's L2 norm is not one")
+            }
+            if options.exact && options.norm == .l2 {
+                throw CertusError(.settings, "the exact constant needs the L-inf or L1 input norm: the exact mode is a MILP, and the L2 norm of the gradient is not linear")
+            }
+            guard options.method != .ibp else { throw CertusError(.settings, "the Lipschitz bound method must be crown or alpha-crown") }
+            let graph = try model.graph()
+            let boxes = try region.boxes()
+            for b in boxes where b.count != graph.inputCount {
+                throw CertusError(.spec, "\(region.source): the region has \(b.count) inputs, the model '\(model.name)' has \(graph.inputCount)", file: region.source)
+            }
+            if let outputs = options.outputs {
+                for j in outputs where j < 0 || j >= graph.outputCount {
+                    throw CertusError(.settings, "output \(j) does not exist: the model has \(graph.outputCount) outputs (0..\(graph.outputCount - 1))")
+                }
+            }
+            var s = options.settings
+            s.branching = s.targetRatio == nil ? .none : s.branching
+            return try CertusError.wrapping(model: model.name) {
+                // The exact MILP first (a model it cannot encode is refused at once), then the
+                // certified bound, each with the time budget.
+                var exact: ExactLipschitzResult? = nil
+                if options.exact {
+                    var es = ExactLipschitzSettings()
+                    es.deadline = Date(timeIntervalSinceNow: options.timeout)
+                    exact = try ExactLipschitz.solve(model: graph, boxes: boxes, outputs: s.outputs, norm: s.norm, settings: es)
+                    try check(options.cancellation)
+                }
+                s.deadline = Date(timeIntervalSinceNow: options.timeout)
+                let result = try Lipschitz.analyze(model: graph, boxes: boxes, settings: s)
+                try check(options.cancellation)
+                return LipschitzReport(result: result, exact: exact)
+            }
+        }
+    }
+
+    /// `lipschitz` on a thread of its own; a cancelled task makes it throw `.cancelled` at its next check.
+    public static func lipschitz(model: Model, region: Region, options: LipschitzOptions = LipschitzOptions()) async throws -> LipschitzReport {
+        var o = options
+        let token = o.cancellation ?? CancellationToken()
+        o.cancellation = token
+        return try await detached(token) { [o] in try lipschitz(model: model, region: region, options: o) }
+    }
+
+    // MARK: check
+
+    /// Reads and checks a `certus check` manifest (YAML or JSON; paths in it resolve against its
+    /// folder).
+    /// - Throws: `CertusError` of kind `.manifest` naming the file, line, column and field.
+    public static func manifest(_ path: String) throws -> Manifest {
+        try CertusError.wrapping { try Manifest.load(path: path) }
+    }
+
+    /// A runner for `manifest` (its entries, the policies, the tag selection), for callers that
+    /// run entries themselves (`CheckRunner.run(execute:progress:)`, `runEntry(at:)`).
+    /// - Throws: `CertusError` of kind `.settings` for `jobs < 1` or tags that no entry has.
+    public static func checkRunner(_ manifest: Manifest, options: CheckOptions = CheckOptions()) throws -> CheckRunner {
+        try CertusError.wrapping { try CheckRunner(manifest: manifest, options: options) }
+    }
+
+    /// Runs every selected entry of the manifest at `path` in this process, on `options.jobs`
+    /// worker threads, and returns the report (`exitCode`, `junitXML()`, `jsonData()`, `table()`).
+    /// An entry whose files cannot be used is that entry's `error`; the others still run. The
+    /// command line runs each entry in a child process instead, so that a crash is one entry's.
+    /// - Parameter progress: called when an entry starts and when it ends (never two at once).
+    /// - Throws: `CertusError` for a bad manifest (`.manifest`) or options (`.settings`).
+    public static func check(manifest path: String, options: CheckOptions = CheckOptions(),
+                             progress: (@Sendable (CheckProgress) -> Void)? = nil) throws -> CheckReport {
+        let runner = try checkRunner(try manifest(path), options: options)
+        return BLAS.withSingleThread { runner.run(progress: progress) }
+    }
+
+    // MARK: run (VNN-COMP instance lists)
+
+    /// Reads a VNN-COMP instance list (`onnx,vnnlib,timeout` rows; header optional; paths relative
+    /// to the CSV's folder).
+    /// - Throws: `CertusError` of kind `.spec` naming the file and line.
+    public static func instances(_ path: String) throws -> [BatchInstance] {
+        try CertusError.wrapping { try InstanceList.load(path: path) }
+    }
+
+    /// Reads expected answers (`onnx,vnnlib,expected` rows, expected `sat`, `unsat` or `unknown`).
+    /// - Throws: `CertusError` of kind `.spec` naming the file and line.
+    public static func expectedAnswers(_ path: String) throws -> ExpectedAnswers {
+        try CertusError.wrapping { try ExpectedAnswers.load(path: path) }
+    }
+
+    /// Verifies every instance in order (each model loaded once), with each row's time limit x
+    /// `options.timeoutScale`. An instance whose files cannot be used gets a record with its
+    /// `error`; nothing is thrown.
+    /// - Parameter events: called when an instance starts, with its search progress, and when it
+    ///   finishes.
+    /// - Returns: one record per instance and their summary (counts, correct/wrong, times).
+    public static func run(_ instances: [BatchInstance], expected: ExpectedAnswers? = nil, options: BatchOptions = BatchOptions(),
+                           events: (@Sendable (BatchEvent) -> Void)? = nil) -> (records: [BatchRecord], summary: BatchSummary) {
+        BLAS.withSingleThread {
+            let runner = BatchRunner(settings: options.settings, timeoutScale: options.timeoutScale)
+            runner.method = options.method
+            var records: [BatchRecord] = []
+            for (k, inst) in instances.enumerated() {
+                events?(.started(index: k, instance: inst))
+                if let events {
+                    runner.progress = { @Sendable p in events(.search(index: k, progress: p)) }
+                }
+                let r = runner.run(inst, expected: expected?.expected(for: inst))
+                records.append(r)
+                events?(.finished(index: k, record: r))
+            }
+            return (records, BatchSummary(records: records))
+        }
+    }
+
+    // MARK: JSON
+
+    /// The encoder of the command line's JSON: sorted keys, optionally pretty, non-finite numbers
+    /// as the strings "inf", "-inf" and "nan".
+    public static func jsonEncoder(pretty: Bool = true) -> JSONEncoder {
+        let enc = JSONEncoder()
+        enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return enc
+    }
+
+    /// A decoder for that JSON (reads "inf", "-inf" and "nan" back as numbers).
+    public static func jsonDecoder() -> JSONDecoder {
+        let dec = JSONDecoder()
+        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return dec
+    }
+
+    // MARK: helpers
+
+    static func check(_ token: CancellationToken?) throws {
+        if token?.isCancelled == true { throw CertusError.cancelled }
+    }
+
+    /// Runs `body` on a thread with a 16 MiB stack (as Certus's own workers), cancelling `token`
+    /// when the calling task is cancelled.
+    static func detached<T: Sendable>(_ token: CancellationToken, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        if Task.isCancelled { throw CertusError.cancelled }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+                let t = Thread { c.resume(with: Result { try body() }) }
+                t.stackSize = 16 << 20
+                t.start()
+            }
+        } onCancel: {
+            token.cancel()
+        }
+    }
+}

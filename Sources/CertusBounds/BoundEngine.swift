@@ -95,12 +95,10 @@ public final class BoundEngine {
     }
 
     /// Certus parallelises above BLAS (alpha-CROWN row groups, branch-and-bound workers), so
-    /// BLAS is pinned to one thread once, when the first engine is made: OpenBLAS's own
-    /// threads only spin against Certus's on small products.
-    private static let pinBLAS: Void = { BLAS.setThreads(1) }()
-
+    /// every public bounding entry point (`bound`, `rootBounds`, `boundDomain`, `boundDomains`,
+    /// `bound(property:)`) runs with BLAS on one thread and restores the process's BLAS thread
+    /// count when it returns (`BLAS.withSingleThread`); making an engine changes nothing.
     public init(graph: Graph) {
-        _ = Self.pinBLAS
         let g = GeluFusion.fuse(graph)
         self.graph = g
         var producer: [Int: Int] = [:]

@@ -128,12 +128,14 @@ extension BoundEngine {
 
     /// Bounds of `c · y - d` for every atom of `rows`, over `box`, where y is the first output.
     public func bound(box inputBox: InputBox, atoms: [LinearAtom], settings: BoundSettings = BoundSettings()) throws -> [RowBound] {
-        try boundDomain(box: inputBox, atoms: atoms, splits: [], settings: settings).rows
+        BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }
+        return try boundDomain(box: inputBox, atoms: atoms, splits: [], settings: settings).rows
     }
 
     /// The bounds of every intermediate value over `box` (alpha-CROWN's when `settings` asks
     /// for it), for reuse by the domains of a branch and bound inside that box.
     public func rootBounds(box inputBox: InputBox, settings: BoundSettings) throws -> IntermediateBounds {
+        BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }
         let box = ValueBounds(lower: inputBox.lower, upper: inputBox.upper)
         var relax: [Int: Relaxation] = [:]
         return IntermediateBounds(values: try intermediateBounds(box: box, settings: settings, relaxations: &relax))
@@ -146,6 +148,7 @@ extension BoundEngine {
     /// `root`: `rootBounds` of a box containing this one (intersected in; see `intermediateBounds`).
     public func boundDomain(box inputBox: InputBox, atoms: [LinearAtom], splits: [NeuronSplit],
                             settings: BoundSettings = BoundSettings(), root: IntermediateBounds? = nil) throws -> DomainBounds {
+        BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }
         guard inputBox.count == graph.inputCount else {
             throw BoundError("the box has \(inputBox.count) inputs, the model \(graph.inputCount)")
         }
@@ -251,6 +254,7 @@ extension BoundEngine {
     /// Results are in the order of `domains`; `InfeasibleDomain` marks an empty domain.
     public func boundDomains(box inputBox: InputBox, domains: [(atoms: [LinearAtom], splits: [NeuronSplit])],
                              settings: BoundSettings, root: IntermediateBounds?) -> [Result<DomainBounds, Error>] {
+        BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }
         let count = domains.count
         var crownSettings = settings
         crownSettings.method = .crown

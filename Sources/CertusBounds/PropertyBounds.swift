@@ -1,4 +1,5 @@
 import Foundation
+import CertusTensor
 import CertusGraph
 import CertusSpec
 
@@ -33,6 +34,7 @@ public struct PropertyBoundReport: Sendable, Codable {
 extension BoundEngine {
     /// Bounds every row of `property` with `settings`, case by case.
     public func bound(property: Property, settings: BoundSettings = BoundSettings()) throws -> PropertyBoundReport {
+        BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }
         let start = Date()
         var rows: [PropertyBoundReport.Row] = []
         var propertyLower = Double.infinity

@@ -242,10 +242,55 @@ public enum BLAS {
         }
     }
 
-    /// Sets the number of BLAS threads (OpenBLAS). Certus parallelises at a coarser level,
-    /// so callers that run several workers pin BLAS to one thread each.
+    /// Sets the number of BLAS threads (OpenBLAS) for the whole process. Certus itself never
+    /// calls this outside `withSingleThread` (which restores the count afterwards).
     public static func setThreads(_ n: Int) {
         _ = kernelSelection
         openblas_set_num_threads(Int32(max(1, n)))
+    }
+
+    /// OpenBLAS's current thread count (`openblas_get_num_threads`), a process-wide setting.
+    public static var threads: Int {
+        _ = kernelSelection
+        return Int(openblas_get_num_threads())
+    }
+
+    /// Open single-thread scopes (all threads together) and the count to restore after the last.
+    private static let scopes = Mutex<(depth: Int, saved: Int32)>((0, 1))
+
+    /// Runs `body` with OpenBLAS on one thread and then restores the thread count the process
+    /// had. Certus parallelises above BLAS (alpha-CROWN row groups, branch-and-bound workers),
+    /// where OpenBLAS's own threads would only spin against Certus's on its many small products,
+    /// so every entry point of the bound engine, `Verifier.verify` and the `Certus` front door
+    /// run inside this scope. Scopes nest and may be open on several threads at once: the first
+    /// to open saves the process's count and sets 1, the last to close restores it. OpenBLAS's
+    /// thread count is one setting for the whole process, so BLAS calls the host program makes
+    /// on other threads while a scope is open also run on one thread.
+    public static func withSingleThread<T>(_ body: () throws -> T) rethrows -> T {
+        beginSingleThread()
+        defer { endSingleThread() }
+        return try body()
+    }
+
+    /// Opens a single-thread scope (see `withSingleThread`); every call must be paired with one
+    /// `endSingleThread()` on any thread (use `defer`).
+    public static func beginSingleThread() {
+        _ = kernelSelection
+        scopes.withLock { s in
+            if s.depth == 0 {
+                s.saved = openblas_get_num_threads()
+                if s.saved != 1 { openblas_set_num_threads(1) }
+            }
+            s.depth += 1
+        }
+    }
+
+    /// Closes a scope opened by `beginSingleThread()`; the last one restores the saved count.
+    public static func endSingleThread() {
+        scopes.withLock { s in
+            precondition(s.depth > 0, "BLAS.endSingleThread() without beginSingleThread()")
+            s.depth -= 1
+            if s.depth == 0, s.saved != 1, s.saved >= 1 { openblas_set_num_threads(s.saved) }
+        }
     }
 }

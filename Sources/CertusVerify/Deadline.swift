@@ -1,7 +1,25 @@
-/// A point in time after which work must stop, on the monotonic clock.
+import Synchronization
+
+/// A request to stop, shared between the caller and running work: `cancel()` makes every
+/// `Deadline` made with it count as passed, so the pipeline stops at its next check (between
+/// stages, every attack restart, every branch-and-bound batch). Thread-safe.
+public final class CancellationToken: Sendable {
+    private let flag = Atomic<Bool>(false)
+    /// A token not cancelled yet.
+    public init() {}
+    /// Asks the work to stop (idempotent).
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    /// Whether `cancel()` was called.
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// A point in time after which work must stop, on the monotonic clock, or earlier when its
+/// `CancellationToken` is cancelled.
 public struct Deadline: Sendable {
     /// The instant at which the deadline passes.
     public let instant: ContinuousClock.Instant
+    /// A token that, once cancelled, makes the deadline count as passed.
+    public var cancellation: CancellationToken? = nil
 
     /// The longest limit honoured (ten years); longer or infinite limits are clamped to it.
     public static let maximumSeconds: Double = 10 * 365.25 * 86_400
@@ -19,11 +37,18 @@ public struct Deadline: Sendable {
     /// A deadline that, in practice, never passes.
     public static var distant: Deadline { Deadline(secondsFromNow: maximumSeconds) }
 
-    /// Whether the deadline has passed.
-    public var hasPassed: Bool { ContinuousClock.now >= instant }
+    /// A deadline `seconds` from now that also passes when `cancellation` is cancelled.
+    public init(secondsFromNow seconds: Double, cancellation: CancellationToken?) {
+        self.init(secondsFromNow: seconds)
+        self.cancellation = cancellation
+    }
 
-    /// Seconds left (0 once passed).
+    /// Whether the deadline has passed (or its token was cancelled).
+    public var hasPassed: Bool { ContinuousClock.now >= instant || cancellation?.isCancelled == true }
+
+    /// Seconds left (0 once passed or cancelled).
     public var remainingSeconds: Double {
+        if cancellation?.isCancelled == true { return 0 }
         let d = ContinuousClock.now.duration(to: instant)
         let s = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
         return max(0, s)
@@ -31,7 +56,8 @@ public struct Deadline: Sendable {
 
     /// The earlier of this deadline and one `seconds` from now.
     public func capped(secondsFromNow seconds: Double) -> Deadline {
-        let other = Deadline(secondsFromNow: seconds)
+        var other = Deadline(secondsFromNow: seconds)
+        other.cancellation = cancellation
         return other.instant < instant ? other : self
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import CertusTensor
 import CertusGraph
 import CertusSpec
 import CertusBounds
@@ -57,6 +58,9 @@ public struct Verifier: Sendable {
     public var settings: VerifierSettings
     /// Provers run in order after the attack.
     public var provers: [any PropertyProver]
+    /// Cancelling this token stops the pipeline at its next check, as if the time limit had
+    /// passed (the result is then `timeout`); nil: only the time limit stops it.
+    public var cancellation: CancellationToken? = nil
 
     public init(settings: VerifierSettings = VerifierSettings(), provers: [any PropertyProver] = []) {
         self.settings = settings
@@ -75,10 +79,11 @@ public struct Verifier: Sendable {
     ///   `SettingsError` for unusable settings. Every other failure (model evaluation error,
     ///   prover error, NaN) gives `unknown` with the reason in `details`.
     public func verify(graph: Graph, property: Property) throws -> VerificationResult {
+        BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }   // see BLAS.withSingleThread
         try settings.validate()
         try property.validate(modelInputs: graph.inputCount, modelOutputs: graph.outputCount)
         let start = ContinuousClock.now
-        let deadline = Deadline(secondsFromNow: settings.timeout)
+        let deadline = Deadline(secondsFromNow: settings.timeout, cancellation: cancellation)
         var log: [String] = []
         var attackReport: AttackReport? = nil
         func finish(_ status: VerificationStatus, _ method: String, _ cx: Counterexample? = nil) -> VerificationResult {

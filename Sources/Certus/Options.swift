@@ -1,0 +1,137 @@
+import Foundation
+import CertusBounds
+import CertusVerify
+import CertusLipschitz
+
+extension Certus {
+    /// Options of `Certus.verify`: the procedure, the time budget, cancellation and progress.
+    public struct VerifyOptions: Sendable {
+        /// The procedure after the falsification attack (default `auto`: CROWN, then input
+        /// splitting for low-dimensional inputs, else alpha-CROWN and branch and bound).
+        public var method: VerificationMethod
+        /// Every knob of the pipeline (attack, margins, branch and bound), each documented with its
+        /// default in `VerifierSettings`; `timeout` and `seed` below are two of them.
+        public var settings = VerifierSettings()
+        /// Cancelling this token stops the verification at its next check; `verify` then throws
+        /// `CertusError` of kind `.cancelled`. The async `verify` cancels it with its task.
+        public var cancellation: CancellationToken? = nil
+        /// Called from worker threads with branch-and-bound progress (a few calls a second at
+        /// most); nil for silence.
+        public var progress: ProgressHandler? = nil
+
+        /// The time budget in seconds (default 60). When it runs out the answer is `timeout`.
+        public var timeout: Double {
+            get { settings.timeout }
+            set { settings.timeout = newValue }
+        }
+        /// Seed of the attack's random generator (default 0: the same inputs give the same answer).
+        public var seed: UInt64 {
+            get { settings.seed }
+            set { settings.seed = newValue }
+        }
+
+        /// Options with a method and a time budget in seconds.
+        public init(method: VerificationMethod = .auto, timeout: Double = 60) {
+            self.method = method
+            settings.timeout = timeout
+        }
+    }
+
+    /// Options of `Certus.bounds`.
+    public struct BoundsOptions: Sendable {
+        /// Every knob of bound propagation (`BoundSettings`); `method` is one of them.
+        public var settings: BoundSettings
+        /// Time budget in seconds for alpha-CROWN's optimisation (the bounds reached by then are
+        /// reported; they are sound at every step); nil: no limit. IBP and CROWN are single passes.
+        public var timeout: Double? = nil
+        /// Checked before the pass starts and when it ends (a cancelled call throws `CertusError`
+        /// of kind `.cancelled`); within alpha-CROWN's optimisation, `timeout` bounds the time.
+        public var cancellation: CancellationToken? = nil
+
+        /// IBP, CROWN (default) or alpha-CROWN.
+        public var method: BoundMethod {
+            get { settings.method }
+            set { settings.method = newValue }
+        }
+
+        /// Options for one method.
+        public init(method: BoundMethod = .crown, timeout: Double? = nil) {
+            settings = BoundSettings(method: method)
+            self.timeout = timeout
+        }
+    }
+
+    /// Options of `Certus.lipschitz`.
+    public struct LipschitzOptions: Sendable {
+        /// Every knob of the analysis (`LipschitzSettings`: norm, outputs, method, samples, seed,
+        /// target ratio and branching, progress); the properties below are shortcuts to them.
+        public var settings = LipschitzSettings()
+        /// The time budget in seconds (default 60): the certified bound reached by then is
+        /// reported, with `complete == false`.
+        public var timeout: Double = 60
+        /// Also compute the exact constant with a GLPK MILP over activation patterns (LipMIP,
+        /// Jordan and Dimakis, NeurIPS 2020), for piecewise-linear networks and the L-inf or L1
+        /// input norm: a cross-check, not a certified bound (default false). It gets its own
+        /// `timeout`.
+        public var exact = false
+        /// Checked before the analysis, between its steps and when it ends (a cancelled call
+        /// throws `CertusError` of kind `.cancelled`); within a bound pass, `timeout` bounds the time.
+        public var cancellation: CancellationToken? = nil
+
+        /// The input norm (default L-inf; the constant is the dual norm of the gradient).
+        public var norm: LipschitzNorm {
+            get { settings.norm }
+            set { settings.norm = newValue }
+        }
+        /// Bound method on the Jacobian graph: `.crown` or `.alphaCrown` (default).
+        public var method: BoundMethod {
+            get { settings.method }
+            set { settings.method = newValue }
+        }
+        /// The outputs to analyse (default all).
+        public var outputs: [Int]? {
+            get { settings.outputs }
+            set { settings.outputs = newValue }
+        }
+        /// Branch and bound until certified <= ratio x attained (or the time budget); nil: none.
+        public var targetRatio: Double? {
+            get { settings.targetRatio }
+            set { settings.targetRatio = newValue }
+        }
+        /// Called from worker threads with branch-and-bound progress (with `targetRatio`).
+        public var progress: (@Sendable (LipschitzProgress) -> Void)? {
+            get { settings.progress }
+            set { settings.progress = newValue }
+        }
+
+        /// Options with a norm, a method and a time budget in seconds.
+        public init(norm: LipschitzNorm = .inf, method: BoundMethod = .alphaCrown, timeout: Double = 60) {
+            settings.norm = norm
+            settings.method = method
+            self.timeout = timeout
+        }
+    }
+
+    /// Options of `Certus.run` (a VNN-COMP instance list).
+    public struct BatchOptions: Sendable {
+        /// The procedure per instance (default `auto`).
+        public var method: VerificationMethod = .auto
+        /// Knobs for every instance; `timeout` is replaced by the row's time limit x `timeoutScale`.
+        public var settings = VerifierSettings()
+        /// Factor applied to every row's time limit (default 1).
+        public var timeoutScale: Double = 1
+        /// Default options.
+        public init() {}
+    }
+
+    /// What `Certus.run` reports while it works, in order, from the calling thread except
+    /// `search` (from worker threads).
+    public enum BatchEvent: Sendable {
+        /// Instance `index` (0-based) starts.
+        case started(index: Int, instance: BatchInstance)
+        /// Branch-and-bound progress of the running instance.
+        case search(index: Int, progress: BranchAndBoundProgress)
+        /// Instance `index` finished with `record`.
+        case finished(index: Int, record: BatchRecord)
+    }
+}
