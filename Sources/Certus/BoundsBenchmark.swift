@@ -9,16 +9,25 @@ import CertusTensor
 /// prop_1..4 and mnist-net_256x{2,4,6} (specs in shared/reference/vnncomp), median of several
 /// runs (model load excluded, as for the reference), beside the reference's times and bounds.
 public enum BoundsBenchmark {
+    /// One benchmark case: a name, the model and spec files, and the reference's result file.
     public struct Case: Sendable {
+        /// Name in the table; model, spec and reference result paths.
         public var name: String, model: String, spec: String, reference: String
     }
 
+    /// The measurement of one case and method.
     public struct Result: Sendable {
+        /// The case's name.
         public var name: String
+        /// The bound method.
         public var method: BoundMethod
+        /// Median wall-clock seconds of one pass.
         public var medianTime: Double
+        /// Certus's lower bound of the property.
         public var propertyLower: Double
+        /// The reference's time in seconds, when it has one.
         public var referenceTime: Double?
+        /// The reference's lower bound, when it has one.
         public var referenceLower: Double?
         /// Floating-point operations of the pass's matrix products (2 m n k each, `BLAS.gemmFlops`).
         public var gemmFlops: Int = 0
@@ -46,6 +55,7 @@ public enum BoundsBenchmark {
         return 2 * Double(n) * Double(n) * Double(n) / max(best, 1e-12) / 1e9
     }
 
+    /// The standard cases, from the shared data folder `shared`.
     public static func standardCases(shared: String) -> [Case] {
         var cases = (1...4).map {
             Case(name: "ACAS Xu 1_1 prop_\($0)", model: "\(shared)/benchmarks/acasxu/ACASXU_run2a_1_1_batch_2000.onnx",
@@ -68,6 +78,8 @@ public enum BoundsBenchmark {
 
     static let referenceKey: [BoundMethod: String] = [.ibp: "IBP", .crown: "CROWN", .alphaCrown: "alpha-CROWN"]
 
+    /// Times every method on every case (median of `runs`), calling `progress` after each.
+    /// - Throws: `ModelError` or `SpecError` for a case whose files cannot be used.
     public static func run(_ cases: [Case], methods: [BoundMethod], runs: Int,
                            progress: (String) -> Void = { _ in }) throws -> [Result] {
         var out: [Result] = []

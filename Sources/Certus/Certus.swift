@@ -187,6 +187,9 @@ public enum Certus {
 
     /// A runner for `manifest` (its entries, the policies, the tag selection), for callers that
     /// run entries themselves (`CheckRunner.run(execute:progress:)`, `runEntry(at:)`).
+    /// - Parameters:
+    ///   - manifest: the manifest, from `manifest(_:)` or built in code.
+    ///   - options: jobs, policies, the tag selection and the default time limit.
     /// - Throws: `CertusError` of kind `.settings` for `jobs < 1` or tags that no entry has.
     public static func checkRunner(_ manifest: Manifest, options: CheckOptions = CheckOptions()) throws -> CheckRunner {
         try CertusError.wrapping { try CheckRunner(manifest: manifest, options: options) }
@@ -196,7 +199,10 @@ public enum Certus {
     /// worker threads, and returns the report (`exitCode`, `junitXML()`, `jsonData()`, `table()`).
     /// An entry whose files cannot be used is that entry's `error`; the others still run. The
     /// command line runs each entry in a child process instead, so that a crash is one entry's.
-    /// - Parameter progress: called when an entry starts and when it ends (never two at once).
+    /// - Parameters:
+    ///   - path: the manifest file.
+    ///   - options: jobs, policies for undecided entries, the tag selection, the default time limit.
+    ///   - progress: called when an entry starts and when it ends (never two at once).
     /// - Throws: `CertusError` for a bad manifest (`.manifest`) or options (`.settings`).
     public static func check(manifest path: String, options: CheckOptions = CheckOptions(),
                              progress: (@Sendable (CheckProgress) -> Void)? = nil) throws -> CheckReport {
@@ -222,8 +228,11 @@ public enum Certus {
     /// Verifies every instance in order (each model loaded once), with each row's time limit x
     /// `options.timeoutScale`. An instance whose files cannot be used gets a record with its
     /// `error`; nothing is thrown.
-    /// - Parameter events: called when an instance starts, with its search progress, and when it
-    ///   finishes.
+    /// - Parameters:
+    ///   - instances: the instances, from `instances(_:)` or built in code.
+    ///   - expected: expected answers; each record then says whether its answer is correct.
+    ///   - options: the method, the knobs and the time scale.
+    ///   - events: called when an instance starts, with its search progress, and when it finishes.
     /// - Returns: one record per instance and their summary (counts, correct/wrong, times).
     public static func run(_ instances: [BatchInstance], expected: ExpectedAnswers? = nil, options: BatchOptions = BatchOptions(),
                            events: (@Sendable (BatchEvent) -> Void)? = nil) -> (records: [BatchRecord], summary: BatchSummary) {

@@ -4,17 +4,28 @@ import CertusONNX
 
 /// What `certus inspect` shows about a model, computed by the library.
 public struct ModelSummary: Codable, Sendable {
+    /// A graph input or output: its name and shape (the batch dimension as 1).
     public struct TensorSummary: Codable, Sendable {
+        /// The tensor's name in the model.
         public var name: String
+        /// Its shape.
         public var shape: [Int]
     }
+    /// The model file as given.
     public var file: String
+    /// The ONNX IR version.
     public var irVersion: Int
+    /// The default-domain opset version.
     public var opset: Int
+    /// The producer name written in the model (may be empty).
     public var producer: String
+    /// The analysed input (the first graph input that is not an initializer).
     public var inputs: [TensorSummary]
+    /// The graph outputs.
     public var outputs: [TensorSummary]
+    /// Operator type -> number of nodes, as written in the file.
     public var opCounts: [String: Int]
+    /// Number of parameters (elements of all initializers).
     public var parameters: Int
     /// Computing nodes left after constant folding.
     public var nodes: Int
@@ -23,6 +34,7 @@ public struct ModelSummary: Codable, Sendable {
         case file, irVersion = "ir_version", opset, producer, inputs, outputs, opCounts = "op_counts", parameters, nodes
     }
 
+    /// The summary of a loaded graph (`file` is only reported).
     public init(graph: Graph, file: String) {
         self.file = file
         irVersion = graph.metadata.irVersion

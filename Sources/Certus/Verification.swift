@@ -5,7 +5,9 @@ import CertusVerify
 
 /// A model and a property that fits it, loaded from files, ready for `Verifier`.
 public struct VerificationProblem: Sendable {
+    /// The model.
     public var graph: Graph
+    /// The property (its unsafe set), fitted to the model.
     public var property: Property
 
     /// Pairs a model and a property (not checked; `Verifier.verify` validates).
