@@ -92,11 +92,10 @@ extension Lipschitz {
             let property = Property(numInputs: n, numOutputs: jac.graph.outputCount,
                                     cases: [PropertyCase(box: box, clauses: clauses(q: q, m: m, n: n, goal: goal, quantity: jac.quantity))],
                                     source: "lipschitz output \(per[q].output) >= \(goal)")
-            var last: BranchAndBoundProgress? = nil
-            let lock = NSLock()
+            let last = LastProgress()
             let upperNow = per[q].upper, output = per[q].output
             let handler: ProgressHandler = { p in
-                lock.lock(); last = p; lock.unlock()
+                last.set(p)
                 progress?(LipschitzProgress(output: output, upper: Swift.min(upperNow, goal - Swift.min(0, p.globalLowerBound)),
                                             goal: goal, search: p))
             }
@@ -106,7 +105,8 @@ extension Lipschitz {
             var globalLower: Double
             if useInputs {
                 outcome = try InputSplitProver(settings: vs, progress: handler).prove(graph: jac.graph, property: property, deadline: budget)
-                lock.lock(); globalLower = last?.globalLowerBound ?? -.infinity; domains += last?.bounded ?? 0; lock.unlock()
+                let final = last.get()
+                globalLower = final?.globalLowerBound ?? -.infinity; domains += final?.bounded ?? 0
             } else {
                 let (o, stats) = try BranchAndBoundProver(settings: vs, progress: handler).run(graph: jac.graph, property: property, deadline: budget)
                 outcome = o
@@ -168,4 +168,12 @@ extension Lipschitz {
             return out
         }
     }
+}
+
+/// The last progress snapshot of a run (written from worker threads).
+final class LastProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: BranchAndBoundProgress? = nil
+    func set(_ p: BranchAndBoundProgress) { lock.lock(); value = p; lock.unlock() }
+    func get() -> BranchAndBoundProgress? { lock.lock(); defer { lock.unlock() }; return value }
 }
