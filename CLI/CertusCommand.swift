@@ -8,7 +8,7 @@ struct CertusCommand: ParsableCommand {
         commandName: "certus",
         abstract: "Certus: a neural-network verifier.",
         discussion: "Exit codes: 0 success / property holds (unsat), 1 property violated (sat), 2 unknown or timeout, 3 bad input (file, model, spec), 64 bad usage, 70 internal error. JSON output writes non-finite numbers as the strings \"inf\", \"-inf\", \"nan\".",
-        subcommands: [Inspect.self, Eval.self, Convert.self, Verify.self, Run.self, Bounds.self, LipschitzCommand.self, Check.self, Benchmark.self, Battery.self]
+        subcommands: [Inspect.self, Supports.self, Eval.self, Convert.self, Verify.self, Run.self, Bounds.self, LipschitzCommand.self, Check.self, Benchmark.self, Battery.self]
     )
 }
 
@@ -28,6 +28,26 @@ struct Inspect: ParsableCommand {
         for o in summary.outputs { print("output:     '\(o.name)' \(formatShape(o.shape))") }
         print("parameters: \(summary.parameters)")
         print("operators:  " + summary.opCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+    }
+}
+
+struct Supports: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the supported ONNX operators with the opsets each is implemented for.",
+        discussion: "One line per operator: op type and opset range (default ONNX domain). A model with other operators is refused at load, every unsupported one named.")
+    @Flag(help: "Print JSON: [{op_type, min_opset, max_opset}].") var json = false
+
+    struct Entry: Codable { var op_type: String; var min_opset: Int; var max_opset: Int }
+
+    func run() throws {
+        let entries = OperatorRegistry.supportedOperators.map {
+            Entry(op_type: $0.opType, min_opset: $0.opsets.lowerBound, max_opset: $0.opsets.upperBound)
+        }
+        if json { try printJSON(entries); return }
+        let w = entries.map(\.op_type.count).max() ?? 0
+        for e in entries {
+            print(e.op_type + String(repeating: " ", count: w - e.op_type.count) + "  opset \(e.min_opset)-\(e.max_opset)")
+        }
     }
 }
 

@@ -11,6 +11,10 @@ public protocol Operator: Sendable {
     /// The ONNX `op_type` this operator implements.
     static var opType: String { get }
 
+    /// The ONNX opsets this implementation reads, for `certus supports` (a default of 1 to
+    /// `OperatorRegistry.newestOpset` is given).
+    static var opsets: ClosedRange<Int> { get }
+
     /// Builds the operator from a node. Throws a `ModelError` naming the node when an attribute
     /// is unsupported or inconsistent.
     static func make(_ node: NodeContext) throws -> Self

@@ -9,10 +9,24 @@ public enum OperatorRegistry {
         Identity.self, Constant.self, Softmax.self,
     ]
 
+    /// The newest ONNX opset whose operator definitions the loader reads (attributes that moved
+    /// to inputs, changed defaults). Models of a newer opset still load; an operator whose newer
+    /// definition Certus does not know is refused by its own `make`.
+    public static let newestOpset = 22
+
     static let byName: [String: any Operator.Type] = Dictionary(uniqueKeysWithValues: all.map { ($0.opType, $0) })
 
     /// The supported op types, sorted, for error messages and `certus inspect`.
     public static var supportedOpTypes: [String] { all.map { $0.opType }.sorted() }
+
+    /// Whether `opType` (of the default ONNX domain) has an operator here.
+    public static func isSupported(_ opType: String) -> Bool { byName[opType] != nil }
+
+    /// Every supported operator with the opsets it is implemented for, sorted by op type
+    /// (`certus supports`; the VNN-LIB 2.0 solver interface asks solvers for this list).
+    public static var supportedOperators: [(opType: String, opsets: ClosedRange<Int>)] {
+        all.map { ($0.opType, $0.opsets) }.sorted { $0.opType < $1.opType }
+    }
 
     /// Builds the operator for `node`, or throws naming the unsupported op and listing the supported ones.
     public static func make(_ node: NodeContext) throws -> any Operator {
@@ -22,4 +36,36 @@ public enum OperatorRegistry {
         }
         return try type.make(node)
     }
+
+    /// One error naming every unsupported operator of a model at once, so that a user sees the
+    /// whole list instead of fixing one operator to meet the next.
+    ///
+    /// `nodes` are (node name, op type) pairs in file order; op types are listed in order of first
+    /// appearance, each with its node count and up to `shownNames` node names, e.g.
+    /// `unsupported operators: 'Slice' (3 nodes: '/Slice', '/Slice_1', '/Slice_2'), 'Dropout' (1 node: 'dropout')`.
+    /// With a single unsupported node the error's location is that node. Returns nil for no nodes.
+    public static func unsupportedError(_ nodes: [(name: String, opType: String)], shownNames: Int = 5) -> ModelError? {
+        guard !nodes.isEmpty else { return nil }
+        var order: [String] = []
+        var names: [String: [String]] = [:]
+        for n in nodes {
+            if names[n.opType] == nil { order.append(n.opType) }
+            names[n.opType, default: []].append(n.name)
+        }
+        let parts = order.map { op -> String in
+            let list = names[op]!
+            var shown = list.prefix(shownNames).map { "'\($0)'" }
+            if list.count > shownNames { shown.append("...") }
+            return "'\(op)' (\(list.count) node\(list.count == 1 ? "" : "s"): \(shown.joined(separator: ", ")))"
+        }
+        let location = nodes.count == 1 ? "node '\(nodes[0].name)' (\(nodes[0].opType))" : nil
+        return ModelError(.unsupportedOperator, location: location,
+                          "unsupported operator\(order.count == 1 ? "" : "s"): \(parts.joined(separator: ", ")); supported operators: \(supportedOpTypes.joined(separator: ", "))")
+    }
+}
+
+extension Operator {
+    /// The ONNX opsets this implementation reads (default: 1 to `OperatorRegistry.newestOpset`).
+    /// An operator introduced later, or whose older definitions differ, overrides it.
+    public static var opsets: ClosedRange<Int> { 1...OperatorRegistry.newestOpset }
 }

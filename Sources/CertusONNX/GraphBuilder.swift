@@ -52,12 +52,21 @@ enum GraphBuilder {
         let inputShape = try shape(of: inputInfo)
         let inputID = addValue(inputInfo.name, inputShape)
 
+        // Every unsupported operator at once (with node names and counts), before building any.
+        var unsupported: [(name: String, opType: String)] = []
+        for (index, n) in g.node.enumerated() {
+            let defaultDomain = n.domain.isEmpty || n.domain == "ai.onnx"
+            guard !defaultDomain || !OperatorRegistry.isSupported(n.opType) else { continue }
+            unsupported.append((displayName(n, index: index), defaultDomain ? n.opType : "\(n.domain).\(n.opType)"))
+        }
+        if let e = OperatorRegistry.unsupportedError(unsupported) { throw e }
+
         // Topological order (ONNX asks producers to come first, but do not rely on it).
         let ordered = try topologicalOrder(g.node, available: Set(ids.keys))
         var nodes: [Node] = []
 
         for (index, n) in ordered {
-            let display = n.name.isEmpty ? "#\(index) \(n.output.first.map { "-> '\($0)'" } ?? "")" : n.name
+            let display = displayName(n, index: index)
             let location = "node '\(display)' (\(n.opType))"
             guard n.domain.isEmpty || n.domain == "ai.onnx" else {
                 throw ModelError(.unsupportedOperator, location: location,
@@ -146,6 +155,11 @@ enum GraphBuilder {
 }
 
 extension GraphBuilder {
+    /// The name errors use for a node: its name, or its index and first output when unnamed.
+    static func displayName(_ n: Onnx_NodeProto, index: Int) -> String {
+        n.name.isEmpty ? "#\(index) \(n.output.first.map { "-> '\($0)'" } ?? "")" : n.name
+    }
+
     /// Shape of a graph input or output from its value info. A symbolic dimension is taken as 1
     /// (the batch dimension of a single input).
     static func shape(of info: Onnx_ValueInfoProto, batchAsOne: Bool = true) throws -> [Int] {

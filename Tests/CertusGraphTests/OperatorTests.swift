@@ -243,6 +243,7 @@ final class OperatorTests: XCTestCase {
             let d = "\(e)"
             XCTAssertTrue(d.contains("'LSTM'") && d.contains("node 't'") && d.contains("Softmax"), d)
         }
-        XCTAssertEqual(OperatorRegistry.supportedOpTypes.count, 30)
+        XCTAssertEqual(OperatorRegistry.supportedOpTypes.count, OperatorRegistry.all.count)
+        XCTAssertEqual(Set(OperatorRegistry.supportedOpTypes).count, OperatorRegistry.all.count, "op types are unique")
     }
 }

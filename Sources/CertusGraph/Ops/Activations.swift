@@ -172,6 +172,8 @@ public struct Tanh: ElementwiseRelaxation, AttributeFree {
 
 public struct Gelu: ElementwiseRelaxation {
     public static let opType = "Gelu"
+    /// ONNX defines Gelu from opset 20 (older exports spell it out; see `GeluFusion`).
+    public static var opsets: ClosedRange<Int> { 20...OperatorRegistry.newestOpset }
     /// ONNX `approximate`: "none" (exact, x * Phi(x)) or "tanh".
     public let tanhApproximation: Bool
     public init(tanhApproximation: Bool = false) { self.tanhApproximation = tanhApproximation }
