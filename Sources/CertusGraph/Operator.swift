@@ -62,15 +62,24 @@ public struct NodeContext: Sendable {
     public let attributes: [String: AttributeValue]
     public let inputShapes: [[Int]]
     public let constantInputs: [Tensor?]
+    /// How many outputs the node declares (ONNX `Split` without split sizes divides into this many).
+    public let outputCount: Int
 
     public init(name: String, opType: String, opset: Int, attributes: [String: AttributeValue],
                 inputShapes: [[Int]], constantInputs: [Tensor?]) {
+        self.init(name: name, opType: opType, opset: opset, attributes: attributes,
+                  inputShapes: inputShapes, constantInputs: constantInputs, outputCount: 1)
+    }
+
+    public init(name: String, opType: String, opset: Int, attributes: [String: AttributeValue],
+                inputShapes: [[Int]], constantInputs: [Tensor?], outputCount: Int) {
         self.name = name
         self.opType = opType
         self.opset = opset
         self.attributes = attributes
         self.inputShapes = inputShapes
         self.constantInputs = constantInputs
+        self.outputCount = outputCount
     }
 
     /// Where errors about this node point.

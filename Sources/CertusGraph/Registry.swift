@@ -7,6 +7,7 @@ public enum OperatorRegistry {
         Conv.self, BatchNormalization.self, AveragePool.self,
         Flatten.self, Reshape.self, Transpose.self, Squeeze.self, Unsqueeze.self, Concat.self, Shape.self, Gather.self,
         Identity.self, Constant.self, Softmax.self,
+        Dropout.self, Slice.self, Expand.self, Tile.self, Pad.self, Split.self, ReduceSum.self, ReduceMean.self,
     ]
 
     /// The newest ONNX opset whose operator definitions the loader reads (attributes that moved

@@ -92,41 +92,56 @@ enum GraphBuilder {
                                             uniquingKeysWith: { a, _ in a })
             let ctx = NodeContext(name: display, opType: n.opType, opset: meta.opset, attributes: attributes,
                                   inputShapes: inputIDs.map { values[$0].shape },
-                                  constantInputs: inputIDs.map { constants[$0] })
-            let op: any Operator
-            let outShape: [Int]
+                                  constantInputs: inputIDs.map { constants[$0] }, outputCount: n.output.count)
+            let first: any Operator
             do {
-                op = try OperatorRegistry.make(ctx)
-                outShape = try op.outputShape(ctx.inputShapes)
+                first = try OperatorRegistry.make(ctx)
             } catch let e as ModelError {
                 throw ModelError(e.kind, location: e.location ?? location, e.message)
             }
-            if n.opType == Constant.opType, let c = op as? Constant { meta.parameterCount += c.value.count }
-            // Extra outputs (e.g. BatchNormalization's training statistics) must be unused.
-            for extra in n.output.dropFirst() where !extra.isEmpty {
-                if g.node.contains(where: { $0.input.contains(extra) }) || g.output.contains(where: { $0.name == extra }) {
-                    throw ModelError(.unsupportedFeature, location: location, "only the first output of a node may be used; '\(extra)' is used")
+            if n.opType == Constant.opType, let c = first as? Constant { meta.parameterCount += c.value.count }
+            // One graph node per output: operators with several outputs (Split) give one operator
+            // per used output; for any other operator the extra outputs (BatchNormalization's
+            // training statistics, Dropout's mask) must be unused.
+            var parts: [(name: String, output: String, op: any Operator)] = [(display, outName, first)]
+            if let multi = first as? any MultipleOutputs {
+                for (k, extra) in n.output.enumerated().dropFirst() where !extra.isEmpty && k < multi.outputCount {
+                    parts.append(("\(display):\(k)", extra, multi.output(k)))
+                }
+            } else {
+                for extra in n.output.dropFirst() where !extra.isEmpty {
+                    if g.node.contains(where: { $0.input.contains(extra) }) || g.output.contains(where: { $0.name == extra }) {
+                        throw ModelError(.unsupportedFeature, location: location, "only the first output of a node may be used; '\(extra)' is used")
+                    }
                 }
             }
-            guard ids[outName] == nil else {
-                throw ModelError(.invalidModel, location: location, "output '\(outName)' is produced twice")
-            }
-            let outID = addValue(outName, outShape)
-            let shapeFunction = op as? any ShapeFunction
-            if shapeFunction != nil || inputIDs.allSatisfy({ constants[$0] != nil }) {
-                // Constant folding: Constant nodes, shape arithmetic on constants, and operators
-                // that read only their inputs' (static) shapes, such as Shape of a computed value.
+            for (partName, partOutput, op) in parts {
+                let outShape: [Int]
                 do {
-                    let v = try shapeFunction?.value(inputShapes: ctx.inputShapes) ?? op.evaluate(inputIDs.map { constants[$0]! })
-                    guard v.shape == outShape else {
-                        throw ModelError(.shape, location: location, "computed shape \(v.shape) differs from inferred \(outShape)")
-                    }
-                    constants[outID] = v
+                    outShape = try op.outputShape(ctx.inputShapes)
                 } catch let e as ModelError {
                     throw ModelError(e.kind, location: e.location ?? location, e.message)
                 }
-            } else {
-                nodes.append(Node(name: display, opType: n.opType, op: op, inputs: inputIDs, output: outID))
+                guard ids[partOutput] == nil else {
+                    throw ModelError(.invalidModel, location: location, "output '\(partOutput)' is produced twice")
+                }
+                let outID = addValue(partOutput, outShape)
+                let shapeFunction = op as? any ShapeFunction
+                if shapeFunction != nil || inputIDs.allSatisfy({ constants[$0] != nil }) {
+                    // Constant folding: Constant nodes, shape arithmetic on constants, and operators
+                    // that read only their inputs' (static) shapes, such as Shape of a computed value.
+                    do {
+                        let v = try shapeFunction?.value(inputShapes: ctx.inputShapes) ?? op.evaluate(inputIDs.map { constants[$0]! })
+                        guard v.shape == outShape else {
+                            throw ModelError(.shape, location: location, "computed shape \(v.shape) differs from inferred \(outShape)")
+                        }
+                        constants[outID] = v
+                    } catch let e as ModelError {
+                        throw ModelError(e.kind, location: e.location ?? location, e.message)
+                    }
+                } else {
+                    nodes.append(Node(name: partName, opType: n.opType, op: op, inputs: inputIDs, output: outID))
+                }
             }
         }
 

@@ -1,0 +1,127 @@
+import XCTest
+import Foundation
+import Certus
+import TestSupport
+@testable import CertusONNX
+
+/// The affine and shape-only operators of issue 14 (Dropout, Slice, ReduceSum, ReduceMean,
+/// Expand, Tile, Pad, Split) against onnxruntime, and their bounds against sampling.
+/// scripts/make_ops_fixtures.py writes Tests/Fixtures/ops: tiny models x -> Mul -> Tanh -> OP
+/// over several opsets, with onnxruntime's outputs on 9 inputs each.
+final class OpsFixtureTests: XCTestCase {
+    struct EvalRef: Decodable {
+        struct Case: Decodable { var input: [Double]; var output: [Double] }
+        var cases: [Case]
+    }
+
+    let fixtures = TestData.repoPath("Tests/Fixtures/ops")
+
+    var names: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: fixtures)) ?? [])
+            .filter { $0.hasSuffix(".onnx") }.map { String($0.dropLast(5)) }.sorted()
+    }
+
+    func reference(_ name: String) throws -> EvalRef {
+        try JSONDecoder().decode(EvalRef.self, from: Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/\(name).eval_ref.json")))
+    }
+
+    /// Every operator of this part has fixtures, and every fixture keeps its operator as a node.
+    func testEveryOperatorHasFixtures() throws {
+        XCTAssertGreaterThanOrEqual(names.count, 19, "\(names)")
+        var seen = Set<String>()
+        for name in names { seen.formUnion(try ModelFile.load("\(fixtures)/\(name).onnx").nodes.map(\.opType)) }
+        for op in ["Dropout", "Slice", "ReduceSum", "ReduceMean", "Expand", "Tile", "Pad", "Split"] {
+            XCTAssertTrue(seen.contains(op), "\(op) is not exercised by any fixture: \(seen.sorted())")
+        }
+    }
+
+    /// Evaluation equals onnxruntime to 1e-6 (relative above 1): with float32 storage between
+    /// operators as onnxruntime has, and in Double to float32's precision.
+    func testEvaluationMatchesOnnxruntime() throws {
+        for name in names {
+            let graph = try ModelFile.load("\(fixtures)/\(name).onnx")
+            let ref = try reference(name)
+            XCTAssertEqual(ref.cases.count, 9, name)
+            var distinct = Set<Double>()
+            for c in ref.cases {
+                let y32 = try graph.evaluateFirstFloat32(c.input)
+                let y = try graph.evaluateFirst(c.input)
+                XCTAssertEqual(y32.count, c.output.count, name)
+                for (k, (a, b)) in zip(y32, c.output).enumerated() {
+                    XCTAssertLessThanOrEqual(abs(a - b), 1e-6 * max(1, abs(b)), "\(name)[\(k)]: certus \(a) vs onnxruntime \(b)")
+                    XCTAssertLessThanOrEqual(abs(y[k] - b), 1e-5 * max(1, abs(b)), "\(name)[\(k)] (Double): certus \(y[k]) vs onnxruntime \(b)")
+                    distinct.insert(b)
+                }
+            }
+            XCTAssertGreaterThanOrEqual(distinct.count, ref.cases.count, "\(name): the references must exercise the model")
+        }
+    }
+
+    /// IBP and CROWN bounds of every output over a small box around each fixture's first inputs
+    /// contain the outputs at 300 sampled points (corners of the box included), and are finite.
+    func testBoundsContainSampledOutputs() throws {
+        var rng = SplitMix64(seed: 14)
+        for name in names {
+            let graph = try ModelFile.load("\(fixtures)/\(name).onnx")
+            let engine = BoundEngine(graph: graph)
+            for (caseIndex, eps) in [(0, 0.05), (1, 0.5)] {
+                let center = try reference(name).cases[caseIndex].input
+                let box = InputBox(lower: center.map { $0 - eps }, upper: center.map { $0 + eps })
+                let m = graph.outputCount
+                let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
+                for method in [BoundMethod.ibp, .crown] {
+                    let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))
+                    XCTAssertEqual(rows.count, m, name)
+                    for r in rows { XCTAssertTrue(r.lower.isFinite && r.upper.isFinite && r.lower <= r.upper, "\(name) \(method): \(r)") }
+                    for s in 0..<300 {
+                        let x = center.indices.map { j -> Double in
+                            s < 2 ? (s == 0 ? box.lower[j] : box.upper[j]) : Double.random(in: box.lower[j]...box.upper[j], using: &rng)
+                        }
+                        let y = try graph.evaluateFirst(x)
+                        for (i, r) in rows.enumerated() {
+                            let slack = 1e-9 * max(1, abs(y[i]))
+                            XCTAssertTrue(r.lower - slack <= y[i] && y[i] <= r.upper + slack,
+                                          "\(name) \(method) eps \(eps): output \(i) = \(y[i]) outside [\(r.lower), \(r.upper)]")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The refusals of this part name the node and the reason.
+    func testRefusalsNameNodeAndReason() throws {
+        func ctx(_ op: String, _ shapes: [[Int]], _ consts: [Tensor?], opset: Int = 13, attrs: [String: AttributeValue] = [:], outputs: Int = 1) -> NodeContext {
+            NodeContext(name: "n", opType: op, opset: opset, attributes: attrs, inputShapes: shapes, constantInputs: consts, outputCount: outputs)
+        }
+        func refused(_ c: NodeContext, _ piece: String, line: UInt = #line) {
+            XCTAssertThrowsError(try OperatorRegistry.make(c), line: line) { e in
+                XCTAssertTrue("\(e)".contains("node 'n'") && "\(e)".contains(piece), "\(e)", line: line)
+            }
+        }
+        let v = Tensor(shape: [1], data: [1])
+        refused(ctx("Slice", [[1, 4], [1], [1]], [nil, nil, v]), "starts (input 1) must be a constant")
+        refused(ctx("Slice", [[1, 4], [1], [1], [1], [1]], [nil, v, v, v, Tensor(shape: [1], data: [0])]), "step 0")
+        refused(ctx("Pad", [[1, 4], [4]], [nil, Tensor(shape: [4], data: [0, 1, 0, 1])], attrs: ["mode": .string("reflect")]), "mode 'reflect'")
+        refused(ctx("Dropout", [[1, 4], [], []], [nil, Tensor(scalar: 0.5), Tensor(scalar: 1)]), "training_mode")
+        refused(ctx("Dropout", [[1, 4], [], []], [nil, Tensor(scalar: 0.5), nil]), "training_mode")
+        refused(ctx("Split", [[1, 5]], [nil], attrs: ["axis": .int(1)], outputs: 2), "equal parts")
+        refused(ctx("Split", [[1, 5], [2]], [nil, Tensor(shape: [2], data: [2, 2])], attrs: ["axis": .int(1)], outputs: 2), "do not add up")
+        refused(ctx("Expand", [[1, 3], [2]], [nil, Tensor(shape: [2], data: [2, 2])]), "cannot be broadcast")
+        refused(ctx("Tile", [[1, 3], [1]], [nil, Tensor(shape: [1], data: [2])]), "one non-negative count per axis")
+        refused(ctx("ReduceSum", [[1, 3], [1]], [nil, Tensor(shape: [1], data: [2])]), "out of range")
+        refused(ctx("ReduceMean", [[1, 3], [1]], [nil, nil], opset: 18), "axes (input 1) must be a constant")
+    }
+
+    /// A used Dropout mask is refused with the output's name (the IR gives a node one output).
+    func testUsedDropoutMaskIsRefused() throws {
+        var m = try ModelFile.readProto("\(fixtures)/dropout_opset13.onnx")
+        m.graph.output[0].name = "mask"   // the fixture declares the mask but leaves it unused
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mask-\(UUID().uuidString).onnx").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try ModelFile.encode(m, encoding: .binary).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try ModelFile.load(path)) { e in
+            XCTAssertTrue("\(e)".contains("node 'dropout' (Dropout)") && "\(e)".contains("'mask' is used"), "\(e)")
+        }
+    }
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Builds the operator fixtures of Tests/Fixtures/ops and their onnxruntime outputs (issue 14).
+
+Every model is float32 with one input x and one output y: h = Tanh(x * 1.7), then the operator
+under test on h (a Tanh in front, so that the bound tests have a nonlinearity before the
+operator), then y. Operators and opsets covered:
+  Dropout (opset 7 with a ratio attribute; opset 13 with ratio and training_mode=false inputs and
+  a declared, unused mask output), Slice (opset 9 attributes; opset 10 INT64_MAX end and step 2;
+  opset 13 negative starts, axes and steps with INT64_MIN/over-range ends), ReduceSum (opset 11
+  axes attribute, keepdims 0; opset 13 axes input; opset 13 without axes: every axis), ReduceMean
+  (opset 13 attribute, keepdims 1; opset 18 axes input, negative axis, keepdims 0), Expand
+  (two-way broadcasting), Tile, Pad (opset 10 attributes with a value; opset 13 inputs with
+  negative (cropping) pads and a constant value; opset 18 axes), Split (opset 11 attribute;
+  opset 13 split input, three outputs concatenated in another order; opset 13 equal parts;
+  opset 18 num_outputs with a smaller last part).
+For each model NAME.onnx, NAME.eval_ref.json holds {"model", "onnxruntime", "cases": [{"input",
+"output"}]}: 9 inputs (row-major, float32 values written as the float64 they widen to; scales
+1, 0.1 and 10) and onnxruntime's output, flattened.
+
+Requires: pip install onnx onnxruntime numpy. Run from the repository root:
+  python3 scripts/make_ops_fixtures.py
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = os.path.join("Tests", "Fixtures", "ops")
+rng = np.random.default_rng(20261201)
+INT64_MAX = np.iinfo(np.int64).max
+INT64_MIN = np.iinfo(np.int64).min
+
+
+def ints(name, value):
+    return numpy_helper.from_array(np.array(value, dtype=np.int64), name)
+
+
+def floats(name, value):
+    return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
+
+
+def model(name, opset, in_shape, op_nodes, inits, out="y", extra_outputs=()):
+    """x -> Mul(1.7) -> Tanh -> h -> op_nodes -> out."""
+    nodes = [helper.make_node("Mul", ["x", "c"], ["xc"], name="scale"),
+             helper.make_node("Tanh", ["xc"], ["h"], name="tanh")] + op_nodes
+    g = helper.make_graph(nodes, name,
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+                          [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)],
+                          [floats("c", 1.7)] + inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="certus-fixture")
+    m.ir_version = 8 if opset < 21 else 10
+    # The output's shape from ONNX shape inference (the checker wants one declared).
+    inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
+    shape = [vi for vi in inferred.graph.value_info if vi.name == out] or list(inferred.graph.output)
+    dims = [d.dim_value for d in shape[0].type.tensor_type.shape.dim]
+    m.graph.output[0].CopyFrom(helper.make_tensor_value_info(out, TensorProto.FLOAT, dims))
+    return m
+
+
+def fixtures():
+    n = helper.make_node
+    yield model("dropout_opset7", 7, [1, 3, 4], [n("Dropout", ["h"], ["y"], name="dropout", ratio=0.4)], [])
+    yield model("dropout_opset13", 13, [1, 3, 4],
+                [n("Dropout", ["h", "ratio", "train"], ["y", "mask"], name="dropout")],
+                [floats("ratio", 0.3), numpy_helper.from_array(np.array(False), "train")])
+    yield model("slice_opset9", 9, [1, 4, 5],
+                [n("Slice", ["h"], ["y"], name="/Slice", starts=[1, 0], ends=[3, 1000], axes=[1, 2])], [])
+    yield model("slice_opset10_step", 10, [1, 3, 7],
+                [n("Slice", ["h", "s", "e", "a", "st"], ["y"], name="/Slice")],
+                [ints("s", [1]), ints("e", [INT64_MAX]), ints("a", [2]), ints("st", [2])])
+    yield model("slice_opset13_negative", 13, [1, 4, 6],
+                [n("Slice", ["h", "s", "e", "a", "st"], ["y"], name="/Slice")],
+                [ints("s", [-1, 5]), ints("e", [INT64_MIN, -10 + 10]), ints("a", [-1, 1]), ints("st", [-2, -1])])
+    yield model("reducesum_opset11", 11, [1, 3, 4],
+                [n("ReduceSum", ["h"], ["y"], name="rsum", axes=[1], keepdims=0)], [])
+    yield model("reducesum_opset13", 13, [1, 3, 4],
+                [n("ReduceSum", ["h", "ax"], ["y"], name="rsum")], [ints("ax", [-1])])
+    yield model("reducesum_opset13_all", 13, [1, 3, 4],
+                [n("ReduceSum", ["h"], ["y"], name="rsum", keepdims=0)], [])
+    yield model("reducemean_opset13", 13, [1, 3, 4],
+                [n("ReduceMean", ["h"], ["y"], name="rmean", axes=[1, 2], keepdims=1)], [])
+    yield model("reducemean_opset18", 18, [2, 3, 4],
+                [n("ReduceMean", ["h", "ax"], ["y"], name="rmean", keepdims=0)], [ints("ax", [0, -1])])
+    yield model("expand_opset13", 13, [1, 3, 1],
+                [n("Expand", ["h", "shape"], ["y"], name="expand")], [ints("shape", [2, 1, 3, 4])])
+    yield model("tile_opset13", 13, [1, 2, 3],
+                [n("Tile", ["h", "rep"], ["y"], name="tile")], [ints("rep", [2, 1, 2])])
+    yield model("pad_opset10", 10, [1, 2, 3],
+                [n("Pad", ["h"], ["y"], name="pad", pads=[0, 1, 2, 0, 0, 1], value=0.25)], [])
+    yield model("pad_opset13_crop", 13, [1, 3, 4],
+                [n("Pad", ["h", "pads", "v"], ["y"], name="pad", mode="constant")],
+                [ints("pads", [0, 1, -1, 0, 2, 1]), floats("v", 0.5)])
+    yield model("pad_opset18_axes", 18, [1, 3, 4],
+                [n("Pad", ["h", "pads", "v", "axes"], ["y"], name="pad")],
+                [ints("pads", [1, 2]), floats("v", -0.75), ints("axes", [-1])])
+    yield model("split_opset11", 11, [1, 5, 2],
+                [n("Split", ["h"], ["p0", "p1"], name="split", axis=1, split=[2, 3]),
+                 n("Concat", ["p1", "p0"], ["y"], name="cat", axis=1)], [])
+    yield model("split_opset13", 13, [1, 6, 2],
+                [n("Split", ["h", "sizes"], ["p0", "p1", "p2"], name="split", axis=1),
+                 n("Concat", ["p2", "p0", "p1"], ["y"], name="cat", axis=1)], [ints("sizes", [1, 3, 2])])
+    yield model("split_opset13_equal", 13, [1, 2, 6],
+                [n("Split", ["h"], ["p0", "p1"], name="split", axis=-1),
+                 n("Sub", ["p0", "p1"], ["y"], name="diff")], [])
+    yield model("split_opset18_num_outputs", 18, [1, 7],
+                [n("Split", ["h"], ["p0", "p1", "p2", "p3"], name="split", axis=1, num_outputs=4),
+                 n("Concat", ["p3", "p1", "p0", "p2"], ["y"], name="cat", axis=1)], [])
+
+
+def references(m):
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    cases = []
+    for k in range(9):
+        scale = [1.0, 0.1, 10.0][k % 3]
+        x = (rng.uniform(-1, 1, size=inp.shape) * scale).astype(np.float32)
+        y = sess.run(None, {inp.name: x})[0]
+        cases.append({"input": [float(v) for v in x.ravel()], "output": [float(v) for v in np.asarray(y).ravel()]})
+    return {"model": m.graph.name + ".onnx", "onnxruntime": ort.__version__, "cases": cases}
+
+
+def main():
+    if not os.path.isfile("Package.swift"):
+        sys.exit("run from the repository root")
+    os.makedirs(OUT, exist_ok=True)
+    for m in fixtures():
+        onnx.checker.check_model(m, full_check=True)
+        name = m.graph.name
+        onnx.save(m, os.path.join(OUT, name + ".onnx"))
+        with open(os.path.join(OUT, name + ".eval_ref.json"), "w") as f:
+            json.dump(references(m), f)
+    print("wrote", sorted(os.listdir(OUT)))
+
+
+if __name__ == "__main__":
+    main()
