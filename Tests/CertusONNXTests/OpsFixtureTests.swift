@@ -89,6 +89,27 @@ final class OpsFixtureTests: XCTestCase {
         }
     }
 
+    /// `backward` (the J^T the bound engine's affine path uses) agrees with central finite
+    /// differences of the evaluation, for a random output weighting at each fixture's first input.
+    func testGradientMatchesFiniteDifferences() throws {
+        var rng = SplitMix64(seed: 1414)
+        for name in names {
+            let graph = try ModelFile.load("\(fixtures)/\(name).onnx")
+            let x = try reference(name).cases[0].input
+            let w = (0..<graph.outputCount).map { _ in Double.random(in: -1...1, using: &rng) }
+            let (_, dx) = try graph.gradient(at: x, outputWeights: w)
+            let h = 1e-6
+            for j in x.indices {
+                var xp = x, xm = x
+                xp[j] += h; xm[j] -= h
+                let fp = zip(w, try graph.evaluateFirst(xp)).map { $0 * $1 }.reduce(0, +)
+                let fm = zip(w, try graph.evaluateFirst(xm)).map { $0 * $1 }.reduce(0, +)
+                let fd = (fp - fm) / (2 * h)
+                XCTAssertEqual(dx[j], fd, accuracy: 1e-6 * max(1, abs(fd)), "\(name): d/dx[\(j)]")
+            }
+        }
+    }
+
     /// The refusals of this part name the node and the reason.
     func testRefusalsNameNodeAndReason() throws {
         func ctx(_ op: String, _ shapes: [[Int]], _ consts: [Tensor?], opset: Int = 13, attrs: [String: AttributeValue] = [:], outputs: Int = 1) -> NodeContext {
