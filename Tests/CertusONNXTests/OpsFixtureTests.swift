@@ -132,6 +132,8 @@ final class OpsFixtureTests: XCTestCase {
         refused(ctx("Tile", [[1, 3], [1]], [nil, Tensor(shape: [1], data: [2])]), "one non-negative count per axis")
         refused(ctx("ReduceSum", [[1, 3], [1]], [nil, Tensor(shape: [1], data: [2])]), "out of range")
         refused(ctx("ReduceMean", [[1, 3], [1]], [nil, nil], opset: 18), "axes (input 1) must be a constant")
+        refused(ctx("ReduceMean", [[1, 3], [1]], [nil, Tensor(shape: [1], data: [1])], opset: 13), "only from opset 18")
+        refused(ctx("ReduceSum", [[1, 3], [1]], [nil, Tensor(shape: [1], data: [1])], opset: 11), "only from opset 13")
     }
 
     /// A used Dropout mask is refused with the output's name (the IR gives a node one output).

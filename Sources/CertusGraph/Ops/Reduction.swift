@@ -22,6 +22,9 @@ extension LinearReduction {
         guard let shape = node.inputShapes.first else { throw node.error("\(opType) needs a data input") }
         let raw: [Int]
         if node.opset < inputOpset {
+            guard node.inputShapes.count == 1 else {
+                throw node.error("\(opType) takes axes as an input only from opset \(inputOpset); this model has opset \(node.opset)")
+            }
             raw = try node.ints("axes") ?? []
         } else {
             raw = node.inputShapes.count > 1 ? try node.constantInts(1, what: "axes") : []

@@ -1,8 +1,8 @@
 import CertusTensor
 
 /// ONNX `Split`: cuts `data` along `axis` into consecutive parts, one per output. The part
-/// sizes come from the attribute `split` (before opset 13) or the constant input `split` (from
-/// opset 13); without them the axis is divided equally among the outputs (from opset 18 into
+/// sizes come from the attribute `split` (opsets 2 to 12) or the constant input `split` (opset 1
+/// and from opset 13); without them the axis is divided equally among the outputs (from opset 18 into
 /// `num_outputs` parts of ceil(d / n), the last one smaller). The graph IR has one output per
 /// node, so the loader makes one `Split` node per used output (`part`), each an `IndexMapping`
 /// (affine, exact IBP).
@@ -29,7 +29,7 @@ public struct Split: Operator, IndexMapping, MultipleOutputs {
         var sizes: [Int]
         if node.opset < 13, let s = try node.ints("split") {
             sizes = s
-        } else if node.opset >= 13, node.inputShapes.count > 1 {
+        } else if node.inputShapes.count > 1 {   // an input from opset 13 (and in opset 1)
             sizes = try node.constantInts(1, what: "split")
         } else if node.opset >= 18, node.attributes["num_outputs"] != nil {
             let k = try node.int("num_outputs")
