@@ -169,8 +169,10 @@ public struct CheckRunner: Sendable {
     func timeLimit(of e: ManifestEntry) -> Double { e.timeout ?? manifest.defaults?.timeout ?? options.defaultTimeout }
 
     /// Runs entry `index` in this process. Never throws: a problem with the entry's files or
-    /// an error from the library becomes status `error` with the message.
+    /// an error from the library becomes status `error` with the message. OpenBLAS runs on one
+    /// thread meanwhile, and the process's thread count is restored afterwards.
     public func runEntry(at index: Int) -> CheckEntryResult {
+        BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }   // restored afterwards (BLAS.withSingleThread)
         let start = ContinuousClock.now
         var r = blankResult(at: index)
         let e = manifest.entries[index]
