@@ -12,7 +12,8 @@ operator), then y. Operators and opsets covered:
   (two-way broadcasting), Tile, Pad (opset 10 attributes with a value; opset 13 inputs with
   negative (cropping) pads and a constant value; opset 18 axes), Split (opset 11 attribute;
   opset 13 split input, three outputs concatenated in another order; opset 13 equal parts;
-  opset 18 num_outputs with a smaller last part).
+  opset 18 num_outputs with a smaller last part), GlobalAveragePool, ConstantOfShape (of a Shape,
+  folded at load).
 For each model NAME.onnx, NAME.eval_ref.json holds {"model", "onnxruntime", "cases": [{"input",
 "output"}]}: 9 inputs (row-major, float32 values written as the float64 they widen to; scales
 1, 0.1 and 10) and onnxruntime's output, flattened.
@@ -43,7 +44,7 @@ def floats(name, value):
     return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
 
 
-def model(name, opset, in_shape, op_nodes, inits, out="y", extra_outputs=()):
+def model(name, opset, in_shape, op_nodes, inits, out="y", out_shape=None):
     """x -> Mul(1.7) -> Tanh -> h -> op_nodes -> out."""
     nodes = [helper.make_node("Mul", ["x", "c"], ["xc"], name="scale"),
              helper.make_node("Tanh", ["xc"], ["h"], name="tanh")] + op_nodes
@@ -56,7 +57,8 @@ def model(name, opset, in_shape, op_nodes, inits, out="y", extra_outputs=()):
     # The output's shape from ONNX shape inference (the checker wants one declared).
     inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
     shape = [vi for vi in inferred.graph.value_info if vi.name == out] or list(inferred.graph.output)
-    dims = [d.dim_value for d in shape[0].type.tensor_type.shape.dim]
+    dims = out_shape or [d.dim_value for d in shape[0].type.tensor_type.shape.dim]
+    assert all(d > 0 for d in dims), f"{name}: output shape {dims} not inferred; give out_shape"
     m.graph.output[0].CopyFrom(helper.make_tensor_value_info(out, TensorProto.FLOAT, dims))
     return m
 
@@ -109,6 +111,12 @@ def fixtures():
     yield model("split_opset18_num_outputs", 18, [1, 7],
                 [n("Split", ["h"], ["p0", "p1", "p2", "p3"], name="split", axis=1, num_outputs=4),
                  n("Concat", ["p3", "p1", "p0", "p2"], ["y"], name="cat", axis=1)], [])
+    yield model("globalaveragepool_opset13", 13, [1, 2, 3, 4],
+                [n("GlobalAveragePool", ["h"], ["y"], name="gap")], [])
+    yield model("constantofshape_opset13", 13, [1, 2, 3],
+                [n("Shape", ["h"], ["s"], name="shape"),
+                 n("ConstantOfShape", ["s"], ["k"], name="cos", value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.5])),
+                 n("Add", ["h", "k"], ["y"], name="add")], [], out_shape=[1, 2, 3])
 
 
 def references(m):
