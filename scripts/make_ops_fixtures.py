@@ -13,7 +13,8 @@ operator), then y. Operators and opsets covered:
   negative (cropping) pads and a constant value; opset 18 axes), Split (opset 11 attribute;
   opset 13 split input, three outputs concatenated in another order; opset 13 equal parts;
   opset 18 num_outputs with a smaller last part), GlobalAveragePool, ConstantOfShape (of a Shape,
-  folded at load).
+  folded at load), Cast (FLOAT/DOUBLE of a computed value: identity; INT64 and back of constants,
+  truncating toward zero; of a Shape).
 For each model NAME.onnx, NAME.eval_ref.json holds {"model", "onnxruntime", "cases": [{"input",
 "output"}]}: 9 inputs (row-major, float32 values written as the float64 they widen to; scales
 1, 0.1 and 10) and onnxruntime's output, flattened.
@@ -117,6 +118,14 @@ def fixtures():
                 [n("Shape", ["h"], ["s"], name="shape"),
                  n("ConstantOfShape", ["s"], ["k"], name="cos", value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.5])),
                  n("Add", ["h", "k"], ["y"], name="add")], [], out_shape=[1, 2, 3])
+    yield model("cast_opset13", 13, [1, 2, 3],
+                [n("Shape", ["h"], ["s"], name="shape"), n("Cast", ["s"], ["sf"], name="cast_shape", to=TensorProto.FLOAT),
+                 n("Cast", ["k"], ["ki"], name="cast_int", to=TensorProto.INT64),
+                 n("Cast", ["ki"], ["kf"], name="cast_back", to=TensorProto.FLOAT),
+                 n("Cast", ["h"], ["hd"], name="cast_double", to=TensorProto.DOUBLE),
+                 n("Cast", ["hd"], ["hf"], name="cast_float", to=TensorProto.FLOAT),
+                 n("Mul", ["hf", "sf"], ["m"], name="mul"), n("Add", ["m", "kf"], ["y"], name="add")],
+                [floats("k", [2.7, -1.5, 0.2])])
 
 
 def references(m):
