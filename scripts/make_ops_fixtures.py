@@ -14,7 +14,8 @@ operator), then y. Operators and opsets covered:
   opset 13 split input, three outputs concatenated in another order; opset 13 equal parts;
   opset 18 num_outputs with a smaller last part), GlobalAveragePool, ConstantOfShape (of a Shape,
   folded at load), Cast (FLOAT/DOUBLE of a computed value: identity; INT64 and back of constants,
-  truncating toward zero; of a Shape).
+  truncating toward zero; of a Shape), Where (constant conditions from Equal/Not/Less/Greater/
+  LessOrEqual/GreaterOrEqual on constants and a Shape; computed X and Y, broadcasting).
 For each model NAME.onnx, NAME.eval_ref.json holds {"model", "onnxruntime", "cases": [{"input",
 "output"}]}: 9 inputs (row-major, float32 values written as the float64 they widen to; scales
 1, 0.1 and 10) and onnxruntime's output, flattened.
@@ -126,6 +127,20 @@ def fixtures():
                  n("Cast", ["hd"], ["hf"], name="cast_float", to=TensorProto.FLOAT),
                  n("Mul", ["hf", "sf"], ["m"], name="mul"), n("Add", ["m", "kf"], ["y"], name="add")],
                 [floats("k", [2.7, -1.5, 0.2])])
+    yield model("where_opset13", 13, [1, 2, 3],
+                [n("Shape", ["h"], ["s"], name="shape"),
+                 n("Equal", ["s", "three"], ["is3"], name="eq"), n("Not", ["is3"], ["not3"], name="not"),
+                 n("Less", ["a", "b"], ["lt"], name="lt"), n("Greater", ["a", "b"], ["gt"], name="gt"),
+                 n("LessOrEqual", ["a", "b"], ["le"], name="le"), n("GreaterOrEqual", ["a", "b"], ["ge"], name="ge"),
+                 n("Where", ["lt", "h", "neg"], ["w1"], name="where_lt"),
+                 n("Neg", ["h"], ["nh"], name="negate"),
+                 n("Where", ["ge", "w1", "nh"], ["w2"], name="where_ge"),
+                 n("Where", ["le", "w2", "h"], ["w3"], name="where_le"),
+                 n("Where", ["gt", "w3", "half"], ["w4"], name="where_gt"),
+                 n("Cast", ["not3"], ["nf"], name="cast_not", to=TensorProto.FLOAT),
+                 n("Add", ["w4", "nf"], ["y"], name="add")],
+                [ints("three", [1, 2, 4]), floats("a", [0.5, -1.0, 2.0]), floats("b", [0.5, 1.0, -2.0]),
+                 floats("neg", [-0.25]), floats("half", [[0.5], [1.5]])], out_shape=[1, 2, 3])
 
 
 def references(m):

@@ -8,7 +8,8 @@ public enum OperatorRegistry {
         Flatten.self, Reshape.self, Transpose.self, Squeeze.self, Unsqueeze.self, Concat.self, Shape.self, Gather.self,
         Identity.self, Constant.self, Softmax.self,
         Dropout.self, Slice.self, Expand.self, Tile.self, Pad.self, Split.self, ReduceSum.self, ReduceMean.self,
-        GlobalAveragePool.self, ConstantOfShape.self, Cast.self,
+        GlobalAveragePool.self, ConstantOfShape.self, Cast.self, Where.self,
+        Equal.self, Less.self, Greater.self, LessOrEqual.self, GreaterOrEqual.self, Not.self,
     ]
 
     /// The newest ONNX opset whose operator definitions the loader reads (attributes that moved

@@ -27,7 +27,7 @@ final class OpsFixtureTests: XCTestCase {
 
     /// Every operator of this part has fixtures, and every fixture keeps its operator as a node.
     func testEveryOperatorHasFixtures() throws {
-        XCTAssertGreaterThanOrEqual(names.count, 22, "\(names)")
+        XCTAssertGreaterThanOrEqual(names.count, 23, "\(names)")
         var seen = Set<String>()
         for name in names {
             let g = try ModelFile.load("\(fixtures)/\(name).onnx")
@@ -37,7 +37,7 @@ final class OpsFixtureTests: XCTestCase {
                 seen.insert("ConstantOfShape")
             }
         }
-        for op in ["Dropout", "Slice", "ReduceSum", "ReduceMean", "Expand", "Tile", "Pad", "Split", "GlobalAveragePool", "ConstantOfShape", "Cast"] {
+        for op in ["Dropout", "Slice", "ReduceSum", "ReduceMean", "Expand", "Tile", "Pad", "Split", "GlobalAveragePool", "ConstantOfShape", "Cast", "Where"] {
             XCTAssertTrue(seen.contains(op), "\(op) is not exercised by any fixture: \(seen.sorted())")
         }
     }
@@ -141,6 +141,9 @@ final class OpsFixtureTests: XCTestCase {
         refused(ctx("ReduceMean", [[1, 3], [1]], [nil, nil], opset: 18), "axes (input 1) must be a constant")
         refused(ctx("Cast", [[1, 3]], [nil], attrs: ["to": .int(7)]), "computed value is piecewise constant")
         refused(ctx("Cast", [[1, 3]], [nil], attrs: ["to": .int(10)]), "element type 10 is not supported")
+        refused(ctx("Where", [[1, 3], [1, 3], [1, 3]], [nil, nil, nil]), "the condition (input 0) must be a constant")
+        refused(ctx("Equal", [[1, 3], [1, 3]], [nil, Tensor(shape: [1, 3], data: [1, 2, 3])]), "only constants are supported")
+        refused(ctx("Not", [[1, 3]], [nil]), "only constants are supported")
         XCTAssertThrowsError(try Cast(to: 3).evaluate([Tensor(shape: [1], data: [300])]))
         XCTAssertEqual(try Cast(to: 7).evaluate([Tensor(shape: [4], data: [2.7, -1.5, -0.2, 0])]).data, [2, -1, 0, 0])
         XCTAssertEqual(try Cast(to: 9).evaluate([Tensor(shape: [3], data: [0.5, 0, -2])]).data, [1, 0, 1])
