@@ -15,7 +15,8 @@ operator), then y. Operators and opsets covered:
   opset 18 num_outputs with a smaller last part), GlobalAveragePool, ConstantOfShape (of a Shape,
   folded at load), Cast (FLOAT/DOUBLE of a computed value: identity; INT64 and back of constants,
   truncating toward zero; of a Shape), Where (constant conditions from Equal/Not/Less/Greater/
-  LessOrEqual/GreaterOrEqual on constants and a Shape; computed X and Y, broadcasting).
+  LessOrEqual/GreaterOrEqual on constants and a Shape; computed X and Y, broadcasting), Range
+  (float and int64 constants, a negative delta; folded at load).
 For each model NAME.onnx, NAME.eval_ref.json holds {"model", "onnxruntime", "cases": [{"input",
 "output"}]}: 9 inputs (row-major, float32 values written as the float64 they widen to; scales
 1, 0.1 and 10) and onnxruntime's output, flattened.
@@ -141,6 +142,13 @@ def fixtures():
                  n("Add", ["w4", "nf"], ["y"], name="add")],
                 [ints("three", [1, 2, 4]), floats("a", [0.5, -1.0, 2.0]), floats("b", [0.5, 1.0, -2.0]),
                  floats("neg", [-0.25]), floats("half", [[0.5], [1.5]])], out_shape=[1, 2, 3])
+    yield model("range_opset11", 11, [1, 2, 4],
+                [n("Range", ["r0", "r1", "r2"], ["r"], name="range"),
+                 n("Range", ["q0", "q1", "q2"], ["q"], name="range_down"),
+                 n("Cast", ["q"], ["qf"], name="cast", to=TensorProto.FLOAT),
+                 n("Mul", ["h", "r"], ["hr"], name="mul"), n("Add", ["hr", "qf"], ["y"], name="add")],
+                [floats("r0", 0.5), floats("r1", 2.2), floats("r2", 0.5),
+                 ints("q0", 10), ints("q1", 0), ints("q2", -3)], out_shape=[1, 2, 4])
 
 
 def references(m):

@@ -7,8 +7,8 @@ public enum OperatorRegistry {
         Conv.self, BatchNormalization.self, AveragePool.self,
         Flatten.self, Reshape.self, Transpose.self, Squeeze.self, Unsqueeze.self, Concat.self, Shape.self, Gather.self,
         Identity.self, Constant.self, Softmax.self,
-        Dropout.self, Slice.self, Expand.self, Tile.self, Pad.self, Split.self, ReduceSum.self, ReduceMean.self,
-        GlobalAveragePool.self, ConstantOfShape.self, Cast.self, Where.self,
+        Dropout.self, SliceOperator.self, Expand.self, Tile.self, Pad.self, Split.self, ReduceSum.self, ReduceMean.self,
+        GlobalAveragePool.self, ConstantOfShape.self, Cast.self, Where.self, RangeOperator.self,
         Equal.self, Less.self, Greater.self, LessOrEqual.self, GreaterOrEqual.self, Not.self,
     ]
 

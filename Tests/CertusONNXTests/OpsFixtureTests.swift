@@ -27,17 +27,17 @@ final class OpsFixtureTests: XCTestCase {
 
     /// Every operator of this part has fixtures, and every fixture keeps its operator as a node.
     func testEveryOperatorHasFixtures() throws {
-        XCTAssertGreaterThanOrEqual(names.count, 23, "\(names)")
+        XCTAssertGreaterThanOrEqual(names.count, 24, "\(names)")
         var seen = Set<String>()
         for name in names {
             let g = try ModelFile.load("\(fixtures)/\(name).onnx")
             seen.formUnion(g.nodes.map(\.opType))
-            if g.metadata.opCounts["ConstantOfShape"] != nil {   // folded at load with the Shape it reads
-                XCTAssertFalse(g.nodes.contains { $0.opType == "ConstantOfShape" }, name)
-                seen.insert("ConstantOfShape")
+            for folded in ["ConstantOfShape", "Range"] where g.metadata.opCounts[folded] != nil {   // folded at load
+                XCTAssertFalse(g.nodes.contains { $0.opType == folded }, name)
+                seen.insert(folded)
             }
         }
-        for op in ["Dropout", "Slice", "ReduceSum", "ReduceMean", "Expand", "Tile", "Pad", "Split", "GlobalAveragePool", "ConstantOfShape", "Cast", "Where"] {
+        for op in ["Dropout", "Slice", "ReduceSum", "ReduceMean", "Expand", "Tile", "Pad", "Split", "GlobalAveragePool", "ConstantOfShape", "Cast", "Where", "Range"] {
             XCTAssertTrue(seen.contains(op), "\(op) is not exercised by any fixture: \(seen.sorted())")
         }
     }
@@ -144,6 +144,8 @@ final class OpsFixtureTests: XCTestCase {
         refused(ctx("Where", [[1, 3], [1, 3], [1, 3]], [nil, nil, nil]), "the condition (input 0) must be a constant")
         refused(ctx("Equal", [[1, 3], [1, 3]], [nil, Tensor(shape: [1, 3], data: [1, 2, 3])]), "only constants are supported")
         refused(ctx("Not", [[1, 3]], [nil]), "only constants are supported")
+        refused(ctx("Range", [[], [], []], [Tensor(scalar: 0), nil, Tensor(scalar: 1)]), "limit (input 1) must be a constant")
+        refused(ctx("Range", [[], [], []], [Tensor(scalar: 0), Tensor(scalar: 3), Tensor(scalar: 0)]), "delta is 0")
         XCTAssertThrowsError(try Cast(to: 3).evaluate([Tensor(shape: [1], data: [300])]))
         XCTAssertEqual(try Cast(to: 7).evaluate([Tensor(shape: [4], data: [2.7, -1.5, -0.2, 0])]).data, [2, -1, 0, 0])
         XCTAssertEqual(try Cast(to: 9).evaluate([Tensor(shape: [3], data: [0.5, 0, -2])]).data, [1, 0, 1])

@@ -1,6 +1,7 @@
 import CertusTensor
 
-/// ONNX `Slice`: `data[starts:ends:steps]` along `axes`, with constant starts, ends, axes and
+/// ONNX `Slice` (named `SliceOperator` so as not to shadow `Swift.Slice` for importers):
+/// `data[starts:ends:steps]` along `axes`, with constant starts, ends, axes and
 /// steps (attributes `starts`, `ends`, `axes` before opset 10; inputs 1 to 4 from opset 10,
 /// `steps` too).
 ///
@@ -13,7 +14,7 @@ import CertusTensor
 ///
 /// Errors (at load, naming the node): computed starts/ends/axes/steps, a zero step, lists of
 /// different lengths, an axis outside `[-r, r)` or repeated.
-public struct Slice: Operator, IndexMapping {
+public struct SliceOperator: Operator, IndexMapping {
     public static let opType = "Slice"
     /// Per input axis, the coordinates read, in output order (all of `0..<d` for unsliced axes).
     public let picks: [Int: [Int]]
@@ -37,7 +38,7 @@ public struct Slice: Operator, IndexMapping {
         self.picks = picks
     }
 
-    public static func make(_ node: NodeContext) throws -> Slice {
+    public static func make(_ node: NodeContext) throws -> SliceOperator {
         guard let shape = node.inputShapes.first else { throw node.error("Slice needs a data input") }
         let starts: [Int], ends: [Int], axesRaw: [Int]?, steps: [Int]?
         if node.opset < 10 {
@@ -58,7 +59,7 @@ public struct Slice: Operator, IndexMapping {
             throw node.error("Slice starts \(starts), ends \(ends), axes \(axes) and steps \(st) differ in length", kind: .shape)
         }
         guard !st.contains(0) else { throw node.error("Slice step 0 is invalid (steps \(st))") }
-        return Slice(inputShape: shape, starts: starts, ends: ends, axes: axes, steps: st)
+        return SliceOperator(inputShape: shape, starts: starts, ends: ends, axes: axes, steps: st)
     }
 
     public func outputShape(_ s: [[Int]]) throws -> [Int] {
