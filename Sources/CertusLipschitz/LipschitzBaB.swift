@@ -113,9 +113,6 @@ extension Lipschitz {
                 globalLower = stats.globalLower
                 domains += stats.domainsBounded
             }
-            if ProcessInfo.processInfo.environment["CERTUS_DEBUG_LIPSCHITZ"] != nil {
-                FileHandle.standardError.write("lipschitz bab output \(output) goal \(goal) inputs \(useInputs): \(outcome) globalLower \(globalLower) left \(deadline.timeIntervalSinceNow)\n".data(using: .utf8)!)
-            }
             switch outcome {
             case .proven:
                 // Every domain shows s_q < goal.

@@ -59,7 +59,7 @@ final class ExactLipschitzTests: XCTestCase {
         for (k, act) in activations.enumerated() {
             for trial in 0..<3 {
                 let inputs = 2 + trial % 2
-                let graph = Self.mlp(seed: UInt64(100 * k + trial), act: act, sizes: [inputs, 6, 5, 2])
+                let graph = LipschitzTests.mlp(seed: UInt64(100 * k + trial), act: act, sizes: [inputs, 6, 5, 2])
                 let lo = (0..<inputs).map { _ in u() * 2 - 1 }
                 let box = InputBox(lower: lo, upper: lo.map { $0 + 0.2 + u() })
                 for norm in [LipschitzNorm.inf, .l1] {
@@ -100,7 +100,7 @@ final class ExactLipschitzTests: XCTestCase {
         for (k, act) in activations.enumerated() {
             for trial in 0..<4 {
                 let inputs = 1 + trial % 2
-                let graph = Self.mlp(seed: UInt64(1000 + 10 * k + trial), act: act, sizes: [inputs, 6, 6, 1])
+                let graph = LipschitzTests.mlp(seed: UInt64(1000 + 10 * k + trial), act: act, sizes: [inputs, 6, 6, 1])
                 let box = InputBox(lower: [Double](repeating: -1, count: inputs), upper: [Double](repeating: 1, count: inputs))
                 var best: [LipschitzNorm: Double] = [.inf: 0, .l1: 0]
                 let steps = inputs == 1 ? 20_000 : 250
@@ -151,12 +151,12 @@ final class ExactLipschitzTests: XCTestCase {
     /// The L2 input norm (a non-linear gradient norm) and a smooth activation are refused with
     /// a clear error; a product of two variables names its node.
     func testRefusals() throws {
-        let relu = Self.mlp(seed: 1, act: Relu(), sizes: [2, 3, 1])
+        let relu = LipschitzTests.mlp(seed: 1, act: Relu(), sizes: [2, 3, 1])
         let box = InputBox(lower: [0, 0], upper: [1, 1])
         XCTAssertThrowsError(try ExactLipschitz.solve(model: relu, box: box, norm: .l2)) { e in
             XCTAssertTrue("\(e)".contains("L2"), "\(e)")
         }
-        let sigmoid = Self.mlp(seed: 1, act: Sigmoid(), sizes: [2, 3, 1])
+        let sigmoid = LipschitzTests.mlp(seed: 1, act: Sigmoid(), sizes: [2, 3, 1])
         XCTAssertThrowsError(try ExactLipschitz.solve(model: sigmoid, box: box)) { e in
             XCTAssertTrue("\(e)".contains("act1") && "\(e)".contains("Sigmoid"), "\(e)")
         }
@@ -214,32 +214,5 @@ final class ExactLipschitzTests: XCTestCase {
         case .l2: return g.reduce(0) { $0 + $1 * $1 }.squareRoot()
         case .l1: return g.map(abs).max()!
         }
-    }
-
-    /// sizes[0] inputs -> hidden layers -> sizes.last outputs, `act` after each hidden layer
-    /// (Gemm nodes fc1, fc2, ...; activations act1, act2, ...).
-    static func mlp(seed: UInt64, act: any Operator, sizes: [Int]) -> Graph {
-        var rng = SplitMix64(seed: seed)
-        func g() -> Double { Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1 }
-        var values = [ValueInfo(name: "x", shape: [1, sizes[0]])]
-        var constants: [Int: Tensor] = [:]
-        var nodes: [Node] = []
-        var cur = 0
-        for l in 1..<sizes.count {
-            let (i, o) = (sizes[l - 1], sizes[l])
-            values.append(ValueInfo(name: "W\(l)", shape: [o, i])); constants[values.count - 1] = Tensor(shape: [o, i], data: (0..<(o * i)).map { _ in 1.5 * g() })
-            let w = values.count - 1
-            values.append(ValueInfo(name: "b\(l)", shape: [o])); constants[values.count - 1] = Tensor(shape: [o], data: (0..<o).map { _ in g() })
-            let b = values.count - 1
-            values.append(ValueInfo(name: "z\(l)", shape: [1, o]))
-            nodes.append(Node(name: "fc\(l)", opType: "Gemm", op: Gemm(transB: true), inputs: [cur, w, b], output: values.count - 1))
-            cur = values.count - 1
-            if l < sizes.count - 1 {
-                values.append(ValueInfo(name: "a\(l)", shape: [1, o]))
-                nodes.append(Node(name: "act\(l)", opType: type(of: act).opType, op: act, inputs: [cur], output: values.count - 1))
-                cur = values.count - 1
-            }
-        }
-        return Graph(values: values, constants: constants, nodes: nodes, input: 0, outputs: [cur], metadata: ModelMetadata())
     }
 }

@@ -46,8 +46,6 @@ func smoothStep(_ x: Double, _ t: Double) -> Double { 1 / (1 + exp(-x / t)) }
 func kinkRange(_ l: Double, _ u: Double, left: Double, right: Double) -> (lower: Double, upper: Double) {
     if l >= 0 && u > 0 { return (right, right) }
     if u <= 0 && l < 0 { return (left, left) }
-    if l > 0 { return (right, right) }
-    if u < 0 { return (left, left) }
     return (Swift.min(left, right), Swift.max(left, right))
 }
 
