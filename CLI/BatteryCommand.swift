@@ -96,7 +96,7 @@ struct Battery: ParsableCommand {
             print("  elementwise nodes whose sampled input reaches |x| >= 100: "
                   + r.largeInputs.keys.sorted().map { "\($0) \(r.largeInputs[$0]!)" }.joined(separator: ", "))
         }
-        if let n = r.scales[RandomNetwork.Scale.largeMagnitude.rawValue], n > 0 {
+        if let n = r.scales[SoundnessBattery.largeMagnitudeScale], n > 0 {
             print("  large-magnitude networks: \(n); " + r.largeMagnitudeOutcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         for (e, n) in r.reasons.sorted(by: { $0.value > $1.value }).prefix(8) { print("  \(n) x \(e)") }

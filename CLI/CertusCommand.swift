@@ -20,7 +20,7 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let summary = try reportingErrors { ModelSummary(graph: try ModelFile.load(model), file: model) }
+        let summary = try reportingErrors { try Certus.inspect(model: .file(model)) }
         if json { try printJSON(summary); return }
         print("model:      \(summary.file)")
         print("ir version: \(summary.irVersion), opset \(summary.opset)\(summary.producer.isEmpty ? "" : ", producer \(summary.producer)")")
@@ -37,16 +37,12 @@ struct Supports: ParsableCommand {
         discussion: "One line per operator: op type and opset range (default ONNX domain). A model with other operators is refused at load, every unsupported one named.")
     @Flag(help: "Print JSON: [{op_type, min_opset, max_opset}].") var json = false
 
-    struct Entry: Codable { var op_type: String; var min_opset: Int; var max_opset: Int }
-
     func run() throws {
-        let entries = OperatorRegistry.supportedOperators.map {
-            Entry(op_type: $0.opType, min_opset: $0.opsets.lowerBound, max_opset: $0.opsets.upperBound)
-        }
+        let entries = Certus.supportedOperators
         if json { try printJSON(entries); return }
-        let w = entries.map(\.op_type.count).max() ?? 0
+        let w = entries.map(\.opType.count).max() ?? 0
         for e in entries {
-            print(e.op_type + String(repeating: " ", count: w - e.op_type.count) + "  opset \(e.min_opset)-\(e.max_opset)")
+            print(e.opType + String(repeating: " ", count: w - e.opType.count) + "  opset \(e.minOpset)-\(e.maxOpset)")
         }
     }
 }
@@ -58,8 +54,6 @@ struct Eval: ParsableCommand {
     @Option(help: "File holding the input as a JSON array (nested arrays are flattened row-major).") var inputFile: String?
     @Flag(help: "Print JSON.") var json = false
 
-    struct Output: Codable { var name: String; var shape: [Int]; var values: [Double] }
-
     func validate() throws {
         guard (input == nil) != (inputFile == nil) else {
             throw ValidationError("give exactly one of --input or --input-file")
@@ -67,11 +61,9 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let outputs: [Output] = try reportingErrors {
-            let graph = try ModelFile.load(model)
+        let outputs = try reportingErrors {
             let x = try inputFile.map { try InputValues.load(file: $0) } ?? InputValues.parse(list: input ?? "")
-            let ys = try graph.evaluate(x)
-            return zip(graph.outputs, ys).map { Output(name: graph.values[$0.0].name, shape: $0.1.shape, values: $0.1.data) }
+            return try Certus.evaluate(model: .file(model), input: x)
         }
         if json { try printJSON(["outputs": outputs]); return }
         for o in outputs {
@@ -87,8 +79,8 @@ struct Convert: ParsableCommand {
     @Argument(help: "Output path; .json writes ONNX-JSON, anything else binary ONNX.") var output: String
 
     func run() throws {
-        try reportingErrors { try ModelFile.convert(from: input, to: output) }
-        print("wrote \(output) (\(ModelFile.encoding(of: output).rawValue))")
+        let encoding = try reportingErrors { try Certus.convert(model: input, to: output) }
+        print("wrote \(output) (\(encoding))")
     }
 }
 

@@ -54,7 +54,7 @@ struct Check: ParsableCommand {
             let env = ProcessInfo.processInfo.environment
             if let name = m.entries[entry].name, env["CERTUS_CHECK_TEST_CRASH"] == name { fatalError("crash requested by CERTUS_CHECK_TEST_CRASH") }
             if let name = m.entries[entry].name, env["CERTUS_CHECK_TEST_HANG"] == name { while true { sleep(60) } }
-            try printJSON(BLAS.withSingleThread { runner.runEntry(at: entry) })
+            try printJSON(runner.runEntry(at: entry))
             return
         }
 
@@ -64,7 +64,7 @@ struct Check: ParsableCommand {
             let path = manifest, grace = killAfter
             execute = { index in ChildRun.run(runner: runner, manifest: path, index: index, killAfter: grace) }
         }
-        let report = BLAS.withSingleThread { runner.run(execute: execute, progress: line?.handler) }
+        let report = runner.run(execute: execute, progress: line?.handler)
         line?.clear()
 
         var writeError: String? = nil

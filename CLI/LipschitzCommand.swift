@@ -48,9 +48,9 @@ struct LipschitzCommand: ParsableCommand {
                 throw CLIError("--exact needs --norm inf or 1: the exact mode is a MILP, and the L2 norm of the gradient is not linear")
             }
             let m = try Certus.Model.load(model)
-            let graph = try m.graph()
-            if let output, output < 0 || output >= graph.outputCount {
-                throw CLIError("--output \(output) does not exist: the model has \(graph.outputCount) outputs (0..\(graph.outputCount - 1))")
+            let outputCount = try Certus.dimensions(of: m).outputs
+            if let output, output < 0 || output >= outputCount {
+                throw CLIError("--output \(output) does not exist: the model has \(outputCount) outputs (0..\(outputCount - 1))")
             }
             var options = Certus.LipschitzOptions(norm: norm, method: method, timeout: timeout)
             options.outputs = output.map { [$0] }

@@ -20,11 +20,14 @@ enum Failure {
         switch error {
         case let e as CertusError:
             return e.kind == .internal || e.kind == .cancelled ? (Exit.internalError, e.message) : (Exit.badInput, "error: \(e.message)")
-        case is ModelError, is SpecError, is InstanceListError, is SettingsError, is CLIError,
-             is BoundError, is LPEncodingError:
+        case is CLIError:
             return (Exit.badInput, "error: \(error)")
         default:
-            return (Exit.internalError, "internal error: \(error) (this is a bug in Certus; please report it with the command and its files)")
+            let e = CertusError.from(error)
+            if e.kind == .internal {
+                return (Exit.internalError, "internal error: \(error) (this is a bug in Certus; please report it with the command and its files)")
+            }
+            return (Exit.badInput, "error: \(error)")
         }
     }
 

@@ -29,7 +29,7 @@ extension Certus {
         }
 
         /// A graph already in memory (`name` is used in messages).
-        public init(graph: Graph, name: String = "model") {
+        package init(graph: Graph, name: String = "model") {
             source = .graph(graph)
             self.name = name
         }
@@ -38,7 +38,7 @@ extension Certus {
 
         /// The graph: loaded from the file (each call), or the one given.
         /// - Throws: `CertusError` as `load` does.
-        public func graph() throws -> Graph {
+        package func graph() throws -> Graph {
             switch source {
             case .graph(let g): return g
             case .file(let path): return try CertusError.wrapping(model: path) { try ModelFile.load(path) }

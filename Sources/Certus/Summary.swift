@@ -35,7 +35,7 @@ public struct ModelSummary: Codable, Sendable {
     }
 
     /// The summary of a loaded graph (`file` is only reported).
-    public init(graph: Graph, file: String) {
+    package init(graph: Graph, file: String) {
         self.file = file
         irVersion = graph.metadata.irVersion
         opset = graph.metadata.opset

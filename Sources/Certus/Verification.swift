@@ -4,19 +4,19 @@ import CertusSpec
 import CertusVerify
 
 /// A model and a property that fits it, loaded from files, ready for `Verifier`.
-public struct VerificationProblem: Sendable {
+package struct VerificationProblem: Sendable {
     /// The model.
-    public var graph: Graph
+    package var graph: Graph
     /// The property (its unsafe set), fitted to the model.
-    public var property: Property
+    package var property: Property
 
     /// Pairs a model and a property (not checked; `Verifier.verify` validates).
-    public init(graph: Graph, property: Property) { self.graph = graph; self.property = property }
+    package init(graph: Graph, property: Property) { self.graph = graph; self.property = property }
 
     /// Loads the model (`.onnx` or ONNX-JSON) and the spec (VNN-LIB, or a JSON robustness spec
     /// built with the model's output count) and checks that they fit (`Property.validate`).
     /// - Throws: `ModelError` or `SpecError` naming the file and place.
-    public static func load(model: String, spec: String) throws -> VerificationProblem {
+    package static func load(model: String, spec: String) throws -> VerificationProblem {
         let graph = try ModelFile.load(model)
         let property = try PropertyLoader.load(path: spec, numOutputs: graph.outputCount)
         try property.validate(modelInputs: graph.inputCount, modelOutputs: graph.outputCount)
@@ -26,7 +26,7 @@ public struct VerificationProblem: Sendable {
 
 extension BatchRunner {
     /// A runner that loads models with `ModelFile.load` (binary ONNX or ONNX-JSON).
-    public convenience init(settings: VerifierSettings = VerifierSettings(), timeoutScale: Double = 1,
+    package convenience init(settings: VerifierSettings = VerifierSettings(), timeoutScale: Double = 1,
                             provers: [any PropertyProver] = []) {
         self.init(settings: settings, timeoutScale: timeoutScale, provers: provers, loadModel: { try ModelFile.load($0) })
     }

@@ -3,16 +3,16 @@ import CertusTensor
 import CertusGraph
 
 /// Lower and upper bounds of every element of a graph value (flat, row-major).
-public struct ValueBounds: Sendable, Equatable {
-    public var lower: [Double]
-    public var upper: [Double]
-    public init(lower: [Double], upper: [Double]) { self.lower = lower; self.upper = upper }
-    public var isFinite: Bool { lower.allSatisfy(\.isFinite) && upper.allSatisfy(\.isFinite) }
+package struct ValueBounds: Sendable, Equatable {
+    package var lower: [Double]
+    package var upper: [Double]
+    package init(lower: [Double], upper: [Double]) { self.lower = lower; self.upper = upper }
+    package var isFinite: Bool { lower.allSatisfy(\.isFinite) && upper.allSatisfy(\.isFinite) }
 
     /// NaN ends replaced by the trivially sound bounds: a NaN lower bound (from inf - inf or
     /// 0 * inf when a value overflows) becomes -inf, a NaN upper bound +inf. Overflow thus
     /// loosens bounds to infinity and never turns into a claim.
-    public mutating func widenNaN() {
+    package mutating func widenNaN() {
         for j in lower.indices where lower[j].isNaN { lower[j] = -.infinity }
         for j in upper.indices where upper[j].isNaN { upper[j] = .infinity }
     }
@@ -54,8 +54,8 @@ struct NodeParameters {
 /// operators are applied through their own `evaluate`/`backward` (with fast paths for dense
 /// layers), elementwise nonlinearities through per-neuron relaxations given as data, and
 /// products of two variables through McCormick planes.
-public final class BoundEngine {
-    public let graph: Graph
+package final class BoundEngine {
+    package let graph: Graph
     let producer: [Int: Int]            // value id -> node index
     let isConstant: [Bool]
     let kinds: [BoundKind]
@@ -98,7 +98,7 @@ public final class BoundEngine {
     /// every public bounding entry point (`bound`, `rootBounds`, `boundDomain`, `boundDomains`,
     /// `bound(property:)`) runs with BLAS on one thread and restores the process's BLAS thread
     /// count when it returns (`BLAS.withSingleThread`); making an engine changes nothing.
-    public init(graph: Graph) {
+    package init(graph: Graph) {
         let g = GeluFusion.fuse(graph)
         self.graph = g
         var producer: [Int: Int] = [:]

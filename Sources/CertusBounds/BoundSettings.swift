@@ -76,6 +76,7 @@ public struct BoundSettings: Sendable {
     /// Stop optimising at this time (bounds computed so far stay sound).
     public var deadline: Date? = nil
 
+    /// Settings for `method` with every other knob at its default.
     public init(method: BoundMethod = .crown) {
         self.method = method
     }

@@ -6,7 +6,7 @@ extension BoundEngine {
     /// The first output at `x`, evaluated along the dense chain (nil when the network is not
     /// one chain). For screening candidate points quickly; a counterexample is still confirmed
     /// by the model's own evaluation.
-    public func evaluateChain(_ x: [Double]) -> [Double]? {
+    package func evaluateChain(_ x: [Double]) -> [Double]? {
         guard graph.outputs.count == 1, let chain = outputChain, x.count == size(graph.input) else { return nil }
         var v = x
         for step in chain.steps {

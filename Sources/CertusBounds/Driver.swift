@@ -4,9 +4,9 @@ import CertusGraph
 import CertusSpec
 
 /// Bounds of `c · y - d` for one spec row.
-public struct RowBound: Sendable, Equatable {
-    public var lower: Double
-    public var upper: Double
+package struct RowBound: Sendable, Equatable {
+    package var lower: Double
+    package var upper: Double
 }
 
 extension BoundEngine {
@@ -127,14 +127,14 @@ extension BoundEngine {
     }
 
     /// Bounds of `c · y - d` for every atom of `rows`, over `box`, where y is the first output.
-    public func bound(box inputBox: InputBox, atoms: [LinearAtom], settings: BoundSettings = BoundSettings()) throws -> [RowBound] {
+    package func bound(box inputBox: InputBox, atoms: [LinearAtom], settings: BoundSettings = BoundSettings()) throws -> [RowBound] {
         BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }
         return try boundDomain(box: inputBox, atoms: atoms, splits: [], settings: settings).rows
     }
 
     /// The bounds of every intermediate value over `box` (alpha-CROWN's when `settings` asks
     /// for it), for reuse by the domains of a branch and bound inside that box.
-    public func rootBounds(box inputBox: InputBox, settings: BoundSettings) throws -> IntermediateBounds {
+    package func rootBounds(box inputBox: InputBox, settings: BoundSettings) throws -> IntermediateBounds {
         BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }
         let box = ValueBounds(lower: inputBox.lower, upper: inputBox.upper)
         var relax: [Int: Relaxation] = [:]
@@ -146,7 +146,7 @@ extension BoundEngine {
     /// ReLU node its input bounds and the coefficients that reached its output.
     /// - Throws: `InfeasibleDomain` when the splits contradict the bounds (the domain is empty).
     /// `root`: `rootBounds` of a box containing this one (intersected in; see `intermediateBounds`).
-    public func boundDomain(box inputBox: InputBox, atoms: [LinearAtom], splits: [NeuronSplit],
+    package func boundDomain(box inputBox: InputBox, atoms: [LinearAtom], splits: [NeuronSplit],
                             settings: BoundSettings = BoundSettings(), root: IntermediateBounds? = nil) throws -> DomainBounds {
         BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }
         guard inputBox.count == graph.inputCount else {
@@ -252,7 +252,7 @@ extension BoundEngine {
     /// `boundDomain`. In this batched mode only lower bounds are computed: every row's `upper`
     /// is +inf (a branch-and-bound child keeps its parent's).
     /// Results are in the order of `domains`; `InfeasibleDomain` marks an empty domain.
-    public func boundDomains(box inputBox: InputBox, domains: [(atoms: [LinearAtom], splits: [NeuronSplit])],
+    package func boundDomains(box inputBox: InputBox, domains: [(atoms: [LinearAtom], splits: [NeuronSplit])],
                              settings: BoundSettings, root: IntermediateBounds?) -> [Result<DomainBounds, Error>] {
         BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }
         let count = domains.count
@@ -381,25 +381,25 @@ extension BoundEngine {
     }
 
     /// Values feeding piecewise-linear activations (ReLU, LeakyReLU): the neurons a split at 0 makes exact.
-    public var reluInputs: [Int] {
+    package var reluInputs: [Int] {
         splittableNodes.filter { (graph.nodes[$0].op as! any ElementwiseRelaxation).isPiecewiseLinear }.map { graph.nodes[$0].inputs[0] }
     }
     /// The elementwise nodes with a relaxation (`ElementwiseRelaxation`), whose inputs branch
     /// and bound may split, in graph order.
-    public var splittableNodes: [Int] {
+    package var splittableNodes: [Int] {
         graph.nodes.indices.filter { kinds[$0] == .elementwise && graph.nodes[$0].op is any ElementwiseRelaxation }
     }
     /// The input values of `splittableNodes` (what a `NeuronSplit` names).
-    public var splittableInputs: [Int] { splittableNodes.map { graph.nodes[$0].inputs[0] } }
+    package var splittableInputs: [Int] { splittableNodes.map { graph.nodes[$0].inputs[0] } }
     /// Whether the network is affine layers and piecewise-linear activations only (ReLU,
     /// LeakyReLU; no products of variables): its fully split domains have exact LPs.
-    public var isPiecewiseLinear: Bool {
+    package var isPiecewiseLinear: Bool {
         graph.nodes.indices.allSatisfy { i in
             kinds[i] == .affine || (kinds[i] == .elementwise && (graph.nodes[i].op as? any ElementwiseRelaxation)?.isPiecewiseLinear == true)
         }
     }
     /// The operators of `splittableNodes`.
-    public var splittableOperations: [any ElementwiseRelaxation] {
+    package var splittableOperations: [any ElementwiseRelaxation] {
         splittableNodes.map { graph.nodes[$0].op as! any ElementwiseRelaxation }
     }
 }
@@ -408,20 +408,20 @@ extension BoundEngine {
 /// `point` 0): neuron `index` of graph value `value` (the input of a splittable node) is
 /// constrained to z <= `point` (`above` false) or z >= `point` (`above` true), which narrows its
 /// interval to [l, point] or [point, u].
-public struct NeuronSplit: Hashable, Sendable {
-    public var value: Int
-    public var index: Int
+package struct NeuronSplit: Hashable, Sendable {
+    package var value: Int
+    package var index: Int
     /// The branching point p (0 for ReLU-like kinks).
-    public var point: Double
+    package var point: Double
     /// true: z >= point; false: z <= point.
-    public var above: Bool
-    public init(value: Int, index: Int, point: Double, above: Bool) {
+    package var above: Bool
+    package init(value: Int, index: Int, point: Double, above: Bool) {
         self.value = value; self.index = index; self.point = point; self.above = above
     }
     /// A ReLU split at 0: active (z >= 0) or inactive (z <= 0).
-    public init(value: Int, index: Int, active: Bool) { self.init(value: value, index: index, point: 0, above: active) }
+    package init(value: Int, index: Int, active: Bool) { self.init(value: value, index: index, point: 0, above: active) }
     /// Whether this is the z >= point side (for a ReLU split: the active side).
-    public var active: Bool { above }
+    package var active: Bool { above }
 
     /// Splits as value -> neuron -> the interval they leave (several splits of one neuron
     /// intersect): the form the bound passes take.
@@ -437,11 +437,11 @@ public struct NeuronSplit: Hashable, Sendable {
 }
 
 /// The interval the splits of one neuron leave (-inf / +inf where that side is not split).
-public struct SplitInterval: Hashable, Sendable {
-    public var lower = -Double.infinity
-    public var upper = Double.infinity
-    public init() {}
-    public init(lower: Double, upper: Double) { self.lower = lower; self.upper = upper }
+package struct SplitInterval: Hashable, Sendable {
+    package var lower = -Double.infinity
+    package var upper = Double.infinity
+    package init() {}
+    package init(lower: Double, upper: Double) { self.lower = lower; self.upper = upper }
     /// The beta-CROWN constraint directions this neuron has: z >= lower and/or z <= upper.
     var hasLower: Bool { lower > -.infinity }
     var hasUpper: Bool { upper < .infinity }
@@ -451,18 +451,18 @@ public struct SplitInterval: Hashable, Sendable {
 typealias SplitMap = [Int: [Int: SplitInterval]]
 
 /// Proven bounds of every intermediate value over some box (opaque; see `BoundEngine.rootBounds`).
-public struct IntermediateBounds: Sendable {
+package struct IntermediateBounds: Sendable {
     var values: [ValueBounds?]
 
     /// The bounds of `value`'s neuron `index`, if known.
-    public func bounds(value: Int, index: Int) -> (lower: Double, upper: Double)? {
+    package func bounds(value: Int, index: Int) -> (lower: Double, upper: Double)? {
         guard value < values.count, let b = values[value], index < b.lower.count else { return nil }
         return (b.lower[index], b.upper[index])
     }
 
     /// Intersects a proven interval into one neuron's bounds (callers must have proven it, e.g.
     /// by an LP whose dual was re-checked).
-    public mutating func tighten(value: Int, index: Int, lower: Double, upper: Double) {
+    package mutating func tighten(value: Int, index: Int, lower: Double, upper: Double) {
         guard value < values.count, var b = values[value], index < b.lower.count, !lower.isNaN, !upper.isNaN else { return }
         b.lower[index] = max(b.lower[index], lower)
         b.upper[index] = min(b.upper[index], upper)
@@ -471,36 +471,36 @@ public struct IntermediateBounds: Sendable {
 }
 
 /// The domain's splits contradict its bounds: no input satisfies them.
-public struct InfeasibleDomain: Error, Sendable {}
+package struct InfeasibleDomain: Error, Sendable {}
 
 /// Everything a branch-and-bound step needs from one bound computation.
-public struct DomainBounds: Sendable {
+package struct DomainBounds: Sendable {
     /// One elementwise node whose input branch and bound may split (ReLU, Sigmoid, ...).
-    public struct NeuronInfo: Sendable {
+    package struct NeuronInfo: Sendable {
         /// The node's index in `graph.nodes` and its input value.
-        public var node: Int
-        public var value: Int
+        package var node: Int
+        package var value: Int
         /// The node's operator: its relaxation and where it can be split (`branchingPoint`).
-        public var operation: any ElementwiseRelaxation
+        package var operation: any ElementwiseRelaxation
         /// Bounds of the node's input (after splits).
-        public var lower: [Double]
-        public var upper: [Double]
+        package var lower: [Double]
+        package var upper: [Double]
         /// Per spec row, the coefficients of the lower bound on the node's output (CROWN only).
-        public var lambda: [[Double]]?
+        package var lambda: [[Double]]?
         /// Per spec row, the node's input in the relaxed network at the row's CROWN minimiser
         /// (`BoundSettings.relaxedValues`; BBPS's estimate), or nil.
-        public var relaxedInput: [[Double]]? = nil
+        package var relaxedInput: [[Double]]? = nil
     }
     /// Bounds of c . y - d per atom (the upper bound is +inf where it was not computed: the
     /// batched mode of `BoundEngine.boundDomains`).
-    public var rows: [RowBound]
+    package var rows: [RowBound]
     /// Per atom, the lower bound's coefficients on the input (CROWN only; empty otherwise).
-    public var inputCoefficients: [[Double]] = []
+    package var inputCoefficients: [[Double]] = []
     /// The bounds of the linear functions whose input coefficients are `inputCoefficients`
     /// (CROWN's; `rows` may be tighter when alpha/beta optimisation followed). Whatever uses the
     /// coefficients together with a bound (clipping) must use these.
-    public var coefficientRows: [RowBound] = []
+    package var coefficientRows: [RowBound] = []
     /// Every elementwise node with a relaxation, in graph order (ReLU nodes among them).
-    public var splittable: [NeuronInfo] = []
-    public init(rows: [RowBound]) { self.rows = rows }
+    package var splittable: [NeuronInfo] = []
+    package init(rows: [RowBound]) { self.rows = rows }
 }

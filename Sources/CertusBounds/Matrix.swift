@@ -2,29 +2,29 @@ import CertusTensor
 
 /// A dense row-major matrix of coefficients: one row per bound being computed, one column per
 /// element of a graph value.
-public struct Matrix: Sendable, Equatable {
-    public var rows: Int
-    public var cols: Int
-    public var data: [Double]
+package struct Matrix: Sendable, Equatable {
+    package var rows: Int
+    package var cols: Int
+    package var data: [Double]
 
-    public init(rows: Int, cols: Int, data: [Double]) {
+    package init(rows: Int, cols: Int, data: [Double]) {
         precondition(data.count == rows * cols)
         self.rows = rows; self.cols = cols; self.data = data
     }
 
-    public init(zeros rows: Int, _ cols: Int) {
+    package init(zeros rows: Int, _ cols: Int) {
         self.init(rows: rows, cols: cols, data: [Double](repeating: 0, count: rows * cols))
     }
 
-    public subscript(r: Int, c: Int) -> Double {
+    package subscript(r: Int, c: Int) -> Double {
         get { data[r * cols + c] }
         set { data[r * cols + c] = newValue }
     }
 
-    public func row(_ r: Int) -> ArraySlice<Double> { data[(r * cols)..<((r + 1) * cols)] }
+    package func row(_ r: Int) -> ArraySlice<Double> { data[(r * cols)..<((r + 1) * cols)] }
 
     /// The rows `idx`, in that order.
-    public func selectingRows(_ idx: [Int]) -> Matrix {
+    package func selectingRows(_ idx: [Int]) -> Matrix {
         var out = [Double]()
         out.reserveCapacity(idx.count * cols)
         for r in idx { out.append(contentsOf: data[(r * cols)..<((r + 1) * cols)]) }
@@ -32,7 +32,7 @@ public struct Matrix: Sendable, Equatable {
     }
 
     /// self += other (same size).
-    public mutating func add(_ other: Matrix) {
+    package mutating func add(_ other: Matrix) {
         precondition(rows == other.rows && cols == other.cols)
         data.withUnsafeMutableBufferPointer { p in
             other.data.withUnsafeBufferPointer { q in
@@ -44,7 +44,7 @@ public struct Matrix: Sendable, Equatable {
     /// self * B (B is cols x n), or self * B^T when `transposeB` (B is n x cols).
     /// A matrix whose rows each hold at most one non-zero (the start of an intermediate-bound
     /// pass) is applied by gathering scaled rows of B instead of a full product.
-    public func multiplied(by b: [Double], n: Int, transposeB: Bool) -> Matrix {
+    package func multiplied(by b: [Double], n: Int, transposeB: Bool) -> Matrix {
         if let sel = selection() {
             let data = [Double](unsafeUninitializedCapacity: rows * n) { o, count in
                 b.withUnsafeBufferPointer { bp in
@@ -88,7 +88,7 @@ public struct Matrix: Sendable, Equatable {
     }
 
     /// Row r dotted with v.
-    public func dot(row r: Int, _ v: [Double]) -> Double {
+    package func dot(row r: Int, _ v: [Double]) -> Double {
         var s = 0.0
         let base = r * cols
         for j in 0..<cols { s += data[base + j] * v[j] }

@@ -5,19 +5,30 @@ import CertusSpec
 
 /// Bounds of every row of a property, case by case, and whether they refute it.
 public struct PropertyBoundReport: Sendable, Codable {
+    /// One row of the property: a linear function c . y + d of the outputs and its certified bounds over one box.
     public struct Row: Sendable, Codable {
+        /// The input box (case) the row belongs to, 0-based.
         public var box: Int
+        /// The clause of that box's unsafe disjunction, 0-based.
         public var clause: Int
+        /// Coefficients of the outputs (length: the flattened output size).
         public var c: [Double]
+        /// The constant term.
         public var d: Double
+        /// Certified lower bound of c . y + d over the box (> 0 refutes this row of the clause).
         public var lower: Double
+        /// Certified upper bound of c . y + d over the box.
         public var upper: Double
     }
+    /// The bound method used: `ibp`, `crown` or `alpha-crown`.
     public var method: String
+    /// Every row, in the order of `Property.rows` (case, clause, atom).
     public var rows: [Row]
     /// min over clauses of (max over the clause's rows of the lower bound); > 0 proves the property.
     public var propertyLower: Double
+    /// Whether the bounds prove the property (`propertyLower > 0`).
     public var verified: Bool
+    /// Wall-clock seconds of the bound computation (JSON `time_s`).
     public var timeS: Double
 
     enum CodingKeys: String, CodingKey {
@@ -33,7 +44,7 @@ public struct PropertyBoundReport: Sendable, Codable {
 
 extension BoundEngine {
     /// Bounds every row of `property` with `settings`, case by case.
-    public func bound(property: Property, settings: BoundSettings = BoundSettings()) throws -> PropertyBoundReport {
+    package func bound(property: Property, settings: BoundSettings = BoundSettings()) throws -> PropertyBoundReport {
         BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }
         let start = Date()
         var rows: [PropertyBoundReport.Row] = []

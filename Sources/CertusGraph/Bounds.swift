@@ -7,42 +7,42 @@ import CertusTensor
 // per-neuron linear relaxation given as data.
 
 /// Elementwise lower and upper tensors of a value.
-public struct IntervalTensor: Sendable, Equatable {
-    public var lower: Tensor
-    public var upper: Tensor
+package struct IntervalTensor: Sendable, Equatable {
+    package var lower: Tensor
+    package var upper: Tensor
 
-    public init(lower: Tensor, upper: Tensor) {
+    package init(lower: Tensor, upper: Tensor) {
         self.lower = lower
         self.upper = upper
     }
 
     /// The degenerate interval of a constant.
-    public init(constant t: Tensor) {
+    package init(constant t: Tensor) {
         lower = t
         upper = t
     }
 
-    public var shape: [Int] { lower.shape }
+    package var shape: [Int] { lower.shape }
 }
 
 /// Linear bounds of a scalar function on an interval: aL x + bL <= f(x) <= aU x + bU.
-public struct NeuronRelaxation: Sendable, Equatable {
-    public var aL: Double, bL: Double, aU: Double, bU: Double
-    public init(aL: Double, bL: Double, aU: Double, bU: Double) {
+package struct NeuronRelaxation: Sendable, Equatable {
+    package var aL: Double, bL: Double, aU: Double, bU: Double
+    package init(aL: Double, bL: Double, aU: Double, bU: Double) {
         self.aL = aL; self.bL = bL; self.aU = aU; self.bU = bU
     }
     /// Both bounds equal to the same line (the function is affine on the interval).
-    public static func line(_ a: Double, _ b: Double) -> NeuronRelaxation { .init(aL: a, bL: b, aU: a, bU: b) }
+    package static func line(_ a: Double, _ b: Double) -> NeuronRelaxation { .init(aL: a, bL: b, aU: a, bU: b) }
     /// Constant bounds [lo, hi].
-    public static func constant(_ lo: Double, _ hi: Double) -> NeuronRelaxation { .init(aL: 0, bL: lo, aU: 0, bU: hi) }
-    public var isFinite: Bool { aL.isFinite && bL.isFinite && aU.isFinite && bU.isFinite }
+    package static func constant(_ lo: Double, _ hi: Double) -> NeuronRelaxation { .init(aL: 0, bL: lo, aU: 0, bU: hi) }
+    package var isFinite: Bool { aL.isFinite && bL.isFinite && aU.isFinite && bU.isFinite }
 
     /// The lines moved outward by `RoundingGuard.relative` of their magnitude on [l, u]
     /// (|a| max(|l|, |u|) + |b|): a line whose intercept is computed as f(t) - a t, evaluated
     /// at large |x|, cancels to a result whose rounding error (about one ulp of |a x|) can
     /// exceed the gap between the line and f (tangents of sin at x near 1e6 were off by 1e-10).
     /// Relaxations of smooth functions return padded lines; ReLU's lines are exact.
-    public func paddedForRounding(l: Double, u: Double) -> NeuronRelaxation {
+    package func paddedForRounding(l: Double, u: Double) -> NeuronRelaxation {
         let m = Swift.max(l.isFinite ? Swift.abs(l) : 0, u.isFinite ? Swift.abs(u) : 0)
         let pl = RoundingGuard.relative * (Swift.abs(aL) * m + Swift.abs(bL))
         let pu = RoundingGuard.relative * (Swift.abs(aU) * m + Swift.abs(bU))
@@ -57,24 +57,24 @@ public struct NeuronRelaxation: Sendable, Equatable {
 /// CROWN bounds, and the concretisation of every linear bound over the input box. 2^-40
 /// (about 9e-13) is 2^12 times one rounding (2^-53), which leaves room for the rounding of
 /// sums of many terms while loosening bounds by a negligible amount.
-public enum RoundingGuard {
-    public static let relative = 0x1p-40
+package enum RoundingGuard {
+    package static let relative = 0x1p-40
     /// `x` moved down by `relative` of `magnitude` (default |x|).
     @inline(__always)
-    public static func down(_ x: Double, magnitude: Double? = nil) -> Double { x - relative * (magnitude ?? Swift.abs(x)) }
+    package static func down(_ x: Double, magnitude: Double? = nil) -> Double { x - relative * (magnitude ?? Swift.abs(x)) }
     /// `x` moved up by `relative` of `magnitude` (default |x|).
     @inline(__always)
-    public static func up(_ x: Double, magnitude: Double? = nil) -> Double { x + relative * (magnitude ?? Swift.abs(x)) }
+    package static func up(_ x: Double, magnitude: Double? = nil) -> Double { x + relative * (magnitude ?? Swift.abs(x)) }
 }
 
 /// A product of two variables (`BoundKind.bilinear`) that names the operand acting as a
 /// bounded gate on the other, for CROWN's default McCormick plane (nil: no gate).
-public protocol ProductRelaxation {
+package protocol ProductRelaxation {
     var gate: Int? { get }
 }
 
 /// How a bound engine may treat an operator, given which inputs are constant.
-public enum BoundKind: Sendable, Equatable {
+package enum BoundKind: Sendable, Equatable {
     /// Affine in the variable inputs: out = J(in) + out(0). The engine uses `evaluate` with the
     /// variable inputs at zero for the offset and `backward` for J^T.
     case affine
@@ -90,7 +90,7 @@ public enum BoundKind: Sendable, Equatable {
 /// [0, 1], choose among valid relaxations (the tangent point, the ReLU lower slope); nil gives
 /// the CROWN default. Every parameter value must give a sound relaxation on [l, u] (values
 /// outside [0, 1], NaN included, are clamped), for every l <= u, infinite ends included.
-public protocol ElementwiseRelaxation: ElementwiseUnary {
+package protocol ElementwiseRelaxation: ElementwiseUnary {
     func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation
     /// The parameters that reproduce the default relaxation, or nil where that side has none.
     func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?)
@@ -135,22 +135,22 @@ public protocol ElementwiseRelaxation: ElementwiseUnary {
 /// of the graph (for ReLU the triangle relaxation, Ehlers 2017); in `.exact` mode they are the
 /// graph itself once a binary a ∈ {0, 1} is chosen (a big-M formulation with one binary per
 /// neuron, Tjeng, Xiao and Tedrake, ICLR 2019), and `binary` is true.
-public enum PiecewiseLinearEncoding: Sendable, Equatable {
+package enum PiecewiseLinearEncoding: Sendable, Equatable {
     /// Convex hull (an LP) or the exact graph (a MILP with one binary per unstable neuron).
-    public enum Mode: Sendable, Equatable { case hull, exact }
+    package enum Mode: Sendable, Equatable { case hull, exact }
 
     /// One linear row over a neuron's input z, output y and binary a (0 where the row does not
     /// use it): lower <= z * z + y * y + a * a <= upper (an infinite side is absent).
-    public struct Row: Sendable, Equatable {
-        public var z: Double, y: Double, a: Double
-        public var lower: Double, upper: Double
-        public init(z: Double, y: Double, a: Double = 0, lower: Double, upper: Double) {
+    package struct Row: Sendable, Equatable {
+        package var z: Double, y: Double, a: Double
+        package var lower: Double, upper: Double
+        package init(z: Double, y: Double, a: Double = 0, lower: Double, upper: Double) {
             self.z = z; self.y = y; self.a = a; self.lower = lower; self.upper = upper
         }
         /// The row's value at a point.
-        public func value(z zv: Double, y yv: Double, a av: Double = 0) -> Double { z * zv + y * yv + a * av }
+        package func value(z zv: Double, y yv: Double, a av: Double = 0) -> Double { z * zv + y * yv + a * av }
         /// Whether the point satisfies the row within `tolerance` (absolute).
-        public func holds(z zv: Double, y yv: Double, a av: Double = 0, tolerance: Double = 0) -> Bool {
+        package func holds(z zv: Double, y yv: Double, a av: Double = 0, tolerance: Double = 0) -> Bool {
             let v = value(z: zv, y: yv, a: av)
             return v >= lower - tolerance && v <= upper + tolerance
         }
@@ -179,7 +179,7 @@ public enum PiecewiseLinearEncoding: Sendable, Equatable {
     /// alone, such as ReLU's y >= 0, is given as this bound instead). Zero coefficients are
     /// dropped by the caller. The rows are exact for exact l and u; callers widen l and u so
     /// that rounding in the coefficients cannot cut the graph.
-    public static func kinkAtZero(leftSlope sL: Double, rightSlope sR: Double, l: Double, u: Double,
+    package static func kinkAtZero(leftSlope sL: Double, rightSlope sR: Double, l: Double, u: Double,
                                   mode: Mode) -> PiecewiseLinearEncoding? {
         guard l.isFinite, u.isFinite, l <= u, sL.isFinite, sR.isFinite else { return nil }
         if u <= 0 { return .affine(slope: sL, intercept: 0) }
@@ -228,23 +228,23 @@ public enum BranchingPointStrategy: String, Sendable, Codable, CaseIterable {
 
 /// A relaxation parameter clamped into [0, 1] (NaN to 0), so that any value gives a sound line.
 @inline(__always)
-public func unitParameter(_ p: Double?) -> Double? {
+package func unitParameter(_ p: Double?) -> Double? {
     guard let p else { return nil }
     return p.isNaN ? 0 : Swift.min(1, Swift.max(0, p))
 }
 
 extension ElementwiseRelaxation {
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { (nil, nil) }
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { (nil, nil) }
 
-    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? { nil }
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? { nil }
 
-    public var isPiecewiseLinear: Bool { false }
+    package var isPiecewiseLinear: Bool { false }
 
-    public func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? { nil }
+    package func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? { nil }
 
-    public var isReluShaped: Bool { false }
+    package var isReluShaped: Bool { false }
 
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         let pl = unitParameter(lowerParameter), pu = unitParameter(upperParameter)
         let rel = relaxation(l: l, u: u, lowerParameter: pl, upperParameter: pu)
@@ -269,7 +269,7 @@ extension ElementwiseRelaxation {
 extension ElementwiseUnary {
     /// IBP: each element's interval mapped through `image(l:u:)` (a protocol requirement, so the
     /// operator's own image is called). A NaN end (from inf - inf upstream) widens to infinity.
-    public func interval(_ inputs: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ inputs: [IntervalTensor]) throws -> IntervalTensor {
         var lo = inputs[0].lower, hi = inputs[0].upper
         for i in 0..<lo.count {
             let (a, b) = image(l: lo.data[i], u: hi.data[i])
@@ -281,10 +281,10 @@ extension ElementwiseUnary {
 
 /// Helpers for operators that are linear in a variable input with constant parameters:
 /// the interval image from the centre and the radius mapped through |J|.
-public enum IntervalAffine {
+package enum IntervalAffine {
     /// Interval of an affine map, given the map applied to the centre (with its offset) and the
     /// map with absolute coefficients applied to the radius (without offset).
-    public static func combine(center: Tensor, radius: Tensor) -> IntervalTensor {
+    package static func combine(center: Tensor, radius: Tensor) -> IntervalTensor {
         var lo = center, hi = center
         for i in 0..<lo.count {
             lo.data[i] = center.data[i] - radius.data[i]
@@ -293,7 +293,7 @@ public enum IntervalAffine {
         return IntervalTensor(lower: lo, upper: hi)
     }
 
-    public static func midRadius(_ x: IntervalTensor) -> (Tensor, Tensor) {
+    package static func midRadius(_ x: IntervalTensor) -> (Tensor, Tensor) {
         var c = x.lower, r = x.lower
         for i in 0..<c.count {
             c.data[i] = 0.5 * (x.lower.data[i] + x.upper.data[i])
@@ -302,21 +302,21 @@ public enum IntervalAffine {
         return (c, r)
     }
 
-    public static func abs(_ t: Tensor) -> Tensor {
+    package static func abs(_ t: Tensor) -> Tensor {
         var a = t
         for i in 0..<a.count { a.data[i] = Swift.abs(a.data[i]) }
         return a
     }
 
     /// Applies a monotone relabelling (reshape, transpose, concat) to both ends.
-    public static func relabel(_ inputs: [IntervalTensor], _ f: ([Tensor]) throws -> Tensor) throws -> IntervalTensor {
+    package static func relabel(_ inputs: [IntervalTensor], _ f: ([Tensor]) throws -> Tensor) throws -> IntervalTensor {
         IntervalTensor(lower: try f(inputs.map(\.lower)), upper: try f(inputs.map(\.upper)))
     }
 }
 
 /// Thrown when a bound cannot be computed soundly (unsupported operator, unbounded interval).
-public struct BoundError: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct BoundError: Error, CustomStringConvertible, Sendable {
+    package var message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }

@@ -49,23 +49,23 @@ import Foundation
 ///
 /// `version` names the tables' definition (looseness measure, grids, search, lookup); bump it
 /// when any of them changes.
-public enum BranchingPoints {
+package enum BranchingPoints {
     /// The functions with a branching-point rule.
-    public enum Function: String, Sendable, CaseIterable {
+    package enum Function: String, Sendable, CaseIterable {
         case sigmoid, tanh, erf, gelu, geluTanh, sin, cos
     }
 
     /// The version of the optimised-point tables' definition (looseness measure, grids, search,
     /// lookup). 1: area between the default relaxations' lines; grids, search and lookup as
     /// documented on `BranchingPoints`.
-    public static let version = 1
+    package static let version = 1
 
     /// Intervals narrower than this (absolute, or relative to the larger end) are not split:
     /// the relaxation of a smooth function on them is already within about w^2 |f''| / 8.
-    public static let minimumWidth = 1e-5
+    package static let minimumWidth = 1e-5
 
     /// The split point of `f` on [l, u] under `strategy`, strictly inside (l, u), or nil.
-    public static func point(_ f: Function, l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+    package static func point(_ f: Function, l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         guard !l.isNaN, !u.isNaN, u > l else { return nil }
         let scale = Swift.max(1, Swift.max(Swift.abs(l.isFinite ? l : 0), Swift.abs(u.isFinite ? u : 0)))
         guard u - l > minimumWidth * scale else { return nil }
@@ -87,25 +87,25 @@ public enum BranchingPoints {
     /// The area between a relaxation's lines over [l, u] (finite l <= u): the integral of
     /// (aU x + bU) - (aL x + bL), i.e. (u - l) times the gap at the midpoint. Units: output
     /// times input. This is the looseness the optimised points minimise (summed over children).
-    public static func looseness(_ r: NeuronRelaxation, l: Double, u: Double) -> Double {
+    package static func looseness(_ r: NeuronRelaxation, l: Double, u: Double) -> Double {
         (u - l) * ((r.aU - r.aL) * (0.5 * (l + u)) + (r.bU - r.bL))
     }
 
     /// The summed looseness of the default relaxations of `f` on [l, p] and [p, u].
-    public static func splitLooseness(_ f: Function, l: Double, p: Double, u: Double) -> Double {
+    package static func splitLooseness(_ f: Function, l: Double, p: Double, u: Double) -> Double {
         let relax = relaxation(f)
         return looseness(relax(l, p), l: l, u: p) + looseness(relax(p, u), l: p, u: u)
     }
 
     /// Where the optimised table of `f` applies: `.interval` for l, u in [lower, upper];
     /// `.periodic` for any l with |l|, |u| below `limit` and u - l <= maxWidth.
-    public enum Coverage: Sendable, Equatable {
+    package enum Coverage: Sendable, Equatable {
         case interval(lower: Double, upper: Double)
         case periodic(maxWidth: Double, limit: Double)
     }
 
     /// The range of intervals on which `.optimized` reads the table (elsewhere: the midpoint).
-    public static func coverage(_ f: Function) -> Coverage {
+    package static func coverage(_ f: Function) -> Coverage {
         let d = design(f)
         switch d.layout {
         case .interval:

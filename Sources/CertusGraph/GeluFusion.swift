@@ -3,8 +3,8 @@ import CertusTensor
 
 /// Recognises GeLU exported as its Erf decomposition, x * 0.5 * (1 + erf(x / sqrt 2)), and
 /// replaces the five nodes by one `Gelu` node, so bounds use GeLU's own relaxation.
-public enum GeluFusion {
-    public static func fuse(_ graph: Graph) -> Graph {
+package enum GeluFusion {
+    package static func fuse(_ graph: Graph) -> Graph {
         var g = graph
         var consumers: [Int: [Int]] = [:]
         for (i, n) in g.nodes.enumerated() { for v in n.inputs { consumers[v, default: []].append(i) } }

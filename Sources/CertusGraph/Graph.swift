@@ -1,48 +1,48 @@
 import CertusTensor
 
 /// A value in the graph: the model input, a constant, or a node's output.
-public struct ValueInfo: Sendable {
-    public var name: String
-    public var shape: [Int]
-    public init(name: String, shape: [Int]) { self.name = name; self.shape = shape }
+package struct ValueInfo: Sendable {
+    package var name: String
+    package var shape: [Int]
+    package init(name: String, shape: [Int]) { self.name = name; self.shape = shape }
 }
 
 /// One computing node. Nodes whose inputs are all constant are folded away at load, so every
 /// node here depends (directly or not) on the model input.
-public struct Node: Sendable {
-    public var name: String
-    public var opType: String
-    public var op: any Operator
-    public var inputs: [Int]
-    public var output: Int
-    public init(name: String, opType: String, op: any Operator, inputs: [Int], output: Int) {
+package struct Node: Sendable {
+    package var name: String
+    package var opType: String
+    package var op: any Operator
+    package var inputs: [Int]
+    package var output: Int
+    package init(name: String, opType: String, op: any Operator, inputs: [Int], output: Int) {
         self.name = name; self.opType = opType; self.op = op; self.inputs = inputs; self.output = output
     }
 }
 
 /// Descriptive facts about the model file, for `certus inspect`.
-public struct ModelMetadata: Sendable {
-    public var irVersion: Int = 0
-    public var opset: Int = 0
-    public var producer: String = ""
+package struct ModelMetadata: Sendable {
+    package var irVersion: Int = 0
+    package var opset: Int = 0
+    package var producer: String = ""
     /// Op counts in the file, before constant folding.
-    public var opCounts: [String: Int] = [:]
+    package var opCounts: [String: Int] = [:]
     /// Number of scalar parameters (elements of initializers and Constant tensors).
-    public var parameterCount: Int = 0
-    public init() {}
+    package var parameterCount: Int = 0
+    package init() {}
 }
 
 /// The graph IR: a single model input, constants, computing nodes in topological order and
 /// one or more outputs. Shapes are known and checked for every value.
-public struct Graph: Sendable {
-    public var values: [ValueInfo]
-    public var constants: [Int: Tensor]
-    public var nodes: [Node]
-    public var input: Int
-    public var outputs: [Int]
-    public var metadata: ModelMetadata
+package struct Graph: Sendable {
+    package var values: [ValueInfo]
+    package var constants: [Int: Tensor]
+    package var nodes: [Node]
+    package var input: Int
+    package var outputs: [Int]
+    package var metadata: ModelMetadata
 
-    public init(values: [ValueInfo], constants: [Int: Tensor], nodes: [Node], input: Int, outputs: [Int], metadata: ModelMetadata) {
+    package init(values: [ValueInfo], constants: [Int: Tensor], nodes: [Node], input: Int, outputs: [Int], metadata: ModelMetadata) {
         self.values = values
         self.constants = constants
         self.nodes = nodes
@@ -51,15 +51,15 @@ public struct Graph: Sendable {
         self.metadata = metadata
     }
 
-    public var inputShape: [Int] { values[input].shape }
-    public var inputName: String { values[input].name }
-    public var inputCount: Int { inputShape.reduce(1, *) }
+    package var inputShape: [Int] { values[input].shape }
+    package var inputName: String { values[input].name }
+    package var inputCount: Int { inputShape.reduce(1, *) }
     /// Element count of the first output (the one properties speak about).
-    public var outputCount: Int { values[outputs[0]].shape.reduce(1, *) }
+    package var outputCount: Int { values[outputs[0]].shape.reduce(1, *) }
 
     /// Runs the model on one input given as the row-major flattening of the input tensor.
     /// Returns every output tensor.
-    public func evaluate(_ input: [Double]) throws -> [Tensor] {
+    package func evaluate(_ input: [Double]) throws -> [Tensor] {
         guard input.count == inputCount else {
             throw ModelError(.input, location: "input '\(inputName)'",
                              "expected \(inputCount) values for shape \(inputShape), got \(input.count)")
@@ -92,7 +92,7 @@ public struct Graph: Sendable {
 
     /// Every value of the graph at one input, flattened, by value id (hidden activations
     /// included; constants too).
-    public func evaluateAll(_ input: [Double]) throws -> [Int: [Double]] {
+    package func evaluateAll(_ input: [Double]) throws -> [Int: [Double]] {
         guard input.count == inputCount else {
             throw ModelError(.input, location: "input '\(inputName)'",
                              "expected \(inputCount) values for shape \(inputShape), got \(input.count)")
@@ -103,7 +103,7 @@ public struct Graph: Sendable {
     }
 
     /// The flattened first output.
-    public func evaluateFirst(_ input: [Double]) throws -> [Double] {
+    package func evaluateFirst(_ input: [Double]) throws -> [Double] {
         try evaluate(input)[0].data
     }
 
@@ -114,7 +114,7 @@ public struct Graph: Sendable {
     /// Double from its operands, so this is float32 storage with exactly rounded operators; a
     /// runtime that accumulates sums in float32 can differ from it by the accumulation's rounding.
     /// - Throws: `ModelError` (kind `.input`) when `input` has the wrong length, or an operator's error.
-    public func evaluateFirstFloat32(_ input: [Double]) throws -> [Double] {
+    package func evaluateFirstFloat32(_ input: [Double]) throws -> [Double] {
         guard input.count == inputCount else {
             throw ModelError(.input, location: "input '\(inputName)'",
                              "expected \(inputCount) values for shape \(inputShape), got \(input.count)")
@@ -126,7 +126,7 @@ public struct Graph: Sendable {
 extension Graph {
     /// Evaluates the model at `x` and returns the first output `y` together with
     /// d(w · y)/dx, computed by reverse mode through every operator's `backward`.
-    public func gradient(at x: [Double], outputWeights w: [Double]) throws -> (y: [Double], dx: [Double]) {
+    package func gradient(at x: [Double], outputWeights w: [Double]) throws -> (y: [Double], dx: [Double]) {
         guard x.count == inputCount else {
             throw ModelError(.input, location: "input '\(inputName)'", "expected \(inputCount) values for shape \(inputShape), got \(x.count)")
         }

@@ -1,15 +1,15 @@
 /// The one error type for everything that can be wrong with a model or its use:
 /// it names the file, the place (node, tensor, byte offset, line) and the problem.
-public struct ModelError: Error, CustomStringConvertible, Equatable, Sendable {
-    public enum Kind: String, Sendable {
+package struct ModelError: Error, CustomStringConvertible, Equatable, Sendable {
+    package enum Kind: String, Sendable {
         case io, decode, unsupportedOperator, unsupportedFeature, shape, invalidModel, input
     }
-    public var kind: Kind
-    public var file: String?
-    public var location: String?
-    public var message: String
+    package var kind: Kind
+    package var file: String?
+    package var location: String?
+    package var message: String
 
-    public init(_ kind: Kind, file: String? = nil, location: String? = nil, _ message: String) {
+    package init(_ kind: Kind, file: String? = nil, location: String? = nil, _ message: String) {
         self.kind = kind
         self.file = file
         self.location = location
@@ -17,13 +17,13 @@ public struct ModelError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     /// The same error with the file filled in when it was unknown where it was thrown.
-    public func inFile(_ path: String) -> ModelError {
+    package func inFile(_ path: String) -> ModelError {
         var e = self
         if e.file == nil { e.file = path }
         return e
     }
 
-    public var description: String {
+    package var description: String {
         var parts: [String] = []
         if let file { parts.append(file) }
         if let location { parts.append(location) }

@@ -7,7 +7,7 @@ import CertusTensor
 /// its exact evaluation in `Double`. Each later analysis (interval bounds, linear relaxation,
 /// LP encoding, derivative) is one more requirement on this protocol, implemented beside the
 /// evaluation in the same file.
-public protocol Operator: Sendable {
+package protocol Operator: Sendable {
     /// The ONNX `op_type` this operator implements.
     static var opType: String { get }
 
@@ -42,7 +42,7 @@ public protocol Operator: Sendable {
 }
 
 /// An attribute value of an ONNX node, independent of the protobuf types.
-public enum AttributeValue: Sendable, Equatable {
+package enum AttributeValue: Sendable, Equatable {
     case int(Int)
     case float(Double)
     case string(String)
@@ -55,23 +55,23 @@ public enum AttributeValue: Sendable, Equatable {
 
 /// Everything an operator may look at while it is built: attributes, input shapes and the values
 /// of inputs that are constant (initializers, `Constant` nodes, or folded subgraphs).
-public struct NodeContext: Sendable {
-    public let name: String
-    public let opType: String
-    public let opset: Int
-    public let attributes: [String: AttributeValue]
-    public let inputShapes: [[Int]]
-    public let constantInputs: [Tensor?]
+package struct NodeContext: Sendable {
+    package let name: String
+    package let opType: String
+    package let opset: Int
+    package let attributes: [String: AttributeValue]
+    package let inputShapes: [[Int]]
+    package let constantInputs: [Tensor?]
     /// How many outputs the node declares (ONNX `Split` without split sizes divides into this many).
-    public let outputCount: Int
+    package let outputCount: Int
 
-    public init(name: String, opType: String, opset: Int, attributes: [String: AttributeValue],
+    package init(name: String, opType: String, opset: Int, attributes: [String: AttributeValue],
                 inputShapes: [[Int]], constantInputs: [Tensor?]) {
         self.init(name: name, opType: opType, opset: opset, attributes: attributes,
                   inputShapes: inputShapes, constantInputs: constantInputs, outputCount: 1)
     }
 
-    public init(name: String, opType: String, opset: Int, attributes: [String: AttributeValue],
+    package init(name: String, opType: String, opset: Int, attributes: [String: AttributeValue],
                 inputShapes: [[Int]], constantInputs: [Tensor?], outputCount: Int) {
         self.name = name
         self.opType = opType
@@ -83,17 +83,17 @@ public struct NodeContext: Sendable {
     }
 
     /// Where errors about this node point.
-    public var location: String { "node '\(name)' (\(opType))" }
+    package var location: String { "node '\(name)' (\(opType))" }
 
-    public func error(_ message: String, kind: ModelError.Kind = .invalidModel) -> ModelError {
+    package func error(_ message: String, kind: ModelError.Kind = .invalidModel) -> ModelError {
         ModelError(kind, location: location, message)
     }
 
-    public func unsupported(_ message: String) -> ModelError {
+    package func unsupported(_ message: String) -> ModelError {
         ModelError(.unsupportedFeature, location: location, message)
     }
 
-    public func int(_ key: String, default value: Int? = nil) throws -> Int {
+    package func int(_ key: String, default value: Int? = nil) throws -> Int {
         switch attributes[key] {
         case .int(let v): return v
         case nil:
@@ -103,7 +103,7 @@ public struct NodeContext: Sendable {
         }
     }
 
-    public func float(_ key: String, default value: Double) throws -> Double {
+    package func float(_ key: String, default value: Double) throws -> Double {
         switch attributes[key] {
         case .float(let v): return v
         case .int(let v): return Double(v)
@@ -112,7 +112,7 @@ public struct NodeContext: Sendable {
         }
     }
 
-    public func ints(_ key: String) throws -> [Int]? {
+    package func ints(_ key: String) throws -> [Int]? {
         switch attributes[key] {
         case .ints(let v): return v
         case nil: return nil
@@ -120,7 +120,7 @@ public struct NodeContext: Sendable {
         }
     }
 
-    public func string(_ key: String, default value: String) throws -> String {
+    package func string(_ key: String, default value: String) throws -> String {
         switch attributes[key] {
         case .string(let v): return v
         case nil: return value
@@ -129,7 +129,7 @@ public struct NodeContext: Sendable {
     }
 
     /// The value of input `i`, which must be constant (for example Reshape's target shape).
-    public func constantInput(_ i: Int, what: String) throws -> Tensor {
+    package func constantInput(_ i: Int, what: String) throws -> Tensor {
         guard i < constantInputs.count, let t = constantInputs[i] else {
             throw unsupported("\(what) (input \(i)) must be a constant; computed values are not supported")
         }
@@ -137,7 +137,7 @@ public struct NodeContext: Sendable {
     }
 
     /// Integer list from a constant input, checking every entry is an exact integer.
-    public func constantInts(_ i: Int, what: String) throws -> [Int] {
+    package func constantInts(_ i: Int, what: String) throws -> [Int] {
         let t = try constantInput(i, what: what)
         return try t.data.map { v in
             guard v.isFinite, v == v.rounded(), abs(v) < 9.0e15 else { throw error("\(what) holds non-integer value \(v)") }
@@ -146,7 +146,7 @@ public struct NodeContext: Sendable {
     }
 
     /// Normalises a possibly negative axis against `rank`.
-    public func axis(_ a: Int, rank: Int, what: String = "axis") throws -> Int {
+    package func axis(_ a: Int, rank: Int, what: String = "axis") throws -> Int {
         let r = a < 0 ? a + rank : a
         guard r >= 0, r < rank else {
             throw error("\(what) \(a) is out of range for rank \(rank)", kind: .shape)
@@ -156,14 +156,14 @@ public struct NodeContext: Sendable {
 }
 
 /// Shape-checking helpers shared by operators.
-public enum ShapeCheck {
-    public static func count(_ shapes: [[Int]], _ range: ClosedRange<Int>, _ op: String) throws {
+package enum ShapeCheck {
+    package static func count(_ shapes: [[Int]], _ range: ClosedRange<Int>, _ op: String) throws {
         guard range.contains(shapes.count) else {
             throw ModelError(.invalidModel, "\(op) takes \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)") inputs, got \(shapes.count)")
         }
     }
 
-    public static func broadcast(_ a: [Int], _ b: [Int]) throws -> [Int] {
+    package static func broadcast(_ a: [Int], _ b: [Int]) throws -> [Int] {
         guard let s = Broadcast.shape(a, b) else {
             throw ModelError(.shape, "input shapes \(a) and \(b) cannot be broadcast together")
         }

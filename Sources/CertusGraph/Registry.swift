@@ -1,7 +1,7 @@
 /// The operators Certus supports, by ONNX op type. Adding an operator means adding its file
 /// under `Ops/` and its type here.
-public enum OperatorRegistry {
-    public static let all: [any Operator.Type] = [
+package enum OperatorRegistry {
+    package static let all: [any Operator.Type] = [
         Gemm.self, MatMul.self, Add.self, Sub.self, Mul.self, Div.self, Neg.self,
         Relu.self, LeakyRelu.self, Abs.self, Sigmoid.self, Tanh.self, Gelu.self, Erf.self, Sin.self, Cos.self,
         Conv.self, BatchNormalization.self, AveragePool.self,
@@ -15,24 +15,24 @@ public enum OperatorRegistry {
     /// The newest ONNX opset whose operator definitions the loader reads (attributes that moved
     /// to inputs, changed defaults). Models of a newer opset still load; an operator whose newer
     /// definition Certus does not know is refused by its own `make`.
-    public static let newestOpset = 22
+    package static let newestOpset = 22
 
     static let byName: [String: any Operator.Type] = Dictionary(uniqueKeysWithValues: all.map { ($0.opType, $0) })
 
     /// The supported op types, sorted, for error messages and `certus inspect`.
-    public static var supportedOpTypes: [String] { all.map { $0.opType }.sorted() }
+    package static var supportedOpTypes: [String] { all.map { $0.opType }.sorted() }
 
     /// Whether `opType` (of the default ONNX domain) has an operator here.
-    public static func isSupported(_ opType: String) -> Bool { byName[opType] != nil }
+    package static func isSupported(_ opType: String) -> Bool { byName[opType] != nil }
 
     /// Every supported operator with the opsets it is implemented for, sorted by op type
     /// (`certus supports`; the VNN-LIB 2.0 solver interface asks solvers for this list).
-    public static var supportedOperators: [(opType: String, opsets: ClosedRange<Int>)] {
+    package static var supportedOperators: [(opType: String, opsets: ClosedRange<Int>)] {
         all.map { ($0.opType, $0.opsets) }.sorted { $0.opType < $1.opType }
     }
 
     /// Builds the operator for `node`, or throws naming the unsupported op and listing the supported ones.
-    public static func make(_ node: NodeContext) throws -> any Operator {
+    package static func make(_ node: NodeContext) throws -> any Operator {
         guard let type = byName[node.opType] else {
             throw ModelError(.unsupportedOperator, location: node.location,
                              "unsupported operator '\(node.opType)'; supported operators: \(supportedOpTypes.joined(separator: ", "))")
@@ -47,7 +47,7 @@ public enum OperatorRegistry {
     /// appearance, each with its node count and up to `shownNames` node names, e.g.
     /// `unsupported operators: 'Slice' (3 nodes: '/Slice', '/Slice_1', '/Slice_2'), 'Dropout' (1 node: 'dropout')`.
     /// With a single unsupported node the error's location is that node. Returns nil for no nodes.
-    public static func unsupportedError(_ nodes: [(name: String, opType: String)], shownNames: Int = 5) -> ModelError? {
+    package static func unsupportedError(_ nodes: [(name: String, opType: String)], shownNames: Int = 5) -> ModelError? {
         guard !nodes.isEmpty else { return nil }
         var order: [String] = []
         var names: [String: [String]] = [:]
@@ -70,5 +70,5 @@ public enum OperatorRegistry {
 extension Operator {
     /// The ONNX opsets this implementation reads (default: 1 to `OperatorRegistry.newestOpset`).
     /// An operator introduced later, or whose older definitions differ, overrides it.
-    public static var opsets: ClosedRange<Int> { 1...OperatorRegistry.newestOpset }
+    package static var opsets: ClosedRange<Int> { 1...OperatorRegistry.newestOpset }
 }

@@ -22,7 +22,7 @@ extension LinearProgram {
     /// - Parameters:
     ///   - rowDuals: one value per constraint (e.g. `LPResult.rowDuals` of an optimal solve).
     ///   - relativeMargin: the safety margin factor (default 1e-7).
-    public func safeLowerBound(rowDuals: [Double], relativeMargin: Double = 1e-7) -> Double {
+    package func safeLowerBound(rowDuals: [Double], relativeMargin: Double = 1e-7) -> Double {
         safeLowerBoundDetails(rowDuals: rowDuals, relativeMargin: relativeMargin).bound
     }
 
@@ -30,7 +30,7 @@ extension LinearProgram {
     /// `relativeMargin · (1 + Σ|y_i b_i| + Σ|d_j x_j|)` plus, for the rounding of each recomputed
     /// reduced cost, `max(1e-12, 4 (k+2) 2⁻⁵²) · Σ_i |a_ij y_i| · max|x_j bound|` (k the largest
     /// column length), which bounds the error of every `d_j` times any value of `x_j`.
-    public func safeLowerBoundDetails(rowDuals: [Double], relativeMargin: Double = 1e-7) -> (bound: Double, raw: Double, margin: Double) {
+    package func safeLowerBoundDetails(rowDuals: [Double], relativeMargin: Double = 1e-7) -> (bound: Double, raw: Double, margin: Double) {
         let fail = (bound: -Double.infinity, raw: -Double.infinity, margin: Double.infinity)
         guard !isMaximization, rowDuals.count == constraintCount,
               relativeMargin.isFinite, relativeMargin >= 0 else { return fail }

@@ -14,19 +14,19 @@
 //   refused with `LPError.Kind.outOfRange` before any GLPK call.
 
 /// One decision variable (a GLPK column) as stored by `LinearProgram`.
-public struct LPVariable: Equatable, Sendable {
+package struct LPVariable: Equatable, Sendable {
     /// Lower bound; `-Double.infinity` when the variable is unbounded below.
-    public var lower: Double
+    package var lower: Double
     /// Upper bound; `+Double.infinity` when the variable is unbounded above.
-    public var upper: Double
+    package var upper: Double
     /// Whether the variable must take an integer value in a MILP solve.
     /// For integer variables the stored bounds are the rounded-inward (integral) ones.
-    public var isInteger: Bool
+    package var isInteger: Bool
     /// Optional symbolic name (at most 255 UTF-8 bytes, no control characters).
-    public var name: String?
+    package var name: String?
 
     /// Creates a variable description; validation happens when it is added to a `LinearProgram`.
-    public init(lower: Double, upper: Double, isInteger: Bool = false, name: String? = nil) {
+    package init(lower: Double, upper: Double, isInteger: Bool = false, name: String? = nil) {
         self.lower = lower
         self.upper = upper
         self.isInteger = isInteger
@@ -35,41 +35,41 @@ public struct LPVariable: Equatable, Sendable {
 }
 
 /// One linear constraint (a GLPK row) `lower <= sum(coefficient * x[index]) <= upper`.
-public struct LPConstraint: Sendable {
+package struct LPConstraint: Sendable {
     /// The non-zero terms `(variableIndex, coefficient)`, merged (no duplicate indices) and
     /// sorted by variable index.
-    public var terms: [(Int, Double)]
+    package var terms: [(Int, Double)]
     /// Lower bound of the row activity; `-Double.infinity` when absent.
-    public var lower: Double
+    package var lower: Double
     /// Upper bound of the row activity; `+Double.infinity` when absent.
-    public var upper: Double
+    package var upper: Double
     /// Optional symbolic name.
-    public var name: String?
+    package var name: String?
 }
 
 /// Options for `LinearProgram.solve(options:)`. Every default is chosen for the use in
 /// branch-and-bound verification: small to medium LPs solved many times, where a wrong
 /// "optimal" is much worse than a reported failure.
-public struct LPOptions: Sendable {
+package struct LPOptions: Sendable {
     /// Wall-clock limit in seconds for one `solve` call, covering all retries
     /// (passed to GLPK as `tm_lim` in milliseconds, reduced by the time already used).
     /// Default 10: a single LP in the search must never stall the whole run; the caller can
     /// treat `.timeLimit` as "unknown". Must be `>= 0` and not NaN; `.infinity` means no limit.
-    public var timeLimit: Double
+    package var timeLimit: Double
     /// Start with GLPK's dual simplex (`GLP_DUALP`: dual simplex, falling back to primal).
     /// Default `true`: after a bound change (branching) the previous optimal basis stays dual
     /// feasible, so the dual simplex warm-starts well (nnenum's pattern). `false` uses
     /// the primal simplex first.
-    public var useDual: Bool
+    package var useDual: Bool
     /// How many extra attempts after a failed or inconclusive simplex run: the first retry
     /// rebuilds the basis with `glp_adv_basis`, later ones start from `glp_std_basis` with the
     /// primal simplex. Default 2, i.e. up to three attempts in total. Must be `>= 0`.
-    public var retries: Int
+    package var retries: Int
     /// Use GLPK's LP presolver in the simplex solve. Default `false`: the presolver ignores the
     /// current basis, so it would defeat warm starts in bound-tightening loops; the
     /// retry logic already copes with hard instances. (MILP solves never use GLPK's MIP
     /// presolver, see `integer`.)
-    public var presolve: Bool
+    package var presolve: Bool
     /// When the problem has integer variables, solve it as a MILP: the LP relaxation by the
     /// simplex (with the retries above), then branch and cut (`glp_intopt`) from that optimal
     /// basis. Default `true`. Set to `false` to solve the LP relaxation instead (integrality is
@@ -78,23 +78,23 @@ public struct LPOptions: Sendable {
     /// `q->lb < q->ub` in npp3.c: 20 of 8,000 random MILPs with 2 to 13 rows and columns and
     /// coefficients and bounds between 1e-6 and 1e6 in magnitude, none of the same MILPs
     /// without it; scripts/glpk-probe.c).
-    public var integer: Bool
+    package var integer: Bool
     /// Relative MIP gap at which `glp_intopt` may stop (`mip_gap`). Default 0: the MILP is
     /// used as an exact cross-check, so it must be solved to proven optimality. With a positive
     /// gap an early stop is reported as `.feasible`, never as `.optimal`. Must be `>= 0`.
-    public var mipGap: Double
+    package var mipGap: Double
     /// Scale the problem (`glp_scale_prob` with `GLP_SF_AUTO`) before the simplex.
     /// Default `true`: network LPs mix weights and bounds of very different magnitudes.
-    public var scale: Bool
+    package var scale: Bool
     /// Maximal primal violation accepted when re-checking a reported solution on the Swift
     /// side, relative to `max(1, |bound|, sum |a_ij x_j|)` per row and `max(1, |bound|)` per
     /// variable (integrality of integer variables is checked with the same tolerance, at
     /// least 1e-5, GLPK's `tol_int`). Default 1e-6. A solution failing the check is
     /// retried and finally reported as `.failed`, never as `.optimal`.
-    public var feasibilityTolerance: Double
+    package var feasibilityTolerance: Double
 
     /// Creates options; see the properties for the meaning and default of each one.
-    public init(timeLimit: Double = 10, useDual: Bool = true, retries: Int = 2,
+    package init(timeLimit: Double = 10, useDual: Bool = true, retries: Int = 2,
                 presolve: Bool = false, integer: Bool = true, mipGap: Double = 0,
                 scale: Bool = true, feasibilityTolerance: Double = 1e-6) {
         self.timeLimit = timeLimit
@@ -109,7 +109,7 @@ public struct LPOptions: Sendable {
 }
 
 /// Outcome of a solve.
-public enum LPStatus: Equatable, Sendable, CustomStringConvertible {
+package enum LPStatus: Equatable, Sendable, CustomStringConvertible {
     /// Proven optimal (LP: primal and dual feasible basis; MILP: gap closed) and the primal
     /// point passed the Swift-side feasibility re-check.
     case optimal
@@ -128,7 +128,7 @@ public enum LPStatus: Equatable, Sendable, CustomStringConvertible {
     case failed(String)
 
     /// Short human-readable form, e.g. `"optimal"` or `"failed(singular basis)"`.
-    public var description: String {
+    package var description: String {
         switch self {
         case .optimal: return "optimal"
         case .feasible: return "feasible"
@@ -140,7 +140,7 @@ public enum LPStatus: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// `true` only for `.failed`.
-    public var isFailure: Bool {
+    package var isFailure: Bool {
         if case .failed = self { return true }
         return false
     }
@@ -154,35 +154,35 @@ public enum LPStatus: Equatable, Sendable, CustomStringConvertible {
 /// + sum_j reducedCosts[j] * (active bound of variable j)` (basic rows/variables have a zero
 /// dual). For a minimisation, a row at its lower bound has a dual `>= 0` and at its upper
 /// bound `<= 0`; the signs flip for a maximisation.
-public struct LPResult: Sendable {
+package struct LPResult: Sendable {
     /// What happened; see `LPStatus`.
-    public var status: LPStatus
+    package var status: LPStatus
     /// Objective value (including the constant term). Set for `.optimal`; for a MILP also for
     /// `.feasible` and `.timeLimit` with an incumbent. `nil` otherwise.
-    public var objective: Double?
+    package var objective: Double?
     /// Value of every variable (0-based, `variableCount` entries) when `objective` is set;
     /// empty otherwise.
-    public var primal: [Double]
+    package var primal: [Double]
     /// Activity `sum_j a_ij x_j` of every constraint when `objective` is set; empty otherwise.
-    public var rowActivity: [Double]
+    package var rowActivity: [Double]
     /// Row dual values (`glp_get_row_dual`), one per constraint. Only for an `.optimal` LP
     /// (simplex) solve; empty for MILP solves and other statuses.
-    public var rowDuals: [Double]
+    package var rowDuals: [Double]
     /// Reduced costs (`glp_get_col_dual`), one per variable. Only for an `.optimal` LP solve;
     /// empty otherwise.
-    public var reducedCosts: [Double]
+    package var reducedCosts: [Double]
     /// Whether the problem was solved as a MILP (`glp_intopt`).
-    public var isMIP: Bool
+    package var isMIP: Bool
     /// Simplex iterations reported by GLPK during this call (all attempts, and for a MILP all
     /// LP relaxations GLPK counted).
-    public var iterations: Int
+    package var iterations: Int
     /// Number of solver runs made (1 when the first attempt was conclusive).
-    public var attempts: Int
+    package var attempts: Int
     /// Wall-clock seconds spent in this call.
-    public var time: Double
+    package var time: Double
     /// Largest relative primal violation found by the Swift-side re-check of the reported
     /// point (see `LPOptions.feasibilityTolerance`); `nil` when no point is reported.
-    public var maxViolation: Double?
+    package var maxViolation: Double?
 
     /// A result without solution data.
     init(status: LPStatus, isMIP: Bool, iterations: Int = 0, attempts: Int = 0, time: Double = 0) {
@@ -202,9 +202,9 @@ public struct LPResult: Sendable {
 
 /// Error thrown by the problem-building methods of `LinearProgram` for invalid input.
 /// The problem is left unchanged when an error is thrown.
-public struct LPError: Error, CustomStringConvertible, Sendable {
+package struct LPError: Error, CustomStringConvertible, Sendable {
     /// Category of the error.
-    public enum Kind: Equatable, Sendable {
+    package enum Kind: Equatable, Sendable {
         /// A variable or constraint index outside `0..<count`.
         case invalidIndex
         /// NaN bounds, `lower > upper`, `lower == +inf`, `upper == -inf`, or an integer
@@ -225,16 +225,16 @@ public struct LPError: Error, CustomStringConvertible, Sendable {
     }
 
     /// Category of the error.
-    public var kind: Kind
+    package var kind: Kind
     /// Human-readable explanation.
-    public var message: String
+    package var message: String
 
     /// Creates an error.
-    public init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
     /// The message, prefixed by the category.
-    public var description: String { "LPError.\(kind): \(message)" }
+    package var description: String { "LPError.\(kind): \(message)" }
 }

@@ -27,7 +27,7 @@ import Darwin
 /// `LPError.Kind.wrongThread` and `solve` returns `.failed`. If the last reference is
 /// released on another thread, the GLPK object is deliberately leaked rather than freed into
 /// the wrong thread's allocator. Not `Sendable`; use one instance per thread/task.
-public final class LinearProgram {
+package final class LinearProgram {
     /// The GLPK problem object, owned by this instance.
     let prob: OpaquePointer
     /// The thread that created the problem; all GLPK calls must happen on it.
@@ -38,9 +38,9 @@ public final class LinearProgram {
     private(set) var rows: [LPConstraint] = []
     private(set) var objectiveCoefficients: [Double] = []
     /// Constant term of the objective.
-    public private(set) var objectiveConstant: Double = 0
+    package private(set) var objectiveConstant: Double = 0
     /// Whether the objective is maximised.
-    public private(set) var isMaximization: Bool = false
+    package private(set) var isMaximization: Bool = false
     /// Set when the matrix changed since the last `glp_scale_prob`.
     var needsScaling = true
 
@@ -65,14 +65,14 @@ public final class LinearProgram {
     /// rows and columns; coefficients and objective entries in [1e-60, 1e60], bounds in
     /// [1e-3, 1e60] in magnitude, half of them at the ends) made GLPK abort, solved as `solve`
     /// does (scripts/glpk-probe.c).
-    public static let maxMagnitude = 1e60
+    package static let maxMagnitude = 1e60
     /// Smallest magnitude of a non-zero constraint coefficient (see `maxMagnitude`). Zero
     /// coefficients are dropped; bounds and objective entries may be smaller (they take no
     /// part in the scaling products).
-    public static let minCoefficientMagnitude = 1e-60
+    package static let minCoefficientMagnitude = 1e-60
 
     /// Creates an empty minimisation problem with no variables and no constraints.
-    public init() {
+    package init() {
         glp_term_out(GLP_OFF)
         prob = glp_create_prob()
         owner = pthread_self()
@@ -90,31 +90,31 @@ public final class LinearProgram {
     // MARK: - Queries
 
     /// Number of variables (columns).
-    public var variableCount: Int { vars.count }
+    package var variableCount: Int { vars.count }
     /// Number of constraints (rows).
-    public var constraintCount: Int { rows.count }
+    package var constraintCount: Int { rows.count }
     /// Whether any variable is integer.
-    public var hasIntegerVariables: Bool { vars.contains { $0.isInteger } }
+    package var hasIntegerVariables: Bool { vars.contains { $0.isInteger } }
 
     /// The variable with 0-based index `j` (its current, effective bounds).
     /// - Precondition: `0 <= j < variableCount`.
-    public func variable(_ j: Int) -> LPVariable {
+    package func variable(_ j: Int) -> LPVariable {
         precondition(j >= 0 && j < vars.count, "LinearProgram.variable: index \(j) out of range 0..<\(vars.count)")
         return vars[j]
     }
 
     /// The constraint with 0-based index `i` (merged, sorted terms).
     /// - Precondition: `0 <= i < constraintCount`.
-    public func constraint(_ i: Int) -> LPConstraint {
+    package func constraint(_ i: Int) -> LPConstraint {
         precondition(i >= 0 && i < rows.count, "LinearProgram.constraint: index \(i) out of range 0..<\(rows.count)")
         return rows[i]
     }
 
     /// The objective coefficient of every variable (0-based; 0 for variables not in the objective).
-    public var objective: [Double] { objectiveCoefficients }
+    package var objective: [Double] { objectiveCoefficients }
 
     /// Whether the calling thread is the thread that created this problem.
-    public var isOnOwnerThread: Bool { pthread_equal(owner, pthread_self()) != 0 }
+    package var isOnOwnerThread: Bool { pthread_equal(owner, pthread_self()) != 0 }
 
     // MARK: - Building
 
@@ -130,7 +130,7 @@ public final class LinearProgram {
     ///   `maxMagnitude`, `.invalidName`, `.wrongThread`, `.tooLarge`);
     ///   the problem is unchanged then.
     @discardableResult
-    public func addVariable(lower: Double, upper: Double, isInteger: Bool = false,
+    package func addVariable(lower: Double, upper: Double, isInteger: Bool = false,
                             name: String? = nil) throws -> Int {
         try checkThread()
         guard vars.count < Self.maxDimension else { throw LPError(.tooLarge, "too many variables") }
@@ -149,14 +149,14 @@ public final class LinearProgram {
 
     /// Adds a variable described by `variable`; see `addVariable(lower:upper:isInteger:name:)`.
     @discardableResult
-    public func addVariable(_ variable: LPVariable) throws -> Int {
+    package func addVariable(_ variable: LPVariable) throws -> Int {
         try addVariable(lower: variable.lower, upper: variable.upper,
                         isInteger: variable.isInteger, name: variable.name)
     }
 
     /// Adds a binary variable (integer in [0, 1]) and returns its 0-based index.
     @discardableResult
-    public func addBinaryVariable(name: String? = nil) throws -> Int {
+    package func addBinaryVariable(name: String? = nil) throws -> Int {
         try addVariable(lower: 0, upper: 1, isInteger: true, name: name)
     }
 
@@ -170,7 +170,7 @@ public final class LinearProgram {
     ///   outside `minCoefficientMagnitude ... maxMagnitude` or a finite bound beyond it, `.invalidBounds`,
     ///   `.invalidName`, `.wrongThread`, `.tooLarge`); the problem is unchanged then.
     @discardableResult
-    public func addConstraint(_ terms: [(Int, Double)], lower: Double, upper: Double,
+    package func addConstraint(_ terms: [(Int, Double)], lower: Double, upper: Double,
                               name: String? = nil) throws -> Int {
         try checkThread()
         guard rows.count < Self.maxDimension else { throw LPError(.tooLarge, "too many constraints") }
@@ -194,7 +194,7 @@ public final class LinearProgram {
     /// - Throws: `LPError` (`.invalidIndex`, `.nonFiniteValue`, `.outOfRange` for an entry beyond
     ///   `maxMagnitude`, `.wrongThread`); the
     ///   objective is unchanged then.
-    public func setObjective(_ terms: [(Int, Double)], constant: Double = 0,
+    package func setObjective(_ terms: [(Int, Double)], constant: Double = 0,
                              maximize: Bool = false) throws {
         try checkThread()
         guard constant.isFinite else { throw LPError(.nonFiniteValue, "objective constant is \(constant)") }
@@ -222,7 +222,7 @@ public final class LinearProgram {
     /// inward to integers.
     /// - Throws: `LPError` (`.invalidIndex`, `.invalidBounds`, `.outOfRange`, `.wrongThread`); the
     ///   bounds are unchanged then.
-    public func setVariableBounds(_ j: Int, lower: Double, upper: Double) throws {
+    package func setVariableBounds(_ j: Int, lower: Double, upper: Double) throws {
         try checkThread()
         try checkVariableIndex(j, what: "setVariableBounds")
         let (lo, up) = try Self.checkedBounds(lower, upper, integer: vars[j].isInteger, what: "variable \(j)")
@@ -235,7 +235,7 @@ public final class LinearProgram {
     /// Changes the bounds of constraint `i` (`lower <= activity <= upper`).
     /// - Throws: `LPError` (`.invalidIndex`, `.invalidBounds`, `.outOfRange`, `.wrongThread`); the
     ///   bounds are unchanged then.
-    public func setConstraintBounds(_ i: Int, lower: Double, upper: Double) throws {
+    package func setConstraintBounds(_ i: Int, lower: Double, upper: Double) throws {
         try checkThread()
         guard i >= 0 && i < rows.count else {
             throw LPError(.invalidIndex, "setConstraintBounds: constraint index \(i) not in 0..<\(rows.count)")
@@ -251,7 +251,7 @@ public final class LinearProgram {
     /// basis, so a branch can be solved warm-started without touching this problem.
     /// The copy belongs to the calling thread (which must be this problem's thread).
     /// - Throws: `LPError.Kind.wrongThread`.
-    public func copy() throws -> LinearProgram {
+    package func copy() throws -> LinearProgram {
         try checkThread()
         let other = LinearProgram()
         glp_copy_prob(other.prob, prob, GLP_ON)

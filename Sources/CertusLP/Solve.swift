@@ -19,7 +19,7 @@ extension LinearProgram {
     /// A failed, time-limited or otherwise non-optimal solve is never reported as `.optimal`.
     /// - Parameter options: solver options; see `LPOptions` for defaults.
     /// - Returns: status, objective, primal point and (LP only) dual values.
-    public func solve(options: LPOptions = LPOptions()) -> LPResult {
+    package func solve(options: LPOptions = LPOptions()) -> LPResult {
         let clock = ContinuousClock()
         let start = clock.now
         let isMIP = options.integer && hasIntegerVariables
@@ -64,7 +64,7 @@ extension LinearProgram {
     /// `maximize: false` and `true` for each variable in turn on the same problem.
     /// - Returns: the solve result; `.failed` for an invalid index or the wrong thread
     ///   (the objective is then unchanged).
-    public func optimize(variable j: Int, maximize: Bool,
+    package func optimize(variable j: Int, maximize: Bool,
                          options: LPOptions = LPOptions()) -> LPResult {
         do {
             try setObjective([(j, 1)], maximize: maximize)

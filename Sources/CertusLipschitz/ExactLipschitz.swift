@@ -20,6 +20,7 @@ public enum ExactLipschitzStatus: String, Sendable, Codable, Equatable {
 public struct ExactLipschitzValue: Sendable, Codable, Equatable {
     /// The model output (index into its flattened output).
     public var output: Int
+    /// GLPK's outcome: optimal, time limit or failure.
     public var status: ExactLipschitzStatus
     /// The maximum over activation patterns of the gradient's dual norm (`optimal` only): the
     /// norm of the gradient of the pattern GLPK returns as optimal, recomputed in Double from
@@ -48,10 +49,12 @@ public struct ExactLipschitzValue: Sendable, Codable, Equatable {
     /// MILPs solved (1 for the L-inf input norm; for L1 one per gradient coordinate and sign
     /// not excluded by its interval bound).
     public var milps: Int
+    /// Wall-clock seconds of the MILP solve(s).
     public var timeSeconds: Double
     /// Why it is not optimal (time limit, GLPK failure), or nil.
     public var message: String?
 
+    /// Creates a value; every field is as documented on its property.
     public init(output: Int, status: ExactLipschitzStatus, value: Double? = nil, milpObjective: Double? = nil,
                 incumbent: Double? = nil, point: [Double]? = nil, attained: Double? = nil, margin: Double? = nil,
                 unstableNeurons: Int = 0, signBinaries: Int = 0, milps: Int = 0, timeSeconds: Double = 0, message: String? = nil) {
@@ -64,7 +67,9 @@ public struct ExactLipschitzValue: Sendable, Codable, Equatable {
 
 /// The exact constants of every analysed output (`ExactLipschitz.solve(model:boxes:...)`).
 public struct ExactLipschitzResult: Sendable, Codable, Equatable {
+    /// The input norm (the gradient is measured in its dual norm).
     public var norm: LipschitzNorm
+    /// One value per analysed output, in the order asked.
     public var perOutput: [ExactLipschitzValue]
     /// The largest `value` over the outputs when every one is optimal, else nil.
     public var value: Double?
@@ -72,32 +77,33 @@ public struct ExactLipschitzResult: Sendable, Codable, Equatable {
     public var attained: Double?
     /// Whether every output was solved to optimality.
     public var complete: Bool
+    /// Wall-clock seconds of the MILP solve(s).
     public var timeSeconds: Double
     /// "milp": a GLPK MILP over activation patterns, a cross-check, not a certified bound.
     public var method: String
 }
 
 /// Knobs of `ExactLipschitz` (defaults chosen for the small networks it is meant for).
-public struct ExactLipschitzSettings: Sendable {
+package struct ExactLipschitzSettings: Sendable {
     /// Stop at this time (`time-limit` status, incumbent reported).
-    public var deadline: Date? = nil
+    package var deadline: Date? = nil
     /// Method of the pre-activation bounds that set the binaries and big-M constants
     /// (default alpha-CROWN: fewer unstable neurons, smaller constants).
-    public var boundMethod: BoundMethod = .alphaCrown
+    package var boundMethod: BoundMethod = .alphaCrown
     /// Tighten the bounds of unstable pre-activations and of the adjoints entering a product
     /// with an indicator by LPs over the relaxation built so far (two LPs per neuron; the LP
     /// optimum widened by `lpBoundTolerance`). Default true: tighter big-M constants make
     /// GLPK's branch and bound much faster. The LP values are GLPK's, not certified bounds.
-    public var lpTightening: Bool = true
+    package var lpTightening: Bool = true
     /// Relative widening of an LP-tightened bound (times 1 + |bound|), so that a solver
     /// tolerance cannot cut a feasible pattern off.
-    public var lpBoundTolerance: Double = 1e-7
+    package var lpBoundTolerance: Double = 1e-7
     /// Gradient norms sampled at this many random points of the box (plus its centre) before
     /// the MILP: each MILP gets the row "objective >= (largest sampled value) (1 - 1e-6)", which
     /// cannot cut off the optimum (a sampled value is attained) and lets GLPK prune every
     /// branch that cannot reach it from the start, as an incumbent would. 0: no such row.
-    public var objectiveCutSamples: Int = 256
-    public init() {}
+    package var objectiveCutSamples: Int = 256
+    package init() {}
 }
 
 /// The exact local Lipschitz constant of a small piecewise-linear network (ReLU, LeakyReLU of
@@ -137,7 +143,7 @@ public struct ExactLipschitzSettings: Sendable {
 ///
 /// Not thread-safe across calls on one thread's GLPK objects; every LP is built, solved and
 /// released on the calling thread.
-public enum ExactLipschitz {
+package enum ExactLipschitz {
     /// The exact constants of `outputs` (default all) of `model` (first output) over `box`.
     /// - Returns: one value per output, in the order of `outputs`; a time limit gives status
     ///   `timeLimit` and no `value`.
@@ -145,7 +151,7 @@ public enum ExactLipschitz {
     ///   operators and piecewise-linear activations with a kink at 0 (Sigmoid, a product of two
     ///   variables, ...), for the L2 norm, a missing output, a region of the wrong size, empty or
     ///   not finite, or bounds GLPK cannot be given; `BoundError` from the bound engine.
-    public static func solve(model: Graph, box: InputBox, outputs: [Int]? = nil, norm: LipschitzNorm = .inf,
+    package static func solve(model: Graph, box: InputBox, outputs: [Int]? = nil, norm: LipschitzNorm = .inf,
                              deadline: Date? = nil) throws -> [ExactLipschitzValue] {
         var s = ExactLipschitzSettings()
         s.deadline = deadline
@@ -153,7 +159,7 @@ public enum ExactLipschitz {
     }
 
     /// As `solve(model:box:outputs:norm:deadline:)`, with every knob.
-    public static func solve(model: Graph, box: InputBox, outputs: [Int]? = nil, norm: LipschitzNorm = .inf,
+    package static func solve(model: Graph, box: InputBox, outputs: [Int]? = nil, norm: LipschitzNorm = .inf,
                              settings: ExactLipschitzSettings) throws -> [ExactLipschitzValue] {
         guard norm != .l2 else {
             throw JacobianError("the exact mode (a MILP) needs a polyhedral gradient norm: input norm inf (gradient L1) "
@@ -179,7 +185,7 @@ public enum ExactLipschitz {
     /// The exact constants over the union of `boxes` (a VNN-LIB region with several input
     /// boxes): per output the largest value over the boxes (optimal only when every box is).
     /// - Throws: as `solve(model:box:...)`, and for an empty list of boxes.
-    public static func solve(model: Graph, boxes: [InputBox], outputs: [Int]? = nil, norm: LipschitzNorm = .inf,
+    package static func solve(model: Graph, boxes: [InputBox], outputs: [Int]? = nil, norm: LipschitzNorm = .inf,
                              settings: ExactLipschitzSettings = ExactLipschitzSettings()) throws -> ExactLipschitzResult {
         let start = Date()
         guard !boxes.isEmpty else { throw JacobianError("the region has no input box") }

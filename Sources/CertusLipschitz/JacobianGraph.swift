@@ -4,10 +4,10 @@ import CertusGraph
 
 /// A model whose Jacobian graph cannot be built: the node and the reason (an operator without a
 /// gradient node is named, never approximated).
-public struct JacobianError: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct JacobianError: Error, CustomStringConvertible, Sendable {
+    package var message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
 /// The chain-rule graph of a network's Clarke generalised Jacobian, as a graph of ordinary
@@ -39,19 +39,19 @@ public struct JacobianError: Error, CustomStringConvertible, Sendable {
 /// reshapes, constant Add/Sub, ...), residual Add/Sub of two variables, and elementwise
 /// activations with a gradient node. Anything else (a product of two variables, Softmax, ...)
 /// throws `JacobianError` naming the node.
-public struct JacobianGraph: @unchecked Sendable {
-    public enum Quantity: Sendable { case absoluteSum, gradient }
+package struct JacobianGraph: @unchecked Sendable {
+    package enum Quantity: Sendable { case absoluteSum, gradient }
 
     /// The graph (input: the model's input; output as `quantity` says).
-    public let graph: Graph
-    public let quantity: Quantity
+    package let graph: Graph
+    package let quantity: Quantity
     /// The seeds, each with one entry per model output.
-    public let seeds: [[Double]]
+    package let seeds: [[Double]]
     /// Input size n.
-    public let inputCount: Int
+    package let inputCount: Int
     /// Per seed, the gradient when it is the same at every input (a piecewise-affine... no: an
     /// affine network), else nil.
-    public let constantGradients: [[Double]?]
+    package let constantGradients: [[Double]?]
     /// The model as a chain of (affine Jacobian, activation) steps from the input, when it is
     /// one (for the naive bound): each step's Jacobian (out x in, row-major) and the activation
     /// after it (nil: none).
@@ -60,7 +60,7 @@ public struct JacobianGraph: @unchecked Sendable {
     /// Builds the Jacobian graph of `model`'s first output for `seeds`.
     /// - Throws: `JacobianError` for an operator without a gradient node, a seed of the wrong
     ///   size, or a model whose output does not depend on its input through supported nodes.
-    public init(model original: Graph, seeds: [[Double]], quantity: Quantity) throws {
+    package init(model original: Graph, seeds: [[Double]], quantity: Quantity) throws {
         // GeLU exported as its Erf decomposition is one GeLU node here, as in the bound engine
         // (its x * Phi(x) product has no gradient node of its own; GeLU has one).
         let model = GeluFusion.fuse(original)

@@ -26,11 +26,13 @@ public struct LipschitzSettings: Sendable {
     /// Projected ascent runs per output on the gradient norm (finite-difference
     /// Hessian-vector products; every iterate's true gradient norm counts), default 20 x 50 steps.
     public var ascentRuns: Int = 20
+    /// Steps of each projected ascent run.
     public var ascentSteps: Int = 50
     /// Annealed ascent runs per output on a smoothed surrogate of the network (each kink's
     /// step a logistic whose temperature falls over the run; the true gradient norm is what
     /// counts), from the centre and the best samples; default 2 x 100 steps.
     public var smoothedRuns: Int = 2
+    /// Steps of each annealed smoothed-surrogate run.
     public var smoothedSteps: Int = 100
     /// Seed of the sampler (default 0): the same inputs give the same result.
     public var seed: UInt64 = 0
@@ -45,6 +47,7 @@ public struct LipschitzSettings: Sendable {
     public var branching: LipschitzBranching = .auto
     /// Called from worker threads with the branch-and-bound progress (nil: silence).
     public var progress: (@Sendable (LipschitzProgress) -> Void)? = nil
+    /// The defaults (L-inf input norm, alpha-CROWN, every output, no branching).
     public init() {}
 }
 
@@ -65,15 +68,20 @@ public struct LipschitzBound: Sendable, Codable, Equatable {
 
 /// The result of `Lipschitz.analyze`.
 public struct LipschitzResult: Sendable, Codable, Equatable {
+    /// The input norm (the gradient is measured in its dual norm).
     public var norm: LipschitzNorm
     /// The region: per input coordinate its lower and upper end.
     public var regionLower: [Double]
+    /// The upper ends, per input coordinate.
     public var regionUpper: [Double]
+    /// One entry per analysed output: attained lower bound, certified upper bound, naive bound.
     public var perOutput: [LipschitzBound]
     /// Over the outputs: the largest lower bound and the largest certified upper bound (the
     /// L_p -> L-inf constant of the output vector).
     public var lower: Double
+    /// The largest certified upper bound over the outputs (see `lower`).
     public var upper: Double
+    /// The naive bound over the outputs (product of operator norms and derivative bounds), or nil where it is not defined.
     public var naive: Double?
     /// upper / lower (infinity when lower is 0).
     public var ratio: Double { lower > 0 ? upper / lower : .infinity }
@@ -82,23 +90,25 @@ public struct LipschitzResult: Sendable, Codable, Equatable {
     /// Wall-clock seconds of the whole analysis, and of the certified bound alone (the bound
     /// propagation and branching; the rest is the search for the attained lower bound).
     public var timeSeconds: Double
+    /// Wall-clock seconds of the certified bound alone (see `timeSeconds`).
     public var boundSeconds: Double
     /// Whether the analysis finished: with a target ratio, whether upper <= ratio x lower was
     /// reached (to a relative 1e-5: goals are raised by 1e-6 past attained values); without,
     /// whether the deadline left the bound pass alone (false: `upper` is the best certified
     /// bound reached so far; it is still a bound).
     public var complete: Bool
+    /// The bound method on the Jacobian graph (`crown` or `alpha-crown`), with `+bab` when branching ran.
     public var method: String
 }
 
 /// Certified local Lipschitz constants (Shi et al., NeurIPS 2022): the Clarke Jacobian as a
 /// graph (`JacobianGraph`), bounded by the same engine as the network itself, beside attained
 /// lower bounds and the naive bound.
-public enum Lipschitz {
+package enum Lipschitz {
     /// Analyses `model` (first output) over `box`.
     /// - Throws: `JacobianError` for a model without gradient nodes (the node named),
     ///   `BoundError` from the engine, or a bad region (empty or not finite, wrong size).
-    public static func analyze(model: Graph, box: InputBox, settings: LipschitzSettings = LipschitzSettings()) throws -> LipschitzResult {
+    package static func analyze(model: Graph, box: InputBox, settings: LipschitzSettings = LipschitzSettings()) throws -> LipschitzResult {
         try analyze(model: model, box: box, setup: Setup(model: model, settings: settings), settings: settings)
     }
 
@@ -172,7 +182,7 @@ public enum Lipschitz {
 
     /// Analyses `model` over the union of `boxes` (a VNN-LIB region with several input boxes):
     /// per output the largest lower and upper bound over the boxes.
-    public static func analyze(model: Graph, boxes: [InputBox], settings: LipschitzSettings = LipschitzSettings()) throws -> LipschitzResult {
+    package static func analyze(model: Graph, boxes: [InputBox], settings: LipschitzSettings = LipschitzSettings()) throws -> LipschitzResult {
         guard let first = boxes.first else { throw JacobianError("the region has no input box") }
         let setup = try Setup(model: model, settings: settings)
         var result = try analyze(model: model, box: first, setup: setup, settings: settings)

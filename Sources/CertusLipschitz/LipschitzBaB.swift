@@ -24,6 +24,7 @@ public struct LipschitzProgress: Sendable, Equatable {
     /// The certified upper bound of that output reached so far, and the goal it is branching
     /// towards (target ratio times the largest attained lower bound).
     public var upper: Double
+    /// The goal branch and bound is proving (`s <= goal` on every domain).
     public var goal: Double
     /// The branch-and-bound snapshot of the run.
     public var search: BranchAndBoundProgress

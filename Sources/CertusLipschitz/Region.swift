@@ -4,11 +4,11 @@ import CertusSpec
 /// The region of a Lipschitz analysis, read from a file: a JSON spec as for `verify`
 /// (`{"center": [...], "epsilon": e}` with optional `"clip": [lo, hi]`; a `"label"` is allowed
 /// and ignored) or a VNN-LIB file (each of its input boxes; the output constraints are ignored).
-public enum LipschitzRegion {
+package enum LipschitzRegion {
     /// The boxes of the region file at `path` (one for a JSON spec; one per disjunct of a
     /// VNN-LIB input constraint).
     /// - Throws: `SpecError` naming the file and the place (missing key, wrong type, empty box, ...).
-    public static func load(path: String) throws -> [InputBox] {
+    package static func load(path: String) throws -> [InputBox] {
         let isJSON: Bool
         if path.lowercased().hasSuffix(".json") { isJSON = true }
         else if path.lowercased().hasSuffix(".vnnlib") { isJSON = false }

@@ -4,15 +4,15 @@ import CertusGraph
 
 /// Reading and writing ONNX model files in either encoding: binary protobuf (`.onnx`) or
 /// ONNX-style JSON (protobuf's canonical JSON mapping of `ModelProto`, `.json`).
-public enum ModelFile {
-    public enum Encoding: String, Sendable { case binary, json }
+package enum ModelFile {
+    package enum Encoding: String, Sendable { case binary, json }
 
     /// The UTF-8 byte-order mark, skipped at the start of an ONNX-JSON file.
     static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 
     /// The encoding for a path: by extension, else by sniffing the first non-blank byte
     /// (`{`, after an optional UTF-8 byte-order mark, means JSON).
-    public static func encoding(of path: String, data: Data? = nil) -> Encoding {
+    package static func encoding(of path: String, data: Data? = nil) -> Encoding {
         let ext = (path as NSString).pathExtension.lowercased()
         if ext == "json" { return .json }
         if ext == "onnx" || ext == "pb" { return .binary }
@@ -93,7 +93,7 @@ public enum ModelFile {
     }
 
     /// Converts a model file between encodings, chosen by the output's extension.
-    public static func convert(from input: String, to output: String) throws {
+    package static func convert(from input: String, to output: String) throws {
         let model = try readProto(input)
         _ = try GraphBuilder.build(model, file: input)   // refuse to convert what cannot be loaded
         let data = try encode(model, encoding: encoding(of: output))
@@ -105,7 +105,7 @@ public enum ModelFile {
     }
 
     /// Loads a model file into the graph IR.
-    public static func load(_ path: String) throws -> Graph {
+    package static func load(_ path: String) throws -> Graph {
         let model = try readProto(path)
         return try GraphBuilder.build(model, file: path)
     }
@@ -123,10 +123,10 @@ public enum ModelFile {
         return "\(error)"
     }
 
-    public static func jsonReasonPublic(_ error: Error) -> String { jsonReason(error) }
+    package static func jsonReasonPublic(_ error: Error) -> String { jsonReason(error) }
 
     /// "line L, column C" of a JSONSerialization error that reports a character offset.
-    public static func jsonLocation(_ error: Error, _ data: Data) -> String? {
+    package static func jsonLocation(_ error: Error, _ data: Data) -> String? {
         let text = jsonReason(error)
         guard let r = text.range(of: "character ") else { return nil }
         let digits = text[r.upperBound...].prefix(while: { $0.isNumber })

@@ -9,17 +9,17 @@ import Glibc
 ///
 /// Every hot matrix product in Certus (Gemm/MatMul evaluation, and the bound engine's
 /// coefficient products) goes through `gemm`, so there is one place to tune.
-public enum BLAS {
+package enum BLAS {
     /// OpenBLAS's kernel set (`openblas_get_corename`, e.g. "SkylakeX", "Haswell"), after the
     /// check of `kernelSelection`.
-    public static var kernel: String {
+    package static var kernel: String {
         _ = kernelSelection
         return String(cString: openblas_get_corename())
     }
 
     /// What `kernelSelection` did: nil when OpenBLAS's own choice was kept, otherwise
     /// "<detected> -> <selected>".
-    public static var kernelOverride: String? { kernelSelection }
+    package static var kernelOverride: String? { kernelSelection }
 
     /// OpenBLAS picks its kernels from the CPU model when it is loaded. A build that does not
     /// know the CPU falls back to its Prescott (SSE3) kernels: OpenBLAS 0.3.21 (Debian 12) does
@@ -61,7 +61,7 @@ public enum BLAS {
 
     /// The CPUs this process may run on (its affinity mask, e.g. under `taskset`), which can be
     /// fewer than `ProcessInfo.activeProcessorCount` (all online CPUs on Linux). At least 1.
-    public static let usableProcessors: Int = {
+    package static let usableProcessors: Int = {
         #if os(Linux)
         // sched_getaffinity is a GNU extension the Glibc module does not import.
         typealias GetAffinity = @convention(c) (Int32, Int, UnsafeMutableRawPointer) -> Int32
@@ -78,7 +78,7 @@ public enum BLAS {
     /// Floating-point operations (2 m n k per product) of every `gemm` since the process
     /// started, all threads together: `BoundsBenchmark` reports a pass's rate from the
     /// difference of two readings.
-    public static var gemmFlops: Int { flopCounter.load(ordering: .relaxed) }
+    package static var gemmFlops: Int { flopCounter.load(ordering: .relaxed) }
     static let flopCounter = Atomic<Int>(0)
 
     /// C = alpha * op(A) * op(B) + beta * C, all row-major.
@@ -87,7 +87,7 @@ public enum BLAS {
     /// Exact IEEE handling of infinities and NaN is not promised (zero entries may be skipped, so
     /// `0 * inf` may count as 0): operator evaluation uses `plainGemm` when an operand is not
     /// finite.
-    public static func gemm(
+    package static func gemm(
         transA: Bool = false, transB: Bool = false,
         m: Int, n: Int, k: Int,
         alpha: Double = 1, a: UnsafePointer<Double>, b: UnsafePointer<Double>,
@@ -120,7 +120,7 @@ public enum BLAS {
     /// 1 to 9 spec rows at a time through a 784 x 256 layer; with the loops below, which read
     /// B once and skip zero coefficients (inactive ReLUs), ReLU splitting on mnist-net_256x4
     /// prop_3_0.03 bounds 33,231 domains in 30 s instead of 22,351.
-    public static let smallRows = 16
+    package static let smallRows = 16
 
     /// C = alpha * A * op(B) + beta * C for a few rows of A, B read once: row by row of B with
     /// every row of A against it (dot products for B transposed, axpy updates otherwise).
@@ -155,7 +155,7 @@ public enum BLAS {
     /// `smallGemm` skips zero coefficients of A), so an infinity met only by zeros vanishes.
     /// Slow (no blocking, no SIMD); for operands holding an infinity or NaN (see `allFinite`).
     /// As in BLAS, C is not read when `beta == 0`.
-    public static func plainGemm(
+    package static func plainGemm(
         transA: Bool = false, transB: Bool = false,
         m: Int, n: Int, k: Int,
         alpha: Double = 1, a: UnsafePointer<Double>, b: UnsafePointer<Double>,
@@ -175,7 +175,7 @@ public enum BLAS {
 
     /// Whether all `count` values at `p` are finite (no infinity, no NaN). One pass without
     /// branches: `x - x` is 0 for a finite `x` and NaN otherwise, and NaN survives the sums.
-    public static func allFinite(_ p: UnsafePointer<Double>, count: Int) -> Bool {
+    package static func allFinite(_ p: UnsafePointer<Double>, count: Int) -> Bool {
         var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
         var i = 0
         while i + 4 <= count {
@@ -193,13 +193,13 @@ public enum BLAS {
     }
 
     /// Whether every value of `values` is finite (see `allFinite(_:count:)`).
-    public static func allFinite(_ values: [Double]) -> Bool {
+    package static func allFinite(_ values: [Double]) -> Bool {
         values.withUnsafeBufferPointer { p in p.isEmpty || allFinite(p.baseAddress!, count: p.count) }
     }
 
     /// Single-precision C = alpha * op(A) * op(B) + beta * C, all row-major (same layout rules
     /// as `gemm`). Only for heuristics that never feed a reported bound (alpha-CROWN's search).
-    public static func sgemm(
+    package static func sgemm(
         transA: Bool = false, transB: Bool = false,
         m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
@@ -221,7 +221,7 @@ public enum BLAS {
 
     /// Returns op(A) * op(B) as a new row-major m x n buffer, through `plainGemm` when `plain`
     /// (IEEE handling of infinities and NaN), otherwise through `gemm`.
-    public static func matmul(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int,
+    package static func matmul(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int,
                               transA: Bool = false, transB: Bool = false, plain: Bool = false) -> [Double] {
         precondition(a.count >= m * k && b.count >= k * n, "matmul operand too small")
         guard m > 0, n > 0, k > 0 else { return [Double](repeating: 0, count: m * n) }
@@ -244,13 +244,13 @@ public enum BLAS {
 
     /// Sets the number of BLAS threads (OpenBLAS) for the whole process. Certus itself never
     /// calls this outside `withSingleThread` (which restores the count afterwards).
-    public static func setThreads(_ n: Int) {
+    package static func setThreads(_ n: Int) {
         _ = kernelSelection
         openblas_set_num_threads(Int32(max(1, n)))
     }
 
     /// OpenBLAS's current thread count (`openblas_get_num_threads`), a process-wide setting.
-    public static var threads: Int {
+    package static var threads: Int {
         _ = kernelSelection
         return Int(openblas_get_num_threads())
     }
@@ -266,7 +266,7 @@ public enum BLAS {
     /// to open saves the process's count and sets 1, the last to close restores it. OpenBLAS's
     /// thread count is one setting for the whole process, so BLAS calls the host program makes
     /// on other threads while a scope is open also run on one thread.
-    public static func withSingleThread<T>(_ body: () throws -> T) rethrows -> T {
+    package static func withSingleThread<T>(_ body: () throws -> T) rethrows -> T {
         beginSingleThread()
         defer { endSingleThread() }
         return try body()
@@ -274,7 +274,7 @@ public enum BLAS {
 
     /// Opens a single-thread scope (see `withSingleThread`); every call must be paired with one
     /// `endSingleThread()` on any thread (use `defer`).
-    public static func beginSingleThread() {
+    package static func beginSingleThread() {
         _ = kernelSelection
         scopes.withLock { s in
             if s.depth == 0 {
@@ -286,7 +286,7 @@ public enum BLAS {
     }
 
     /// Closes a scope opened by `beginSingleThread()`; the last one restores the saved count.
-    public static func endSingleThread() {
+    package static func endSingleThread() {
         scopes.withLock { s in
             precondition(s.depth > 0, "BLAS.endSingleThread() without beginSingleThread()")
             s.depth -= 1

@@ -2,50 +2,50 @@
 ///
 /// Certus evaluates and bounds every model in `Double`; float32 weights are widened exactly
 /// at load. A scalar has shape `[]` and one element.
-public struct Tensor: Equatable, Sendable, CustomStringConvertible {
-    public var shape: [Int]
-    public var data: [Double]
+package struct Tensor: Equatable, Sendable, CustomStringConvertible {
+    package var shape: [Int]
+    package var data: [Double]
 
     /// Creates a tensor; `data.count` must equal the product of `shape` (checked by the caller:
     /// use `Tensor.make` where the sizes come from user data).
-    public init(shape: [Int], data: [Double]) {
+    package init(shape: [Int], data: [Double]) {
         precondition(shape.reduce(1, *) == data.count, "tensor shape \(shape) does not match \(data.count) values")
         self.shape = shape
         self.data = data
     }
 
     /// Creates a tensor filled with `value`.
-    public init(shape: [Int], repeating value: Double) {
+    package init(shape: [Int], repeating value: Double) {
         self.shape = shape
         self.data = [Double](repeating: value, count: shape.reduce(1, *))
     }
 
     /// A 0-dimensional tensor.
-    public init(scalar: Double) {
+    package init(scalar: Double) {
         self.shape = []
         self.data = [scalar]
     }
 
     /// Creates a tensor from user-supplied sizes, throwing instead of trapping when they disagree.
-    public static func make(shape: [Int], data: [Double]) throws -> Tensor {
+    package static func make(shape: [Int], data: [Double]) throws -> Tensor {
         guard shape.allSatisfy({ $0 >= 0 }) else { throw TensorError.invalidShape(shape) }
         let n = shape.reduce(1, *)
         guard n == data.count else { throw TensorError.sizeMismatch(shape: shape, count: data.count) }
         return Tensor(shape: shape, data: data)
     }
 
-    public var count: Int { data.count }
-    public var rank: Int { shape.count }
+    package var count: Int { data.count }
+    package var rank: Int { shape.count }
 
     /// Same data, new shape of equal element count.
-    public func reshaped(_ newShape: [Int]) -> Tensor {
+    package func reshaped(_ newShape: [Int]) -> Tensor {
         Tensor(shape: newShape, data: data)
     }
 
-    public var description: String { "Tensor(\(shape), \(data.prefix(8))\(data.count > 8 ? "..." : ""))" }
+    package var description: String { "Tensor(\(shape), \(data.prefix(8))\(data.count > 8 ? "..." : ""))" }
 
     /// Row-major strides of `shape`.
-    public static func strides(of shape: [Int]) -> [Int] {
+    package static func strides(of shape: [Int]) -> [Int] {
         var s = [Int](repeating: 1, count: shape.count)
         var acc = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) {
@@ -56,12 +56,12 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-public enum TensorError: Error, CustomStringConvertible, Equatable {
+package enum TensorError: Error, CustomStringConvertible, Equatable {
     case invalidShape([Int])
     case sizeMismatch(shape: [Int], count: Int)
     case notBroadcastable([Int], [Int])
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidShape(let s): return "invalid tensor shape \(s)"
         case .sizeMismatch(let s, let n): return "shape \(s) needs \(s.reduce(1, *)) values but \(n) were given"
@@ -72,9 +72,9 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
 
 // MARK: - Broadcasting
 
-public enum Broadcast {
+package enum Broadcast {
     /// The numpy-style broadcast shape of two shapes, or nil.
-    public static func shape(_ a: [Int], _ b: [Int]) -> [Int]? {
+    package static func shape(_ a: [Int], _ b: [Int]) -> [Int]? {
         let n = max(a.count, b.count)
         var out = [Int](repeating: 1, count: n)
         for i in 0..<n {
@@ -87,7 +87,7 @@ public enum Broadcast {
 
     /// For every element of `outShape`, the flat index of the element of `shape` it reads
     /// under broadcasting. `shape` must broadcast to `outShape`.
-    public static func indexMap(from shape: [Int], to outShape: [Int]) -> [Int] {
+    package static func indexMap(from shape: [Int], to outShape: [Int]) -> [Int] {
         let total = outShape.reduce(1, *)
         if shape == outShape { return Array(0..<total) }
         let n = outShape.count
@@ -113,7 +113,7 @@ public enum Broadcast {
     }
 
     /// Applies `f` elementwise to two broadcast tensors.
-    public static func apply(_ a: Tensor, _ b: Tensor, _ f: (Double, Double) -> Double) throws -> Tensor {
+    package static func apply(_ a: Tensor, _ b: Tensor, _ f: (Double, Double) -> Double) throws -> Tensor {
         guard let out = shape(a.shape, b.shape) else { throw TensorError.notBroadcastable(a.shape, b.shape) }
         if a.shape == b.shape {
             var r = [Double](repeating: 0, count: a.count)

@@ -78,17 +78,17 @@ public struct AttackReport: Sendable, Equatable {
 /// Clauses are tried in order of their best sampled loss. A box that is a single point (every
 /// coordinate pinned) is evaluated once, at that point. The whole attack is deterministic for
 /// a given seed; the deadline is checked before every model evaluation.
-public struct Attack: Sendable {
+package struct Attack: Sendable {
     /// The knobs used (sampling counts, restarts, steps, step sizes, seed, margins).
-    public var settings: VerifierSettings
+    package var settings: VerifierSettings
 
-    public init(settings: VerifierSettings = VerifierSettings()) { self.settings = settings }
+    package init(settings: VerifierSettings = VerifierSettings()) { self.settings = settings }
 
     /// Runs the attack on every case (box) and clause of `property`, or, with `openClauses`
     /// (`openClauses[case][clause]`, shaped like the property), only on the clauses marked true
     /// (sampling losses and gradient runs; a confirmed point may still satisfy any clause).
     /// Never throws: evaluation errors are recorded in `AttackReport.error`.
-    public func run(graph: Graph, property: Property, deadline: Deadline, openClauses: [[Bool]]? = nil) -> AttackReport {
+    package func run(graph: Graph, property: Property, deadline: Deadline, openClauses: [[Bool]]? = nil) -> AttackReport {
         var run = AttackRun(graph: graph, property: property, settings: settings, deadline: deadline, openClauses: openClauses)
         do {
             try run.execute()

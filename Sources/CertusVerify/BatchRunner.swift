@@ -3,12 +3,12 @@ import CertusGraph
 import CertusSpec
 
 /// A problem with an instance list or expected-answers CSV: file, 1-based line, message.
-public struct InstanceListError: Error, CustomStringConvertible, Equatable, Sendable {
-    public var file: String
-    public var line: Int?
-    public var message: String
-    public init(file: String, line: Int?, message: String) { self.file = file; self.line = line; self.message = message }
-    public var description: String { line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)" }
+package struct InstanceListError: Error, CustomStringConvertible, Equatable, Sendable {
+    package var file: String
+    package var line: Int?
+    package var message: String
+    package init(file: String, line: Int?, message: String) { self.file = file; self.line = line; self.message = message }
+    package var description: String { line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)" }
 }
 
 /// One row of an instance list (`onnx,vnnlib,timeout`).
@@ -26,6 +26,7 @@ public struct BatchInstance: Equatable, Sendable {
     /// 1-based line in the CSV.
     public var line: Int
 
+    /// Creates an instance; every field is as documented on its property.
     public init(onnx: String, vnnlib: String, timeout: Double, onnxPath: String, vnnlibPath: String, line: Int) {
         self.onnx = onnx; self.vnnlib = vnnlib; self.timeout = timeout
         self.onnxPath = onnxPath; self.vnnlibPath = vnnlibPath; self.line = line
@@ -33,7 +34,7 @@ public struct BatchInstance: Equatable, Sendable {
 }
 
 /// Readers for VNN-COMP instance lists and expected-answer tables.
-public enum InstanceList {
+package enum InstanceList {
     /// Splits CSV text into (line number, fields) for non-blank lines; fields are trimmed.
     /// (The files hold plain paths and words: no quoting.)
     static func rows(_ text: String) -> [(line: Int, fields: [String])] {
@@ -66,7 +67,7 @@ public enum InstanceList {
     /// `baseDirectory`.
     /// - Throws: `InstanceListError` with the line number for a wrong field count, an empty path
     ///   or a timeout that is not a positive number, and when there is no instance at all.
-    public static func parse(text: String, source: String, baseDirectory: String) throws -> [BatchInstance] {
+    package static func parse(text: String, source: String, baseDirectory: String) throws -> [BatchInstance] {
         var out: [BatchInstance] = []
         for (k, row) in rows(text).enumerated() {
             let f = row.fields
@@ -89,7 +90,7 @@ public enum InstanceList {
     }
 
     /// Loads an instance list; paths are relative to the CSV's folder.
-    public static func load(path: String) throws -> [BatchInstance] {
+    package static func load(path: String) throws -> [BatchInstance] {
         try parse(text: read(path), source: path, baseDirectory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 }
@@ -100,6 +101,7 @@ public struct ExpectedAnswers: Equatable, Sendable {
     /// `"onnx,vnnlib"` → expected status.
     public var answers: [String: VerificationStatus]
 
+    /// A table from `"onnx,vnnlib"` keys (spelled as in the instance list) to expected answers.
     public init(answers: [String: VerificationStatus]) { self.answers = answers }
 
     static func key(_ onnx: String, _ vnnlib: String) -> String { onnx + "," + vnnlib }
@@ -153,15 +155,21 @@ public enum Verdict: String, Codable, Sendable {
 
 /// The outcome of one instance of a batch run.
 public struct BatchRecord: Codable, Equatable, Sendable {
+    /// The model path as written in the instance list.
     public var onnx: String
+    /// The spec path as written in the instance list.
     public var vnnlib: String
+    /// Certus's answer.
     public var status: VerificationStatus
     /// Wall-clock seconds for the instance (loading included).
     public var timeSeconds: Double
     /// The time limit used (the row's timeout times the scale).
     public var timeLimit: Double
+    /// The stage that decided ("attack", a prover, or "none").
     public var method: String
+    /// The expected answer, when one was given.
     public var expected: VerificationStatus?
+    /// The answer compared with the expectation.
     public var verdict: Verdict
     /// Set when the instance could not be run (unreadable model or spec, mismatch).
     public var error: String?
@@ -170,6 +178,7 @@ public struct BatchRecord: Codable, Equatable, Sendable {
         case onnx, vnnlib, status, timeSeconds = "time_s", timeLimit = "time_limit_s", method, expected, verdict, error
     }
 
+    /// Creates a record; every field is as documented on its property.
     public init(onnx: String, vnnlib: String, status: VerificationStatus, timeSeconds: Double, timeLimit: Double,
                 method: String, expected: VerificationStatus?, verdict: Verdict, error: String? = nil) {
         self.onnx = onnx; self.vnnlib = vnnlib; self.status = status; self.timeSeconds = timeSeconds
@@ -189,12 +198,17 @@ public struct BatchRecord: Codable, Equatable, Sendable {
 
 /// Totals over a batch run.
 public struct BatchSummary: Codable, Equatable, Sendable {
+    /// Instances run.
     public var instances = 0
+    /// Answers by status.
     public var sat = 0, unsat = 0, unknown = 0, timeout = 0
     /// Instances that could not be run (bad input); counted as unknown too.
     public var errors = 0
+    /// Verdicts against the expected answers (see `Verdict`).
     public var correct = 0, wrong = 0, unsolved = 0, unchecked = 0
+    /// Sum of the instances' wall-clock seconds.
     public var totalTime = 0.0
+    /// Median wall-clock seconds per instance.
     public var medianTime = 0.0
 
     enum CodingKeys: String, CodingKey {
@@ -202,6 +216,7 @@ public struct BatchSummary: Codable, Equatable, Sendable {
         case totalTime = "total_time_s", medianTime = "median_time_s"
     }
 
+    /// The totals of `records`.
     public init(records: [BatchRecord]) {
         instances = records.count
         for r in records {
@@ -229,23 +244,23 @@ public struct BatchSummary: Codable, Equatable, Sendable {
 }
 
 /// Runs a list of instances one after another, loading each model once.
-public final class BatchRunner {
+package final class BatchRunner {
     /// Settings for every instance; `timeout` is replaced by the row's timeout times `timeoutScale`.
-    public var settings: VerifierSettings
+    package var settings: VerifierSettings
     /// Factor applied to each row's timeout (e.g. 0.05 for a quick pass).
-    public var timeoutScale: Double
+    package var timeoutScale: Double
     /// Provers handed to every `Verifier` (when `method` is nil).
-    public var provers: [any PropertyProver]
+    package var provers: [any PropertyProver]
     /// When set, each instance runs `Verifier.forMethod(method, ...)` (strategy selection)
     /// instead of a verifier with `provers`.
-    public var method: VerificationMethod? = nil
+    package var method: VerificationMethod? = nil
     /// Progress callback for branch-and-bound provers chosen by `method`.
-    public var progress: ProgressHandler? = nil
+    package var progress: ProgressHandler? = nil
     /// Loads a model from a path (`ModelFile.load` in the Certus module).
-    public let loadModel: (String) throws -> Graph
+    package let loadModel: (String) throws -> Graph
     private var cache: [String: Graph] = [:]
 
-    public init(settings: VerifierSettings = VerifierSettings(), timeoutScale: Double = 1,
+    package init(settings: VerifierSettings = VerifierSettings(), timeoutScale: Double = 1,
                 provers: [any PropertyProver] = [], loadModel: @escaping (String) throws -> Graph) {
         self.settings = settings
         self.timeoutScale = timeoutScale
@@ -254,7 +269,7 @@ public final class BatchRunner {
     }
 
     /// The model at `path`, loaded once per runner.
-    public func model(at path: String) throws -> Graph {
+    package func model(at path: String) throws -> Graph {
         if let g = cache[path] { return g }
         let g = try loadModel(path)
         cache[path] = g
@@ -263,7 +278,7 @@ public final class BatchRunner {
 
     /// Runs one instance. Bad input (unreadable model or spec, mismatch) is recorded in the
     /// record's `error` with status `unknown`; nothing is thrown.
-    public func run(_ instance: BatchInstance, expected: VerificationStatus?) -> BatchRecord {
+    package func run(_ instance: BatchInstance, expected: VerificationStatus?) -> BatchRecord {
         let start = ContinuousClock.now
         var s = settings
         s.timeout = instance.timeout * timeoutScale
@@ -286,7 +301,7 @@ public final class BatchRunner {
 
     /// Runs every instance in order, calling `progress(index, total, record)` after each
     /// (index is 1-based); returns the records and their summary.
-    public func run(_ instances: [BatchInstance], expected: ExpectedAnswers? = nil,
+    package func run(_ instances: [BatchInstance], expected: ExpectedAnswers? = nil,
                     progress: (Int, Int, BatchRecord) -> Void = { _, _, _ in }) -> (records: [BatchRecord], summary: BatchSummary) {
         var records: [BatchRecord] = []
         for (i, inst) in instances.enumerated() {

@@ -6,20 +6,20 @@ import CertusBounds
 /// Proves a property by bound propagation: every clause of every case must have a row whose
 /// lower bound is positive (with the rounding margin of `PropertyBoundReport.refutes`).
 /// Any error (unsupported operator, NaN) propagates and the verifier treats it as unknown.
-public struct BoundProver: PropertyProver {
-    public var method: BoundMethod
-    public var settings: BoundSettings
+package struct BoundProver: PropertyProver {
+    package var method: BoundMethod
+    package var settings: BoundSettings
 
-    public init(method: BoundMethod, settings: BoundSettings? = nil) {
+    package init(method: BoundMethod, settings: BoundSettings? = nil) {
         self.method = method
         var s = settings ?? BoundSettings(method: method)
         s.method = method
         self.settings = s
     }
 
-    public var name: String { method.rawValue }
+    package var name: String { method.rawValue }
 
-    public func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
+    package func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
         var s = settings
         s.deadline = Date(timeIntervalSinceNow: max(0, deadline.remainingSeconds))
         let report = try BoundEngine(graph: graph).bound(property: property, settings: s)
@@ -32,7 +32,7 @@ extension Verifier {
     /// The incomplete provers run after the attack, cheapest first: CROWN, then alpha-CROWN.
     /// A fixed list for callers without a problem at hand; the CLI's strategy (complete search
     /// where it fits) is `Verifier.forMethod(_:graph:property:settings:progress:)`.
-    public static var standardProvers: [any PropertyProver] {
+    package static var standardProvers: [any PropertyProver] {
         [BoundProver(method: .crown), BoundProver(method: .alphaCrown)]
     }
 }

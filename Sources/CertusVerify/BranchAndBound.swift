@@ -36,57 +36,57 @@ import CertusTensor
 /// `.proven` only when every domain of every case is refuted by a sound bound; a failed,
 /// time-limited or non-optimal LP leaves its domain open and the answer `unknown`; so do the
 /// deadline and the domain limit.
-public struct BranchAndBoundProver: PropertyProver {
-    public var isComplete: Bool { true }
-    public var settings: VerifierSettings
+package struct BranchAndBoundProver: PropertyProver {
+    package var isComplete: Bool { true }
+    package var settings: VerifierSettings
     /// Called with progress snapshots (open domains, domains bounded and closed, the global
     /// lower bound), at most once per `inputSplit.progressInterval` and once per case at the end.
-    public var progress: ProgressHandler?
-    public var name: String { "bab" }
+    package var progress: ProgressHandler?
+    package var name: String { "bab" }
 
-    public init(settings: VerifierSettings = VerifierSettings(), progress: ProgressHandler? = nil) {
+    package init(settings: VerifierSettings = VerifierSettings(), progress: ProgressHandler? = nil) {
         self.settings = settings
         self.progress = progress
     }
 
     /// Counts of one run, for the log.
-    public struct Statistics: Sendable, Equatable {
-        public var domainsBounded = 0
-        public var refuted = 0
-        public var infeasible = 0
-        public var branched = 0
-        public var lpSolved = 0
-        public var lpRefuted = 0
-        public var unresolvedLeaves = 0
-        public var maxDepth = 0
+    package struct Statistics: Sendable, Equatable {
+        package var domainsBounded = 0
+        package var refuted = 0
+        package var infeasible = 0
+        package var branched = 0
+        package var lpSolved = 0
+        package var lpRefuted = 0
+        package var unresolvedLeaves = 0
+        package var maxDepth = 0
         /// Min over the open domains (and unresolved leaves) of the domain lower bound when the
         /// run stopped; +inf when every domain was refuted.
-        public var globalLower = Double.infinity
-        public init() {}
+        package var globalLower = Double.infinity
+        package init() {}
         mutating func merge(_ o: Statistics) {
             domainsBounded += o.domainsBounded; refuted += o.refuted; infeasible += o.infeasible
             branched += o.branched; lpSolved += o.lpSolved; lpRefuted += o.lpRefuted
             unresolvedLeaves += o.unresolvedLeaves; maxDepth = Swift.max(maxDepth, o.maxDepth)
         }
-        public var summary: String {
+        package var summary: String {
             "\(domainsBounded) domains bounded, \(branched) branched, \(refuted) refuted, \(infeasible) infeasible, "
                 + "\(lpSolved) leaf LPs (\(lpRefuted) refuted), \(unresolvedLeaves) unresolved leaves, depth \(maxDepth), "
                 + "global lower bound \(globalLower)"
         }
     }
 
-    public func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
+    package func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
         try run(graph: graph, property: property, deadline: deadline).outcome
     }
 
     /// `prove` with the statistics' summary (domains, depth, global lower bound) for the log.
-    public func proveWithSummary(graph: Graph, property: Property, deadline: Deadline) throws -> (ProverOutcome, String?) {
+    package func proveWithSummary(graph: Graph, property: Property, deadline: Deadline) throws -> (ProverOutcome, String?) {
         let (outcome, stats) = try run(graph: graph, property: property, deadline: deadline)
         return (outcome, stats.summary)
     }
 
     /// Runs the search and returns the outcome with its statistics.
-    public func run(graph: Graph, property: Property, deadline: Deadline) throws -> (outcome: ProverOutcome, statistics: Statistics) {
+    package func run(graph: Graph, property: Property, deadline: Deadline) throws -> (outcome: ProverOutcome, statistics: Statistics) {
         var stats = Statistics()
         try settings.validate()
         let engine = BoundEngine(graph: graph)
@@ -436,4 +436,4 @@ private struct CaseSearch {
 }
 
 /// `ReluSplitProver` is the branch-and-bound prover (ReLU splitting is its special case).
-public typealias ReluSplitProver = BranchAndBoundProver
+package typealias ReluSplitProver = BranchAndBoundProver

@@ -47,6 +47,7 @@ public struct ReluSplitSettings: Sendable, Equatable, Codable {
     /// re-checked bounds. Spends at most `lpTightenTimeFraction` of the remaining time. Default
     /// 0 (off): see the issue note for the measurements.
     public var lpTightenMaxUnstable: Int = 0
+    /// Share of the time budget that LP tightening of intermediate bounds may use.
     public var lpTightenTimeFraction: Double = 0.2
     /// Domains taken from the queue at once; their children are bounded together (one batched
     /// alpha/beta search; see `BoundEngine.boundDomains`). Default 64: each weight matrix is
@@ -63,6 +64,7 @@ public struct ReluSplitSettings: Sendable, Equatable, Codable {
     /// relaxation is already tight; GenBaB uses 0.01). Piecewise-linear kinks are always split.
     public var minimumSplitWidth: Double = 0.01
 
+    /// The defaults.
     public init() {}
 
     func validate() throws {
@@ -93,8 +95,10 @@ public struct MILPSettings: Sendable, Equatable, Codable {
     /// `acceptMarginAbsolute + acceptMarginRelative · |optimum|`: GLPK's tolerances
     /// (feasibility 1e-7, integrality 1e-5) make its optimum an approximation. Defaults 1e-6, 1e-6.
     public var acceptMarginAbsolute: Double = 1e-6
+    /// Relative part of that margin (times the magnitude of the bound).
     public var acceptMarginRelative: Double = 1e-6
 
+    /// The defaults.
     public init() {}
 
     func validate() throws {

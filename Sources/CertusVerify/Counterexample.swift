@@ -41,6 +41,7 @@ public struct Counterexample: Equatable, Sendable, Codable {
         case equalityAtoms = "equality_atoms"
     }
 
+    /// Creates a counterexample; every field is as documented on its property.
     public init(x: [Double], y: [Double], caseIndex: Int, clauseIndex: Int, nonFloat32Coordinates: [Int] = [],
                 float32X: [Double]? = nil, float32Y: [Double]? = nil, equalityAtoms: [Int] = []) {
         self.x = x; self.y = y; self.caseIndex = caseIndex; self.clauseIndex = clauseIndex
@@ -144,12 +145,12 @@ public enum CounterexampleRejection: String, Sendable, Equatable, CaseIterable {
 ///   small (`Y_0 >= 0.30000000596` there), is never accepted, even when the replay satisfies it.
 /// * the point has non-float32 coordinates and no replay is possible: never (no float32 evaluation
 ///   exists to confirm the zero slack; only atoms that clear the margin are accepted there).
-public enum CounterexampleCheck {
+package enum CounterexampleCheck {
     /// The nearest float32 value to `v` that lies in `[lower, upper]`, as a Double; `nil` when
     /// no float32 lies in the interval (narrower than one float32 ulp between two floats) or a
     /// value is not finite. Values are rounded to nearest and, if that lands outside the interval,
     /// moved one ulp inward (repeated at most a few times).
-    public static func snapToFloat32(_ v: Double, lower: Double, upper: Double) -> Double? {
+    package static func snapToFloat32(_ v: Double, lower: Double, upper: Double) -> Double? {
         guard v.isFinite, lower.isFinite, upper.isFinite, lower <= upper else { return nil }
         var f = Float(min(max(v, lower), upper))
         guard f.isFinite else { return nil }
@@ -162,7 +163,7 @@ public enum CounterexampleCheck {
 
     /// `x` snapped coordinate-wise into `box` (see `snapToFloat32`), or `nil` when some
     /// coordinate has no float32 inside its interval or the lengths differ.
-    public static func snap(_ x: [Double], into box: InputBox) -> [Double]? {
+    package static func snap(_ x: [Double], into box: InputBox) -> [Double]? {
         guard x.count == box.lower.count, x.count == box.upper.count else { return nil }
         var out = [Double](repeating: 0, count: x.count)
         for i in 0..<x.count {
@@ -174,7 +175,7 @@ public enum CounterexampleCheck {
 
     /// The coordinates of `box` (ascending) whose interval `[lower, upper]` holds no float32
     /// value (finite bounds with `lower <= upper` assumed; other coordinates are not listed).
-    public static func nonFloat32Coordinates(of box: InputBox) -> [Int] {
+    package static func nonFloat32Coordinates(of box: InputBox) -> [Int] {
         box.lower.indices.filter { i in
             let l = box.lower[i], u = box.upper[i]
             return l.isFinite && u.isFinite && l <= u && snapToFloat32(l, lower: l, upper: u) == nil
@@ -185,7 +186,7 @@ public enum CounterexampleCheck {
     /// nearest float32 inside the interval, or, when the interval holds none, `x` clamped into the
     /// interval (listed in `nonFloat32`). Nil when the lengths differ or a value or bound is not
     /// finite or a lower bound exceeds its upper bound. The result always lies in `box`.
-    public static func witnessPoint(_ x: [Double], in box: InputBox) -> (x: [Double], nonFloat32: [Int])? {
+    package static func witnessPoint(_ x: [Double], in box: InputBox) -> (x: [Double], nonFloat32: [Int])? {
         guard x.count == box.lower.count, x.count == box.upper.count else { return nil }
         var out = [Double](repeating: 0, count: x.count)
         var nonFloat32: [Int] = []
@@ -205,7 +206,7 @@ public enum CounterexampleCheck {
     /// The float32 replay input for a witness point with non-float32 coordinates: every
     /// coordinate rounded to the nearest float32. Nil when a rounded value is infinite or lies
     /// farther than `tolerance` from the box's interval.
-    public static func float32Replay(_ x: [Double], box: InputBox, tolerance: Double) -> [Double]? {
+    package static func float32Replay(_ x: [Double], box: InputBox, tolerance: Double) -> [Double]? {
         var out = x
         for i in x.indices {
             let f = Float(x[i])
@@ -220,7 +221,7 @@ public enum CounterexampleCheck {
 
     /// Whether every atom of `clause` holds at `y` with the safety margin.
     /// An empty clause holds for every (finite) `y`.
-    public static func clauseHoldsWithMargin(_ clause: Clause, y: [Double], settings: VerifierSettings) -> Bool {
+    package static func clauseHoldsWithMargin(_ clause: Clause, y: [Double], settings: VerifierSettings) -> Bool {
         for atom in clause.atoms {
             guard let s = atom.slack(y), s.isFinite else { return false }
             if s > -settings.safetyMargin(c: atom.c, d: atom.d, y: y) { return false }
@@ -264,7 +265,7 @@ public enum CounterexampleCheck {
     /// when some clause of a case whose box contains the point passes the check (the preferred
     /// case first). Returns `nil` otherwise, or when the output is not finite.
     /// - Throws: only errors from evaluating the model.
-    public static func confirm(graph: Graph, property: Property, candidate x: [Double], preferredCase: Int,
+    package static func confirm(graph: Graph, property: Property, candidate x: [Double], preferredCase: Int,
                                settings: VerifierSettings) throws -> Counterexample? {
         var why: CounterexampleRejection? = nil
         return try confirm(graph: graph, property: property, candidate: x, preferredCase: preferredCase,
@@ -273,7 +274,7 @@ public enum CounterexampleCheck {
 
     /// `confirm(graph:property:candidate:preferredCase:settings:)`, also telling why a candidate
     /// was rejected (set only when the result is nil).
-    public static func confirm(graph: Graph, property: Property, candidate x: [Double], preferredCase: Int,
+    package static func confirm(graph: Graph, property: Property, candidate x: [Double], preferredCase: Int,
                                settings: VerifierSettings, rejection: inout CounterexampleRejection?) throws -> Counterexample? {
         guard preferredCase >= 0, preferredCase < property.cases.count,
               let (xs, nonFloat32) = witnessPoint(x, in: property.cases[preferredCase].box) else {
@@ -326,7 +327,7 @@ public enum CounterexampleCheck {
     /// Confirms an arbitrary point (e.g. from a prover): tries every case whose box contains
     /// the point (or holds it within one float32 ulp of its bounds), making the witness point in
     /// that box.
-    public static func confirm(graph: Graph, property: Property, candidate x: [Double],
+    package static func confirm(graph: Graph, property: Property, candidate x: [Double],
                                settings: VerifierSettings) throws -> Counterexample? {
         guard x.count == property.numInputs, x.allSatisfy({ $0.isFinite }) else { return nil }
         for ci in property.cases.indices {

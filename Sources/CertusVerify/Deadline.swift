@@ -15,39 +15,39 @@ public final class CancellationToken: Sendable {
 
 /// A point in time after which work must stop, on the monotonic clock, or earlier when its
 /// `CancellationToken` is cancelled.
-public struct Deadline: Sendable {
+package struct Deadline: Sendable {
     /// The instant at which the deadline passes.
-    public let instant: ContinuousClock.Instant
+    package let instant: ContinuousClock.Instant
     /// A token that, once cancelled, makes the deadline count as passed.
-    public var cancellation: CancellationToken? = nil
+    package var cancellation: CancellationToken? = nil
 
     /// The longest limit honoured (ten years); longer or infinite limits are clamped to it.
-    public static let maximumSeconds: Double = 10 * 365.25 * 86_400
+    package static let maximumSeconds: Double = 10 * 365.25 * 86_400
 
     /// A deadline `seconds` from now. Non-positive or NaN limits give a deadline that has
     /// already passed; infinite or huge limits are clamped to `maximumSeconds`.
-    public init(secondsFromNow seconds: Double) {
+    package init(secondsFromNow seconds: Double) {
         let s = seconds.isNaN ? 0 : min(max(seconds, 0), Deadline.maximumSeconds)
         instant = ContinuousClock.now.advanced(by: .nanoseconds(Int64((s * 1e9).rounded(.down))))
     }
 
     /// A deadline at a given instant.
-    public init(instant: ContinuousClock.Instant) { self.instant = instant }
+    package init(instant: ContinuousClock.Instant) { self.instant = instant }
 
     /// A deadline that, in practice, never passes.
-    public static var distant: Deadline { Deadline(secondsFromNow: maximumSeconds) }
+    package static var distant: Deadline { Deadline(secondsFromNow: maximumSeconds) }
 
     /// A deadline `seconds` from now that also passes when `cancellation` is cancelled.
-    public init(secondsFromNow seconds: Double, cancellation: CancellationToken?) {
+    package init(secondsFromNow seconds: Double, cancellation: CancellationToken?) {
         self.init(secondsFromNow: seconds)
         self.cancellation = cancellation
     }
 
     /// Whether the deadline has passed (or its token was cancelled).
-    public var hasPassed: Bool { ContinuousClock.now >= instant || cancellation?.isCancelled == true }
+    package var hasPassed: Bool { ContinuousClock.now >= instant || cancellation?.isCancelled == true }
 
     /// Seconds left (0 once passed or cancelled).
-    public var remainingSeconds: Double {
+    package var remainingSeconds: Double {
         if cancellation?.isCancelled == true { return 0 }
         let d = ContinuousClock.now.duration(to: instant)
         let s = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
@@ -55,7 +55,7 @@ public struct Deadline: Sendable {
     }
 
     /// The earlier of this deadline and one `seconds` from now.
-    public func capped(secondsFromNow seconds: Double) -> Deadline {
+    package func capped(secondsFromNow seconds: Double) -> Deadline {
         var other = Deadline(secondsFromNow: seconds)
         other.cancellation = cancellation
         return other.instant < instant ? other : self

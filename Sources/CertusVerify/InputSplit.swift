@@ -21,6 +21,7 @@ public struct BranchAndBoundProgress: Sendable, Equatable {
     /// The deepest domain so far (number of splits from the root).
     public var depth: Int
 
+    /// Creates a snapshot; every field is as documented on its property.
     public init(prover: String, open: Int, bounded: Int, done: Int, globalLowerBound: Double, elapsed: Double, depth: Int = 0) {
         self.prover = prover; self.open = open; self.bounded = bounded; self.done = done
         self.globalLowerBound = globalLowerBound; self.elapsed = elapsed; self.depth = depth
@@ -45,20 +46,20 @@ public typealias ProgressHandler = @Sendable (BranchAndBoundProgress) -> Void
 /// `.proven` only when every domain of every case was closed by a sound bound. A bound error or
 /// NaN throws (the verifier answers unknown), the deadline or the domain limit gives `.unknown`,
 /// and counterexamples are returned as candidates (the verifier re-checks them).
-public struct InputSplitProver: PropertyProver {
-    public var isComplete: Bool { true }
+package struct InputSplitProver: PropertyProver {
+    package var isComplete: Bool { true }
     /// Verifier settings: `inputSplit` drives the search, the margins and attack knobs are used for
     /// counterexample checks inside the search.
-    public var settings: VerifierSettings
+    package var settings: VerifierSettings
     /// Called with progress snapshots (see `ProgressHandler`); nil for silence.
-    public var progress: ProgressHandler?
+    package var progress: ProgressHandler?
 
-    public init(settings: VerifierSettings = VerifierSettings(), progress: ProgressHandler? = nil) {
+    package init(settings: VerifierSettings = VerifierSettings(), progress: ProgressHandler? = nil) {
         self.settings = settings
         self.progress = progress
     }
 
-    public var name: String { "input-split" }
+    package var name: String { "input-split" }
 
     /// Clips `[lower, upper]` to the bounding box of the points where every row of one clause can
     /// still hold, using each row's linear lower bound `A·x + const <= c·y - d` (valid on the box):
@@ -67,7 +68,7 @@ public struct InputSplitProver: PropertyProver {
     /// and by widening every clipped side outward.
     /// `rows` pairs each row's input coefficients (`DomainBounds.inputCoefficients`) with its bound,
     /// both computed on this box.
-    public static func clip(lower: [Double], upper: [Double], rows: [([Double], RowBound)]) -> ([Double], [Double])? {
+    package static func clip(lower: [Double], upper: [Double], rows: [([Double], RowBound)]) -> ([Double], [Double])? {
         var cl = lower, cu = upper
         let n = lower.count
         // Per row: the constant term, recovered from the bound on the original box.
@@ -107,7 +108,7 @@ public struct InputSplitProver: PropertyProver {
         return (cl, cu)
     }
 
-    public func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
+    package func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
         let search = InputSplitSearch(graph: graph, property: property, settings: settings,
                                       deadline: deadline, progress: progress)
         return try search.run()

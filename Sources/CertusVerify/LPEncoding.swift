@@ -7,10 +7,10 @@ import CertusLP
 
 /// The network cannot be written as an LP (an operator that is neither affine nor piecewise
 /// linear, bounds or numbers GLPK cannot be given); the message names the node.
-public struct LPEncodingError: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { "LP encoding: \(message)" }
+package struct LPEncodingError: Error, CustomStringConvertible, Sendable {
+    package var message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { "LP encoding: \(message)" }
 }
 
 /// An affine expression `Σ coefficient · x[variable] + constant` over LP variables.
@@ -40,27 +40,27 @@ struct LPExpression {
 /// (up to that cap); `min s` with a positive re-checked bound proves the domain empty.
 ///
 /// Not thread-safe (GLPK): build, solve and release on one thread.
-public final class NetworkLP {
-    public enum Mode: Sendable { case relaxation, milp }
+package final class NetworkLP {
+    package enum Mode: Sendable { case relaxation, milp }
 
-    public let lp: LinearProgram
+    package let lp: LinearProgram
     /// LP variable of every input coordinate (flattened).
-    public let inputVariables: [Int]
+    package let inputVariables: [Int]
     /// Number of unstable piecewise-linear neurons (convex-hull relaxations, MILP binaries).
-    public private(set) var unstableCount = 0
+    package private(set) var unstableCount = 0
     /// The elastic slack variable (elastic mode only).
-    public private(set) var slackVariable: Int?
+    package private(set) var slackVariable: Int?
     let outputs: [LPExpression]
     private var clauseVariables: [Int: Int] = [:]
     /// The LP variable `z` of every input neuron of a piecewise-linear elementwise node (ReLU,
     /// LeakyReLU), by node index (in `graph.nodes`).
-    public private(set) var piecewiseLinearInputVariables: [Int: [Int]] = [:]
+    package private(set) var piecewiseLinearInputVariables: [Int: [Int]] = [:]
     /// `piecewiseLinearInputVariables` under its former name (every such node, not only ReLU).
-    public var reluInputVariables: [Int: [Int]] { piecewiseLinearInputVariables }
+    package var reluInputVariables: [Int: [Int]] { piecewiseLinearInputVariables }
 
     /// Largest magnitude of an unstable neuron's input bounds: the hull's chord row holds `u - l`,
     /// `u` and `u l` (times the slopes), so products stay within `LinearProgram.maxMagnitude`.
-    public static let maxUnstableBound = LinearProgram.maxMagnitude.squareRoot() / 2
+    package static let maxUnstableBound = LinearProgram.maxMagnitude.squareRoot() / 2
 
     /// Builds the LP of `graph` over `box`, with the input bounds of the piecewise-linear nodes in `relus`.
     /// - Parameters:
@@ -76,7 +76,7 @@ public final class NetworkLP {
     ///   message, e.g. out of range, with the node or input it comes from): weights, box or bounds
     ///   beyond `LinearProgram.maxMagnitude`, non-zero coefficients below
     ///   `LinearProgram.minCoefficientMagnitude`. `LPError` from the slack variable.
-    public init(graph: Graph, box: InputBox, relus: [DomainBounds.NeuronInfo], mode: Mode = .relaxation,
+    package init(graph: Graph, box: InputBox, relus: [DomainBounds.NeuronInfo], mode: Mode = .relaxation,
                 elastic: Bool = false) throws {
         let lp = LinearProgram()
         self.lp = lp
@@ -293,7 +293,7 @@ public final class NetworkLP {
     }
 
     /// Sets the objective to `c · output - d` (minimised).
-    public func setObjective(row atom: LinearAtom) throws {
+    package func setObjective(row atom: LinearAtom) throws {
         let e = rowExpression(atom)
         try lp.setObjective(e.terms, constant: e.constant)
     }
@@ -302,7 +302,7 @@ public final class NetworkLP {
     /// several through a variable `t >= row_k` bounded by `[lower, upper]`, which must contain
     /// max_k row_k at every input of the domain (e.g. max of the rows' lower bounds and max of
     /// their upper bounds). `key` identifies the clause so that its `t` is created once.
-    public func setObjective(clause atoms: [LinearAtom], key: Int, lower: Double, upper: Double) throws {
+    package func setObjective(clause atoms: [LinearAtom], key: Int, lower: Double, upper: Double) throws {
         precondition(!atoms.isEmpty)
         if atoms.count == 1 { return try setObjective(row: atoms[0]) }
         let t: Int
@@ -320,13 +320,13 @@ public final class NetworkLP {
     }
 
     /// Sets the objective to the elastic slack (elastic mode).
-    public func setSlackObjective() throws {
+    package func setSlackObjective() throws {
         guard let s = slackVariable else { throw LPEncodingError("not an elastic LP") }
         try lp.setObjective([(s, 1)])
     }
 
     /// The input part of a solution.
-    public func inputPoint(_ result: LPResult) -> [Double]? {
+    package func inputPoint(_ result: LPResult) -> [Double]? {
         guard result.primal.count == lp.variableCount else { return nil }
         return inputVariables.map { result.primal[$0] }
     }

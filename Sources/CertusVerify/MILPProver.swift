@@ -22,15 +22,15 @@ import CertusLP
 /// Soundness note: a MILP optimum is not re-checked by a dual certificate (there is none for a
 /// MILP); the margin absorbs GLPK's tolerances, which makes this a cross-check rather than a
 /// floating-point-sound proof. `ReluSplitProver` re-checks every LP it trusts.
-public struct MILPProver: PropertyProver {
-    public var isComplete: Bool { true }
-    public var settings: VerifierSettings
-    public var name: String { "milp" }
+package struct MILPProver: PropertyProver {
+    package var isComplete: Bool { true }
+    package var settings: VerifierSettings
+    package var name: String { "milp" }
 
-    public init(settings: VerifierSettings = VerifierSettings()) { self.settings = settings }
+    package init(settings: VerifierSettings = VerifierSettings()) { self.settings = settings }
 
     /// The result of minimising one clause's largest row.
-    public enum ClauseMinimum: Sendable, Equatable {
+    package enum ClauseMinimum: Sendable, Equatable {
         /// Proven optimum (gap 0) and the input where it is reached.
         case optimal(Double, x: [Double])
         /// A feasible point with this objective, optimality not proven (time limit).
@@ -41,7 +41,7 @@ public struct MILPProver: PropertyProver {
 
     /// Minimises every clause of `property.cases[caseIndex]` exactly (MILP over the box).
     /// - Throws: `LPEncodingError` (unsupported operator), bound errors.
-    public func minimize(graph: Graph, property: Property, caseIndex: Int, deadline: Deadline) throws -> [ClauseMinimum] {
+    package func minimize(graph: Graph, property: Property, caseIndex: Int, deadline: Deadline) throws -> [ClauseMinimum] {
         try settings.validate()
         let pc = property.cases[caseIndex]
         let engine = BoundEngine(graph: graph)
@@ -85,7 +85,7 @@ public struct MILPProver: PropertyProver {
         return out
     }
 
-    public func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
+    package func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
         // A MILP point of case `ci` that passes the counterexample check (nil: it does not, or
         // the model cannot be evaluated there).
         func checked(_ x: [Double], caseIndex ci: Int) -> [Double]? {

@@ -25,14 +25,14 @@ import CertusSpec
 /// Anything else keeps the original graph: an atom with an offset (`y_0 >= 0.5`), a single-output
 /// threshold, unequal coefficients (`2 y_0 - y_1`), two outputs of different softmax groups, a
 /// Softmax that does not produce the (single) output or whose output another node reads.
-public enum OutputSoftmax {
+package enum OutputSoftmax {
     /// The graph bound provers should work on for `property`: `graph` without its final Softmax
     /// when the property compares that Softmax's outputs pairwise (see the type's documentation),
     /// else `graph` itself.
     ///
     /// - Returns: the graph and a note for the details log (nil when the graph does not end in a
     ///   Softmax); the note says that the Softmax was removed, or why it was kept.
-    public static func graphForBounds(_ graph: Graph, property: Property) -> (graph: Graph, note: String?) {
+    package static func graphForBounds(_ graph: Graph, property: Property) -> (graph: Graph, note: String?) {
         guard graph.outputs.count == 1,
               let k = graph.nodes.lastIndex(where: { $0.output == graph.outputs[0] }),
               let softmax = graph.nodes[k].op as? Softmax else { return (graph, nil) }

@@ -1,14 +1,14 @@
 /// SplitMix64 (Steele, Lea and Flood, 2014): a tiny, fast, statistically sound 64-bit generator.
 /// Used so that the attack is deterministic for a given seed, with no global state.
-public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
+package struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
     /// The internal state (advanced by a fixed odd constant on every draw).
-    public private(set) var state: UInt64
+    package private(set) var state: UInt64
 
     /// A generator whose sequence is fixed by `seed`.
-    public init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
     /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -17,16 +17,16 @@ public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
     }
 
     /// A uniform Double in [0, 1) with 53 random bits.
-    public mutating func nextUnit() -> Double {
+    package mutating func nextUnit() -> Double {
         Double(next() >> 11) * 0x1.0p-53
     }
 
     /// A uniform Double in [lower, upper] (exactly `lower` when the interval is a point).
-    public mutating func uniform(_ lower: Double, _ upper: Double) -> Double {
+    package mutating func uniform(_ lower: Double, _ upper: Double) -> Double {
         let v = lower + (upper - lower) * nextUnit()
         return min(max(v, lower), upper)
     }
 
     /// A fair coin.
-    public mutating func nextBool() -> Bool { next() >> 63 == 1 }
+    package mutating func nextBool() -> Bool { next() >> 63 == 1 }
 }

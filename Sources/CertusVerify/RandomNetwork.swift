@@ -19,9 +19,9 @@ import CertusSpec
 /// box coordinates are tiny, narrow, medium or wide, and some are pinned (zero width). One
 /// network in four has the `largeMagnitude` scale (`Scale`): pre-activations offset by 1e2 to
 /// 1e6 or made of large terms that nearly cancel, and output weights of 1e2 to 1e3.
-public struct RandomNetwork: Sendable {
+package struct RandomNetwork: Sendable {
     /// The magnitude of the values inside a network.
-    public enum Scale: String, Sendable, CaseIterable, Codable {
+    package enum Scale: String, Sendable, CaseIterable, Codable {
         /// Pre-activations from almost nothing to many units, weights of order 1.
         case standard
         /// Every activation's input is `g x + s` with `s` putting the sampled range near an
@@ -36,7 +36,7 @@ public struct RandomNetwork: Sendable {
 
 
     /// Which operators a network may contain.
-    public enum Family: String, Sendable, CaseIterable, Codable {
+    package enum Family: String, Sendable, CaseIterable, Codable {
         /// Every operator the generator knows (IBP bounds all of them).
         case general
         /// Operators with a linear relaxation (`BoundKind` other than `.unsupported`): what CROWN,
@@ -48,22 +48,22 @@ public struct RandomNetwork: Sendable {
     }
 
     /// The seed it was generated from.
-    public var seed: UInt64
-    public var family: Family
+    package var seed: UInt64
+    package var family: Family
     /// The magnitude of its values (`standard` for networks given directly).
-    public var scale: Scale
+    package var scale: Scale
     /// The network (one input, one output).
-    public var graph: Graph
+    package var graph: Graph
     /// The input box (flattened, `graph.inputCount` coordinates; pinned coordinates have
     /// lower == upper).
-    public var box: InputBox
+    package var box: InputBox
     /// Op types of the computing nodes and of the folded constant nodes (`Constant`).
-    public var opTypes: Set<String>
+    package var opTypes: Set<String>
     /// One line per node: `v7 = Gemm(v3, c5) {transB: 1} -> [1, 4]`, for replaying a failure.
-    public var listing: [String]
+    package var listing: [String]
 
     /// A network given directly (for checking the battery itself on a hand-made graph).
-    public init(seed: UInt64, family: Family, scale: Scale = .standard, graph: Graph, box: InputBox, listing: [String] = []) {
+    package init(seed: UInt64, family: Family, scale: Scale = .standard, graph: Graph, box: InputBox, listing: [String] = []) {
         self.init(seed: seed, family: family, scale: scale, graph: graph, box: box, opTypes: Set(graph.nodes.map(\.opType)), listing: listing)
     }
 
@@ -73,18 +73,18 @@ public struct RandomNetwork: Sendable {
     }
 
     /// Fraction of the networks with the `largeMagnitude` scale.
-    public static let largeMagnitudeFraction = 0.25
+    package static let largeMagnitudeFraction = 0.25
 
     /// The op types the generator has a recipe for (each is emitted by some seeds of the
     /// `general` family; `BatteryTests` checks this covers `OperatorRegistry.supportedOpTypes`).
-    public static var recipeOpTypes: Set<String> { Set(NetworkBuilder.recipes.map(\.opType)) }
+    package static var recipeOpTypes: Set<String> { Set(NetworkBuilder.recipes.map(\.opType)) }
 
     /// Generates the network of `seed` in `family`. Deterministic: the same seed and family give
     /// the same network, box and scale. The scale is drawn from its own stream, so a
     /// `standard` network is drawn exactly as before the scale existed except for GeLU's
     /// centring (same box; the box is drawn first so that gains and shifts can be placed from
     /// the values the box gives).
-    public static func generate(seed: UInt64, family: Family) -> RandomNetwork {
+    package static func generate(seed: UInt64, family: Family) -> RandomNetwork {
         var scaleRNG = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ familyTag(family) ^ 0x5CA1_E000_5CA1_E000)
         let scale: Scale = scaleRNG.nextUnit() < largeMagnitudeFraction ? .largeMagnitude : .standard
         var attempt: UInt64 = 0

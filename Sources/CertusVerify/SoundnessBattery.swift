@@ -30,6 +30,10 @@ import CertusBounds
 /// a loaded machine may be decided on an idle one); a failure names the seed that replays it
 /// (`certus battery --method M --seeds N..<N+1 --verbose`).
 public enum SoundnessBattery {
+    /// The key of `Report.scales` that counts the large-magnitude networks (pre-activations
+    /// offset by 1e2 to 1e3; see `RandomNetwork`).
+    public static let largeMagnitudeScale = RandomNetwork.Scale.largeMagnitude.rawValue
+
     /// What the battery checks. Every `BoundMethod` and every `VerificationMethod` that runs a
     /// prover is one case here (`VerificationMethod.crown` and `.alphaCrown` are the bound
     /// methods of the same name; `.attack` proves nothing).
@@ -45,7 +49,7 @@ public enum SoundnessBattery {
         /// The networks the method is run on: IBP bounds every operator; CROWN, alpha-CROWN,
         /// input splitting, `bab` and `auto` need linear relaxations; ReLU splitting and the MILP need
         /// piecewise-linear networks (their leaves are LPs).
-        public var family: RandomNetwork.Family {
+        package var family: RandomNetwork.Family {
             switch self {
             case .ibp: return .general
             case .crown, .alphaCrown, .inputSplit, .auto, .bab: return .relaxable
@@ -75,6 +79,7 @@ public enum SoundnessBattery {
         /// Check every intermediate neuron's bounds too (bound methods). Default true.
         public var intermediateBounds = true
 
+        /// The defaults.
         public init() {}
 
         /// A quick setting for unit tests in debug builds (400 samples, short searches).
@@ -89,6 +94,7 @@ public enum SoundnessBattery {
     public struct Failure: Sendable, Codable, Equatable, CustomStringConvertible {
         /// The seed that replays it.
         public var seed: UInt64
+        /// The method checked (`Method.rawValue`).
         public var method: String
         /// `inverted bound`, `unsound bound`, `unsound intermediate bound`, `wrong verified`,
         /// `wrong unsat`, `bad counterexample`, `NaN bound`.
@@ -100,22 +106,28 @@ public enum SoundnessBattery {
 
     /// What one network gave.
     public struct NetworkOutcome: Sendable {
-        public var network: RandomNetwork
+        package var network: RandomNetwork
         /// `verified` / `not verified` (bound methods), `sat` / `unsat` / `unknown` / `timeout`
         /// (verification methods), or `error` (the method refused or failed; see `reason`).
         public var status: String
         /// Why the network was not decided (`error`, `unknown`, `timeout`).
         public var reason: String?
+        /// Spec rows whose bounds were checked against samples.
         public var rowsChecked = 0
+        /// Intermediate neurons whose bounds were checked against samples.
         public var neuronsChecked = 0
+        /// Points evaluated.
         public var samples = 0
+        /// Gradient steps of the searches.
         public var searchSteps = 0
+        /// Every unsound bound or wrong answer found.
         public var failures: [Failure] = []
         /// Widest sampled input interval of every elementwise node, by op type.
         public var widestInput: [String: Double] = [:]
         /// Elementwise nodes by op type, and those with a neuron whose sampled input interval
         /// holds a point where the function changes shape (see `Report.crossing`).
         public var elementwiseNodes: [String: Int] = [:]
+        /// Those nodes with a neuron whose sampled interval holds a point where the function changes shape.
         public var crossing: [String: Int] = [:]
         /// Elementwise nodes whose sampled input reaches |x| >= 100, by op type.
         public var largeInputs: [String: Int] = [:]
@@ -125,9 +137,13 @@ public enum SoundnessBattery {
 
     /// Totals over a seed range.
     public struct Report: Sendable, Codable {
+        /// The method checked (`Method.rawValue`).
         public var method: String
+        /// The network family drawn (`RandomNetwork.Family.rawValue`).
         public var family: String
+        /// The seed range, as given.
         public var seeds: String
+        /// Networks checked.
         public var networks = 0
         /// Networks per status (`verified`, `not verified`, `sat`, `unsat`, `unknown`, `timeout`, `error`).
         public var outcomes: [String: Int] = [:]
@@ -140,7 +156,9 @@ public enum SoundnessBattery {
         public var neuronsChecked = 0
         /// Points evaluated (samples), and gradient steps of the searches.
         public var samples = 0
+        /// Gradient steps of the searches.
         public var searchSteps = 0
+        /// Every unsound bound or wrong answer found.
         public var failures: [Failure] = []
         /// Networks containing each op type.
         public var operators: [String: Int] = [:]
@@ -161,7 +179,9 @@ public enum SoundnessBattery {
         public var largeInputs: [String: Int] = [:]
         /// Networks per scale (`RandomNetwork.Scale`), and the outcomes of the `largeMagnitude` ones.
         public var scales: [String: Int] = [:]
+        /// Outcomes of the large-magnitude networks, by status.
         public var largeMagnitudeOutcomes: [String: Int] = [:]
+        /// Wall-clock seconds of the run.
         public var seconds = 0.0
 
         /// Networks whose check was decided: rows checked (bound methods) or sat/unsat.
@@ -177,6 +197,7 @@ public enum SoundnessBattery {
                  largeInputs = "large_inputs", scales, largeMagnitudeOutcomes = "large_magnitude_outcomes", seconds, decided
         }
 
+        /// An empty report for `method` on `family` over `seeds`.
         public init(method: String, family: String, seeds: String) {
             self.method = method; self.family = family; self.seeds = seeds
         }
@@ -260,7 +281,7 @@ public enum SoundnessBattery {
 
     /// Checks `method` on a given network and box (a random property is drawn from the
     /// network's seed).
-    public static func check(method: Method, network: RandomNetwork, configuration: Configuration = Configuration()) -> NetworkOutcome {
+    package static func check(method: Method, network: RandomNetwork, configuration: Configuration = Configuration()) -> NetworkOutcome {
         var run = NetworkCheck(method: method, network: network, configuration: configuration)
         run.execute()
         return run.outcome

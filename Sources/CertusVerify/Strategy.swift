@@ -30,7 +30,7 @@ extension Verifier {
     /// among them the up-front attack capped at `settings.inputSplit.attackRestartsBeforeSearch`
     /// restarts (the search checks points and attacks sub-boxes itself, where the attack is far
     /// more effective; a failed 100-restart attack costs more than most ACAS Xu proofs).
-    public static func forMethod(_ method: VerificationMethod, graph: Graph, property: Property,
+    package static func forMethod(_ method: VerificationMethod, graph: Graph, property: Property,
                                  settings: VerifierSettings = VerifierSettings(),
                                  progress: ProgressHandler? = nil) throws -> Verifier {
         let list = try provers(for: graph, property: property, method: method, settings: settings, progress: progress)
@@ -49,7 +49,7 @@ extension Verifier {
 
     /// Number of input coordinates that some case's box leaves free (non-zero width): what input
     /// splitting has to split.
-    public static func freeInputDimension(of property: Property) -> Int {
+    package static func freeInputDimension(of property: Property) -> Int {
         property.cases.map { pc in zip(pc.box.lower, pc.box.upper).filter { $0.0 < $0.1 }.count }.max() ?? 0
     }
 
@@ -59,7 +59,7 @@ extension Verifier {
     ///   `settings.inputSplitMaxDimension` inputs free; otherwise alpha-CROWN, then branch and bound over neuron splits (`bab`).
     /// * `attack`: none. `crown`, `alpha-crown`: that bound only. `input-split`, `bab` (alias `relu-split`),
     ///   `milp`: that complete prover only.
-    public static func provers(for graph: Graph, property: Property, method: VerificationMethod,
+    package static func provers(for graph: Graph, property: Property, method: VerificationMethod,
                                settings: VerifierSettings = VerifierSettings(),
                                progress: ProgressHandler? = nil) throws -> [any PropertyProver] {
         switch method {

@@ -37,6 +37,7 @@ public struct VerificationResult: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey { case status, counterexample, timeSeconds = "time_s", method, details }
 
+    /// Creates a result; every field is as documented on its property.
     public init(status: VerificationStatus, counterexample: Counterexample? = nil, timeSeconds: Double, method: String, details: [String] = []) {
         self.status = status; self.counterexample = counterexample; self.timeSeconds = timeSeconds
         self.method = method; self.details = details

@@ -5,7 +5,7 @@ import CertusSpec
 import CertusBounds
 
 /// What a prover concluded about a property within its deadline.
-public enum ProverOutcome: Sendable, Equatable {
+package enum ProverOutcome: Sendable, Equatable {
     /// No input in any box satisfies any clause: the property holds. This is the only way the
     /// verifier answers `unsat`, so a prover must return it only with a proof.
     case proven
@@ -20,7 +20,7 @@ public enum ProverOutcome: Sendable, Equatable {
 ///
 /// The seam for the bounds engine: implement `prove` and pass the prover to `Verifier`.
 /// A thrown error counts as `unknown`; so does a counterexample that fails the re-check.
-public protocol PropertyProver: Sendable {
+package protocol PropertyProver: Sendable {
     /// Short name, reported as the result's `method` when this prover decides.
     var name: String { get }
     /// Tries to decide `property` on `graph`, stopping by `deadline`. The verifier may hand over a
@@ -37,8 +37,8 @@ public protocol PropertyProver: Sendable {
 }
 
 extension PropertyProver {
-    public var isComplete: Bool { false }
-    public func proveWithSummary(graph: Graph, property: Property, deadline: Deadline) throws -> (ProverOutcome, String?) {
+    package var isComplete: Bool { false }
+    package func proveWithSummary(graph: Graph, property: Property, deadline: Deadline) throws -> (ProverOutcome, String?) {
         (try prove(graph: graph, property: property, deadline: deadline), nil)
     }
 }
@@ -53,16 +53,16 @@ extension PropertyProver {
 /// * `unsat` only from a prover's `.proven`, and only if the attack saw nothing that contradicts
 ///   it (no point where a clause held in Double, no non-finite model output).
 /// * `timeout` when the time limit stopped the pipeline before it finished, `unknown` otherwise.
-public struct Verifier: Sendable {
+package struct Verifier: Sendable {
     /// The knobs (time limit, attack, margins).
-    public var settings: VerifierSettings
+    package var settings: VerifierSettings
     /// Provers run in order after the attack.
-    public var provers: [any PropertyProver]
+    package var provers: [any PropertyProver]
     /// Cancelling this token stops the pipeline at its next check, as if the time limit had
     /// passed (the result is then `timeout`); nil: only the time limit stops it.
-    public var cancellation: CancellationToken? = nil
+    package var cancellation: CancellationToken? = nil
 
-    public init(settings: VerifierSettings = VerifierSettings(), provers: [any PropertyProver] = []) {
+    package init(settings: VerifierSettings = VerifierSettings(), provers: [any PropertyProver] = []) {
         self.settings = settings
         self.provers = provers
     }
@@ -70,7 +70,7 @@ public struct Verifier: Sendable {
     /// Verifies with the given settings and no provers.
     /// - Throws: `SpecError` (kind `.mismatch`) when the property does not fit the model,
     ///   `SettingsError` for unusable settings. Everything else ends in a result.
-    public static func verify(graph: Graph, property: Property, settings: VerifierSettings = VerifierSettings()) throws -> VerificationResult {
+    package static func verify(graph: Graph, property: Property, settings: VerifierSettings = VerifierSettings()) throws -> VerificationResult {
         try Verifier(settings: settings).verify(graph: graph, property: property)
     }
 
@@ -78,7 +78,7 @@ public struct Verifier: Sendable {
     /// - Throws: `SpecError` (kind `.mismatch`) when the property does not fit the model,
     ///   `SettingsError` for unusable settings. Every other failure (model evaluation error,
     ///   prover error, NaN) gives `unknown` with the reason in `details`.
-    public func verify(graph: Graph, property: Property) throws -> VerificationResult {
+    package func verify(graph: Graph, property: Property) throws -> VerificationResult {
         BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }   // see BLAS.withSingleThread
         try settings.validate()
         try property.validate(modelInputs: graph.inputCount, modelOutputs: graph.outputCount)
@@ -183,7 +183,7 @@ extension Verifier {
     /// leaving it out of the attack loses no counterexample. Cases are bounded one after another
     /// until `deadline`; a case not reached, or whose bound fails (unsupported operator, NaN),
     /// keeps every clause open. `open` is nil when no case could be bounded.
-    public static func clausesLeftByBound(graph: Graph, property: Property, deadline: Deadline) -> (open: [[Bool]]?, note: String) {
+    package static func clausesLeftByBound(graph: Graph, property: Property, deadline: Deadline) -> (open: [[Bool]]?, note: String) {
         let start = ContinuousClock.now
         let engine = BoundEngine(graph: graph)
         var open = property.cases.map { [Bool](repeating: true, count: $0.clauses.count) }

@@ -183,6 +183,7 @@ public struct SettingsError: Error, CustomStringConvertible, Equatable, Sendable
     public var setting: String
     /// What is wrong with it.
     public var message: String
+    /// An error about `setting` (its CLI or settings name), with `message` saying what is wrong.
     public init(setting: String, message: String) { self.setting = setting; self.message = message }
     public var description: String { "setting \(setting): \(message)" }
 }

@@ -12,21 +12,21 @@ import CertusTensor
 /// lower parameter (alpha-CROWN's, clamped to [0, 1]; default p = 1 when u >= -l, else 0, the
 /// sign of u + l, as for ReLU's lower slope). The lower line is exact in Double (|s x| <= |x|);
 /// the chord's intercept is rounded and is padded (`RoundingGuard`).
-public struct Abs: ElementwiseRelaxation, AttributeFree {
-    public static let opType = "Abs"
-    public init() {}
-    public func apply(_ x: Double) -> Double { Swift.abs(x) }
+package struct Abs: ElementwiseRelaxation, AttributeFree {
+    package static let opType = "Abs"
+    package init() {}
+    package func apply(_ x: Double) -> Double { Swift.abs(x) }
     /// sign(x), and 0 at 0 (an element of the Clarke gradient [-1, 1]).
-    public func derivative(_ x: Double, _ y: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : 0) }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package func derivative(_ x: Double, _ y: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
     /// Exact: [l, u], [-u, -l], or [0, max(-l, u)] across 0.
-    public func image(l: Double, u: Double) -> (Double, Double) {
+    package func image(l: Double, u: Double) -> (Double, Double) {
         if l >= 0 { return (l, u) }
         if u <= 0 { return (-u, -l) }
         return (0, Swift.max(-l, u))
     }
 
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         if l >= 0 { return .line(1, 0) }
         if u <= 0 { return .line(-1, 0) }
         let p = unitParameter(lowerParameter) ?? (u >= -l ? 1 : 0)
@@ -50,25 +50,25 @@ public struct Abs: ElementwiseRelaxation, AttributeFree {
         return (a, b + RoundingGuard.relative * (Swift.abs(a) * m + b))
     }
 
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         l < 0 && u > 0 ? (u >= -l ? 1 : 0, nil) : (nil, nil)
     }
     /// Analytic: d aL / dp = 2 on a neuron across 0 (the lower line is not padded, so its
     /// intercept stays 0); the upper line has no parameter.
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         let rel = relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
         return (rel, l < 0 && u > 0 && lowerParameter != nil ? (2, 0) : (0, 0), (0, 0))
     }
-    public var isPiecewiseLinear: Bool { true }
+    package var isPiecewiseLinear: Bool { true }
     /// Two pieces meeting at the origin with slopes -1 and 1 (convex):
     /// `PiecewiseLinearEncoding.kinkAtZero` (y >= -z, y >= z, the chord above; one binary in
     /// exact mode).
-    public func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? {
+    package func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? {
         .kinkAtZero(leftSlope: -1, rightSlope: 1, l: l, u: u, mode: mode)
     }
     /// The kink (both strategies): splitting at 0 makes both children exact.
-    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         l < 0 && u > 0 ? 0 : nil
     }
 }

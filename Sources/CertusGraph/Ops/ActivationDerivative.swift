@@ -4,7 +4,7 @@ import CertusTensor
 /// An activation whose Clarke generalised derivative has a known range on every interval: what
 /// its gradient node (`ActivationDerivative`) needs to be bounded. (Shi et al., NeurIPS 2022,
 /// bound the Jacobian graph with each activation's derivative relaxed as a function of its own.)
-public protocol ClarkeDerivative: ElementwiseUnary {
+package protocol ClarkeDerivative: ElementwiseUnary {
     /// [min, max] of the Clarke generalised derivative of the activation over [l, u]
     /// (l <= u, finite): exact up to a small outward pad, never narrower. At a kink the Clarke
     /// set is the interval between the one-sided derivatives (ReLU at 0: [0, 1]).
@@ -26,8 +26,8 @@ public protocol ClarkeDerivative: ElementwiseUnary {
 }
 
 extension ClarkeDerivative {
-    public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? { nil }
-    public func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { derivative(x, apply(x)) }
+    package func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? { nil }
+    package func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { derivative(x, apply(x)) }
 }
 
 /// The logistic 1 / (1 + e^(-x/t)), the smoothed step at 0 of width t.
@@ -78,58 +78,58 @@ func bellRange(_ l: Double, _ u: Double, _ g: (Double) -> Double) -> (lower: Dou
 }
 
 extension Relu: ClarkeDerivative {
-    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
         kinkRange(l, u, left: 0, right: 1)
     }
-    public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
+    package func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
         l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: 0, right: 1) : nil
     }
-    public func secondDerivative(_ x: Double) -> Double { 0 }
-    public func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { smoothStep(x, t) }
+    package func secondDerivative(_ x: Double) -> Double { 0 }
+    package func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { smoothStep(x, t) }
 }
 
 extension LeakyRelu: ClarkeDerivative {
-    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
         kinkRange(l, u, left: alpha, right: 1)
     }
-    public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
+    package func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
         l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: alpha, right: 1) : nil
     }
-    public func secondDerivative(_ x: Double) -> Double { 0 }
-    public func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { alpha + (1 - alpha) * smoothStep(x, t) }
+    package func secondDerivative(_ x: Double) -> Double { 0 }
+    package func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { alpha + (1 - alpha) * smoothStep(x, t) }
 }
 
 extension Abs: ClarkeDerivative {
     /// sign(x); the Clarke set at 0 is [-1, 1].
-    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
         kinkRange(l, u, left: -1, right: 1)
     }
-    public func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
+    package func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
         l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: -1, right: 1) : nil
     }
-    public func secondDerivative(_ x: Double) -> Double { 0 }
-    public func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { 2 * smoothStep(x, t) - 1 }
+    package func secondDerivative(_ x: Double) -> Double { 0 }
+    package func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { 2 * smoothStep(x, t) - 1 }
 }
 
 extension Sigmoid: ClarkeDerivative {
-    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
         bellRange(l, u) { let s = apply($0); return s * (1 - s) }
     }
-    public func secondDerivative(_ x: Double) -> Double { let s = apply(x); return s * (1 - s) * (1 - 2 * s) }
+    package func secondDerivative(_ x: Double) -> Double { let s = apply(x); return s * (1 - s) * (1 - 2 * s) }
 }
 
 extension Tanh: ClarkeDerivative {
-    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
         bellRange(l, u) { let t = Foundation.tanh($0); return 1 - t * t }
     }
-    public func secondDerivative(_ x: Double) -> Double { let t = Foundation.tanh(x); return -2 * t * (1 - t * t) }
+    package func secondDerivative(_ x: Double) -> Double { let t = Foundation.tanh(x); return -2 * t * (1 - t * t) }
 }
 
 extension Erf: ClarkeDerivative {
-    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
         bellRange(l, u) { 2 / Double.pi.squareRoot() * exp(-$0 * $0) }
     }
-    public func secondDerivative(_ x: Double) -> Double { -4 * x / Double.pi.squareRoot() * exp(-x * x) }
+    package func secondDerivative(_ x: Double) -> Double { -4 * x / Double.pi.squareRoot() * exp(-x * x) }
 }
 
 extension Gelu: ClarkeDerivative {
@@ -139,7 +139,7 @@ extension Gelu: ClarkeDerivative {
     /// GeLU'' = sech^2(v) (v' + x v''/2 - x tanh(v) v'^2), v = k (x + 0.044715 x^3), is even and
     /// changes sign once on x > 0: `ClarkeDerivativeTests` checks this). An extremum computed
     /// a few ulps off changes the value by their square (f'' = 0 there): the pad covers it.
-    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
         let r = tanhApproximation ? Self.derivativeExtremumTanh : 2.0.squareRoot()
         var lo = Swift.min(derivativeValue(l), derivativeValue(u)), hi = Swift.max(derivativeValue(l), derivativeValue(u))
         if l < -r && -r < u { lo = Swift.min(lo, derivativeValue(-r)) }
@@ -153,7 +153,7 @@ extension Gelu: ClarkeDerivative {
         Swift.abs(x) <= 1e100 ? derivative(x, apply(x)) : (x > 0 ? 1 : 0)
     }
 
-    public func secondDerivative(_ x: Double) -> Double {
+    package func secondDerivative(_ x: Double) -> Double {
         guard Swift.abs(x) <= 1e100 else { return 0 }
         if tanhApproximation { return Self.secondDerivativeTanh(x) }
         return exp(-0.5 * x * x) / (2 * Double.pi).squareRoot() * (2 - x * x)
@@ -169,7 +169,7 @@ extension Gelu: ClarkeDerivative {
 
     /// The positive zero of the tanh form's GeLU'' (where its GeLU' is largest; the smallest is
     /// at the negative one), by bisection on [1, 2] (GeLU'' > 0 at 1, < 0 at 2).
-    public static let derivativeExtremumTanh: Double = {
+    package static let derivativeExtremumTanh: Double = {
         var lo = 1.0, hi = 2.0
         for _ in 0..<200 { let m = (lo + hi) / 2; if secondDerivativeTanh(m) > 0 { lo = m } else { hi = m } }
         return (lo + hi) / 2
@@ -188,16 +188,16 @@ func cosineRange(_ l: Double, _ u: Double) -> (lower: Double, upper: Double) {
 }
 
 extension Sin: ClarkeDerivative {
-    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) { cosineRange(l, u) }
-    public func secondDerivative(_ x: Double) -> Double { -Foundation.sin(x) }
+    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) { cosineRange(l, u) }
+    package func secondDerivative(_ x: Double) -> Double { -Foundation.sin(x) }
 }
 
 extension Cos: ClarkeDerivative {
     /// -sin x = cos(x + pi/2).
-    public func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
         cosineRange(l + .pi / 2, u + .pi / 2)
     }
-    public func secondDerivative(_ x: Double) -> Double { -Foundation.cos(x) }
+    package func secondDerivative(_ x: Double) -> Double { -Foundation.cos(x) }
 }
 
 /// The gradient node of an activation f: the elementwise map z -> f'(z) (the Clarke
@@ -209,15 +209,15 @@ extension Cos: ClarkeDerivative {
 /// the worst case of the range over 32 sub-intervals), mixed by a parameter in [0, 1].
 /// Evaluation gives one element of the Clarke set (f's own derivative). Not an ONNX operator
 /// (never loaded from a file).
-public struct ActivationDerivative: ElementwiseRelaxation {
-    public static let opType = "ClarkeDerivative"
-    public let base: any ClarkeDerivative
+package struct ActivationDerivative: ElementwiseRelaxation {
+    package static let opType = "ClarkeDerivative"
+    package let base: any ClarkeDerivative
     /// The candidates by interval (alpha-CROWN asks for the same intervals with many
     /// parameters; computing them takes 32 range evaluations).
     let cache: CandidateCache
 
     /// nil when `base` has no derivative range (no gradient node for it).
-    public init?(base: any ElementwiseUnary) {
+    package init?(base: any ElementwiseUnary) {
         guard let b = base as? any ClarkeDerivative else { return nil }
         self.base = b
         cache = CandidateCache()
@@ -225,35 +225,35 @@ public struct ActivationDerivative: ElementwiseRelaxation {
 
     /// The gradient node of `base`, or a `.unsupportedFeature` error naming its op type when
     /// Certus has no Clarke derivative range for it (never an approximation).
-    public init(of base: any ElementwiseUnary) throws {
+    package init(of base: any ElementwiseUnary) throws {
         guard let d = ActivationDerivative(base: base) else {
             throw ModelError(.unsupportedFeature, "no Clarke derivative for '\(type(of: base).opType)': its gradient node (Jacobian graph) cannot be bounded; supported: Relu, LeakyRelu, Abs, Sigmoid, Tanh, Erf, Gelu, Sin, Cos")
         }
         self = d
     }
 
-    public static func make(_ node: NodeContext) throws -> ActivationDerivative {
+    package static func make(_ node: NodeContext) throws -> ActivationDerivative {
         throw node.error("'\(opType)' is internal to Certus (gradient nodes of the Jacobian graph) and cannot be loaded")
     }
-    public static var representatives: [ActivationDerivative] {
+    package static var representatives: [ActivationDerivative] {
         [Relu() as any ElementwiseUnary, LeakyRelu(alpha: 0.2), Abs(), Sigmoid(), Tanh(), Gelu(), Gelu(tanhApproximation: true), Erf(), Sin(), Cos()].compactMap { ActivationDerivative(base: $0) }
     }
 
-    public func apply(_ x: Double) -> Double { base.derivative(x, base.apply(x)) }
+    package func apply(_ x: Double) -> Double { base.derivative(x, base.apply(x)) }
     /// f''(x) (`ClarkeDerivative.secondDerivative`; 0 at the kinks of piecewise-linear f). Only
     /// gradients through the Jacobian graph (attacks) use it; bounds never do.
-    public func derivative(_ x: Double, _ y: Double) -> Double { base.secondDerivative(x) }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package func derivative(_ x: Double, _ y: Double) -> Double { base.secondDerivative(x) }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
 
     /// The derivative's range; an infinite end is taken as +-1e300 (every supported range is
     /// constant that far out).
-    public func image(l: Double, u: Double) -> (Double, Double) {
+    package func image(l: Double, u: Double) -> (Double, Double) {
         let r = base.derivativeRange(l: l.isFinite ? l : -1e300, u: u.isFinite ? u : 1e300)
         return (r.lower, r.upper)
     }
 
     /// The largest |f'| over the real line (the naive Lipschitz bound's activation factor).
-    public var largestMagnitude: Double {
+    package var largestMagnitude: Double {
         let r = base.derivativeRange(l: -1e300, u: 1e300)
         return Swift.max(Swift.abs(r.lower), Swift.abs(r.upper))
     }
@@ -344,16 +344,16 @@ public struct ActivationDerivative: ElementwiseRelaxation {
     /// Each side's line is p x (sloped candidate) + (1 - p) x (constant candidate), p its
     /// parameter in [0, 1]: a convex combination of two sound lines is sound, so alpha-CROWN
     /// may choose any mix (default: the one with the smaller gap, p = 0 or 1).
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter).relaxation
     }
 
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         let c = candidates(l: l, u: u)
         return (c.lowerSloped == nil ? nil : (c.lowerPrefersSloped ? 1 : 0), c.upperSloped == nil ? nil : (c.upperPrefersSloped ? 1 : 0))
     }
 
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         let c = candidates(l: l, u: u)
         var rel = NeuronRelaxation.constant(c.lowerConstant, c.upperConstant)

@@ -4,18 +4,18 @@ import CertusTensor
 // Elementwise activations. Each type is where its interval bound, linear relaxation and
 // derivative will live.
 
-public struct Relu: ElementwiseRelaxation, AttributeFree {
-    public static let opType = "Relu"
-    public init() {}
+package struct Relu: ElementwiseRelaxation, AttributeFree {
+    package static let opType = "Relu"
+    package init() {}
     /// max(x, 0); NaN stays NaN, as in onnxruntime.
-    public func apply(_ x: Double) -> Double { x < 0 ? 0 : x }
-    public func derivative(_ x: Double, _ y: Double) -> Double { x > 0 ? 1 : 0 }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
+    package func apply(_ x: Double) -> Double { x < 0 ? 0 : x }
+    package func derivative(_ x: Double, _ y: Double) -> Double { x > 0 ? 1 : 0 }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
     /// Triangle upper bound; lower slope alpha in [0, 1] (default: 1 when u > -l, else 0).
     /// With an infinite end the triangle's limit: slope 1 through (l, 0) when u = +inf, the
     /// constant u when l = -inf, and no finite upper line (+inf) when both are infinite.
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         if l >= 0 { return .line(1, 0) }
         if u <= 0 { return .line(0, 0) }
         let aL = unitParameter(lowerParameter) ?? (u > -l ? 1 : 0)
@@ -28,43 +28,43 @@ public struct Relu: ElementwiseRelaxation, AttributeFree {
         if u.isFinite { return (0, u) }
         return (0, .infinity)
     }
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         l < 0 && u > 0 ? (u > -l ? 1 : 0, nil) : (nil, nil)
     }
     /// d aL / d alpha = 1 on an unstable neuron; nothing else moves.
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         let rel = relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
         return (rel, l < 0 && u > 0 && lowerParameter != nil ? (1, 0) : (0, 0), (0, 0))
     }
-    public var isPiecewiseLinear: Bool { true }
+    package var isPiecewiseLinear: Bool { true }
     /// Inactive (u <= 0) y = 0, active (l >= 0) y = z, unstable the triangle y >= 0, y >= z,
     /// (u - l) y <= u (z - l) (Ehlers 2017), with Tjeng's y <= z - l (1 - a), y <= u a in exact
     /// mode (`PiecewiseLinearEncoding.kinkAtZero` with slopes 0 and 1).
-    public func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? {
+    package func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? {
         .kinkAtZero(leftSlope: 0, rightSlope: 1, l: l, u: u, mode: mode)
     }
     /// The lower parameter is the lower slope (see `relaxation`): the engine's fast paths apply.
-    public var isReluShaped: Bool { true }
+    package var isReluShaped: Bool { true }
     /// The kink: splitting at 0 makes both children exact (beta-CROWN's ReLU split).
-    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         l < 0 && u > 0 ? 0 : nil
     }
 }
 
-public struct LeakyRelu: ElementwiseRelaxation {
-    public static let opType = "LeakyRelu"
-    public let alpha: Double
-    public init(alpha: Double = 0.01) { self.alpha = alpha }
-    public static func make(_ node: NodeContext) throws -> LeakyRelu {
+package struct LeakyRelu: ElementwiseRelaxation {
+    package static let opType = "LeakyRelu"
+    package let alpha: Double
+    package init(alpha: Double = 0.01) { self.alpha = alpha }
+    package static func make(_ node: NodeContext) throws -> LeakyRelu {
         LeakyRelu(alpha: try node.float("alpha", default: 0.01))
     }
-    public func apply(_ x: Double) -> Double { x >= 0 ? x : alpha * x }
-    public func derivative(_ x: Double, _ y: Double) -> Double { x >= 0 ? 1 : alpha }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    public static var representatives: [LeakyRelu] { [LeakyRelu(alpha: 0.01), LeakyRelu(alpha: 0.3), LeakyRelu(alpha: 0), LeakyRelu(alpha: 2), LeakyRelu(alpha: -0.5)] }
+    package func apply(_ x: Double) -> Double { x >= 0 ? x : alpha * x }
+    package func derivative(_ x: Double, _ y: Double) -> Double { x >= 0 ? 1 : alpha }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package static var representatives: [LeakyRelu] { [LeakyRelu(alpha: 0.01), LeakyRelu(alpha: 0.3), LeakyRelu(alpha: 0), LeakyRelu(alpha: 2), LeakyRelu(alpha: -0.5)] }
     /// Monotone for alpha >= 0; for alpha < 0 decreasing left of 0 (minimum 0 at x = 0).
-    public func image(l: Double, u: Double) -> (Double, Double) {
+    package func image(l: Double, u: Double) -> (Double, Double) {
         if alpha >= 0 { return (l == -.infinity && alpha == 0 ? 0 : apply(l), apply(u)) }
         if l >= 0 { return (l, u) }
         if u <= 0 { return (apply(u), apply(l)) }
@@ -73,7 +73,7 @@ public struct LeakyRelu: ElementwiseRelaxation {
     /// Chord upper bound; lower slope in [alpha, 1] (for 0 <= alpha <= 1); the mirror image for
     /// alpha > 1 (concave). For alpha < 0 (convex, not monotone) the chord above and a slope in
     /// [alpha, 1] through the origin below. Infinite ends give constant image bounds.
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         if l >= 0 { return .line(1, 0) }
         if u <= 0 { return .line(alpha, 0) }
         guard l.isFinite, u.isFinite else { let (lo, hi) = image(l: l, u: u); return .constant(lo, hi) }
@@ -85,12 +85,12 @@ public struct LeakyRelu: ElementwiseRelaxation {
         }
         return NeuronRelaxation(aL: s0 + (lowerParameter ?? (u > -l ? 1 : 0)) * (s1 - s0), bL: 0, aU: aU, bU: bU).paddedForRounding(l: l, u: u)
     }
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         guard l < 0 && u > 0 else { return (nil, nil) }
         return alpha > 1 ? (nil, u > -l ? 0 : 1) : (u > -l ? 1 : 0, nil)
     }
     /// The moving slope s0 + p (s1 - s0) has derivative s1 - s0 (its rounding pad included).
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         let rel = relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
         guard l < 0, u > 0, l.isFinite, u.isFinite else { return (rel, (0, 0), (0, 0)) }
@@ -102,95 +102,95 @@ public struct LeakyRelu: ElementwiseRelaxation {
         guard lowerParameter != nil else { return (rel, (0, 0), (0, 0)) }
         return (rel, RelaxationLines.paddedDerivative(line: (rel.aL, 0), (ds, 0), l: l, u: u, sign: -1), (0, 0))
     }
-    public var isPiecewiseLinear: Bool { true }
+    package var isPiecewiseLinear: Bool { true }
     /// Two pieces meeting at the origin, slopes alpha (z <= 0) and 1 (z >= 0)
     /// (`PiecewiseLinearEncoding.kinkAtZero`): stable neurons y = alpha z or y = z; unstable
     /// ones for alpha < 1 (convex, max(alpha z, z)) y >= alpha z, y >= z and the chord above,
     /// for alpha > 1 (concave, min(alpha z, z)) the mirror image; exact mode adds two big-M rows
     /// with one binary. alpha = 1 is the identity (always y = z).
-    public func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? {
+    package func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? {
         .kinkAtZero(leftSlope: alpha, rightSlope: 1, l: l, u: u, mode: mode)
     }
     /// The kink at 0 (both children exact), as for ReLU.
-    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         l < 0 && u > 0 && alpha != 1 ? 0 : nil
     }
 }
 
-public struct Sigmoid: ElementwiseRelaxation, AttributeFree {
-    public static let opType = "Sigmoid"
-    public init() {}
-    public func apply(_ x: Double) -> Double {
+package struct Sigmoid: ElementwiseRelaxation, AttributeFree {
+    package static let opType = "Sigmoid"
+    package init() {}
+    package func apply(_ x: Double) -> Double {
         // Stable on both tails.
         if x >= 0 { return 1 / (1 + exp(-x)) }
         let e = exp(x)
         return e / (1 + e)
     }
-    public func derivative(_ x: Double, _ y: Double) -> Double { y * (1 - y) }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
+    package func derivative(_ x: Double, _ y: Double) -> Double { y * (1 - y) }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
     static let shape = SShapedRelaxation(f: { Sigmoid().apply($0) }, df: { let s = Sigmoid().apply($0); return s * (1 - s) },
                                          d2f: { let s = Sigmoid().apply($0); return s * (1 - s) * (1 - 2 * s) })
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     /// Analytic (`SShapedRelaxation.relaxationWithDerivatives`).
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         Self.shape.relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
     /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
-    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(.sigmoid, l: l, u: u, strategy: strategy)
     }
 }
 
-public struct Tanh: ElementwiseRelaxation, AttributeFree {
-    public static let opType = "Tanh"
-    public init() {}
-    public func apply(_ x: Double) -> Double { Foundation.tanh(x) }
-    public func derivative(_ x: Double, _ y: Double) -> Double { 1 - y * y }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
+package struct Tanh: ElementwiseRelaxation, AttributeFree {
+    package static let opType = "Tanh"
+    package init() {}
+    package func apply(_ x: Double) -> Double { Foundation.tanh(x) }
+    package func derivative(_ x: Double, _ y: Double) -> Double { 1 - y * y }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
     static let shape = SShapedRelaxation(f: { Foundation.tanh($0) }, df: { let t = Foundation.tanh($0); return 1 - t * t },
                                          d2f: { let t = Foundation.tanh($0); return -2 * t * (1 - t * t) })
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     /// Analytic (`SShapedRelaxation.relaxationWithDerivatives`).
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         Self.shape.relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
     /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
-    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(.tanh, l: l, u: u, strategy: strategy)
     }
 }
 
-public struct Gelu: ElementwiseRelaxation {
-    public static let opType = "Gelu"
+package struct Gelu: ElementwiseRelaxation {
+    package static let opType = "Gelu"
     /// ONNX defines Gelu from opset 20 (older exports spell it out; see `GeluFusion`).
-    public static var opsets: ClosedRange<Int> { 20...OperatorRegistry.newestOpset }
+    package static var opsets: ClosedRange<Int> { 20...OperatorRegistry.newestOpset }
     /// ONNX `approximate`: "none" (exact, x * Phi(x)) or "tanh".
-    public let tanhApproximation: Bool
-    public init(tanhApproximation: Bool = false) { self.tanhApproximation = tanhApproximation }
-    public static func make(_ node: NodeContext) throws -> Gelu {
+    package let tanhApproximation: Bool
+    package init(tanhApproximation: Bool = false) { self.tanhApproximation = tanhApproximation }
+    package static func make(_ node: NodeContext) throws -> Gelu {
         switch try node.string("approximate", default: "none") {
         case "none": return Gelu()
         case "tanh": return Gelu(tanhApproximation: true)
         case let other: throw node.error("attribute 'approximate' must be \"none\" or \"tanh\", got \"\(other)\"")
         }
     }
-    public func apply(_ x: Double) -> Double {
+    package func apply(_ x: Double) -> Double {
         if tanhApproximation {
             return 0.5 * x * (1 + Foundation.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
         }
         return 0.5 * x * erfc(-x / 2.0.squareRoot())
     }
-    public func derivative(_ x: Double, _ y: Double) -> Double {
+    package func derivative(_ x: Double, _ y: Double) -> Double {
         if tanhApproximation {
             let k = 0.7978845608028654, u = k * (x + 0.044715 * x * x * x)
             let t = Foundation.tanh(u)
@@ -200,20 +200,20 @@ public struct Gelu: ElementwiseRelaxation {
         return 0.5 * erfc(-x / 2.0.squareRoot()) + x * exp(-0.5 * x * x) / (2 * Double.pi).squareRoot()
     }
     /// The minimiser of GeLU (exact erf form), where f'(x) = 0.
-    public static let argmin = -0.7517916243902337
+    package static let argmin = -0.7517916243902337
     /// The minimiser of the tanh approximation (f'(x) = 0), found once by bisection on f'.
-    public static let argminTanh: Double = {
+    package static let argminTanh: Double = {
         let g = Gelu(tanhApproximation: true)
         var lo = -1.0, hi = -0.5   // f' < 0 at -1, > 0 at -0.5
         for _ in 0..<200 { let m = (lo + hi) / 2; if g.derivative(m, 0) < 0 { lo = m } else { hi = m } }
         return (lo + hi) / 2
     }()
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    public static var representatives: [Gelu] { [Gelu(), Gelu(tanhApproximation: true)] }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package static var representatives: [Gelu] { [Gelu(), Gelu(tanhApproximation: true)] }
     /// Decreasing left of the minimum, increasing right of it (both forms have one minimum,
     /// tend to 0 at -inf and to +inf at +inf). The minimum value is taken a hair lower (one part
     /// in 1e12) so that an argmin rounded in the last digits cannot make the image too narrow.
-    public func image(l: Double, u: Double) -> (Double, Double) {
+    package func image(l: Double, u: Double) -> (Double, Double) {
         let m = tanhApproximation ? Self.argminTanh : Self.argmin
         let fl = l == -.infinity ? 0 : apply(l), fu = u == .infinity ? .infinity : apply(u)
         if l <= m && m <= u {
@@ -222,113 +222,113 @@ public struct Gelu: ElementwiseRelaxation {
         }
         return (Swift.min(fl, fu), Swift.max(fl, fu))
     }
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         GeluRelaxation.relaxation(self, l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     /// Analytic (`GeluRelaxation.relaxationWithDerivatives`).
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         GeluRelaxation.relaxationWithDerivatives(self, l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         GeluRelaxation.defaultParameters(l: l, u: u)
     }
     /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
-    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(tanhApproximation ? .geluTanh : .gelu, l: l, u: u, strategy: strategy)
     }
 }
 
-public struct Erf: ElementwiseRelaxation, AttributeFree {
-    public static let opType = "Erf"
-    public init() {}
-    public func apply(_ x: Double) -> Double { Foundation.erf(x) }
-    public func derivative(_ x: Double, _ y: Double) -> Double { 2 / Double.pi.squareRoot() * exp(-x * x) }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    public func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
+package struct Erf: ElementwiseRelaxation, AttributeFree {
+    package static let opType = "Erf"
+    package init() {}
+    package func apply(_ x: Double) -> Double { Foundation.erf(x) }
+    package func derivative(_ x: Double, _ y: Double) -> Double { 2 / Double.pi.squareRoot() * exp(-x * x) }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
     static let shape = SShapedRelaxation(f: { Foundation.erf($0) }, df: { 2 / Double.pi.squareRoot() * exp(-$0 * $0) },
                                          d2f: { -4 * $0 / Double.pi.squareRoot() * exp(-$0 * $0) })
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     /// Analytic (`SShapedRelaxation.relaxationWithDerivatives`).
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         Self.shape.relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
     /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
-    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(.erf, l: l, u: u, strategy: strategy)
     }
 }
 
-public struct Sin: ElementwiseRelaxation, AttributeFree {
-    public static let opType = "Sin"
-    public init() {}
-    public func apply(_ x: Double) -> Double { Foundation.sin(x) }
-    public func derivative(_ x: Double, _ y: Double) -> Double { Foundation.cos(x) }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    public func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l, u: u, shift: 0) }
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+package struct Sin: ElementwiseRelaxation, AttributeFree {
+    package static let opType = "Sin"
+    package init() {}
+    package func apply(_ x: Double) -> Double { Foundation.sin(x) }
+    package func derivative(_ x: Double, _ y: Double) -> Double { Foundation.cos(x) }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l, u: u, shift: 0) }
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Periodic.relaxation(l: l, u: u, shift: 0, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     /// Analytic (`Periodic.relaxationWithDerivatives`).
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         Periodic.relaxationWithDerivatives(l: l, u: u, shift: 0, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         Periodic.defaultParameters(l: l, u: u, shift: 0)
     }
     /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
-    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(.sin, l: l, u: u, strategy: strategy)
     }
 }
 
-public struct Cos: ElementwiseRelaxation, AttributeFree {
-    public static let opType = "Cos"
-    public init() {}
-    public func apply(_ x: Double) -> Double { Foundation.cos(x) }
-    public func derivative(_ x: Double, _ y: Double) -> Double { -Foundation.sin(x) }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
-    public func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l, u: u, shift: .pi / 2) }
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+package struct Cos: ElementwiseRelaxation, AttributeFree {
+    package static let opType = "Cos"
+    package init() {}
+    package func apply(_ x: Double) -> Double { Foundation.cos(x) }
+    package func derivative(_ x: Double, _ y: Double) -> Double { -Foundation.sin(x) }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package func image(l: Double, u: Double) -> (Double, Double) { Periodic.image(l: l, u: u, shift: .pi / 2) }
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         Periodic.relaxation(l: l, u: u, shift: .pi / 2, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
     /// Analytic (`Periodic.relaxationWithDerivatives`).
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         Periodic.relaxationWithDerivatives(l: l, u: u, shift: .pi / 2, lowerParameter: lowerParameter, upperParameter: upperParameter)
     }
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         Periodic.defaultParameters(l: l, u: u, shift: .pi / 2)
     }
     /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
-    public func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(.cos, l: l, u: u, strategy: strategy)
     }
 }
 
-public struct Neg: ElementwiseUnary, AttributeFree {
-    public static let opType = "Neg"
-    public init() {}
-    public func apply(_ x: Double) -> Double { -x }
-    public func derivative(_ x: Double, _ y: Double) -> Double { -1 }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+package struct Neg: ElementwiseUnary, AttributeFree {
+    package static let opType = "Neg"
+    package init() {}
+    package func apply(_ x: Double) -> Double { -x }
+    package func derivative(_ x: Double, _ y: Double) -> Double { -1 }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
     /// Decreasing: [-u, -l].
-    public func image(l: Double, u: Double) -> (Double, Double) { (-u, -l) }
+    package func image(l: Double, u: Double) -> (Double, Double) { (-u, -l) }
 }
 
-public struct Identity: ElementwiseUnary, AttributeFree {
-    public static let opType = "Identity"
-    public init() {}
-    public func apply(_ x: Double) -> Double { x }
-    public func derivative(_ x: Double, _ y: Double) -> Double { 1 }
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor { inputs[0] }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
-    public func image(l: Double, u: Double) -> (Double, Double) { (l, u) }
+package struct Identity: ElementwiseUnary, AttributeFree {
+    package static let opType = "Identity"
+    package init() {}
+    package func apply(_ x: Double) -> Double { x }
+    package func derivative(_ x: Double, _ y: Double) -> Double { 1 }
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor { inputs[0] }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    package func image(l: Double, u: Double) -> (Double, Double) { (l, u) }
 }
 
 /// Interval image and relaxations of sin(x + shift) (cos is sin shifted by pi/2).

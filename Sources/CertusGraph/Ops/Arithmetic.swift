@@ -4,44 +4,44 @@ import CertusTensor
 // each later analysis treats them differently (Add/Sub affine, Mul/Div by a constant affine,
 // Mul of two variables McCormick), which is why each is its own type.
 
-public struct Add: ElementwiseBinary {
-    public static let opType = "Add"
-    public init() {}
-    public func apply(_ a: Double, _ b: Double) -> Double { a + b }
-    public func partials(_ a: Double, _ b: Double) -> (Double, Double) { (1, 1) }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+package struct Add: ElementwiseBinary {
+    package static let opType = "Add"
+    package init() {}
+    package func apply(_ a: Double, _ b: Double) -> Double { a + b }
+    package func partials(_ a: Double, _ b: Double) -> (Double, Double) { (1, 1) }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         IntervalTensor(lower: try Broadcast.apply(x[0].lower, x[1].lower, +), upper: try Broadcast.apply(x[0].upper, x[1].upper, +))
     }
 }
 
-public struct Sub: ElementwiseBinary {
-    public static let opType = "Sub"
-    public init() {}
-    public func apply(_ a: Double, _ b: Double) -> Double { a - b }
-    public func partials(_ a: Double, _ b: Double) -> (Double, Double) { (1, -1) }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+package struct Sub: ElementwiseBinary {
+    package static let opType = "Sub"
+    package init() {}
+    package func apply(_ a: Double, _ b: Double) -> Double { a - b }
+    package func partials(_ a: Double, _ b: Double) -> (Double, Double) { (1, -1) }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         IntervalTensor(lower: try Broadcast.apply(x[0].lower, x[1].upper, -), upper: try Broadcast.apply(x[0].upper, x[1].lower, -))
     }
 }
 
-public struct Mul: ElementwiseBinary, ProductRelaxation {
-    public static let opType = "Mul"
+package struct Mul: ElementwiseBinary, ProductRelaxation {
+    package static let opType = "Mul"
     /// For a product of two variables: the operand that acts as a bounded gate on the other
     /// (the activation derivative f'(z) in the Jacobian graph's f'(z) * adjoint), or nil.
     /// CROWN's default McCormick plane then puts the least weight on the gate
     /// (`BoundEngine.defaultPlaneMix`); every plane stays sound. Not an ONNX attribute.
-    public var gate: Int? = nil
-    public init() {}
-    public init(gate: Int?) { self.gate = gate }
-    public func apply(_ a: Double, _ b: Double) -> Double { a * b }
-    public func partials(_ a: Double, _ b: Double) -> (Double, Double) { (b, a) }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+    package var gate: Int? = nil
+    package init() {}
+    package init(gate: Int?) { self.gate = gate }
+    package func apply(_ a: Double, _ b: Double) -> Double { a * b }
+    package func partials(_ a: Double, _ b: Double) -> (Double, Double) { (b, a) }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.contains(true) ? .affine : .bilinear
     }
     /// The four corner products.
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         let corners = try [(x[0].lower, x[1].lower), (x[0].lower, x[1].upper), (x[0].upper, x[1].lower), (x[0].upper, x[1].upper)]
             .map { try Broadcast.apply($0.0, $0.1, *) }
         var lo = corners[0], hi = corners[0]
@@ -52,16 +52,16 @@ public struct Mul: ElementwiseBinary, ProductRelaxation {
     }
 }
 
-public struct Div: ElementwiseBinary {
-    public static let opType = "Div"
-    public init() {}
-    public func apply(_ a: Double, _ b: Double) -> Double { a / b }
-    public func partials(_ a: Double, _ b: Double) -> (Double, Double) { (1 / b, -a / (b * b)) }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+package struct Div: ElementwiseBinary {
+    package static let opType = "Div"
+    package init() {}
+    package func apply(_ a: Double, _ b: Double) -> Double { a / b }
+    package func partials(_ a: Double, _ b: Double) -> (Double, Double) { (1 / b, -a / (b * b)) }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.count == 2 && constantInputs[1] ? .affine : .unsupported("Div by a non-constant divisor has no linear relaxation")
     }
     /// a * [1/b]: the divisor's interval must exclude 0.
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         for i in 0..<x[1].lower.count where x[1].lower.data[i] <= 0 && x[1].upper.data[i] >= 0 {
             throw BoundError("Div: the divisor's interval [\(x[1].lower.data[i]), \(x[1].upper.data[i])] contains 0")
         }

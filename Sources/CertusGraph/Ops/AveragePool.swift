@@ -1,12 +1,12 @@
 import CertusTensor
 
 /// 2-D average pooling, NCHW.
-public struct AveragePool: Operator {
-    public static let opType = "AveragePool"
-    public let window: Window2D
-    public let countIncludePad: Bool
+package struct AveragePool: Operator {
+    package static let opType = "AveragePool"
+    package let window: Window2D
+    package let countIncludePad: Bool
 
-    public static func make(_ node: NodeContext) throws -> AveragePool {
+    package static func make(_ node: NodeContext) throws -> AveragePool {
         guard let x = node.inputShapes.first, x.count == 4 else {
             throw node.unsupported("only 2-D pooling (4-D input) is supported; input is \(node.inputShapes.first ?? [])")
         }
@@ -15,13 +15,13 @@ public struct AveragePool: Operator {
                            countIncludePad: try node.int("count_include_pad", default: 0) != 0)
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...1, Self.opType)
         guard s[0].count == 4 else { throw ModelError(.shape, "AveragePool needs a 4-D input, got \(s[0])") }
         return Array(s[0][0..<2]) + (try window.outputHW(Array(s[0][2...])))
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         var out = [Double]()
         try forEachWindow(inputs[0].shape) { _, cells, divisor in
             var sum = 0.0
@@ -31,14 +31,14 @@ public struct AveragePool: Operator {
         return Tensor(shape: try outputShape([inputs[0].shape]), data: out)
     }
 
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
 
     /// Averages are monotone: pool both ends.
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         try IntervalAffine.relabel(x) { try evaluate($0) }
     }
 
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         var gx = Tensor(shape: inputs[0].shape, repeating: 0)
         try forEachWindow(inputs[0].shape) { o, cells, divisor in
             guard divisor > 0 else { return }

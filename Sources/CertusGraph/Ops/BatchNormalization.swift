@@ -3,11 +3,11 @@ import CertusTensor
 
 /// Inference-mode batch normalisation over channel axis 1:
 /// y = scale * (x - mean) / sqrt(var + epsilon) + bias.
-public struct BatchNormalization: Operator {
-    public static let opType = "BatchNormalization"
-    public let epsilon: Double
+package struct BatchNormalization: Operator {
+    package static let opType = "BatchNormalization"
+    package let epsilon: Double
 
-    public static func make(_ node: NodeContext) throws -> BatchNormalization {
+    package static func make(_ node: NodeContext) throws -> BatchNormalization {
         if try node.int("training_mode", default: 0) != 0 {
             throw node.unsupported("training_mode=1 is not supported (inference only)")
         }
@@ -17,7 +17,7 @@ public struct BatchNormalization: Operator {
         return BatchNormalization(epsilon: try node.float("epsilon", default: 1e-5))
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 5...5, Self.opType)
         guard s[0].count >= 2 else { throw ModelError(.shape, "BatchNormalization needs an input of rank >= 2, got \(s[0])") }
         let c = s[0][1]
@@ -28,7 +28,7 @@ public struct BatchNormalization: Operator {
     }
 
     /// Per-channel (multiplier, offset) so that y = multiplier * x + offset.
-    public func affine(scale: [Double], bias: [Double], mean: [Double], variance: [Double]) -> ([Double], [Double]) {
+    package func affine(scale: [Double], bias: [Double], mean: [Double], variance: [Double]) -> ([Double], [Double]) {
         var mul = [Double](repeating: 0, count: scale.count), off = mul
         for c in 0..<scale.count {
             mul[c] = scale[c] / (variance[c] + epsilon).squareRoot()
@@ -37,7 +37,7 @@ public struct BatchNormalization: Operator {
         return (mul, off)
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         var x = inputs[0]
         let (mul, off) = affine(scale: inputs[1].data, bias: inputs[2].data, mean: inputs[3].data, variance: inputs[4].data)
         let c = x.shape[1]
@@ -49,11 +49,11 @@ public struct BatchNormalization: Operator {
         return x
     }
 
-    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.dropFirst().allSatisfy { $0 } ? .affine : .unsupported("BatchNormalization with variable statistics")
     }
 
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         guard x.dropFirst().allSatisfy({ $0.lower == $0.upper }) else { throw BoundError("BatchNormalization with variable statistics is not supported") }
         let (mul, _) = affine(scale: x[1].lower.data, bias: x[2].lower.data, mean: x[3].lower.data, variance: x[4].lower.data)
         let a = try evaluate([x[0].lower] + x.dropFirst().map(\.lower)), b = try evaluate([x[0].upper] + x.dropFirst().map(\.lower))
@@ -64,7 +64,7 @@ public struct BatchNormalization: Operator {
     }
 
     /// Gradient with respect to X; the statistics and affine parameters are parameters.
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let (mul, _) = affine(scale: inputs[1].data, bias: inputs[2].data, mean: inputs[3].data, variance: inputs[4].data)
         var g = gradient
         let c = g.shape[1], inner = g.shape.dropFirst(2).reduce(1, *)

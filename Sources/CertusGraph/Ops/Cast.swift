@@ -10,12 +10,12 @@ import CertusTensor
 /// Errors (at load, naming the node): a cast to an integer or boolean type of a computed value;
 /// a cast to FLOAT16, BFLOAT16, FLOAT8 or a non-numeric type; a constant outside the target
 /// integer type's range or not finite.
-public struct Cast: Operator, ShapeOnly {
-    public static let opType = "Cast"
+package struct Cast: Operator, ShapeOnly {
+    package static let opType = "Cast"
     /// The ONNX TensorProto.DataType of the result.
-    public let to: Int
+    package let to: Int
 
-    public init(to: Int) { self.to = to }
+    package init(to: Int) { self.to = to }
 
     static let floating: Set<Int> = [1, 11]                   // FLOAT, DOUBLE
     /// Integer types with their ranges; BOOL (9) is handled apart.
@@ -25,7 +25,7 @@ public struct Cast: Operator, ShapeOnly {
         7: -9223372036854775808.0...9223372036854775807.0, 13: 0...18446744073709551615.0,
     ]
 
-    public static func make(_ node: NodeContext) throws -> Cast {
+    package static func make(_ node: NodeContext) throws -> Cast {
         let to = try node.int("to")
         guard node.inputShapes.count == 1 else { throw node.error("Cast takes 1 input, got \(node.inputShapes.count)") }
         if floating.contains(to) { return Cast(to: to) }
@@ -38,20 +38,20 @@ public struct Cast: Operator, ShapeOnly {
         return Cast(to: to)
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...1, Self.opType)
         return s[0]
     }
 
     /// The identity for floating targets; integer and boolean targets only ever see constants
     /// (`make` refuses them on computed values), so a relaxation of them is refused.
-    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
         Self.floating.contains(to) || constantInputs.allSatisfy({ $0 })
             ? .affine : .unsupported("Cast to integer or boolean type \(to) of a computed value has no linear relaxation")
     }
 
     /// Floating targets: the input interval; other targets: only degenerate (constant) intervals.
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         if Self.floating.contains(to) { return x[0] }
         guard x[0].lower.data == x[0].upper.data else {
             throw BoundError("Cast to integer or boolean type \(to) of a non-constant value is not supported")
@@ -61,11 +61,11 @@ public struct Cast: Operator, ShapeOnly {
 
     /// The identity's gradient for floating targets; zero (the derivative almost everywhere) for
     /// the piecewise-constant integer and boolean casts.
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         Self.floating.contains(to) ? [gradient] : [Tensor(shape: inputs[0].shape, repeating: 0)]
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         if Self.floating.contains(to) { return inputs[0] }
         var x = inputs[0]
         for i in x.data.indices {

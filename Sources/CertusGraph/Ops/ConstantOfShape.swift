@@ -6,15 +6,15 @@ import CertusTensor
 ///
 /// Errors (at load, naming the node): a computed (non-constant) shape, a negative dimension, a
 /// `value` that is not one element.
-public struct ConstantOfShape: Operator {
-    public static let opType = "ConstantOfShape"
-    public static var opsets: ClosedRange<Int> { 9...OperatorRegistry.newestOpset }
-    public let shape: [Int]
-    public let value: Double
+package struct ConstantOfShape: Operator {
+    package static let opType = "ConstantOfShape"
+    package static var opsets: ClosedRange<Int> { 9...OperatorRegistry.newestOpset }
+    package let shape: [Int]
+    package let value: Double
 
-    public init(shape: [Int], value: Double) { self.shape = shape; self.value = value }
+    package init(shape: [Int], value: Double) { self.shape = shape; self.value = value }
 
-    public static func make(_ node: NodeContext) throws -> ConstantOfShape {
+    package static func make(_ node: NodeContext) throws -> ConstantOfShape {
         guard node.inputShapes.count == 1 else { throw node.error("ConstantOfShape takes 1 input (shape), got \(node.inputShapes.count)") }
         let shape = try node.constantInts(0, what: "the shape")
         guard shape.allSatisfy({ $0 >= 0 }) else { throw node.error("ConstantOfShape shape \(shape) has a negative dimension", kind: .shape) }
@@ -29,19 +29,19 @@ public struct ConstantOfShape: Operator {
         return ConstantOfShape(shape: shape, value: value)
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...1, Self.opType)
         return shape
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor { Tensor(shape: shape, repeating: value) }
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor { Tensor(shape: shape, repeating: value) }
 
     /// The shape input is a parameter (constant by construction).
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] { [nil] }
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] { [nil] }
 
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
 
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         IntervalTensor(constant: Tensor(shape: shape, repeating: value))
     }
 }

@@ -1,12 +1,12 @@
 import CertusTensor
 
 /// Spatial window geometry shared by Conv and AveragePool (2-D, NCHW).
-public struct Window2D: Sendable, Equatable {
-    public var kernel: [Int]      // kH, kW
-    public var strides: [Int]     // sH, sW
-    public var dilations: [Int]   // dH, dW
-    public var pads: [Int]        // top, left, bottom, right
-    public var ceilMode: Bool
+package struct Window2D: Sendable, Equatable {
+    package var kernel: [Int]      // kH, kW
+    package var strides: [Int]     // sH, sW
+    package var dilations: [Int]   // dH, dW
+    package var pads: [Int]        // top, left, bottom, right
+    package var ceilMode: Bool
 
     /// Reads kernel_shape (or `kernel` when given from weights), strides, dilations, pads and
     /// auto_pad. `inputHW` is needed to resolve SAME_* padding.
@@ -39,7 +39,7 @@ public struct Window2D: Sendable, Equatable {
     }
 
     /// Output height and width for an input of height and width `hw`.
-    public func outputHW(_ hw: [Int]) throws -> [Int] {
+    package func outputHW(_ hw: [Int]) throws -> [Int] {
         try (0..<2).map { d in
             let span = hw[d] + pads[d] + pads[d + 2] - ((kernel[d] - 1) * dilations[d] + 1)
             guard span >= 0 else {
@@ -56,20 +56,20 @@ public struct Window2D: Sendable, Equatable {
 /// 2-D convolution, NCHW, with pads, strides, dilations and groups. Infinite or NaN operands
 /// follow IEEE 754 as in onnxruntime: `0 * inf` is NaN for input values, while padding adds
 /// nothing (see `plainConvolution` and `FiniteOperands`).
-public struct Conv: Operator {
-    public static let opType = "Conv"
-    public let window: Window2D
-    public let group: Int
+package struct Conv: Operator {
+    package static let opType = "Conv"
+    package let window: Window2D
+    package let group: Int
     /// Inputs known finite at construction (see `FiniteOperands`).
-    public let finiteOperands: FiniteOperands
+    package let finiteOperands: FiniteOperands
 
-    public init(window: Window2D, group: Int, finiteOperands: FiniteOperands = FiniteOperands()) {
+    package init(window: Window2D, group: Int, finiteOperands: FiniteOperands = FiniteOperands()) {
         self.window = window
         self.group = group
         self.finiteOperands = finiteOperands
     }
 
-    public static func make(_ node: NodeContext) throws -> Conv {
+    package static func make(_ node: NodeContext) throws -> Conv {
         guard node.inputShapes.count >= 2 else { throw node.error("Conv needs inputs X and W") }
         let x = node.inputShapes[0], w = node.inputShapes[1]
         guard x.count == 4, w.count == 4 else {
@@ -83,7 +83,7 @@ public struct Conv: Operator {
                     group: try node.int("group", default: 1), finiteOperands: FiniteOperands(node))
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 2...3, Self.opType)
         let x = s[0], w = s[1]
         guard x.count == 4, w.count == 4 else { throw ModelError(.shape, "Conv needs 4-D X and W, got \(x) and \(w)") }
@@ -97,7 +97,7 @@ public struct Conv: Operator {
         return [x[0], w[0]] + hw
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         let xs = inputs[0].shape, ws = inputs[1].shape
         let outShape = try outputShape(inputs.map(\.shape))
         let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3])
@@ -192,11 +192,11 @@ public struct Conv: Operator {
         return out
     }
 
-    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.dropFirst().allSatisfy { $0 } ? .affine : .unsupported("Conv with variable weights")
     }
 
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         guard x.dropFirst().allSatisfy({ $0.lower == $0.upper }) else { throw BoundError("Conv with variable weights is not supported") }
         let (c, r) = IntervalAffine.midRadius(x[0])
         let center = try evaluate([c] + x.dropFirst().map(\.lower))
@@ -205,7 +205,7 @@ public struct Conv: Operator {
     }
 
     /// Gradient with respect to X (col2im of W^T g); weights and bias are parameters.
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let xs = inputs[0].shape, ws = inputs[1].shape
         let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3])
         let (m, cg, kh, kw) = (ws[0], ws[1], ws[2], ws[3])

@@ -5,12 +5,12 @@ import CertusTensor
 /// `ratio` is read but irrelevant. The optional `mask` output is refused if anything uses it
 /// (the loader refuses every used extra output), and so is a `training_mode` input that is
 /// computed or true. Shape-only: bounds pass straight through.
-public struct Dropout: Operator, ShapeOnly {
-    public static let opType = "Dropout"
+package struct Dropout: Operator, ShapeOnly {
+    package static let opType = "Dropout"
 
-    public init() {}
+    package init() {}
 
-    public static func make(_ node: NodeContext) throws -> Dropout {
+    package static func make(_ node: NodeContext) throws -> Dropout {
         guard (1...3).contains(node.inputShapes.count) else { throw node.error("Dropout takes 1 to 3 inputs, got \(node.inputShapes.count)") }
         if node.inputShapes.count == 3 {
             let mode = try node.constantInput(2, what: "training_mode")
@@ -21,7 +21,7 @@ public struct Dropout: Operator, ShapeOnly {
         return Dropout()
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...3, Self.opType)
         return s[0]
     }

@@ -2,7 +2,7 @@ import CertusTensor
 
 /// An operator applied to each element of its single input. Conforming types give `apply`;
 /// shape inference and evaluation come from here.
-public protocol ElementwiseUnary: Operator {
+package protocol ElementwiseUnary: Operator {
     func apply(_ x: Double) -> Double
     /// f'(x), given x and y = f(x) (some derivatives are cheaper from y).
     func derivative(_ x: Double, _ y: Double) -> Double
@@ -22,36 +22,36 @@ public protocol ElementwiseUnary: Operator {
 }
 
 /// Images of monotone functions, for operators' `image(l:u:)`.
-public enum MonotoneImage {
+package enum MonotoneImage {
     /// [f(l), f(u)] for a non-decreasing f.
     @inline(__always)
-    public static func increasing(_ l: Double, _ u: Double, _ f: (Double) -> Double) -> (Double, Double) { (f(l), f(u)) }
+    package static func increasing(_ l: Double, _ u: Double, _ f: (Double) -> Double) -> (Double, Double) { (f(l), f(u)) }
 }
 
 /// An operator without attributes: `make` just checks there is nothing it would ignore.
-public protocol AttributeFree: Operator {
+package protocol AttributeFree: Operator {
     init()
 }
 
 extension AttributeFree {
-    public static func make(_ node: NodeContext) throws -> Self { Self() }
+    package static func make(_ node: NodeContext) throws -> Self { Self() }
     /// The one instance an attribute-free operator has.
-    public static var representatives: [Self] { [Self()] }
+    package static var representatives: [Self] { [Self()] }
 }
 
 extension ElementwiseUnary {
-    public func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
+    package func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(inputShapes, 1...1, Self.opType)
         return inputShapes[0]
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         var out = inputs[0]
         for i in 0..<out.data.count { out.data[i] = apply(out.data[i]) }
         return out
     }
 
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         var g = gradient
         let x = inputs[0].data, y = output.data
         for i in 0..<g.data.count { g.data[i] *= derivative(x[i], y[i]) }
@@ -60,7 +60,7 @@ extension ElementwiseUnary {
 }
 
 /// A numpy-broadcasting binary arithmetic operator.
-public protocol ElementwiseBinary: Operator {
+package protocol ElementwiseBinary: Operator {
     init()
     func apply(_ a: Double, _ b: Double) -> Double
     /// (df/da, df/db) at (a, b).
@@ -68,23 +68,23 @@ public protocol ElementwiseBinary: Operator {
 }
 
 extension ElementwiseBinary {
-    public static func make(_ node: NodeContext) throws -> Self {
+    package static func make(_ node: NodeContext) throws -> Self {
         if node.opset < 7, case .int(1)? = node.attributes["broadcast"], node.attributes["axis"] != nil {
             throw node.unsupported("legacy broadcast with an 'axis' attribute (opset < 7) is not supported")
         }
         return Self()
     }
 
-    public func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
+    package func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(inputShapes, 2...2, Self.opType)
         return try ShapeCheck.broadcast(inputShapes[0], inputShapes[1])
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         try Broadcast.apply(inputs[0], inputs[1], apply)
     }
 
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let a = inputs[0], b = inputs[1]
         let ma = Broadcast.indexMap(from: a.shape, to: output.shape)
         let mb = Broadcast.indexMap(from: b.shape, to: output.shape)

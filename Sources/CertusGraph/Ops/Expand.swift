@@ -6,14 +6,14 @@ import CertusTensor
 /// `IndexMapping` (affine, exact IBP).
 ///
 /// Errors (at load, naming the node): a computed shape, shapes that do not broadcast.
-public struct Expand: Operator, IndexMapping {
-    public static let opType = "Expand"
-    public static var opsets: ClosedRange<Int> { 8...OperatorRegistry.newestOpset }
-    public let shape: [Int]
+package struct Expand: Operator, IndexMapping {
+    package static let opType = "Expand"
+    package static var opsets: ClosedRange<Int> { 8...OperatorRegistry.newestOpset }
+    package let shape: [Int]
 
-    public init(shape: [Int]) { self.shape = shape }
+    package init(shape: [Int]) { self.shape = shape }
 
-    public static func make(_ node: NodeContext) throws -> Expand {
+    package static func make(_ node: NodeContext) throws -> Expand {
         guard node.inputShapes.count == 2 else { throw node.error("Expand takes 2 inputs (input, shape), got \(node.inputShapes.count)") }
         let shape = try node.constantInts(1, what: "the target shape")
         guard shape.allSatisfy({ $0 >= 0 }) else { throw node.error("Expand target shape \(shape) has a negative dimension", kind: .shape) }
@@ -23,12 +23,12 @@ public struct Expand: Operator, IndexMapping {
         return Expand(shape: shape)
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 2...2, Self.opType)
         return try ShapeCheck.broadcast(s[0], shape)
     }
 
-    public func sourceIndices(inputShape: [Int]) throws -> [Int] {
+    package func sourceIndices(inputShape: [Int]) throws -> [Int] {
         Broadcast.indexMap(from: inputShape, to: try ShapeCheck.broadcast(inputShape, shape))
     }
 }

@@ -11,21 +11,21 @@ import CertusTensor
 ///
 /// Errors (at load, `ModelError` naming the node): computed indices, a non-integer index, an
 /// index outside `[-dim, dim)`, an axis outside `[-r, r)`, a scalar `data`.
-public struct Gather: Operator, DataMovement {
-    public static let opType = "Gather"
+package struct Gather: Operator, DataMovement {
+    package static let opType = "Gather"
     /// The gathering axis, normalised to `0..<rank(data)`.
-    public let axis: Int
+    package let axis: Int
     /// The indices, normalised to `0..<data.shape[axis]`, row-major in `indicesShape`.
-    public let indices: [Int]
-    public let indicesShape: [Int]
+    package let indices: [Int]
+    package let indicesShape: [Int]
 
-    public init(axis: Int, indices: [Int], indicesShape: [Int]) {
+    package init(axis: Int, indices: [Int], indicesShape: [Int]) {
         self.axis = axis
         self.indices = indices
         self.indicesShape = indicesShape
     }
 
-    public static func make(_ node: NodeContext) throws -> Gather {
+    package static func make(_ node: NodeContext) throws -> Gather {
         guard node.inputShapes.count == 2 else { throw node.error("Gather takes 2 inputs (data, indices), got \(node.inputShapes.count)") }
         let dataShape = node.inputShapes[0]
         guard !dataShape.isEmpty else { throw node.error("Gather needs data of rank >= 1; got a scalar", kind: .shape) }
@@ -41,7 +41,7 @@ public struct Gather: Operator, DataMovement {
         return Gather(axis: axis, indices: indices, indicesShape: node.inputShapes[1])
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 2...2, Self.opType)
         let d = s[0]
         guard axis < d.count else { throw ModelError(.shape, "Gather axis \(axis) is out of range for data \(d)") }
@@ -68,7 +68,7 @@ public struct Gather: Operator, DataMovement {
         return map
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         let shape = try outputShape(inputs.map(\.shape))
         let x = inputs[0].data
         return Tensor(shape: shape, data: sourceIndices(dataShape: inputs[0].shape).map { x[$0] })
@@ -76,14 +76,14 @@ public struct Gather: Operator, DataMovement {
 
     /// Scatter-add of the gradient into `data` (repeated indices accumulate); `indices` is a
     /// constant parameter (nil).
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         var g = Tensor(shape: inputs[0].shape, repeating: 0)
         for (k, src) in sourceIndices(dataShape: inputs[0].shape).enumerated() { g.data[src] += gradient.data[k] }
         return [g, nil]
     }
 
     /// Affine in `data`; the indices are constant by construction (`make` refuses computed ones).
-    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.count > 1 && !constantInputs[1] ? .unsupported("Gather with computed indices is not supported") : .affine
     }
 }

@@ -8,21 +8,21 @@ import CertusTensor
 /// Decided once when the operator is built from its node (`make`). The flags describe the
 /// constants the node had then: an operator evaluated with other values at a flagged position
 /// must be built anew (or with `FiniteOperands()`, which scans every operand).
-public struct FiniteOperands: Sendable, Equatable {
+package struct FiniteOperands: Sendable, Equatable {
     /// `known[i]`: input `i` was a constant with only finite values at construction.
-    public var known: [Bool]
+    package var known: [Bool]
 
     /// No input known finite: every operand is scanned at evaluation.
-    public init(known: [Bool] = []) { self.known = known }
+    package init(known: [Bool] = []) { self.known = known }
 
     /// From a node's constant inputs: true where the input is a constant and all its values are finite.
-    public init(_ node: NodeContext) {
+    package init(_ node: NodeContext) {
         known = node.constantInputs.map { t in t.map { BLAS.allFinite($0.data) } ?? false }
     }
 
     /// Whether `inputs[i]` is finite for every `i` in `positions` (missing inputs count as
     /// finite): inputs known finite without a scan, the others by `BLAS.allFinite`.
-    public func allFinite(_ inputs: [Tensor], _ positions: [Int]) -> Bool {
+    package func allFinite(_ inputs: [Tensor], _ positions: [Int]) -> Bool {
         positions.allSatisfy { i in
             i >= inputs.count || (i < known.count && known[i]) || BLAS.allFinite(inputs[i].data)
         }
@@ -31,20 +31,20 @@ public struct FiniteOperands: Sendable, Equatable {
 
 /// Y = alpha * op(A) * op(B) + beta * C, with A and B 2-D and C broadcast to the result.
 /// Infinite or NaN operands follow IEEE 754 as in onnxruntime (`0 * inf` is NaN; see `FiniteOperands`).
-public struct Gemm: Operator {
-    public static let opType = "Gemm"
-    public let alpha: Double, beta: Double
-    public let transA: Bool, transB: Bool
+package struct Gemm: Operator {
+    package static let opType = "Gemm"
+    package let alpha: Double, beta: Double
+    package let transA: Bool, transB: Bool
     /// Inputs known finite at construction (see `FiniteOperands`).
-    public let finiteOperands: FiniteOperands
+    package let finiteOperands: FiniteOperands
 
-    public init(alpha: Double = 1, beta: Double = 1, transA: Bool = false, transB: Bool = false,
+    package init(alpha: Double = 1, beta: Double = 1, transA: Bool = false, transB: Bool = false,
                 finiteOperands: FiniteOperands = FiniteOperands()) {
         self.alpha = alpha; self.beta = beta; self.transA = transA; self.transB = transB
         self.finiteOperands = finiteOperands
     }
 
-    public static func make(_ node: NodeContext) throws -> Gemm {
+    package static func make(_ node: NodeContext) throws -> Gemm {
         Gemm(alpha: try node.float("alpha", default: 1), beta: try node.float("beta", default: 1),
              transA: try node.int("transA", default: 0) != 0, transB: try node.int("transB", default: 0) != 0,
              finiteOperands: FiniteOperands(node))
@@ -63,7 +63,7 @@ public struct Gemm: Operator {
         return (m, k, n)
     }
 
-    public func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
+    package func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(inputShapes, 2...3, Self.opType)
         let (m, _, n) = try dims(inputShapes[0], inputShapes[1])
         if inputShapes.count == 3 {
@@ -74,7 +74,7 @@ public struct Gemm: Operator {
         return [m, n]
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         let (m, k, n) = try dims(inputs[0].shape, inputs[1].shape)
         let plain = !finiteOperands.allFinite(inputs, [0, 1])
         var y = BLAS.matmul(inputs[0].data, inputs[1].data, m: m, n: n, k: k, transA: transA, transB: transB, plain: plain)
@@ -87,12 +87,12 @@ public struct Gemm: Operator {
         return Tensor(shape: [m, n], data: y)
     }
 
-    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.count >= 2 && (constantInputs[0] || constantInputs[1]) && (constantInputs.count < 3 || constantInputs[2])
             ? .affine : .unsupported("Gemm of two variable matrices")
     }
 
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         let constA = x[0].lower == x[0].upper, constB = x[1].lower == x[1].upper
         if constB || constA {
             // Centre through the map, radius through |map| (alpha's sign absorbed by abs).
@@ -105,7 +105,7 @@ public struct Gemm: Operator {
         throw BoundError("Gemm of two variable matrices is not supported")
     }
 
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let (m, k, n) = try dims(inputs[0].shape, inputs[1].shape)
         let g = gradient.data
         // op(A) = A or A^T (m x k); op(B) (k x n). dop(A) = g op(B)^T, dop(B) = op(A)^T g.

@@ -3,15 +3,15 @@ import CertusTensor
 /// ONNX `GlobalAveragePool`: the mean over every spatial axis (all axes after batch and channel)
 /// of an input of rank >= 3, keeping them as size 1: `[N, C, H, W] -> [N, C, 1, 1]`. Affine (a
 /// `LinearReduction` with scale 1 / (H * W)); a zero-size spatial axis is refused at load.
-public struct GlobalAveragePool: Operator, LinearReduction {
-    public static let opType = "GlobalAveragePool"
-    public let axes: [Int]?
-    public var keepDims: Bool { true }
+package struct GlobalAveragePool: Operator, LinearReduction {
+    package static let opType = "GlobalAveragePool"
+    package let axes: [Int]?
+    package var keepDims: Bool { true }
 
     /// Averages over axes `2..<rank`.
-    public init(rank: Int) { axes = Array(2..<Swift.max(2, rank)) }
+    package init(rank: Int) { axes = Array(2..<Swift.max(2, rank)) }
 
-    public static func make(_ node: NodeContext) throws -> GlobalAveragePool {
+    package static func make(_ node: NodeContext) throws -> GlobalAveragePool {
         guard node.inputShapes.count == 1, let shape = node.inputShapes.first, shape.count >= 3 else {
             throw node.error("GlobalAveragePool takes one input of rank >= 3 (N, C, spatial...), got \(node.inputShapes)", kind: .shape)
         }
@@ -19,5 +19,5 @@ public struct GlobalAveragePool: Operator, LinearReduction {
         return GlobalAveragePool(rank: shape.count)
     }
 
-    public func scale(count: Int) -> Double { 1 / Double(count) }
+    package func scale(count: Int) -> Double { 1 / Double(count) }
 }

@@ -7,7 +7,7 @@ import CertusTensor
 /// Such a map is affine in `data` (a 0/1 selection matrix plus the fill offset), so the bound
 /// engine treats it as `.affine` (offset from `evaluate` at 0, J^T from `backward`), and it is
 /// monotone nondecreasing, so its interval image is the map applied to both ends (IBP is exact).
-public protocol IndexMapping: Operator {
+package protocol IndexMapping: Operator {
     /// For each output element (row-major), the flat index in `data` (of shape `inputShape`) it
     /// copies, or -1 for the constant `fill`.
     func sourceIndices(inputShape: [Int]) throws -> [Int]
@@ -16,9 +16,9 @@ public protocol IndexMapping: Operator {
 }
 
 extension IndexMapping {
-    public var fill: Double { 0 }
+    package var fill: Double { 0 }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         let shape = try outputShape(inputs.map(\.shape))
         let x = inputs[0].data, f = fill
         return Tensor(shape: shape, data: try sourceIndices(inputShape: inputs[0].shape).map { $0 < 0 ? f : x[$0] })
@@ -26,7 +26,7 @@ extension IndexMapping {
 
     /// Scatter-add of the gradient into `data` (elements copied twice accumulate); the constant
     /// inputs are parameters (nil).
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         var g = Tensor(shape: inputs[0].shape, repeating: 0)
         for (k, src) in try sourceIndices(inputShape: inputs[0].shape).enumerated() where src >= 0 {
             g.data[src] += gradient.data[k]
@@ -35,13 +35,13 @@ extension IndexMapping {
     }
 
     /// Affine in `data`; every other input must be constant (`make` reads them at load).
-    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.dropFirst().allSatisfy { $0 } ? .affine
             : .unsupported("\(Self.opType) with computed (non-constant) parameter inputs is not supported")
     }
 
     /// The map applied to both ends: exact, as every output is an input element or a constant.
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         try IntervalAffine.relabel(x) { try evaluate($0) }
     }
 }
@@ -85,7 +85,7 @@ extension NodeContext {
     /// Integers from a constant input, where the ONNX convention of INT64_MAX / INT64_MIN for
     /// "to the end" is allowed: values beyond +-2^62 are clamped there (every use clamps them to
     /// a dimension afterwards).
-    public func constantIndexInts(_ i: Int, what: String) throws -> [Int] {
+    package func constantIndexInts(_ i: Int, what: String) throws -> [Int] {
         let t = try constantInput(i, what: what)
         return try t.data.map { v in
             guard v.isFinite, v == v.rounded() else { throw error("\(what) holds non-integer value \(v)") }
@@ -95,7 +95,7 @@ extension NodeContext {
     }
 
     /// Distinct axes normalised to `0..<rank`; a repeated axis is an error.
-    public func distinctAxes(_ axes: [Int], rank: Int, what: String = "axes") throws -> [Int] {
+    package func distinctAxes(_ axes: [Int], rank: Int, what: String = "axes") throws -> [Int] {
         let r = try axes.map { try axis($0, rank: rank, what: what) }
         guard Set(r).count == r.count else { throw error("\(what) \(axes) repeat an axis", kind: .shape) }
         return r

@@ -3,17 +3,17 @@ import CertusTensor
 /// numpy `matmul`: 1-D operands are promoted (and the added axis removed afterwards), leading
 /// batch dimensions broadcast. Infinite or NaN operands follow IEEE 754 as in onnxruntime
 /// (`0 * inf` is NaN; see `FiniteOperands`).
-public struct MatMul: Operator, AttributeFree {
-    public static let opType = "MatMul"
+package struct MatMul: Operator, AttributeFree {
+    package static let opType = "MatMul"
     /// Inputs known finite at construction (see `FiniteOperands`).
-    public let finiteOperands: FiniteOperands
+    package let finiteOperands: FiniteOperands
 
     /// An operator that scans both operands for non-finite values at every evaluation.
-    public init() { finiteOperands = FiniteOperands() }
+    package init() { finiteOperands = FiniteOperands() }
 
-    public init(finiteOperands: FiniteOperands) { self.finiteOperands = finiteOperands }
+    package init(finiteOperands: FiniteOperands) { self.finiteOperands = finiteOperands }
 
-    public static func make(_ node: NodeContext) throws -> MatMul { MatMul(finiteOperands: FiniteOperands(node)) }
+    package static func make(_ node: NodeContext) throws -> MatMul { MatMul(finiteOperands: FiniteOperands(node)) }
 
     struct Plan {
         var m: Int, k: Int, n: Int
@@ -42,12 +42,12 @@ public struct MatMul: Operator, AttributeFree {
         return Plan(m: m, k: k, n: n, batchShape: batch, outShape: out, aBatch: aB, bBatch: bB)
     }
 
-    public func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
+    package func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(inputShapes, 2...2, Self.opType)
         return try plan(inputShapes[0], inputShapes[1]).outShape
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         let p = try plan(inputs[0].shape, inputs[1].shape)
         let batches = p.batchShape.reduce(1, *)
         let aMap = Broadcast.indexMap(from: p.aBatch, to: p.batchShape)
@@ -76,11 +76,11 @@ public struct MatMul: Operator, AttributeFree {
         return Tensor(shape: p.outShape, data: out)
     }
 
-    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.contains(true) ? .affine : .unsupported("MatMul of two variable tensors")
     }
 
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         let (ca, ra) = IntervalAffine.midRadius(x[0]), (cb, rb) = IntervalAffine.midRadius(x[1])
         let center = try evaluate([ca, cb])
         if x[1].lower == x[1].upper { return IntervalAffine.combine(center: center, radius: try evaluate([ra, IntervalAffine.abs(cb)])) }
@@ -88,7 +88,7 @@ public struct MatMul: Operator, AttributeFree {
         throw BoundError("MatMul of two variable tensors is not supported")
     }
 
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let p = try plan(inputs[0].shape, inputs[1].shape)
         let batches = p.batchShape.reduce(1, *)
         let aMap = Broadcast.indexMap(from: p.aBatch, to: p.batchShape)

@@ -9,19 +9,19 @@ import CertusTensor
 ///
 /// Errors (at load, naming the node): modes "reflect", "edge" and "wrap" (unsupported), computed
 /// pads/value/axes, pads of the wrong length, a negative output dimension.
-public struct Pad: Operator, IndexMapping {
-    public static let opType = "Pad"
+package struct Pad: Operator, IndexMapping {
+    package static let opType = "Pad"
     /// Begin pads per axis (negative: cropped), then end pads per axis.
-    public let begins: [Int]
-    public let ends: [Int]
-    public let value: Double
-    public var fill: Double { value }
+    package let begins: [Int]
+    package let ends: [Int]
+    package let value: Double
+    package var fill: Double { value }
 
-    public init(begins: [Int], ends: [Int], value: Double) {
+    package init(begins: [Int], ends: [Int], value: Double) {
         self.begins = begins; self.ends = ends; self.value = value
     }
 
-    public static func make(_ node: NodeContext) throws -> Pad {
+    package static func make(_ node: NodeContext) throws -> Pad {
         guard let shape = node.inputShapes.first else { throw node.error("Pad needs a data input") }
         let rank = shape.count
         let mode = try node.string("mode", default: "constant")
@@ -54,7 +54,7 @@ public struct Pad: Operator, IndexMapping {
         return Pad(begins: begins, ends: ends, value: value)
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...4, Self.opType)
         guard s[0].count == begins.count else { throw ModelError(.shape, "Pad built for rank \(begins.count), got input \(s[0])") }
         let out = (0..<begins.count).map { s[0][$0] + begins[$0] + ends[$0] }
@@ -62,7 +62,7 @@ public struct Pad: Operator, IndexMapping {
         return out
     }
 
-    public func sourceIndices(inputShape: [Int]) throws -> [Int] {
+    package func sourceIndices(inputShape: [Int]) throws -> [Int] {
         IndexWalk.map(outShape: try outputShape([inputShape]), inShape: inputShape) { d, i in
             let j = i - begins[d]
             return j >= 0 && j < inputShape[d] ? j : nil

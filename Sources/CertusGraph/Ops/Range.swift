@@ -8,14 +8,14 @@ import CertusTensor
 ///
 /// Errors (at load, naming the node): a computed input, a non-scalar input, delta 0, a
 /// non-finite value, more than 10^8 elements.
-public struct RangeOperator: Operator {
-    public static let opType = "Range"
-    public static var opsets: ClosedRange<Int> { 11...OperatorRegistry.newestOpset }
-    public let start: Double, delta: Double, count: Int
+package struct RangeOperator: Operator {
+    package static let opType = "Range"
+    package static var opsets: ClosedRange<Int> { 11...OperatorRegistry.newestOpset }
+    package let start: Double, delta: Double, count: Int
 
-    public init(start: Double, delta: Double, count: Int) { self.start = start; self.delta = delta; self.count = count }
+    package init(start: Double, delta: Double, count: Int) { self.start = start; self.delta = delta; self.count = count }
 
-    public static func make(_ node: NodeContext) throws -> RangeOperator {
+    package static func make(_ node: NodeContext) throws -> RangeOperator {
         guard node.inputShapes.count == 3 else { throw node.error("Range takes 3 inputs (start, limit, delta), got \(node.inputShapes.count)") }
         let v = try ["start", "limit", "delta"].enumerated().map { i, what -> Double in
             let t = try node.constantInput(i, what: what)
@@ -28,16 +28,16 @@ public struct RangeOperator: Operator {
         return RangeOperator(start: v[0], delta: v[2], count: Int(n))
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 3...3, Self.opType)
         return [count]
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         Tensor(shape: [count], data: (0..<count).map { start + Double($0) * delta })
     }
 
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] { [nil, nil, nil] }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor { IntervalTensor(constant: try evaluate([])) }
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] { [nil, nil, nil] }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor { IntervalTensor(constant: try evaluate([])) }
 }

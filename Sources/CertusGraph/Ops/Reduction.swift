@@ -8,7 +8,7 @@ import CertusTensor
 /// Axes: an attribute before the opset where they became an input (13 for ReduceSum, 18 for
 /// ReduceMean), then the optional constant input `axes`. No axes reduce every axis, unless
 /// `noop_with_empty_axes` = 1, which makes the node the identity. Negative axes count from the end.
-public protocol LinearReduction: Operator {
+package protocol LinearReduction: Operator {
     /// Reduced axes, normalised and sorted; nil for the identity (`noop_with_empty_axes`).
     var axes: [Int]? { get }
     var keepDims: Bool { get }
@@ -37,7 +37,7 @@ extension LinearReduction {
         return (try node.distinctAxes(raw, rank: shape.count).sorted(), keep)
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...2, Self.opType)
         guard let axes else { return s[0] }
         guard axes.allSatisfy({ $0 < s[0].count }) else { throw ModelError(.shape, "\(Self.opType) axes \(axes) do not fit input \(s[0])") }
@@ -58,7 +58,7 @@ extension LinearReduction {
         return (Broadcast.indexMap(from: kept, to: shape), count)
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         let x = inputs[0]
         let shape = try outputShape(inputs.map(\.shape))
         guard axes != nil else { return x }
@@ -71,7 +71,7 @@ extension LinearReduction {
     }
 
     /// Each input element receives its output's gradient times the scale; `axes` is a parameter.
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let extra = [Tensor?](repeating: nil, count: inputs.count - 1)
         guard axes != nil else { return [gradient.reshaped(inputs[0].shape)] + extra }
         let (map, count) = try targets(inputs[0].shape)
@@ -79,12 +79,12 @@ extension LinearReduction {
         return [Tensor(shape: inputs[0].shape, data: map.map { gradient.data[$0] * c })] + extra
     }
 
-    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.dropFirst().allSatisfy { $0 } ? .affine : .unsupported("\(Self.opType) with computed axes is not supported")
     }
 
     /// Nonnegative coefficients: the reduction of the lower and of the upper ends.
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         try IntervalAffine.relabel(x) { try evaluate($0) }
     }
 }

@@ -57,11 +57,11 @@ final class GridTable: @unchecked Sendable {
 /// The bisections run once per grid index (`GridTable`, filled lazily), not once per call.
 ///
 /// Parameters in [0, 1] move the tangent point inside its valid range, so every value is sound.
-public final class SShapedRelaxation: Sendable {
-    public let f: @Sendable (Double) -> Double
-    public let df: @Sendable (Double) -> Double
+package final class SShapedRelaxation: Sendable {
+    package let f: @Sendable (Double) -> Double
+    package let df: @Sendable (Double) -> Double
     /// The second derivative, for the parameter derivatives of tangent lines.
-    public let d2f: @Sendable (Double) -> Double
+    package let d2f: @Sendable (Double) -> Double
     static let step = 0.01
     static let limit = 500.0
     /// Grid indices 0...limit/step (index 0 is never looked up).
@@ -73,7 +73,7 @@ public final class SShapedRelaxation: Sendable {
     /// `f` must be increasing, convex for x <= 0 and concave for x >= 0, with derivatives `df`
     /// and `d2f`. Each instance owns its tangent-point tables: keep one instance per function
     /// (the operators hold theirs in a static constant) so that the tables are filled once.
-    public init(f: @escaping @Sendable (Double) -> Double, df: @escaping @Sendable (Double) -> Double,
+    package init(f: @escaping @Sendable (Double) -> Double, df: @escaping @Sendable (Double) -> Double,
                 d2f: @escaping @Sendable (Double) -> Double) {
         self.f = f
         self.df = df
@@ -188,14 +188,14 @@ public final class SShapedRelaxation: Sendable {
         return r
     }
 
-    public func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter, derivatives: false).relaxation
     }
 
     /// The relaxation and its parameter derivatives (`ElementwiseRelaxation`): a tangent at
     /// t(p) has slope f'(t) and intercept f(t) - f'(t) t, so d/dp = (f''(t), -f''(t) t) t'(p);
     /// secants and constants do not move. The rounding pad's derivative is included.
-    public func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?,
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?,
                                           derivatives: Bool = true)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         let pl = unitParameter(lowerParameter), pu = unitParameter(upperParameter)
@@ -209,7 +209,7 @@ public final class SShapedRelaxation: Sendable {
     }
 
     /// Parameters reproducing the default relaxation.
-    public func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         let m = (l + u) / 2
         if !(u - l >= 1e-12) || !l.isFinite || !u.isFinite { return (nil, nil) }
         if u <= 0 { return (0.5, nil) }

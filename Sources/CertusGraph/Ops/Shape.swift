@@ -6,7 +6,7 @@ import CertusTensor
 /// computed from the model input: the graph builder folds it at load (with `value(inputShapes:)`),
 /// and with it every constant computation downstream (the `Shape -> Gather -> Unsqueeze ->
 /// Concat -> Reshape` pattern of `x.view(x.size(0), -1)` exports).
-public protocol ShapeFunction: Operator {
+package protocol ShapeFunction: Operator {
     /// The output for inputs of these shapes.
     func value(inputShapes: [[Int]]) throws -> Tensor
 }
@@ -17,17 +17,17 @@ public protocol ShapeFunction: Operator {
 ///
 /// A symbolic graph-input dimension is taken as 1 at load (one input at a time), so `Shape`
 /// reports 1 there, as onnxruntime does for a batch of one.
-public struct Shape: Operator, ShapeFunction {
-    public static let opType = "Shape"
-    public let start: Int
-    public let end: Int?
+package struct Shape: Operator, ShapeFunction {
+    package static let opType = "Shape"
+    package let start: Int
+    package let end: Int?
 
-    public init(start: Int = 0, end: Int? = nil) {
+    package init(start: Int = 0, end: Int? = nil) {
         self.start = start
         self.end = end
     }
 
-    public static func make(_ node: NodeContext) throws -> Shape {
+    package static func make(_ node: NodeContext) throws -> Shape {
         let start = try node.int("start", default: 0)
         let end: Int? = node.attributes["end"] == nil ? nil : try node.int("end")
         return Shape(start: start, end: end)
@@ -40,28 +40,28 @@ public struct Shape: Operator, ShapeFunction {
         return s..<Swift.max(s, e)
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...1, Self.opType)
         return [range(rank: s[0].count).count]
     }
 
-    public func value(inputShapes s: [[Int]]) throws -> Tensor {
+    package func value(inputShapes s: [[Int]]) throws -> Tensor {
         try ShapeCheck.count(s, 1...1, Self.opType)
         let dims = s[0][range(rank: s[0].count)].map(Double.init)
         return Tensor(shape: [dims.count], data: dims)
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor { try value(inputShapes: inputs.map(\.shape)) }
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor { try value(inputShapes: inputs.map(\.shape)) }
 
     /// The output does not depend on the input's values: a zero gradient.
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         [Tensor(shape: inputs[0].shape, repeating: 0)]
     }
 
     /// A constant: affine with a zero linear part (the offset `evaluate` at 0 is the shape).
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
 
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         IntervalTensor(constant: try value(inputShapes: x.map(\.shape)))
     }
 }

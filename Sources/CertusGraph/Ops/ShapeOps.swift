@@ -5,52 +5,52 @@ import CertusTensor
 // permutation to the bounds", which is why they share `DataMovement`.
 
 /// Operators whose output element k is an input element (a pure relabelling).
-public protocol DataMovement: Operator {}
+package protocol DataMovement: Operator {}
 
 extension DataMovement {
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         try IntervalAffine.relabel(x) { try evaluate($0) }
     }
 }
 
 /// Operators that only change the shape: the data is the same row-major sequence.
-public protocol ShapeOnly: DataMovement {}
+package protocol ShapeOnly: DataMovement {}
 
 extension ShapeOnly {
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         inputs[0].reshaped(try outputShape(inputs.map(\.shape)))
     }
 
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         [gradient.reshaped(inputs[0].shape)] + Array(repeating: nil, count: inputs.count - 1)
     }
 }
 
-public struct Flatten: Operator, ShapeOnly {
-    public static let opType = "Flatten"
-    public let axis: Int
+package struct Flatten: Operator, ShapeOnly {
+    package static let opType = "Flatten"
+    package let axis: Int
     /// Flattens to 2-D at `axis` (0 <= axis <= rank).
-    public init(axis: Int) { self.axis = axis }
-    public static func make(_ node: NodeContext) throws -> Flatten {
+    package init(axis: Int) { self.axis = axis }
+    package static func make(_ node: NodeContext) throws -> Flatten {
         let rank = node.inputShapes.first?.count ?? 0
         let a = try node.int("axis", default: 1)
         let r = a < 0 ? a + rank : a
         guard r >= 0, r <= rank else { throw node.error("axis \(a) is out of range for rank \(rank)", kind: .shape) }
         return Flatten(axis: r)
     }
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...1, Self.opType)
         guard axis <= s[0].count else { throw ModelError(.shape, "Flatten axis \(axis) is out of range for \(s[0])") }
         return [s[0][..<axis].reduce(1, *), s[0][axis...].reduce(1, *)]
     }
 }
 
-public struct Reshape: Operator, ShapeOnly {
-    public static let opType = "Reshape"
-    public let target: [Int]
-    public let allowZero: Bool
-    public static func make(_ node: NodeContext) throws -> Reshape {
+package struct Reshape: Operator, ShapeOnly {
+    package static let opType = "Reshape"
+    package let target: [Int]
+    package let allowZero: Bool
+    package static func make(_ node: NodeContext) throws -> Reshape {
         let target: [Int]
         if node.opset < 5 || node.inputShapes.count == 1 {
             guard let s = try node.ints("shape") else { throw node.error("missing target shape") }
@@ -60,7 +60,7 @@ public struct Reshape: Operator, ShapeOnly {
         }
         return Reshape(target: target, allowZero: try node.int("allowzero", default: 0) != 0)
     }
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...2, Self.opType)
         let input = s[0]
         var out = target
@@ -91,10 +91,10 @@ public struct Reshape: Operator, ShapeOnly {
     }
 }
 
-public struct Transpose: Operator, DataMovement {
-    public static let opType = "Transpose"
-    public let perm: [Int]?
-    public static func make(_ node: NodeContext) throws -> Transpose {
+package struct Transpose: Operator, DataMovement {
+    package static let opType = "Transpose"
+    package let perm: [Int]?
+    package static func make(_ node: NodeContext) throws -> Transpose {
         let perm = try node.ints("perm")
         if let perm, let rank = node.inputShapes.first?.count,
            perm.count != rank || Set(perm) != Set(0..<rank) {
@@ -103,13 +103,13 @@ public struct Transpose: Operator, DataMovement {
         return Transpose(perm: perm)
     }
     func permutation(rank: Int) -> [Int] { perm ?? Array((0..<rank).reversed()) }
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...1, Self.opType)
         let p = permutation(rank: s[0].count)
         guard p.count == s[0].count else { throw ModelError(.shape, "perm \(p) does not fit input \(s[0])") }
         return p.map { s[0][$0] }
     }
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         let x = inputs[0]
         let p = permutation(rank: x.rank)
         let outShape = try outputShape([x.shape])
@@ -129,7 +129,7 @@ public struct Transpose: Operator, DataMovement {
         }
         return Tensor(shape: outShape, data: out)
     }
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let p = permutation(rank: inputs[0].rank)
         var inverse = [Int](repeating: 0, count: p.count)
         for (i, v) in p.enumerated() { inverse[v] = i }
@@ -137,16 +137,16 @@ public struct Transpose: Operator, DataMovement {
     }
 }
 
-public struct Squeeze: Operator, ShapeOnly {
-    public static let opType = "Squeeze"
-    public let axes: [Int]?
-    public static func make(_ node: NodeContext) throws -> Squeeze {
+package struct Squeeze: Operator, ShapeOnly {
+    package static let opType = "Squeeze"
+    package let axes: [Int]?
+    package static func make(_ node: NodeContext) throws -> Squeeze {
         if node.opset >= 13 {
             return Squeeze(axes: node.inputShapes.count > 1 ? try node.constantInts(1, what: "axes") : nil)
         }
         return Squeeze(axes: try node.ints("axes"))
     }
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...2, Self.opType)
         let x = s[0]
         guard let axes else { return x.filter { $0 != 1 } }
@@ -161,15 +161,15 @@ public struct Squeeze: Operator, ShapeOnly {
     }
 }
 
-public struct Unsqueeze: Operator, ShapeOnly {
-    public static let opType = "Unsqueeze"
-    public let axes: [Int]
-    public static func make(_ node: NodeContext) throws -> Unsqueeze {
+package struct Unsqueeze: Operator, ShapeOnly {
+    package static let opType = "Unsqueeze"
+    package let axes: [Int]
+    package static func make(_ node: NodeContext) throws -> Unsqueeze {
         if node.opset >= 13 { return Unsqueeze(axes: try node.constantInts(1, what: "axes")) }
         guard let axes = try node.ints("axes") else { throw node.error("missing required attribute 'axes'") }
         return Unsqueeze(axes: axes)
     }
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...2, Self.opType)
         let rank = s[0].count + axes.count
         var add = Set<Int>()
@@ -184,16 +184,16 @@ public struct Unsqueeze: Operator, ShapeOnly {
     }
 }
 
-public struct Concat: Operator, DataMovement {
-    public static let opType = "Concat"
-    public let axis: Int
+package struct Concat: Operator, DataMovement {
+    package static let opType = "Concat"
+    package let axis: Int
     /// Concatenates along `axis` (non-negative).
-    public init(axis: Int) { self.axis = axis }
-    public static func make(_ node: NodeContext) throws -> Concat {
+    package init(axis: Int) { self.axis = axis }
+    package static func make(_ node: NodeContext) throws -> Concat {
         let rank = node.inputShapes.first?.count ?? 0
         return Concat(axis: try node.axis(try node.int("axis"), rank: rank))
     }
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         guard let first = s.first else { throw ModelError(.invalidModel, "Concat needs at least one input") }
         var out = first
         for t in s.dropFirst() {
@@ -205,7 +205,7 @@ public struct Concat: Operator, DataMovement {
         }
         return out
     }
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         let outShape = try outputShape(inputs.map(\.shape))
         let outer = outShape[..<axis].reduce(1, *)
         var out: [Double] = []
@@ -218,7 +218,7 @@ public struct Concat: Operator, DataMovement {
         }
         return Tensor(shape: outShape, data: out)
     }
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let outer = output.shape[..<axis].reduce(1, *)
         var grads = inputs.map { [Double](repeating: 0, count: $0.count) }
         var offset = 0
@@ -234,10 +234,10 @@ public struct Concat: Operator, DataMovement {
 }
 
 /// A constant tensor (folded into the graph's constants at load).
-public struct Constant: Operator {
-    public static let opType = "Constant"
-    public let value: Tensor
-    public static func make(_ node: NodeContext) throws -> Constant {
+package struct Constant: Operator {
+    package static let opType = "Constant"
+    package let value: Tensor
+    package static func make(_ node: NodeContext) throws -> Constant {
         for (key, v) in node.attributes {
             switch (key, v) {
             case ("value", .tensor(let t)): return Constant(value: t)
@@ -250,32 +250,32 @@ public struct Constant: Operator {
         }
         throw node.unsupported("Constant needs a 'value', 'value_float(s)' or 'value_int(s)' attribute; got \(node.attributes.keys.sorted())")
     }
-    public func outputShape(_ s: [[Int]]) throws -> [Int] { value.shape }
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor { value }
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] { [] }
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor { IntervalTensor(constant: value) }
+    package func outputShape(_ s: [[Int]]) throws -> [Int] { value.shape }
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor { value }
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] { [] }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor { IntervalTensor(constant: value) }
 }
 
 /// Softmax along `axis` (opset >= 13), or over the flattened trailing dimensions from `axis`
 /// (opset < 13 semantics).
-public struct Softmax: Operator {
-    public static let opType = "Softmax"
-    public let axis: Int
-    public let legacyCoerce: Bool
-    public static func make(_ node: NodeContext) throws -> Softmax {
+package struct Softmax: Operator {
+    package static let opType = "Softmax"
+    package let axis: Int
+    package let legacyCoerce: Bool
+    package static func make(_ node: NodeContext) throws -> Softmax {
         let rank = node.inputShapes.first?.count ?? 0
         let legacy = node.opset < 13
         let a = try node.int("axis", default: legacy ? 1 : -1)
         return Softmax(axis: try node.axis(a, rank: max(rank, 1)), legacyCoerce: legacy)
     }
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...1, Self.opType)
         return s[0]
     }
     /// Calls `body(indices)` with the row-major flat indices of every softmax group (the
     /// coordinates normalised together) of a tensor of shape `shape0`, group after group.
-    public func forEachGroup(_ shape0: [Int], _ body: ([Int]) -> Void) {
+    package func forEachGroup(_ shape0: [Int], _ body: ([Int]) -> Void) {
         let shape = shape0.isEmpty ? [1] : shape0
         let (outer, len, inner): (Int, Int, Int) = legacyCoerce
             ? (shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *), 1)
@@ -288,7 +288,7 @@ public struct Softmax: Operator {
         }
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         var x = inputs[0]
         forEachGroup(x.shape) { idx in
             var m = -Double.infinity
@@ -300,10 +300,10 @@ public struct Softmax: Operator {
         return x
     }
 
-    public func boundKind(constantInputs: [Bool]) -> BoundKind { .unsupported("Softmax has no linear relaxation yet") }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .unsupported("Softmax has no linear relaxation yet") }
 
     /// Each output is increasing in its own logit and decreasing in the others.
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         var lo = x[0].lower, hi = x[0].upper
         forEachGroup(lo.shape) { idx in
             let mx = idx.map { x[0].upper.data[$0] }.max() ?? 0
@@ -322,7 +322,7 @@ public struct Softmax: Operator {
     }
 
     /// dx = y * (g - sum(g * y)) within each group.
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         var gx = gradient
         forEachGroup(output.shape) { idx in
             var dot = 0.0

@@ -14,13 +14,13 @@ import CertusTensor
 ///
 /// Errors (at load, naming the node): computed starts/ends/axes/steps, a zero step, lists of
 /// different lengths, an axis outside `[-r, r)` or repeated.
-public struct SliceOperator: Operator, IndexMapping {
-    public static let opType = "Slice"
+package struct SliceOperator: Operator, IndexMapping {
+    package static let opType = "Slice"
     /// Per input axis, the coordinates read, in output order (all of `0..<d` for unsliced axes).
-    public let picks: [Int: [Int]]
-    public let inputShape: [Int]
+    package let picks: [Int: [Int]]
+    package let inputShape: [Int]
 
-    public init(inputShape: [Int], starts: [Int], ends: [Int], axes: [Int], steps: [Int]) {
+    package init(inputShape: [Int], starts: [Int], ends: [Int], axes: [Int], steps: [Int]) {
         self.inputShape = inputShape
         var picks: [Int: [Int]] = [:]
         for k in axes.indices {
@@ -38,7 +38,7 @@ public struct SliceOperator: Operator, IndexMapping {
         self.picks = picks
     }
 
-    public static func make(_ node: NodeContext) throws -> SliceOperator {
+    package static func make(_ node: NodeContext) throws -> SliceOperator {
         guard let shape = node.inputShapes.first else { throw node.error("Slice needs a data input") }
         let starts: [Int], ends: [Int], axesRaw: [Int]?, steps: [Int]?
         if node.opset < 10 {
@@ -62,13 +62,13 @@ public struct SliceOperator: Operator, IndexMapping {
         return SliceOperator(inputShape: shape, starts: starts, ends: ends, axes: axes, steps: st)
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...5, Self.opType)
         guard s[0] == inputShape else { throw ModelError(.shape, "Slice built for input \(inputShape), got \(s[0])") }
         return inputShape.enumerated().map { picks[$0.offset]?.count ?? $0.element }
     }
 
-    public func sourceIndices(inputShape shape: [Int]) throws -> [Int] {
+    package func sourceIndices(inputShape shape: [Int]) throws -> [Int] {
         IndexWalk.map(outShape: try outputShape([shape]), inShape: shape) { d, i in picks[d].map { $0[i] } ?? i }
     }
 }

@@ -10,19 +10,19 @@ import CertusTensor
 /// Errors (at load, naming the node): computed sizes, sizes that do not add up to the axis,
 /// an axis the outputs do not divide equally (before opset 18), an output count that does not
 /// match `num_outputs` or the sizes.
-public struct Split: Operator, IndexMapping, MultipleOutputs {
-    public static let opType = "Split"
-    public let axis: Int
+package struct Split: Operator, IndexMapping, MultipleOutputs {
+    package static let opType = "Split"
+    package let axis: Int
     /// Size of every part along `axis`, in output order.
-    public let sizes: [Int]
+    package let sizes: [Int]
     /// Which output this node computes.
-    public let part: Int
+    package let part: Int
 
-    public init(axis: Int, sizes: [Int], part: Int = 0) {
+    package init(axis: Int, sizes: [Int], part: Int = 0) {
         self.axis = axis; self.sizes = sizes; self.part = part
     }
 
-    public static func make(_ node: NodeContext) throws -> Split {
+    package static func make(_ node: NodeContext) throws -> Split {
         guard let shape = node.inputShapes.first, !shape.isEmpty else { throw node.error("Split needs data of rank >= 1", kind: .shape) }
         let axis = try node.axis(try node.int("axis", default: 0), rank: shape.count)
         let d = shape[axis], n = node.outputCount
@@ -49,10 +49,10 @@ public struct Split: Operator, IndexMapping, MultipleOutputs {
         return Split(axis: axis, sizes: sizes)
     }
 
-    public var outputCount: Int { sizes.count }
-    public func output(_ k: Int) -> any Operator { Split(axis: axis, sizes: sizes, part: k) }
+    package var outputCount: Int { sizes.count }
+    package func output(_ k: Int) -> any Operator { Split(axis: axis, sizes: sizes, part: k) }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...2, Self.opType)
         guard axis < s[0].count, s[0][axis] == sizes.reduce(0, +) else {
             throw ModelError(.shape, "Split sizes \(sizes) along axis \(axis) do not fit input \(s[0])")
@@ -62,7 +62,7 @@ public struct Split: Operator, IndexMapping, MultipleOutputs {
         return out
     }
 
-    public func sourceIndices(inputShape: [Int]) throws -> [Int] {
+    package func sourceIndices(inputShape: [Int]) throws -> [Int] {
         let offset = sizes[..<part].reduce(0, +)
         return IndexWalk.map(outShape: try outputShape([inputShape]), inShape: inputShape) { d, i in d == axis ? i + offset : i }
     }
@@ -70,7 +70,7 @@ public struct Split: Operator, IndexMapping, MultipleOutputs {
 
 /// An operator with several outputs. The graph IR gives each node one output, so the loader
 /// builds `output(k)` as its own node for every used output k (output 0 is the operator itself).
-public protocol MultipleOutputs: Operator {
+package protocol MultipleOutputs: Operator {
     /// How many outputs the operator defines.
     var outputCount: Int { get }
     /// The operator computing output `k` (0 <= k < outputCount) from the same inputs.

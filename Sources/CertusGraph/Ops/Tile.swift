@@ -6,14 +6,14 @@ import CertusTensor
 ///
 /// Errors (at load, naming the node): computed repeats, a negative repeat, a repeats length
 /// other than the rank.
-public struct Tile: Operator, IndexMapping {
-    public static let opType = "Tile"
-    public static var opsets: ClosedRange<Int> { 6...OperatorRegistry.newestOpset }
-    public let repeats: [Int]
+package struct Tile: Operator, IndexMapping {
+    package static let opType = "Tile"
+    package static var opsets: ClosedRange<Int> { 6...OperatorRegistry.newestOpset }
+    package let repeats: [Int]
 
-    public init(repeats: [Int]) { self.repeats = repeats }
+    package init(repeats: [Int]) { self.repeats = repeats }
 
-    public static func make(_ node: NodeContext) throws -> Tile {
+    package static func make(_ node: NodeContext) throws -> Tile {
         guard node.opset >= 6 else { throw node.unsupported("Tile before opset 6 (tiles and axis inputs) is not supported") }
         guard node.inputShapes.count == 2 else { throw node.error("Tile takes 2 inputs (input, repeats), got \(node.inputShapes.count)") }
         let repeats = try node.constantInts(1, what: "repeats")
@@ -23,13 +23,13 @@ public struct Tile: Operator, IndexMapping {
         return Tile(repeats: repeats)
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 2...2, Self.opType)
         guard s[0].count == repeats.count else { throw ModelError(.shape, "Tile repeats \(repeats) do not fit input \(s[0])") }
         return zip(s[0], repeats).map { $0 * $1 }
     }
 
-    public func sourceIndices(inputShape: [Int]) throws -> [Int] {
+    package func sourceIndices(inputShape: [Int]) throws -> [Int] {
         IndexWalk.map(outShape: try outputShape([inputShape, [repeats.count]]), inShape: inputShape) { d, i in i % inputShape[d] }
     }
 }

@@ -7,14 +7,14 @@ import CertusTensor
 ///
 /// Errors (at load, naming the node): a computed condition (a data-dependent choice), shapes that
 /// do not broadcast.
-public struct Where: Operator {
-    public static let opType = "Where"
-    public static var opsets: ClosedRange<Int> { 9...OperatorRegistry.newestOpset }
-    public let condition: Tensor
+package struct Where: Operator {
+    package static let opType = "Where"
+    package static var opsets: ClosedRange<Int> { 9...OperatorRegistry.newestOpset }
+    package let condition: Tensor
 
-    public init(condition: Tensor) { self.condition = condition }
+    package init(condition: Tensor) { self.condition = condition }
 
-    public static func make(_ node: NodeContext) throws -> Where {
+    package static func make(_ node: NodeContext) throws -> Where {
         guard node.inputShapes.count == 3 else { throw node.error("Where takes 3 inputs (condition, X, Y), got \(node.inputShapes.count)") }
         let c = try node.constantInput(0, what: "the condition")
         let s = node.inputShapes
@@ -24,7 +24,7 @@ public struct Where: Operator {
         return Where(condition: c)
     }
 
-    public func outputShape(_ s: [[Int]]) throws -> [Int] {
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 3...3, Self.opType)
         guard s[0] == condition.shape else { throw ModelError(.shape, "Where condition has shape \(s[0]), built for \(condition.shape)") }
         return try ShapeCheck.broadcast(s[0], try ShapeCheck.broadcast(s[1], s[2]))
@@ -37,13 +37,13 @@ public struct Where: Operator {
         return (out, c.map { condition.data[$0] != 0 }, Broadcast.indexMap(from: shapes[1], to: out), Broadcast.indexMap(from: shapes[2], to: out))
     }
 
-    public func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         let s = try selection(inputs.map(\.shape))
         return Tensor(shape: s.out, data: s.pick.indices.map { s.pick[$0] ? inputs[1].data[s.x[$0]] : inputs[2].data[s.y[$0]] })
     }
 
     /// The gradient goes to the selected operand (summed over broadcast copies); the condition is a parameter.
-    public func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let s = try selection(inputs.map(\.shape))
         var gx = Tensor(shape: inputs[1].shape, repeating: 0), gy = Tensor(shape: inputs[2].shape, repeating: 0)
         for k in s.pick.indices {
@@ -52,12 +52,12 @@ public struct Where: Operator {
         return [nil, gx, gy]
     }
 
-    public func boundKind(constantInputs: [Bool]) -> BoundKind {
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.first == true ? .affine : .unsupported("Where with a computed condition is not supported")
     }
 
     /// The selection of both ends: exact.
-    public func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         IntervalTensor(lower: try evaluate([condition, x[1].lower, x[2].lower]), upper: try evaluate([condition, x[1].upper, x[2].upper]))
     }
 }
