@@ -155,7 +155,7 @@ package enum Lipschitz {
         let rootFinished = rootSettings.deadline.map { Date() < $0 } ?? true
         var per: [LipschitzBound] = []
         for (q, j) in setup.outputs.enumerated() {
-            let (lo, x) = try attained(model: model, seed: setup.seeds[q], box: box, norm: settings.norm, settings: searchSettings, stream: UInt64(q))
+            let (lo, x) = try attained(model: model, seed: setup.seeds[q], box: box, norm: settings.norm, settings: searchSettings, stream: UInt64(j))
             per.append(LipschitzBound(output: j, lower: lo, lowerPoint: x, upper: Swift.max(upper[q], lo), naive: setup.naive?[q]))
             // (upper >= lo always holds for a sound bound; max keeps a rounding tie readable.)
             if upper[q] < lo * (1 - 1e-9) - 1e-12 {

@@ -52,9 +52,10 @@ extension Lipschitz {
         guard jac.quantity == .absoluteSum || settings.norm == .l1 else { return 0 }   // L2: not a linear quantity
         // The splits to try, in turn. auto: a region with few free inputs is split itself (on
         // smooth networks this closes the gap to the attained value within seconds on the zoo);
-        // for piecewise-linear networks neuron splits go first (they fix whole activation
-        // patterns: mlp_relu_small and mlp_relu_deep at eps 0.0644 reach their exact values),
-        // then input splits; a high-dimensional region gets neuron splits only.
+        // for piecewise-linear networks both kinds are tried, input splits first (they continue
+        // where they stopped; neuron splits fix whole activation patterns and restart), then
+        // each output keeps to the kind that gained most; a high-dimensional region gets neuron
+        // splits only.
         let modes: [Bool]   // true: input splits
         switch settings.branching {
         case .inputs: modes = [true]
@@ -62,11 +63,20 @@ extension Lipschitz {
         default:
             let free = (0..<n).filter { box.upper[$0] > box.lower[$0] }.count
             let piecewiseLinear = model.nodes.allSatisfy { ($0.op as? any ElementwiseRelaxation)?.isPiecewiseLinear ?? true }
-            if free <= VerifierSettings().inputSplitMaxDimension { modes = piecewiseLinear ? [false, true] : [true] }
+            if free <= VerifierSettings().inputSplitMaxDimension { modes = piecewiseLinear ? [true, false] : [true] }
             else { modes = [false] }
         }
         var runsOf = [Int](repeating: 0, count: per.count)
         var stalled = [Int](repeating: 0, count: per.count)
+        // Per output and kind of split: the relative drop of the certified bound per second in
+        // that kind's last run (nil: not tried yet). After each kind has had one run, an output
+        // keeps to the kind that gained most (each run restarts from the whole region, so time
+        // spent alternating is lost; mlp_relu_deep at eps 0.0644 closes with neuron splits,
+        // norm_mlp_relu at eps 0.282 only with input splits).
+        // Input splitting picks up where its last run on the same output and goal stopped.
+        let continuations = per.indices.map { _ in InputSplitContinuation() }
+        var single: [Int: JacobianGraph] = [:]
+        var gainRate = [[Double?]](repeating: [Double?](repeating: nil, count: modes.count), count: per.count)
         var domains = 0
         // Goals raised past points already attained (a counterexample at the attained value
         // itself does not help; the next run of that output asks for a little more).
@@ -85,13 +95,32 @@ extension Lipschitz {
             guard left > 0.05 else { return domains }
             // A share of the time left: the other outputs above the goal may need their turn (and
             // the first of two kinds of split half of it).
-            let useInputs = modes[runsOf[q] % modes.count]
-            let share = left / Double(above.count) / (modes.count > 1 && runsOf[q] == 0 ? 2 : 1)
+            let modeIndex: Int
+            if let untried = gainRate[q].firstIndex(where: { $0 == nil }) {
+                modeIndex = untried
+            } else {
+                let rates = gainRate[q].map { $0 ?? 0 }
+                let best = rates.max() ?? 0
+                // No kind gained: alternate (a longer run may get past a plateau).
+                modeIndex = best > 0 ? rates.firstIndex(of: best)! : runsOf[q] % modes.count
+            }
+            let useInputs = modes[modeIndex]
+            // A first try of each kind gets a quarter of the output's share (input splitting loses
+            // nothing by it: its next run continues from the domains it left).
+            let share = left / Double(above.count) / (modes.count > 1 && gainRate[q][modeIndex] == nil ? 4 : 1)
+            let runStart = Date()
             runsOf[q] += 1
             let budget = Deadline(secondsFromNow: share)
             runs += 1
-            let property = Property(numInputs: n, numOutputs: jac.graph.outputCount,
-                                    cases: [PropertyCase(box: box, clauses: clauses(q: q, m: m, n: n, goal: goal, quantity: jac.quantity))],
+            // The Jacobian graph of this output alone: bounding the others' gradients in every
+            // domain would only cost time (half the domains per second with three outputs).
+            let own: JacobianGraph
+            if m == 1 { own = jac } else if let g = single[q] { own = g } else {
+                own = try JacobianGraph(model: model, seeds: [setup.seeds[q]], quantity: jac.quantity)
+                single[q] = own
+            }
+            let property = Property(numInputs: n, numOutputs: own.graph.outputCount,
+                                    cases: [PropertyCase(box: box, clauses: clauses(q: 0, m: 1, n: n, goal: goal, quantity: jac.quantity))],
                                     source: "lipschitz output \(per[q].output) >= \(goal)")
             let last = LastProgress()
             let upperNow = per[q].upper, output = per[q].output
@@ -105,11 +134,11 @@ extension Lipschitz {
             let outcome: ProverOutcome
             var globalLower: Double
             if useInputs {
-                outcome = try InputSplitProver(settings: vs, progress: handler).prove(graph: jac.graph, property: property, deadline: budget)
+                outcome = try InputSplitProver(settings: vs, progress: handler, continuation: continuations[q]).prove(graph: own.graph, property: property, deadline: budget)
                 let final = last.get()
                 globalLower = final?.globalLowerBound ?? -.infinity; domains += final?.bounded ?? 0
             } else {
-                let (o, stats) = try BranchAndBoundProver(settings: vs, progress: handler).run(graph: jac.graph, property: property, deadline: budget)
+                let (o, stats) = try BranchAndBoundProver(settings: vs, progress: handler).run(graph: own.graph, property: property, deadline: budget)
                 outcome = o
                 globalLower = stats.globalLower
                 domains += stats.domainsBounded
@@ -143,6 +172,10 @@ extension Lipschitz {
                 if v.isFinite, v > per[q].lower { per[q].lower = v; per[q].lowerPoint = clamped }
                 floor[q] = Swift.max(goal, v.isFinite ? v : goal) * (1 + 1e-6) + 1e-12
             }
+            // A counterexample moves the goal, not the bound: it says nothing about the kind of split.
+            if case .counterexample = outcome { continue }
+            let seconds = Swift.max(1e-3, Date().timeIntervalSince(runStart))
+            gainRate[q][modeIndex] = Swift.max(0, (upperNow - per[q].upper) / Swift.max(1e-300, upperNow)) / seconds
         }
         return domains
     }

@@ -54,9 +54,16 @@ package struct InputSplitProver: PropertyProver {
     /// Called with progress snapshots (see `ProgressHandler`); nil for silence.
     package var progress: ProgressHandler?
 
-    package init(settings: VerifierSettings = VerifierSettings(), progress: ProgressHandler? = nil) {
+    /// Where a search stopped by its deadline leaves its open domains, and where the next
+    /// `prove` on the same property (same boxes and clauses) picks them up instead of starting
+    /// again from the whole box. nil: every call starts afresh.
+    package var continuation: InputSplitContinuation?
+
+    package init(settings: VerifierSettings = VerifierSettings(), progress: ProgressHandler? = nil,
+                 continuation: InputSplitContinuation? = nil) {
         self.settings = settings
         self.progress = progress
+        self.continuation = continuation
     }
 
     package var name: String { "input-split" }
@@ -111,8 +118,24 @@ package struct InputSplitProver: PropertyProver {
     package func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
         let search = InputSplitSearch(graph: graph, property: property, settings: settings,
                                       deadline: deadline, progress: progress)
+        search.continuation = continuation
         return try search.run()
     }
+}
+
+/// The open domains of an input-splitting search that its deadline stopped, kept for the next
+/// search of the same property (`InputSplitProver.continuation`). Sound to resume: a domain leaves
+/// the search only when a sound bound closes it (or clipping removes a part where no clause can
+/// hold), so the saved domains cover every point of the boxes not yet shown safe. Used by the
+/// Lipschitz branch and bound, which returns to an output after working on others.
+package final class InputSplitContinuation: @unchecked Sendable {
+    /// The property the domains belong to.
+    var property: Property?
+    /// The open domains with their priorities (lower bounds inherited from their parents).
+    var domains: [InputDomain] = []
+    package init() {}
+    /// Open domains held for the next search.
+    package var count: Int { domains.count }
 }
 
 // MARK: - Domains and the queue
@@ -183,6 +206,8 @@ final class InputSplitSearch: @unchecked Sendable {
     let deadline: Deadline
     let progress: ProgressHandler?
     let state = SearchState()
+    /// Open domains to start from (when they belong to this property) and to leave behind on a timeout.
+    var continuation: InputSplitContinuation?
     /// Per case, the atoms of every clause flattened, and per clause the range of its atoms.
     let clauseRanges: [[Range<Int>]]
 
@@ -201,16 +226,14 @@ final class InputSplitSearch: @unchecked Sendable {
 
     func run() throws -> ProverOutcome {
         try options.validate()
-        for (ci, pc) in property.cases.enumerated() {
-            if pc.clauses.isEmpty { continue }
-            // An empty clause (no atoms) holds everywhere: any point of the box is a counterexample.
-            if pc.clauses.contains(where: { $0.atoms.isEmpty }) {
-                return .counterexample(zip(pc.box.lower, pc.box.upper).map { ($0 + $1) / 2 })
-            }
-            state.heap.push(InputDomain(caseIndex: ci, lower: pc.box.lower, upper: pc.box.upper,
-                                        openClauses: Array(pc.clauses.indices), priority: -.infinity, depth: 0),
-                            priority: -.infinity)
+        if let c = continuation, c.property == property, !c.domains.isEmpty {
+            for d in c.domains { state.heap.push(d, priority: d.priority) }
+        } else {
+            try pushRootDomains()
+            if case .counterexample(let x)? = state.stop { return .counterexample(x) }
         }
+        continuation?.domains = []
+        continuation?.property = nil
         let workers = max(1, options.workers)
         if workers == 1 {
             worker(0)
@@ -223,6 +246,12 @@ final class InputSplitSearch: @unchecked Sendable {
             + "global lower bound \(st.globalLower), \(st.attacks) sub-box attacks, max depth \(st.maxDepth), "
             + String(format: "bounding %.2f s, checks %.2f s, ", st.boundSeconds, st.checkSeconds)
             + String(format: "%.2f s", secondsSince(st.started))
+        if st.stop == .timeout, let c = continuation {
+            // Every domain not closed is in the queue: the workers put back what they had not
+            // bounded when the deadline stopped them.
+            c.domains = st.heap.domains
+            c.property = property
+        }
         switch st.stop {
         case nil:
             return .proven
@@ -236,6 +265,21 @@ final class InputSplitSearch: @unchecked Sendable {
             return .unknown("a domain cannot be split further (float resolution): " + summary)
         case .failed(let why):
             throw BoundError("input-split: \(why) (\(summary))")
+        }
+    }
+
+    /// The whole box of every case with clauses; an empty clause (no atoms) holds everywhere, so
+    /// any point of its box is a counterexample (set as the stop reason).
+    private func pushRootDomains() throws {
+        for (ci, pc) in property.cases.enumerated() {
+            if pc.clauses.isEmpty { continue }
+            if pc.clauses.contains(where: { $0.atoms.isEmpty }) {
+                state.stop = .counterexample(zip(pc.box.lower, pc.box.upper).map { ($0 + $1) / 2 })
+                return
+            }
+            state.heap.push(InputDomain(caseIndex: ci, lower: pc.box.lower, upper: pc.box.upper,
+                                        openClauses: Array(pc.clauses.indices), priority: -.infinity, depth: 0),
+                            priority: -.infinity)
         }
     }
 
@@ -297,7 +341,7 @@ final class InputSplitSearch: @unchecked Sendable {
             state.inFlightMin[id] = batch.map(\.priority).min() ?? .infinity
             state.lock.unlock()
 
-            if deadline.hasPassed { halt(.timeout); finishBatch(id, children: [], closed: 0, bounded: 0); return }
+            if deadline.hasPassed { halt(.timeout); finishBatch(id, children: batch, closed: 0, bounded: 0); return }
             var children: [InputDomain] = []
             var closed = 0
             var boundedHere = 0
@@ -306,6 +350,7 @@ final class InputSplitSearch: @unchecked Sendable {
                 if k > 0 && deadline.hasPassed {
                     halt(.timeout)
                     stopped = true
+                    children.append(contentsOf: batch[k...])   // not bounded: still open
                     break
                 }
                 do {

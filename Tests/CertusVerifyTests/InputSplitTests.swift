@@ -102,6 +102,49 @@ final class InputSplitTests: XCTestCase {
         XCTAssertTrue(why.contains("timeout"), why)
     }
 
+    /// A search cut into short slices that each continue from the open domains the last one left
+    /// (`InputSplitContinuation`) proves what an uninterrupted search proves, and never proves a
+    /// violated property: the saved domains cover everything not yet shown safe.
+    func testContinuationResumesWhereTheDeadlineStopped() throws {
+        // Holds: ACAS Xu 1_1 prop_2 (CROWN alone cannot prove it; a few hundred domains can).
+        let (p, expected) = try acas("1_1", "prop_2")
+        XCTAssertEqual(expected, "unsat")
+        var s = noAttack
+        s.inputSplit.workers = 2
+        let c = InputSplitContinuation()
+        var resumed = 0, slices = 0
+        var last: ProverOutcome = .unknown("not run")
+        while slices < 400 {
+            slices += 1
+            if c.count > 0 { resumed += 1 }
+            last = try InputSplitProver(settings: s, continuation: c).prove(graph: p.graph, property: p.property,
+                                                                             deadline: Deadline(secondsFromNow: 0.02))
+            if case .unknown = last { XCTAssertGreaterThan(c.count, 0, "a timed-out slice left no open domains"); continue }
+            break
+        }
+        guard case .proven = last else { return XCTFail("\(slices) slices: \(last)") }
+        XCTAssertGreaterThan(resumed, 0, "no slice resumed: make the slices shorter")
+        XCTAssertEqual(c.count, 0, "a finished search leaves nothing to resume")
+
+        // Violated: mlp_relu_small/c. Slices never end in a proof; a counterexample is genuine.
+        XCTAssertEqual(try VerifyTestData.zooStatus("mlp_relu_small", "c"), "sat")
+        let v = try VerifyTestData.problem("reference/zoo/mlp_relu_small/model.onnx", "reference/zoo/mlp_relu_small/c.vnnlib")
+        let cv = InputSplitContinuation()
+        for _ in 0..<50 {
+            let o = try InputSplitProver(settings: s, continuation: cv).prove(graph: v.graph, property: v.property,
+                                                                               deadline: Deadline(secondsFromNow: 0.005))
+            if case .proven = o { return XCTFail("a violated property was proven by resumed slices") }
+            if case .counterexample(let x) = o {
+                let cx = try XCTUnwrap(try CounterexampleCheck.confirm(graph: v.graph, property: v.property, candidate: x, settings: s))
+                XCTAssertNotNil(v.property.violatingClause(x: cx.x, y: try v.graph.evaluateFirst(cx.x)))
+                break
+            }
+        }
+        // A continuation saved for one property is not used for another: a fresh search starts.
+        let o = try InputSplitProver(settings: s, continuation: c).prove(graph: v.graph, property: v.property, deadline: Deadline(secondsFromNow: 8))
+        if case .proven = o { XCTFail("proven on the violated property") }
+    }
+
     /// The domain limit stops the search with unknown.
     func testDomainLimitGivesUnknown() throws {
         let (p, _) = try acas("4_2", "prop_2")
