@@ -117,15 +117,15 @@ final class ErrorTests: XCTestCase {
     }
 
     func testUnsupportedOperatorIsNamed() throws {
-        let m = model(inputShape: [1, 1, 4, 4], nodes: [node("MaxPool", ["x"], "y", name: "pool_1")])
-        let p = try write(try ModelFile.encode(m, encoding: .binary), "maxpool.onnx")
+        let m = model(inputShape: [1, 1, 4, 4], nodes: [node("LpPool", ["x"], "y", name: "pool_1")])
+        let p = try write(try ModelFile.encode(m, encoding: .binary), "lppool.onnx")
         let e = loadError(p)
         XCTAssertEqual(e?.kind, .unsupportedOperator)
         let d = e?.description ?? ""
-        XCTAssertTrue(d.contains("maxpool.onnx") && d.contains("'MaxPool'") && d.contains("node 'pool_1'"), d)
+        XCTAssertTrue(d.contains("lppool.onnx") && d.contains("'LpPool'") && d.contains("node 'pool_1'"), d)
         XCTAssertTrue(d.contains("supported operators: ") && d.contains("Gemm") && d.contains("Conv"), d)
         // The same through the JSON encoding.
-        let pj = try write(try ModelFile.encode(m, encoding: .json), "maxpool.json")
+        let pj = try write(try ModelFile.encode(m, encoding: .json), "lppool.json")
         XCTAssertEqual(loadError(pj)?.kind, .unsupportedOperator)
     }
 

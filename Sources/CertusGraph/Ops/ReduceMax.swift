@@ -1,0 +1,115 @@
+import CertusTensor
+
+/// ONNX `ReduceMax` and `ReduceMin` (in ReduceMin.swift): the maximum (minimum) over `axes`,
+/// reduced axes kept as size 1 (`keepdims` = 1, the default) or dropped. Axes: an attribute
+/// before opset 18, then the optional constant input `axes` (computed axes are refused); no
+/// axes reduce every axis unless `noop_with_empty_axes` = 1 (the identity). Negative axes count
+/// from the end.
+///
+/// Bounds: IBP is exact (the extremum of the lower ends and of the upper ends). A reduction
+/// whose reduced axes all have size 1 is the identity and bounded as affine; otherwise CROWN
+/// refuses the node with its name: the engine's per-neuron relaxations take one input element
+/// per output element, and the maximum of several variables (auto_LiRPA's BoundMax/BoundReduceMax)
+/// would need a new bound kind. IBP and IBP-based bounds work.
+package protocol ExtremumReduction: Operator {
+    /// +1 for ReduceMax, -1 for ReduceMin.
+    static var sign: Double { get }
+    /// Reduced axes, normalised and sorted; nil for the identity (`noop_with_empty_axes`).
+    var axes: [Int]? { get }
+    var keepDims: Bool { get }
+    /// Whether every reduced axis has size 1 (the reduction is a reshape).
+    var isIdentity: Bool { get }
+    init(axes: [Int]?, keepDims: Bool, isIdentity: Bool)
+}
+
+extension ExtremumReduction {
+    package static func make(_ node: NodeContext) throws -> Self {
+        guard let shape = node.inputShapes.first else { throw node.error("\(opType) needs a data input") }
+        let raw: [Int]
+        if node.opset < 18 {
+            guard node.inputShapes.count == 1 else {
+                throw node.error("\(opType) takes axes as an input only from opset 18; this model has opset \(node.opset)")
+            }
+            raw = try node.ints("axes") ?? []
+        } else {
+            raw = node.inputShapes.count > 1 ? try node.constantInts(1, what: "axes") : []
+        }
+        let keep = try node.int("keepdims", default: 1) != 0
+        var axes: [Int]?
+        if raw.isEmpty {
+            let noop = node.opset >= 18 ? try node.int("noop_with_empty_axes", default: 0) != 0 : false
+            axes = noop ? nil : Array(0..<shape.count)
+        } else {
+            axes = try node.distinctAxes(raw, rank: shape.count).sorted()
+        }
+        if let a = axes, a.contains(where: { shape[$0] == 0 }) {
+            throw node.error("\(opType) over an empty axis has no value", kind: .shape)
+        }
+        return Self(axes: axes, keepDims: keep, isIdentity: (axes ?? []).allSatisfy { shape[$0] == 1 })
+    }
+
+    package func outputShape(_ s: [[Int]]) throws -> [Int] {
+        try ShapeCheck.count(s, 1...2, Self.opType)
+        guard let axes else { return s[0] }
+        guard axes.allSatisfy({ $0 < s[0].count }) else { throw ModelError(.shape, "\(Self.opType) axes \(axes) do not fit input \(s[0])") }
+        var out: [Int] = []
+        for (d, n) in s[0].enumerated() {
+            if axes.contains(d) { if keepDims { out.append(1) } } else { out.append(n) }
+        }
+        return out
+    }
+
+    /// For each input element (row-major), the flat index of its output element.
+    func targets(_ shape: [Int]) -> [Int] {
+        let reduced = Set(axes ?? [])
+        let kept = shape.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
+        return Broadcast.indexMap(from: kept, to: shape)
+    }
+
+    /// NaN propagates, as in onnxruntime.
+    package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
+        let x = inputs[0]
+        let shape = try outputShape(inputs.map(\.shape))
+        guard axes != nil else { return x }
+        var out = [Double](repeating: Self.sign > 0 ? -.infinity : .infinity, count: shape.reduce(1, *))
+        for (k, t) in targets(x.shape).enumerated() {
+            let v = x.data[k]
+            if v.isNaN || out[t].isNaN { out[t] = .nan } else if Self.sign * (v - out[t]) > 0 { out[t] = v }
+        }
+        return Tensor(shape: shape, data: out)
+    }
+
+    /// The gradient goes to the first element attaining the extremum; `axes` is a parameter.
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        let extra = [Tensor?](repeating: nil, count: inputs.count - 1)
+        guard axes != nil else { return [gradient.reshaped(inputs[0].shape)] + extra }
+        var g = Tensor(shape: inputs[0].shape, repeating: 0)
+        var done = [Bool](repeating: false, count: output.count)
+        for (k, t) in targets(inputs[0].shape).enumerated() where !done[t] && inputs[0].data[k] == output.data[t] {
+            g.data[k] = gradient.data[t]; done[t] = true
+        }
+        return [g] + extra
+    }
+
+    package func boundKind(constantInputs: [Bool]) -> BoundKind {
+        guard constantInputs.dropFirst().allSatisfy({ $0 }) else { return .unsupported("\(Self.opType) with computed axes is not supported") }
+        return isIdentity ? .affine : .unsupported("\(Self.opType) over more than one element has no linear relaxation in this engine; IBP bounds only")
+    }
+
+    /// Monotone in every element: the reduction of both ends (exact).
+    package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        try IntervalAffine.relabel(x) { try evaluate($0) }
+    }
+}
+
+/// ONNX `ReduceMax` (see `ExtremumReduction`).
+package struct ReduceMax: ExtremumReduction {
+    package static let opType = "ReduceMax"
+    package static let sign = 1.0
+    package let axes: [Int]?
+    package let keepDims: Bool
+    package let isIdentity: Bool
+    package init(axes: [Int]?, keepDims: Bool = true, isIdentity: Bool = false) {
+        self.axes = axes; self.keepDims = keepDims; self.isIdentity = isIdentity
+    }
+}

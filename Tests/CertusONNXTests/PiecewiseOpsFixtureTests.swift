@@ -1,0 +1,138 @@
+import XCTest
+import Foundation
+import Certus
+import TestSupport
+@testable import CertusONNX
+
+/// The piecewise-linear operators of issue 14 (Clip, Max, Min, Floor, Sign, ReduceMax,
+/// ReduceMin, MaxPool) against onnxruntime, and bounds against sampling.
+/// scripts/make_pwl_fixtures.py writes Tests/Fixtures/ops/pwl: tiny models x -> Mul -> OP over
+/// several opsets, and pwl_net (Gemm layers with Clip, Max, Min, Floor and Sign between them),
+/// with onnxruntime's outputs on 9 inputs each.
+final class PiecewiseOpsFixtureTests: XCTestCase {
+    struct EvalRef: Decodable {
+        struct Case: Decodable { var input: [Double]; var output: [Double] }
+        var cases: [Case]
+    }
+
+    let fixtures = TestData.repoPath("Tests/Fixtures/ops/pwl")
+
+    var names: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: fixtures)) ?? [])
+            .filter { $0.hasSuffix(".onnx") }.map { String($0.dropLast(5)) }.sorted()
+    }
+
+    /// Fixtures whose operator has IBP bounds only (CROWN refuses it by name).
+    static let ibpOnly: [String: String] = [
+        "max_opset13_vars": "'max' (Max)", "min_opset8_vars": "'min' (Min)", "reducemax_opset13": "'rmax' (ReduceMax)",
+        "reducemax_opset18": "'rmax' (ReduceMax)", "reducemin_opset13_all": "'rmin' (ReduceMin)",
+        "maxpool_opset8": "'pool' (MaxPool)", "maxpool_opset12_ceil": "'pool' (MaxPool)",
+    ]
+
+    func reference(_ name: String) throws -> EvalRef {
+        try JSONDecoder().decode(EvalRef.self, from: Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/\(name).eval_ref.json")))
+    }
+
+    func testEveryOperatorHasFixtures() throws {
+        XCTAssertGreaterThanOrEqual(names.count, 17, "\(names)")
+        var seen = Set<String>()
+        for name in names { seen.formUnion(try ModelFile.load("\(fixtures)/\(name).onnx").nodes.map(\.opType)) }
+        for op in ["Clip", "Max", "Min", "Floor", "Sign", "ReduceMax", "ReduceMin", "MaxPool"] {
+            XCTAssertTrue(seen.contains(op), "\(op) is not exercised: \(seen.sorted())")
+        }
+    }
+
+    /// Evaluation equals onnxruntime to 1e-6 (relative above 1) with float32 storage between
+    /// operators, and to 1e-5 in Double.
+    func testEvaluationMatchesOnnxruntime() throws {
+        for name in names {
+            let graph = try ModelFile.load("\(fixtures)/\(name).onnx")
+            let ref = try reference(name)
+            XCTAssertEqual(ref.cases.count, 9, name)
+            var distinct = Set<Double>()
+            for c in ref.cases {
+                let y32 = try graph.evaluateFirstFloat32(c.input)
+                let y = try graph.evaluateFirst(c.input)
+                XCTAssertEqual(y32.count, c.output.count, name)
+                for (k, (a, b)) in zip(y32, c.output).enumerated() {
+                    XCTAssertLessThanOrEqual(abs(a - b), 1e-6 * max(1, abs(b)), "\(name)[\(k)]: certus \(a) vs onnxruntime \(b)")
+                    if name != "pwl_net" {   // Floor/Sign after float32 rounding may step differently in Double
+                        XCTAssertLessThanOrEqual(abs(y[k] - b), 1e-5 * max(1, abs(b)), "\(name)[\(k)] (Double): certus \(y[k]) vs onnxruntime \(b)")
+                    }
+                    distinct.insert(b)
+                }
+            }
+            // Sign gives -1 and 1 on random inputs; Clip with min > max is the constant max.
+            let needed = name == "clip_opset13_inverted" ? 1 : (name == "sign_opset13" ? 2 : 3)
+            XCTAssertGreaterThanOrEqual(distinct.count, needed, "\(name): the references must exercise the model")
+        }
+    }
+
+    /// IBP (every fixture) and CROWN and alpha-CROWN (fixtures with relaxations) contain the
+    /// outputs at 300 sampled points of boxes around the fixture inputs (corners included); the
+    /// IBP-only operators make CROWN fail with the node's name.
+    func testBoundsContainSampledOutputs() throws {
+        var rng = SplitMix64(seed: 1414)
+        for name in names {
+            let graph = try ModelFile.load("\(fixtures)/\(name).onnx")
+            let engine = BoundEngine(graph: graph)
+            for (caseIndex, eps) in [(0, 0.05), (1, 0.5), (2, 1.5)] {
+                let center = try reference(name).cases[caseIndex].input
+                let box = InputBox(lower: center.map { $0 - eps }, upper: center.map { $0 + eps })
+                let m = graph.outputCount
+                let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
+                for method in [BoundMethod.ibp, .crown, .alphaCrown] {
+                    if method != .ibp, let node = Self.ibpOnly[name] {
+                        XCTAssertThrowsError(try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))) { e in
+                            XCTAssertTrue("\(e)".contains(node) && "\(e)".contains("IBP"), "\(name): \(e)")
+                        }
+                        continue
+                    }
+                    let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))
+                    XCTAssertEqual(rows.count, m, name)
+                    for r in rows { XCTAssertTrue(r.lower.isFinite && r.upper.isFinite && r.lower <= r.upper, "\(name) \(method): \(r)") }
+                    for s in 0..<300 {
+                        let x = center.indices.map { j -> Double in
+                            s < 2 ? (s == 0 ? box.lower[j] : box.upper[j]) : Double.random(in: box.lower[j]...box.upper[j], using: &rng)
+                        }
+                        let y = try graph.evaluateFirst(x)
+                        for (i, r) in rows.enumerated() {
+                            let slack = 1e-9 * max(1, abs(y[i]))
+                            XCTAssertTrue(r.lower - slack <= y[i] && y[i] <= r.upper + slack,
+                                          "\(name) \(method) eps \(eps): output \(i) = \(y[i]) outside [\(r.lower), \(r.upper)]")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// On pwl_net, CROWN is at least as tight as IBP (both intersected) and alpha-CROWN at least
+    /// as tight as CROWN, up to rounding, on a small box: the relaxations are used, not bypassed.
+    func testNetworkBoundsTighten() throws {
+        let graph = try ModelFile.load("\(fixtures)/pwl_net.onnx")
+        let engine = BoundEngine(graph: graph)
+        let center = try reference("pwl_net").cases[1].input
+        let box = InputBox(lower: center.map { $0 - 0.02 }, upper: center.map { $0 + 0.02 })
+        let atoms = (0..<2).map { i in LinearAtom(c: (0..<2).map { $0 == i ? 1 : 0 }, d: 0) }
+        let ibp = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: .ibp))
+        let crown = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: .crown))
+        let alpha = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: .alphaCrown))
+        for i in 0..<2 {
+            XCTAssertLessThanOrEqual(crown[i].upper - crown[i].lower, ibp[i].upper - ibp[i].lower + 1e-9)
+            XCTAssertLessThanOrEqual(alpha[i].upper - alpha[i].lower, crown[i].upper - crown[i].lower + 1e-9)
+        }
+    }
+
+    /// A used MaxPool Indices output is refused with the output's name.
+    func testUsedMaxPoolIndicesIsRefused() throws {
+        var m = try ModelFile.readProto("\(fixtures)/maxpool_opset8.onnx")
+        m.graph.output[0].name = "idx"
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(UUID().uuidString).onnx").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try ModelFile.encode(m, encoding: .binary).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try ModelFile.load(path)) { e in
+            XCTAssertTrue("\(e)".contains("node 'pool' (MaxPool)") && "\(e)".contains("'idx' is used"), "\(e)")
+        }
+    }
+}
