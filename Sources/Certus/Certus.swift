@@ -30,7 +30,7 @@ import Foundation
 /// * returns a `Sendable` value that is `Codable` to exactly the JSON the command line prints with
 ///   `--json` (`VerificationResult`, `PropertyBoundReport`, `LipschitzReport`, `CheckReport`);
 /// * runs OpenBLAS on one thread while it works (Certus parallelises above BLAS) and restores the
-///   process's BLAS thread count when it returns (`BLAS.withSingleThread`).
+///   process's BLAS thread count when it returns.
 ///
 /// Non-finite numbers in the JSON forms are the strings `"inf"`, `"-inf"` and `"nan"`:
 /// `Certus.jsonEncoder()` and `Certus.jsonDecoder()` are set up for them.
@@ -42,7 +42,7 @@ public enum Certus {
     /// and bound with beta-CROWN / GenBaB, or an exact MILP).
     ///
     /// - Returns: `unsat` when the property is proven, `sat` with a counterexample that was
-    ///   re-checked on the model (in Double, and in float32 where the rules of `CounterexampleCheck`
+    ///   re-checked on the model (in Double, and in float32 where the counterexample rules
     ///   say so), `unknown` or `timeout` otherwise; with the time, the deciding stage and a log.
     /// - Throws: `CertusError`: `.model`, `.spec` (the file and line named) or `.unsupported` for
     ///   inputs it cannot use, `.settings`, `.cancelled` when `options.cancellation` was cancelled.

@@ -53,8 +53,8 @@ public struct BoundSettings: Sendable {
     /// chain of dense layers and ReLUs (`chainIntermediateBounds`; same bounds, less overhead).
     public var chainFastPath: Bool = true
     /// Threads for alpha-CROWN's row groups (rows are independent problems). Default: the
-    /// cores this process may run on (its affinity mask, `BLAS.usableProcessors`), at most 8;
-    /// BLAS itself is pinned to one thread (see `BoundEngine`).
+    /// cores this process may run on (its affinity mask), at most 8;
+    /// BLAS itself runs on one thread meanwhile (restored afterwards).
     public var threads: Int = min(8, max(1, BLAS.usableProcessors))
     /// Rows per thread below which alpha-CROWN stays on one thread (thread start-up and the
     /// smaller BLAS products cost more than they save).

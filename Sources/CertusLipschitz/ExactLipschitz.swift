@@ -16,7 +16,7 @@ public enum ExactLipschitzStatus: String, Sendable, Codable, Equatable {
     case failed
 }
 
-/// The exact local Lipschitz constant of one output over one region (`ExactLipschitz.solve`).
+/// The exact local Lipschitz constant of one output over one region (`Certus.lipschitz` with `LipschitzOptions.exact`).
 public struct ExactLipschitzValue: Sendable, Codable, Equatable {
     /// The model output (index into its flattened output).
     public var output: Int
@@ -65,7 +65,7 @@ public struct ExactLipschitzValue: Sendable, Codable, Equatable {
     }
 }
 
-/// The exact constants of every analysed output (`ExactLipschitz.solve(model:boxes:...)`).
+/// The exact constants of every analysed output (`Certus.lipschitz` with `LipschitzOptions.exact`).
 public struct ExactLipschitzResult: Sendable, Codable, Equatable {
     /// The input norm (the gradient is measured in its dual norm).
     public var norm: LipschitzNorm

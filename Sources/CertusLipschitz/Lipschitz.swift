@@ -12,7 +12,7 @@ public enum LipschitzNorm: String, Sendable, Codable, CaseIterable {
     case inf, l2 = "2", l1 = "1"
 }
 
-/// Knobs of `Lipschitz.analyze` (one documented root; `certus lipschitz` sets them).
+/// Knobs of `Certus.lipschitz` (one documented root; `certus lipschitz` sets them).
 public struct LipschitzSettings: Sendable {
     /// Input norm (default L-inf, the norm of the reference values).
     public var norm: LipschitzNorm = .inf
@@ -66,7 +66,7 @@ public struct LipschitzBound: Sendable, Codable, Equatable {
     public var naive: Double?
 }
 
-/// The result of `Lipschitz.analyze`.
+/// The result of `Certus.lipschitz` (`LipschitzReport.result`).
 public struct LipschitzResult: Sendable, Codable, Equatable {
     /// The input norm (the gradient is measured in its dual norm).
     public var norm: LipschitzNorm

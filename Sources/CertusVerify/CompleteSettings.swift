@@ -50,7 +50,7 @@ public struct ReluSplitSettings: Sendable, Equatable, Codable {
     /// Share of the time budget that LP tightening of intermediate bounds may use.
     public var lpTightenTimeFraction: Double = 0.2
     /// Domains taken from the queue at once; their children are bounded together (one batched
-    /// alpha/beta search; see `BoundEngine.boundDomains`). Default 64: each weight matrix is
+    /// alpha/beta search). Default 64: each weight matrix is
     /// read once per iteration for 128 children (about 2x the domains per second of one at a
     /// time on mnist-net_256x4).
     public var batchDomains: Int = 64

@@ -2,7 +2,7 @@ import CertusGraph
 import CertusSpec
 
 /// A checked counterexample: an input inside one of the property's boxes whose output satisfies
-/// every atom of one of that box's clauses (see `CounterexampleCheck` for the exact rules).
+/// every atom of one of that box's clauses (the README, "`verify` and `run`", gives the exact rules).
 public struct Counterexample: Equatable, Sendable, Codable {
     /// The input (row-major flattened), inside the box of case `caseIndex`. Every value is
     /// exactly a float32 except at `nonFloat32Coordinates`.

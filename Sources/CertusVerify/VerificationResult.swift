@@ -19,7 +19,7 @@ public enum VerificationStatus: String, Sendable, Codable, CaseIterable {
     }
 }
 
-/// What `Verifier.verify` found.
+/// What `Certus.verify` (and `certus verify`) found.
 public struct VerificationResult: Sendable, Codable, Equatable {
     /// The answer.
     public var status: VerificationStatus

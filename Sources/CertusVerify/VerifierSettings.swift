@@ -88,7 +88,7 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
 
     /// Before the attack, when the property has at least this many clauses (counted over all its
     /// cases) and provers are configured, one CROWN pass per case bounds every row (within half the
-    /// attack's time share) and the attack skips the clauses it refutes (`Verifier.clausesLeftByBound`). CROWN costs about
+    /// attack's time share) and the attack skips the clauses it refutes . CROWN costs about
     /// one backward pass per layer for all rows together, while a failed attack costs
     /// `attackRestarts` projected-gradient runs per clause: on a tiny linear model with 5,000
     /// disjuncts, 50,000 PGD runs (14 s) against a CROWN pass of about a millisecond. Clauses the
@@ -106,7 +106,7 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
     /// Absolute part of the safety margin. A counterexample is accepted only when, at the
     /// float32-snapped input and with the model evaluated in Double there, every atom of the
     /// clause has `c·y - d <= -(safetyMarginAbsolute + safetyMarginRelative * (|d| + Σ|c_i y_i|))`,
-    /// or holds with zero slack (the equality rule of `CounterexampleCheck`: also in the float32
+    /// or holds with zero slack (the equality rule of the counterexample check: also in the float32
     /// evaluation, or within `witnessTolerance` in the float32 replay of non-float32 coordinates).
     /// The margin covers the difference between our Double evaluation and a float32 replay
     /// (onnxruntime in VNN-COMP), which grows with the size of the terms. Default 1e-6.
@@ -120,13 +120,13 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
     /// Tolerance of the float32 replay of counterexamples whose input has coordinates that are
     /// not float32 values (no float32 lies in the box there): the rounded input must lie within this
     /// distance of the box and every atom of the clause must hold within it, `c·y - d <= tolerance`,
-    /// in the float32 evaluation (`CounterexampleCheck`). Default 1e-4: the VNN-COMP checker's
+    /// in the float32 evaluation (the counterexample check). Default 1e-4: the VNN-COMP checker's
     /// tolerance on both (it replays with onnxruntime in float32).
     public var witnessTolerance: Double = 1e-4
 
     // MARK: Complete verification
 
-    /// Input-splitting branch and bound (`InputSplitProver`): batch size, workers, branching
+    /// Input-splitting branch and bound (`--method input-split`): batch size, workers, branching
     /// score, domain limit, in-search attacks, progress interval. See `InputSplitSettings`.
     public var inputSplit = InputSplitSettings()
 
@@ -188,7 +188,7 @@ public struct SettingsError: Error, CustomStringConvertible, Equatable, Sendable
     public var description: String { "setting \(setting): \(message)" }
 }
 
-/// Knobs of input-splitting branch and bound (`InputSplitProver`), nested in `VerifierSettings`.
+/// Knobs of input-splitting branch and bound (`--method input-split`), nested in `VerifierSettings`.
 ///
 /// Defaults were tuned on ACAS Xu (5 inputs, 6x50 ReLU layers) on a 2-core machine; see
 /// `docs/benchmarks.md`, "Complete verification: input splitting (issue 5)".
@@ -260,7 +260,7 @@ public struct InputSplitSettings: Sendable, Equatable, Codable {
     /// Projected-gradient restarts per domain and clause in an in-search attack. Default 2.
     public var attackRestarts: Int = 2
 
-    /// When a strategy runs input splitting (`Verifier.forMethod`), the attack before the search
+    /// When a strategy runs input splitting (`--method auto` or `input-split`), the attack before the search
     /// makes at most this many projected-gradient restarts. Default 10: on ACAS Xu a failed
     /// 100-restart attack costs about 1 s, more than most proofs, while the search finds the
     /// counterexamples the missing restarts would have found.
