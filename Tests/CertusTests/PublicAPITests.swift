@@ -66,6 +66,16 @@ final class PublicAPITests: XCTestCase {
         XCTAssertTrue(onnx.isEmpty, "generated protobuf types exposed: \(onnx)")
     }
 
+    /// The namespace's aliases name the same types as the modules (`Certus.X` must compile for a
+    /// dependent package, where the module and the namespace share the name).
+    func testNamespaceAliases() throws {
+        let r: Certus.VerificationResult = try Certus.verify(model: .file(TestData.repoPath("Models/mlp_tanh.onnx")),
+                                                            spec: .file(TestData.repoPath("Specs/mlp_tanh_a.json")),
+                                                            options: .init(timeout: 30))
+        XCTAssertEqual(r.status, Certus.VerificationStatus.unsat, "\(r.details)")
+        XCTAssertTrue(Certus.Property.self == Property.self && Certus.CheckReport.self == CheckReport.self)
+    }
+
     // MARK: the model commands through the front door
 
     func testEvaluateMatchesTheGraph() throws {
