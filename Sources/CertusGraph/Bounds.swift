@@ -269,9 +269,14 @@ extension ElementwiseRelaxation {
 extension ElementwiseUnary {
     /// IBP: each element's interval mapped through `image(l:u:)` (a protocol requirement, so the
     /// operator's own image is called). A NaN end (from inf - inf upstream) widens to infinity.
+    /// - Throws: `BoundError` with the operator's `domainViolation` reason when an element's
+    ///   interval leaves its domain.
     package func interval(_ inputs: [IntervalTensor]) throws -> IntervalTensor {
         var lo = inputs[0].lower, hi = inputs[0].upper
         for i in 0..<lo.count {
+            if let why = domainViolation(l: lo.data[i].isNaN ? -.infinity : lo.data[i], u: hi.data[i].isNaN ? .infinity : hi.data[i]) {
+                throw BoundError(why)
+            }
             let (a, b) = image(l: lo.data[i], u: hi.data[i])
             lo.data[i] = a.isNaN ? -.infinity : a; hi.data[i] = b.isNaN ? .infinity : b
         }

@@ -10,6 +10,7 @@ package enum OperatorRegistry {
         Dropout.self, SliceOperator.self, Expand.self, Tile.self, Pad.self, Split.self, ReduceSum.self, ReduceMean.self,
         GlobalAveragePool.self, ConstantOfShape.self, Cast.self, Where.self, RangeOperator.self,
         Equal.self, Less.self, Greater.self, LessOrEqual.self, GreaterOrEqual.self, Not.self,
+        Exp.self, Log.self, Sqrt.self, Reciprocal.self, Pow.self,
         Clip.self, Max.self, Min.self, Floor.self, Sign.self, ReduceMax.self, ReduceMin.self, MaxPool.self,
     ]
 

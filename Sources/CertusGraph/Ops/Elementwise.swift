@@ -19,6 +19,12 @@ package protocol ElementwiseUnary: Operator {
     /// Operator instances that together exercise every attribute branch of this operator, for
     /// the registry-driven soundness battery (`SoundnessTests`, `certus battery`).
     static var representatives: [Self] { get }
+    /// Why f has no bounds on [l, u] (part of it lies outside f's domain: Log or Sqrt of a
+    /// negative end, Reciprocal of an interval holding 0), or nil when [l, u] lies in the domain.
+    /// IBP (`interval(_:)`) throws a `BoundError` with this reason (the engine adds the node's
+    /// name), so that no bound is computed from NaN; `image` and the relaxation are only asked
+    /// about intervals without a violation. Default nil (defined on the whole real line).
+    func domainViolation(l: Double, u: Double) -> String?
 }
 
 /// Images of monotone functions, for operators' `image(l:u:)`.
@@ -40,6 +46,8 @@ extension AttributeFree {
 }
 
 extension ElementwiseUnary {
+    package func domainViolation(l: Double, u: Double) -> String? { nil }
+
     package func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(inputShapes, 1...1, Self.opType)
         return inputShapes[0]

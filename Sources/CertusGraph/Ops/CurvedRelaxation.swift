@@ -1,0 +1,107 @@
+import Foundation
+
+/// Linear relaxations of a smooth function that is convex or concave on the whole interval
+/// [l, u] (Exp; Log, Sqrt, Reciprocal and Pow on one side of 0), as CROWN (Zhang et al., NeurIPS
+/// 2018) and auto_LiRPA relax them: the chord on one side and a tangent on the other.
+///
+/// - convex: the chord through (l, f(l)) and (u, f(u)) above, the tangent at t below;
+/// - concave: the mirror image, the tangent at t above and the chord below.
+///
+/// The tangent point is t = l + p (u - l) for the side's parameter p in [0, 1] (alpha-CROWN's;
+/// clamped, NaN to 0; default 0.5, the midpoint), raised to at least `tangentFloor` where f' is
+/// infinite at l (Sqrt and Log at 0). Every tangent of a convex (concave) function lies below
+/// (above) it on the whole interval, so every parameter value is sound. A line that cannot be
+/// computed in Double (an overflowing f or slope, a pole at an end) is replaced by the constant
+/// end of the image on its side; an infinite end or an interval narrower than 1e-12 gives the
+/// constant image bounds on both sides. Lines are padded for rounding (`paddedForRounding`, and
+/// by 64 (1 + max(|l|, |u|)) of the smallest subnormal for subnormal values of f).
+package enum CurvedRelaxation {
+    /// The curvature of f on the interval.
+    package enum Curvature: Sendable { case convex, concave }
+
+    /// f with its first two derivatives.
+    package struct Function {
+        package var f: (Double) -> Double
+        package var df: (Double) -> Double
+        package var d2f: (Double) -> Double
+        package init(f: @escaping (Double) -> Double, df: @escaping (Double) -> Double, d2f: @escaping (Double) -> Double) {
+            self.f = f; self.df = df; self.d2f = d2f
+        }
+    }
+
+    /// Default tangent position (the midpoint).
+    package static let defaultParameter = 0.5
+
+    /// Whether [l, u] gets lines (finite and at least 1e-12 wide) rather than the constant image.
+    @inline(__always)
+    static func hasLines(_ l: Double, _ u: Double) -> Bool { l.isFinite && u.isFinite && u - l >= 1e-12 }
+
+    /// The relaxation with its parameter derivatives (`ElementwiseRelaxation`): a tangent at
+    /// t(p) has slope f'(t) and intercept f(t) - f'(t) t, so d/dp = (f''(t), -f''(t) t) dt/dp
+    /// (0 where t sits at `tangentFloor`); the chord and constants do not move.
+    package static func relaxation(_ fn: Function, image: (Double, Double), curvature: Curvature,
+                                   l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?,
+                                   tangentFloor: Double = -.infinity)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        guard hasLines(l, u) else { return (.constant(image.0, image.1), (0, 0), (0, 0)) }
+        let pl = unitParameter(lowerParameter), pu = unitParameter(upperParameter)
+        var lines = RelaxationLines(lo: (0, 0), hi: (0, 0))
+        let p = (curvature == .convex ? pl : pu) ?? defaultParameter
+        var t = l + p * (u - l), dt = u - l
+        if t < tangentFloor { t = Swift.min(tangentFloor, u); dt = 0 }
+        t = Swift.min(Swift.max(t, l), u)
+        let k = fn.df(t)
+        let tangent = (k, fn.f(t) - k * t)
+        let fl = fn.f(l)
+        let s = (fn.f(u) - fl) / (u - l)
+        let chord = (s, fl - s * l)
+        let moves = (curvature == .convex ? pl : pu) != nil
+        if curvature == .convex {
+            lines.lo = tangent; lines.hi = chord
+            if moves { lines.loTangent = (t, dt) }
+        } else {
+            lines.hi = tangent; lines.lo = chord
+            if moves { lines.hiTangent = (t, dt) }
+        }
+        return finish(lines, l: l, u: u, image: image, d2f: fn.d2f)
+    }
+
+    /// Pads `lines` for rounding and replaces a side whose line is not finite by the constant
+    /// end of `image` (unpadded: an image end is f itself); derivatives that are not finite
+    /// become 0 (they steer alpha-CROWN's search only, never a bound).
+    static func finish(_ lines: RelaxationLines, l: Double, u: Double, image: (Double, Double), d2f: @escaping (Double) -> Double)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        var lines = lines
+        let loOK = lines.lo.0.isFinite && lines.lo.1.isFinite, hiOK = lines.hi.0.isFinite && lines.hi.1.isFinite
+        if !loOK { lines.lo = (0, 0); lines.loTangent = nil }
+        if !hiOK { lines.hi = (0, 0); lines.hiTangent = nil }
+        var (rel, dl, du) = lines.padded(l: l, u: u, d2f: d2f)
+        // The relative pad assumes normal numbers; where f is subnormal (e^x below about -708)
+        // a line's rounding error is up to a few of the smallest subnormals times (1 + |x|),
+        // which an absolute pad covers.
+        let tiny = 64 * Double.leastNonzeroMagnitude * (1 + Swift.max(Swift.abs(l), Swift.abs(u)))
+        rel.bL -= tiny; rel.bU += tiny
+        if !loOK || !(rel.aL.isFinite && rel.bL.isFinite) { rel.aL = 0; rel.bL = image.0; dl = (0, 0) }
+        if !hiOK || !(rel.aU.isFinite && rel.bU.isFinite) { rel.aU = 0; rel.bU = image.1; du = (0, 0) }
+        if !(dl.0.isFinite && dl.1.isFinite) { dl = (0, 0) }
+        if !(du.0.isFinite && du.1.isFinite) { du = (0, 0) }
+        return (rel, dl, du)
+    }
+
+    /// The parameters that reproduce the default relaxation: the tangent side's midpoint.
+    package static func defaultParameters(curvature: Curvature, l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+        guard hasLines(l, u) else { return (nil, nil) }
+        return curvature == .convex ? (defaultParameter, nil) : (nil, defaultParameter)
+    }
+
+    /// The midpoint of a finite interval wider than `BranchingPoints.minimumWidth` (relative to
+    /// max(1, |l|, |u|)), strictly inside (l, u); nil otherwise (an unbounded or tiny interval,
+    /// where a split cannot tighten a chord-and-tangent relaxation by much).
+    package static func midpoint(l: Double, u: Double) -> Double? {
+        guard l.isFinite, u.isFinite, u > l else { return nil }
+        let scale = Swift.max(1, Swift.abs(l), Swift.abs(u))
+        guard u - l > BranchingPoints.minimumWidth * scale else { return nil }
+        let m = (u - l).isFinite ? l + 0.5 * (u - l) : 0.5 * l + 0.5 * u
+        return l < m && m < u ? m : nil
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import CertusTensor
+
+/// The square root (ONNX Sqrt), elementwise; any shape. Increasing and concave on [0, +inf);
+/// NaN for x < 0, as in onnxruntime.
+///
+/// Domain: bounds need l >= 0 (`domainViolation`: an interval with a negative end is refused by
+/// IBP and so by CROWN, naming the node). IBP: [sqrt l, sqrt u] (exact). Relaxation on [l, u]
+/// (`CurvedRelaxation`, concave): the chord below and the tangent at t = l + p (u - l) above
+/// (t at least 1e-9 (u - l) when l = 0, where the slope is infinite), p the upper parameter in
+/// [0, 1] (default 0.5, the midpoint). Branching point: the midpoint.
+package struct Sqrt: ElementwiseRelaxation, AttributeFree {
+    package static let opType = "Sqrt"
+    package init() {}
+    package func apply(_ x: Double) -> Double { x.squareRoot() }
+    package func derivative(_ x: Double, _ y: Double) -> Double { 0.5 / y }
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package func domainViolation(l: Double, u: Double) -> String? {
+        l >= 0 ? nil : "Sqrt of the interval [\(l), \(u)], which reaches below 0 (Sqrt is defined for x >= 0)"
+    }
+    /// [sqrt l, sqrt u]; (-inf, +inf) outside the domain (never asked: IBP refuses first).
+    package func image(l: Double, u: Double) -> (Double, Double) {
+        guard domainViolation(l: l, u: u) == nil else { return (-.infinity, .infinity) }
+        return MonotoneImage.increasing(l, u, apply)
+    }
+
+    static let function = CurvedRelaxation.Function(f: { $0.squareRoot() }, df: { 0.5 / $0.squareRoot() },
+                                                    d2f: { -0.25 / ($0 * $0.squareRoot()) })
+
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+        relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter).relaxation
+    }
+    /// Analytic (`CurvedRelaxation.relaxation`); outside the domain no lines (-inf, +inf).
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        guard domainViolation(l: l, u: u) == nil else { return (.constant(-.infinity, .infinity), (0, 0), (0, 0)) }
+        return CurvedRelaxation.relaxation(Self.function, image: image(l: l, u: u), curvature: .concave, l: l, u: u,
+                                           lowerParameter: lowerParameter, upperParameter: upperParameter,
+                                           tangentFloor: l > 0 ? l : 1e-9 * (u - l))
+    }
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+        domainViolation(l: l, u: u) == nil ? CurvedRelaxation.defaultParameters(curvature: .concave, l: l, u: u) : (nil, nil)
+    }
+    /// The midpoint (both strategies; `CurvedRelaxation.midpoint`).
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        domainViolation(l: l, u: u) == nil ? CurvedRelaxation.midpoint(l: l, u: u) : nil
+    }
+}
+
+extension Sqrt: ClarkeDerivative {
+    /// (sqrt x)' = 1 / (2 sqrt x): [1/(2 sqrt u), 1/(2 sqrt l)] (+inf at l = 0), padded.
+    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+        guard l >= 0 else { return (-.infinity, .infinity) }
+        let r = paddedRange(0.5 / u.squareRoot(), 0.5 / l.squareRoot())
+        return (Swift.max(0, r.lower), r.upper)
+    }
+    package func secondDerivative(_ x: Double) -> Double { -0.25 / (x * x.squareRoot()) }
+}
