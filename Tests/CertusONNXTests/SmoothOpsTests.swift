@@ -324,6 +324,36 @@ final class SmoothOpsTests: XCTestCase {
 
     // MARK: - Jacobian graph
 
+    /// Lipschitz analysis of the power-flow map (its Jacobian graph has the gradient nodes of
+    /// Pow and Exp): the certified bound per output is at least the gradient's dual norm at 1500
+    /// sampled points, for the three norms.
+    func testLipschitzBoundsOfPowerFlowHoldAtSampledPoints() throws {
+        let graph = try ModelFile.load("\(fixtures)/powerflow_opset13.onnx")
+        let center = try reference("powerflow_opset13").cases[1].input
+        let box = InputBox(lower: center.map { $0 - 0.3 }, upper: center.map { $0 + 0.3 })
+        var rng = SplitMix64(seed: 31)
+        for norm in LipschitzNorm.allCases {
+            var s = LipschitzSettings()
+            s.norm = norm; s.samples = 50; s.ascentRuns = 2; s.ascentSteps = 10; s.method = norm == .inf ? .alphaCrown : .crown
+            let r = try Lipschitz.analyze(model: graph, box: box, settings: s)
+            XCTAssertTrue(r.upper.isFinite && r.lower <= r.upper, "\(norm): \(r.lower) \(r.upper)")
+            for _ in 0..<1500 {
+                let x = center.indices.map { Double.random(in: box.lower[$0]...box.upper[$0], using: &rng) }
+                for b in r.perOutput {
+                    var w = [Double](repeating: 0, count: graph.outputCount); w[b.output] = 1
+                    let g = try graph.gradient(at: x, outputWeights: w).dx
+                    let v: Double
+                    switch norm {
+                    case .inf: v = g.reduce(0) { $0 + abs($1) }
+                    case .l2: v = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    case .l1: v = g.map(abs).max()!
+                    }
+                    XCTAssertLessThanOrEqual(v, b.upper * (1 + 1e-9) + 1e-12, "norm \(norm.rawValue) output \(b.output) at \(x)")
+                }
+            }
+        }
+    }
+
     /// Each operator's gradient node (`ActivationDerivative`) exists, and its image and lines
     /// contain f'(x) on random intervals of the domain.
     func testGradientNodesAreSound() throws {
