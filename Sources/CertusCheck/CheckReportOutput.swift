@@ -1,4 +1,5 @@
 import Foundation
+import CertusSpec
 
 extension CheckReport {
     // MARK: JSON
@@ -34,7 +35,8 @@ extension CheckReport {
     /// counterexample or the certified bound; an `error` gets `<error>`; an undecided entry
     /// under the `warn` policy gets `<skipped message=...>`. Every testcase has `<system-out>`
     /// with the message, the model, the spec and the library's log. Every text and attribute
-    /// is XML-escaped; characters XML 1.0 cannot hold are written as `\u{XX}`.
+    /// is XML-escaped; characters XML 1.0 cannot hold are written as `\u{XX}`. The report of a
+    /// manifest that could not be read (`error` set) has one `<error>` testcase named "manifest".
     public func junitXML() -> String {
         var failures = 0, errors = 0, skipped = 0
         var cases: [String] = []
@@ -57,7 +59,15 @@ extension CheckReport {
             cases.append("    <testcase name=\"\(XML.attribute(r.name))\" classname=\"\(XML.attribute(junitClassname(r)))\" time=\"\(XML.time(r.timeSeconds))\">\n"
                          + body + "    </testcase>\n")
         }
-        let counts = "tests=\"\(results.count)\" failures=\"\(failures)\" errors=\"\(errors)\" skipped=\"\(skipped)\" time=\"\(XML.time(timeSeconds))\""
+        if let error {
+            // Nothing ran: one testcase that names the manifest problem.
+            errors += 1
+            cases.append("    <testcase name=\"manifest\" classname=\"\(XML.attribute(suite))\" time=\"0.000\">\n"
+                         + "      <error message=\"\(XML.attribute(error.message))\" type=\"\(XML.attribute(error.kind))\">"
+                         + "\(XML.text("the manifest \(manifest) could not be read, so no entry ran:\n\(error.message)"))</error>\n"
+                         + "    </testcase>\n")
+        }
+        let counts = "tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"\(errors)\" skipped=\"\(skipped)\" time=\"\(XML.time(timeSeconds))\""
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         xml += "<testsuites name=\"\(XML.attribute(suite))\" \(counts)>\n"
         xml += "  <testsuite name=\"\(XML.attribute(suite))\" \(counts)>\n"
@@ -102,7 +112,8 @@ extension CheckReport {
     }
 
     /// The table `certus check` prints on stdout: one row per entry (status, name, expectation,
-    /// result, and the time unless `times` is false), the message of every entry that did not
+    /// result, and the time unless `times` is false; names and messages with control and other
+    /// invisible characters escaped as `VisibleText` does), the message of every entry that did not
     /// pass, and a summary line.
     public func table(times: Bool = true) -> String {
         func status(_ r: CheckEntryResult) -> String {
@@ -111,7 +122,7 @@ extension CheckReport {
         let header = ["#", "status", "entry", "expect", "result"] + (times ? ["time"] : [])
         var rows: [[String]] = []
         for r in results {
-            rows.append(["\(r.index + 1)", status(r), r.name, r.expect, CheckReport.shortResult(r)]
+            rows.append(["\(r.index + 1)", status(r), VisibleText.escaped(r.name), VisibleText.escaped(r.expect), CheckReport.shortResult(r)]
                         + (times ? [String(format: "%.2f s", r.timeSeconds)] : []))
         }
         let widths = header.indices.map { c in min(48, ([header] + rows).map { $0[c].count }.max() ?? 0) }
@@ -125,7 +136,10 @@ extension CheckReport {
         let notable = results.filter { $0.status != .pass }
         if !notable.isEmpty {
             out.append("")
-            for r in notable { out.append("\(r.status.rawValue.uppercased())\(r.outcome == .warn ? " (warning)" : "") \(r.name): \(r.message)") }
+            for r in notable {
+                out.append("\(r.status.rawValue.uppercased())\(r.outcome == .warn ? " (warning)" : "") "
+                           + "\(VisibleText.escaped(r.name)): \(VisibleText.escaped(r.message))")
+            }
         }
         let s = summary
         var parts = ["\(s.pass) pass", "\(s.fail) fail", "\(s.error) error", "\(s.unknown) unknown", "\(s.timeout) timeout"]

@@ -138,7 +138,8 @@ public struct CheckPolicies: Codable, Sendable, Equatable {
     }
 }
 
-/// The exit codes of `certus check` (`CheckReport.exitCode`).
+/// The exit codes of `certus check` (`CheckReport.exitCode`). A run stopped by SIGINT or
+/// SIGTERM ends with 128 + the signal (130, 143), and its report's `exitCode` says so.
 public enum CheckExitCode {
     /// Every selected entry passed (undecided ones only under a `warn` policy).
     public static let passed: Int32 = 0
@@ -170,9 +171,12 @@ public struct CheckReport: Codable, Sendable, Equatable {
     public var exitCode: Int32
     /// Wall-clock seconds of the whole run.
     public var timeSeconds: Double
+    /// Why nothing ran: the manifest could not be read (then `results` is empty, `exitCode` is 3
+    /// and the JUnit report holds one `<error>` testcase naming the problem); nil for a run.
+    public var error: CheckReportError?
 
     enum CodingKeys: String, CodingKey {
-        case suite, manifest, selectedTags = "selected_tags", policies, results, summary, exitCode = "exit_code", timeSeconds = "time_s"
+        case suite, manifest, selectedTags = "selected_tags", policies, results, summary, exitCode = "exit_code", timeSeconds = "time_s", error
     }
 
     /// A report over `results` (sorted by index here), with its summary and exit code.
@@ -189,6 +193,20 @@ public struct CheckReport: Codable, Sendable, Equatable {
         else { exitCode = CheckExitCode.passed }
     }
 
+    /// The report of a run that could not start because the manifest at `manifest` could not
+    /// be read (`message`: the whole error, with its file, line and field): no results, exit
+    /// code 3, and `error` set. `certus check --junit/--json` writes it so that a CI job never
+    /// shows an earlier run's reports as this one's.
+    public static func manifestProblem(manifest: String, message: String, policies: CheckPolicies = CheckPolicies(),
+                                       selectedTags: [String]? = nil) -> CheckReport {
+        let base = URL(fileURLWithPath: manifest).deletingPathExtension().lastPathComponent
+        var r = CheckReport(suite: base.isEmpty ? "certus-check" : base, manifest: manifest, selectedTags: selectedTags,
+                            policies: policies, results: [], timeSeconds: 0)
+        r.error = CheckReportError(kind: "manifest", message: message)
+        r.exitCode = CheckExitCode.error
+        return r
+    }
+
     /// Whether the run passed (exit code 0).
     public var passed: Bool { exitCode == CheckExitCode.passed }
 
@@ -202,4 +220,15 @@ public struct CheckReport: Codable, Sendable, Equatable {
         for k in r.results.indices { r.results[k].timeSeconds = 0; r.results[k].details = [] }
         return r
     }
+}
+
+/// Why a `certus check` run did not run its entries (`CheckReport.error`).
+public struct CheckReportError: Codable, Sendable, Equatable {
+    /// What failed: "manifest" (the manifest could not be read or is invalid).
+    public var kind: String
+    /// The whole message, with the file, line and field when there are.
+    public var message: String
+
+    /// Creates an error.
+    public init(kind: String, message: String) { self.kind = kind; self.message = message }
 }

@@ -10,7 +10,7 @@ import CertusLipschitz
 /// Knobs of a `CheckRunner` run (`certus check` sets them from its flags).
 public struct CheckOptions: Sendable, Equatable {
     /// Entries run at once, each on its own worker thread. Default: one per core this process
-    /// may use (`BLAS.usableProcessors`). Results do not depend on it (see `CheckRunner`).
+    /// may use (its affinity mask). Results do not depend on it (see `CheckRunner`).
     public var jobs: Int = max(1, BLAS.usableProcessors)
     /// What undecided entries count as (both `fail` by default).
     public var policies = CheckPolicies()
@@ -184,7 +184,11 @@ public struct CheckRunner: Sendable {
             }
         } catch {
             r.status = .error
-            r.message = CheckRunner.describe(error)
+            // Every per-entry error names the manifest line and the entry (a model or spec file's
+            // own error names only that file).
+            let here = VisibleText.escaped(place(e))
+            let text = CheckRunner.describe(error)
+            r.message = text.hasPrefix(here) ? text : here + ": " + text
         }
         r.timeSeconds = seconds(since: start)
         r.outcome = options.policies.outcome(for: r.status)

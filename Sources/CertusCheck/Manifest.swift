@@ -67,7 +67,7 @@ public struct Manifest: Codable, Sendable, Equatable {
             let n = entries[k].name!
             if let first = seen[n] {
                 throw FieldError(codingPath: [CodingKeys.entries, AnyKey(index: k), ManifestEntry.CodingKeys.name],
-                                 message: "duplicate entry name '\(n)' (also entry \(first + 1)); names must be unique (they name the JUnit testcases)")
+                                 message: "duplicate entry name '\(n)' (also entries[\(first)]); names must be unique (they name the JUnit testcases)")
             }
             seen[n] = k
         }
@@ -79,7 +79,7 @@ public struct Manifest: Codable, Sendable, Equatable {
                 let path: [CodingKey] = e.method != nil
                     ? [CodingKeys.entries, AnyKey(index: k), ManifestEntry.CodingKeys.method]
                     : [CodingKeys.defaults, ManifestDefaults.CodingKeys.method]
-                throw FieldError(codingPath: path, message: problem + (e.method == nil ? " (the default, used by entry \(k + 1) '\(e.name ?? "")')" : ""))
+                throw FieldError(codingPath: path, message: problem + (e.method == nil ? " (the default, used by entries[\(k)] '\(e.name ?? "")')" : ""))
             }
         }
     }
@@ -124,7 +124,25 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     /// Reads and checks the manifest at `path` (paths inside resolve against its folder).
     /// - Throws: `ManifestError` naming the file, the line and column, and the field.
+    /// The manifest must be a regular file (a symbolic link to one is fine: relative paths then
+    /// resolve against the link's folder): `certus check` runs each entry in a child process that
+    /// reads the manifest again by its path, which a pipe (`<(...)`, `/dev/stdin`) cannot give.
     public static func load(path: String) throws -> Manifest {
+        var st = stat()
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let perProcess = ["/dev/stdin", "/dev/fd/", "/proc/self/", "/proc/thread-self/"].contains { absolute.hasPrefix($0) }
+        if stat(path, &st) == 0, perProcess || (st.st_mode & S_IFMT) != S_IFREG {
+            let kind: String
+            switch perProcess ? S_IFIFO : st.st_mode & S_IFMT {
+            case S_IFDIR: kind = "a directory"
+            case S_IFIFO: kind = perProcess ? "a file descriptor of this process (such as /dev/stdin or <(...))" : "a pipe (such as <(...) or /dev/stdin)"
+            case S_IFCHR: kind = "a character device (such as /dev/stdin)"
+            case S_IFSOCK: kind = "a socket"
+            default: kind = "not a regular file"
+            }
+            throw ManifestError(file: path, message: "the manifest must be a regular file, but this is \(kind): "
+                                + "each entry runs in a child process that reads the manifest again by its path; save it to a file first")
+        }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw ManifestError(file: path, message: "cannot read the manifest: \(error.localizedDescription)")

@@ -206,10 +206,39 @@ enum JSONTree {
     /// Parses one JSON value (the whole text).
     /// - Throws: `TreeSyntaxError` with the line and column of the problem.
     static func parse(_ text: String) throws -> TreeNode {
+        try refuseTrailingCommas(text)
         guard let t = try YAMLTree.parse(joiningSurrogatePairs(text), json: true) else {
             throw TreeSyntaxError(position: nil, message: "invalid JSON: the text is empty")
         }
         return t
+    }
+
+    /// YAML's flow syntax allows a comma before `]` or `}` (`[1, 2,]`); JSON does not. Looks
+    /// outside double-quoted strings for a comma whose next non-space character closes a list or
+    /// an object.
+    /// - Throws: `TreeSyntaxError` at the comma's line and column.
+    static func refuseTrailingCommas(_ text: String) throws {
+        guard text.contains(",") else { return }
+        var inString = false, escaped = false
+        var line = 1, column = 0
+        var comma: SourcePosition? = nil
+        for c in text.unicodeScalars {
+            if c == "\n" { line += 1; column = 0 } else { column += 1 }
+            if inString {
+                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inString = false }
+                continue
+            }
+            switch c {
+            case "\"": inString = true; comma = nil
+            case ",": comma = SourcePosition(line: line, column: column)
+            case " ", "\t", "\n", "\r": break
+            case "]", "}":
+                if let comma {
+                    throw TreeSyntaxError(position: comma, message: "invalid JSON: a comma before '\(c)' (JSON allows no trailing comma)")
+                }
+            default: comma = nil
+            }
+        }
     }
 
     /// JSON writes a character outside the Basic Multilingual Plane as an escaped UTF-16
