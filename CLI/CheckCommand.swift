@@ -10,7 +10,7 @@ struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a manifest of expected properties (holds, violated, lipschitz <= L, bound(k) >= v): a CI gate with JUnit and JSON reports.",
         discussion: """
-            MANIFEST is YAML or JSON (see the README, "CI gate: certus check"); paths in it are relative to its folder. \
+            MANIFEST is YAML or JSON (see the README, "Use Certus in CI"); paths in it are relative to its folder. \
             Entries run on --jobs workers, each in its own child process (a crash or a hang of one entry is that entry's \
             error or timeout; the others go on). A table goes to stdout, a live progress line to stderr when it is a terminal. \
             Exit codes: 0 every entry passed (undecided ones only under a warn policy); 1 some expectation failed \

@@ -213,12 +213,12 @@ enum JSONTree {
         return t
     }
 
-    /// YAML's flow syntax allows a comma before `]` or `}` (`[1, 2,]`); JSON does not. Looks
-    /// outside double-quoted strings for a comma whose next non-space character closes a list or
-    /// an object.
-    /// - Throws: `TreeSyntaxError` at the comma's line and column.
+    /// YAML's flow syntax allows a comma before `]` or `}` (`[1, 2,]`) and `#` comments; JSON
+    /// does not. Looks outside double-quoted strings for a comma whose next non-space character
+    /// closes a list or an object, and for `#`.
+    /// - Throws: `TreeSyntaxError` at the comma's (or the `#`'s) line and column.
     static func refuseTrailingCommas(_ text: String) throws {
-        guard text.contains(",") else { return }
+        guard text.contains(",") || text.contains("#") else { return }
         var inString = false, escaped = false
         var line = 1, column = 0
         var comma: SourcePosition? = nil
@@ -232,6 +232,9 @@ enum JSONTree {
             case "\"": inString = true; comma = nil
             case ",": comma = SourcePosition(line: line, column: column)
             case " ", "\t", "\n", "\r": break
+            case "#":
+                throw TreeSyntaxError(position: SourcePosition(line: line, column: column),
+                                      message: "invalid JSON: '#' outside a string (JSON has no comments)")
             case "]", "}":
                 if let comma {
                     throw TreeSyntaxError(position: comma, message: "invalid JSON: a comma before '\(c)' (JSON allows no trailing comma)")

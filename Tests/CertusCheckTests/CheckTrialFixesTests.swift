@@ -82,6 +82,11 @@ final class CheckTrialFixesTests: XCTestCase {
         }
         let m = try Manifest.parse(text: "{\"name\": \"a ,] \\\" ,}\", \"entries\": [\(entry)]}", source: "m.json", format: .json)
         XCTAssertEqual(m.name, "a ,] \" ,}")
+        // Nor comments (which would hide a trailing comma from the check above).
+        let comment = try XCTUnwrap(error("{\"entries\": [\(entry), # more\n]}", format: .json))
+        XCTAssertEqual(comment.position, SourcePosition(line: 1, column: entry.count + 16))
+        XCTAssertTrue(comment.message.contains("no comments"), comment.message)
+        XCTAssertNoThrow(try Manifest.parse(text: "{\"name\": \"#1\", \"entries\": [\(entry)]}", source: "m.json", format: .json))
         // YAML keeps YAML's rules.
         XCTAssertNoThrow(try Manifest.parse(text: "entries: [{model: m, spec: s, expect: holds,},]\n", source: "m.yaml", format: .yaml))
     }
