@@ -227,7 +227,7 @@ package struct ActivationDerivative: ElementwiseRelaxation {
     /// Certus has no Clarke derivative range for it (never an approximation).
     package init(of base: any ElementwiseUnary) throws {
         guard let d = ActivationDerivative(base: base) else {
-            throw ModelError(.unsupportedFeature, "no Clarke derivative for '\(type(of: base).opType)': its gradient node (Jacobian graph) cannot be bounded; supported: Relu, LeakyRelu, Abs, Sigmoid, Tanh, Erf, Gelu, Sin, Cos")
+            throw ModelError(.unsupportedFeature, "no Clarke derivative for '\(type(of: base).opType)': its gradient node (Jacobian graph) cannot be bounded; supported: Relu, LeakyRelu, Abs, Sigmoid, Tanh, Erf, Gelu, Sin, Cos, Exp, Log, Sqrt, Reciprocal, Pow")
         }
         self = d
     }

@@ -7,7 +7,8 @@ import CertusTensor
 /// (`CurvedRelaxation`, convex): the chord above and the tangent at t = l + p (u - l) below, p
 /// the lower parameter in [0, 1] (alpha-CROWN's; default 0.5, the midpoint, as auto_LiRPA's
 /// BoundExp). A chord or tangent that overflows is replaced by the constant image end; an
-/// infinite end gives the constant image [e^l, e^u]. Branching point: the midpoint.
+/// infinite end gives the constant image [e^l, e^u]. Branching point: the midpoint, or the least
+/// loose split under `.optimized`.
 package struct Exp: ElementwiseRelaxation, AttributeFree {
     package static let opType = "Exp"
     package init() {}
@@ -30,9 +31,10 @@ package struct Exp: ElementwiseRelaxation, AttributeFree {
     package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         CurvedRelaxation.defaultParameters(curvature: .convex, l: l, u: u)
     }
-    /// The midpoint (both strategies; `CurvedRelaxation.midpoint`).
+    /// The midpoint, or under `.optimized` the point minimising the children's looseness
+    /// (`CurvedRelaxation.branchingPoint`).
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
-        CurvedRelaxation.midpoint(l: l, u: u)
+        CurvedRelaxation.branchingPoint(l: l, u: u, strategy: strategy) { relaxation(l: $0, u: $1, lowerParameter: nil, upperParameter: nil) }
     }
 }
 

@@ -9,7 +9,7 @@ import CertusTensor
 /// (exact). Relaxation on [l, u] (`CurvedRelaxation`, concave): the chord below and the tangent
 /// at t = l + p (u - l) above (t at least 1e-9 (u - l) when l = 0, where the slope is
 /// infinite), p the upper parameter in [0, 1] (default 0.5, the midpoint). Branching point:
-/// the midpoint.
+/// the midpoint, or the least loose split under `.optimized`.
 package struct Log: ElementwiseRelaxation, AttributeFree {
     package static let opType = "Log"
     package init() {}
@@ -41,9 +41,11 @@ package struct Log: ElementwiseRelaxation, AttributeFree {
     package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         domainViolation(l: l, u: u) == nil ? CurvedRelaxation.defaultParameters(curvature: .concave, l: l, u: u) : (nil, nil)
     }
-    /// The midpoint (both strategies; `CurvedRelaxation.midpoint`).
+    /// The midpoint, or under `.optimized` the point minimising the children's looseness
+    /// (`CurvedRelaxation.branchingPoint`).
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
-        domainViolation(l: l, u: u) == nil ? CurvedRelaxation.midpoint(l: l, u: u) : nil
+        guard domainViolation(l: l, u: u) == nil else { return nil }
+        return CurvedRelaxation.branchingPoint(l: l, u: u, strategy: strategy) { relaxation(l: $0, u: $1, lowerParameter: nil, upperParameter: nil) }
     }
 }
 

@@ -162,16 +162,21 @@ package struct PowerFunction: Sendable {
         }
     }
 
-    /// The midpoint; across the inflection of an odd power, 0 under `.optimized` (both children
-    /// are then convex or concave, relaxed by chord and tangent).
+    /// The midpoint; under `.optimized` the point minimising the children's looseness
+    /// (`CurvedRelaxation.branchingPoint`), and across the inflection of an odd power 0 when
+    /// that is looser than neither (both children are then convex or concave).
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         guard domainViolation(l: l, u: u) == nil, p != 0, p != 1 else { return nil }
-        guard let m = CurvedRelaxation.midpoint(l: l, u: u) else { return nil }
+        let relax = { (a: Double, b: Double) in self.relaxation(l: a, u: b, lowerParameter: nil, upperParameter: nil).relaxation }
+        guard let best = CurvedRelaxation.branchingPoint(l: l, u: u, strategy: strategy, relax: relax) else { return nil }
         if strategy == .optimized, isOddInteger, l < 0, u > 0, CurvedRelaxation.midpoint(l: l, u: 0) != nil,
            CurvedRelaxation.midpoint(l: 0, u: u) != nil {
-            return 0
+            func cost(_ q: Double) -> Double {
+                BranchingPoints.looseness(relax(l, q), l: l, u: q) + BranchingPoints.looseness(relax(q, u), l: q, u: u)
+            }
+            if cost(0) <= cost(best) { return 0 }
         }
-        return m
+        return best
     }
 
     /// The range of f'(x) = p x^(p-1) over [l, u]: f' is monotone on each side of 0 and 0 at 0

@@ -8,7 +8,7 @@ import CertusTensor
 /// refused by IBP and so by CROWN, naming the node). IBP: [1/u, 1/l] (exact). Relaxation
 /// (`CurvedRelaxation`): on l > 0 the chord above and the tangent at t = l + p (u - l) below
 /// (p the lower parameter), on u < 0 the tangent above (upper parameter) and the chord below;
-/// default p = 0.5. Branching point: the midpoint.
+/// default p = 0.5. Branching point: the midpoint, or the least loose split under `.optimized`.
 package struct Reciprocal: ElementwiseRelaxation, AttributeFree {
     package static let opType = "Reciprocal"
     package init() {}
@@ -35,7 +35,7 @@ package struct Reciprocal: ElementwiseRelaxation, AttributeFree {
     package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         Self.power.defaultParameters(l: l, u: u)
     }
-    /// The midpoint (both strategies).
+    /// The midpoint, or under `.optimized` the least loose split (`PowerFunction.branchingPoint`).
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         Self.power.branchingPoint(l: l, u: u, strategy: strategy)
     }

@@ -8,7 +8,8 @@ import CertusTensor
 /// IBP and so by CROWN, naming the node). IBP: [sqrt l, sqrt u] (exact). Relaxation on [l, u]
 /// (`CurvedRelaxation`, concave): the chord below and the tangent at t = l + p (u - l) above
 /// (t at least 1e-9 (u - l) when l = 0, where the slope is infinite), p the upper parameter in
-/// [0, 1] (default 0.5, the midpoint). Branching point: the midpoint.
+/// [0, 1] (default 0.5, the midpoint). Branching point: the midpoint, or the least loose split
+/// under `.optimized`.
 package struct Sqrt: ElementwiseRelaxation, AttributeFree {
     package static let opType = "Sqrt"
     package init() {}
@@ -41,9 +42,11 @@ package struct Sqrt: ElementwiseRelaxation, AttributeFree {
     package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         domainViolation(l: l, u: u) == nil ? CurvedRelaxation.defaultParameters(curvature: .concave, l: l, u: u) : (nil, nil)
     }
-    /// The midpoint (both strategies; `CurvedRelaxation.midpoint`).
+    /// The midpoint, or under `.optimized` the point minimising the children's looseness
+    /// (`CurvedRelaxation.branchingPoint`).
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
-        domainViolation(l: l, u: u) == nil ? CurvedRelaxation.midpoint(l: l, u: u) : nil
+        guard domainViolation(l: l, u: u) == nil else { return nil }
+        return CurvedRelaxation.branchingPoint(l: l, u: u, strategy: strategy) { relaxation(l: $0, u: $1, lowerParameter: nil, upperParameter: nil) }
     }
 }
 
