@@ -228,6 +228,24 @@ final class SmoothOpsTests: XCTestCase {
                 }
             }
         }
+        // Infinite or huge values inside the domain (e^x and x^3 overflowing, Log near 0, x^-2
+        // near its pole) give bounds through every method that are never NaN and contain the
+        // finite outputs. (The box passes a Gemm, whose rounding guard moves a lower bound of 0
+        // slightly below 0: Log or Sqrt right after an affine layer whose true minimum is 0 is
+        // refused.)
+        for (op, l, u, p) in [(Exp() as any Operator, 700.0, 720.0, nil), (Exp(), -800.0, 710.0, nil), (Log(), 1e-10, 3.0, nil),
+                              (Pow(exponent: -2), 1e-9, 1.0, -2.0), (Pow(exponent: 3), -1e103, 1e103, 3.0)] as [(any Operator, Double, Double, Double?)] {
+            let g = Self.chain(op, name: "/op", exponent: p)
+            for method in [BoundMethod.ibp, .crown, .alphaCrown] {
+                let rows = try BoundEngine(graph: g).bound(box: InputBox(lower: [l], upper: [u]), atoms: [LinearAtom(c: [1], d: 0)], settings: BoundSettings(method: method))
+                XCTAssertFalse(rows[0].lower.isNaN || rows[0].upper.isNaN, "\(type(of: op).opType) \(method): \(rows[0])")
+                for k in 0...100 {
+                    let x = l + (u - l) * Double(k) / 100
+                    let y = try g.evaluateFirst([x])[0]
+                    if y.isFinite { XCTAssertTrue(rows[0].lower <= y && y <= rows[0].upper, "\(type(of: op).opType) \(method): \(y) outside \(rows[0])") }
+                }
+            }
+        }
         // Log on [0, u] is in the domain: -inf below, finite above.
         XCTAssertNil(Log().domainViolation(l: 0, u: 2))
         XCTAssertEqual(Log().image(l: 0, u: 2).0, -.infinity)
