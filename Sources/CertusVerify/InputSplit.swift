@@ -465,8 +465,12 @@ final class InputSplitSearch: @unchecked Sendable {
             return .stop(.unsplittable)
         }
         let mid = lo[dim] + (hi[dim] - lo[dim]) / 2
+        // The children's priority: the best lower bound known for them. Their parent's (`d.priority`,
+        // computed on a box that contains them, over a superset of their open clauses) holds too,
+        // and CROWN on a sub-box is not always tighter, so the larger of the two: the global lower
+        // bound (the smallest priority left) then never falls as the search goes on.
         var a = InputDomain(caseIndex: d.caseIndex, lower: lo, upper: hi, openClauses: stillOpen.map { d.openClauses[$0] },
-                            priority: lowerBound, depth: d.depth + 1, bestLoss: bestLoss)
+                            priority: Swift.max(lowerBound, d.priority), depth: d.depth + 1, bestLoss: bestLoss)
         var b = a
         a.upper[dim] = mid
         b.lower[dim] = mid
