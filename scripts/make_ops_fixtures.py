@@ -24,14 +24,13 @@ For each model NAME.onnx, NAME.eval_ref.json holds {"model", "onnxruntime", "cas
 Requires: pip install onnx onnxruntime numpy. Run from the repository root:
   python3 scripts/make_ops_fixtures.py
 """
-import json
 import os
-import sys
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+
+from fixture_common import require_repo_root, write
 
 OUT = os.path.join("Tests", "Fixtures", "ops")
 rng = np.random.default_rng(20261201)
@@ -151,29 +150,9 @@ def fixtures():
                  ints("q0", 10), ints("q1", 0), ints("q2", -3)], out_shape=[1, 2, 4])
 
 
-def references(m):
-    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-    inp = sess.get_inputs()[0]
-    cases = []
-    for k in range(9):
-        scale = [1.0, 0.1, 10.0][k % 3]
-        x = (rng.uniform(-1, 1, size=inp.shape) * scale).astype(np.float32)
-        y = sess.run(None, {inp.name: x})[0]
-        cases.append({"input": [float(v) for v in x.ravel()], "output": [float(v) for v in np.asarray(y).ravel()]})
-    return {"model": m.graph.name + ".onnx", "onnxruntime": ort.__version__, "cases": cases}
-
-
 def main():
-    if not os.path.isfile("Package.swift"):
-        sys.exit("run from the repository root")
-    os.makedirs(OUT, exist_ok=True)
-    for m in fixtures():
-        onnx.checker.check_model(m, full_check=True)
-        name = m.graph.name
-        onnx.save(m, os.path.join(OUT, name + ".onnx"))
-        with open(os.path.join(OUT, name + ".eval_ref.json"), "w") as f:
-            json.dump(references(m), f)
-    print("wrote", sorted(os.listdir(OUT)))
+    require_repo_root()
+    write(fixtures(), OUT, rng)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,13 @@ For each model NAME.onnx, NAME.eval_ref.json holds {"model", "onnxruntime", "cas
 Requires: pip install onnx onnxruntime numpy. Run from the repository root:
   python3 scripts/make_smooth_ops_fixtures.py
 """
-import json
 import os
-import sys
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+
+from fixture_common import require_repo_root, write
 
 OUT = os.path.join("Tests", "Fixtures", "ops")
 rng = np.random.default_rng(20261214)
@@ -127,35 +126,10 @@ def ibp_only():
                 [floats("s", 1.5), floats("e", [[[0.5, 2.0, -1.0, 3.0]]])], ["o"])
 
 
-def references(m):
-    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-    inp = sess.get_inputs()[0]
-    cases = []
-    for k in range(9):
-        scale = [1.0, 0.1, 10.0][k % 3]
-        x = (rng.uniform(-1, 1, size=inp.shape) * scale).astype(np.float32)
-        y = sess.run(None, {inp.name: x})[0]
-        assert np.all(np.isfinite(y)), m.graph.name
-        cases.append({"input": [float(v) for v in x.ravel()], "output": [float(v) for v in np.asarray(y).ravel()]})
-    return {"model": m.graph.name + ".onnx", "onnxruntime": ort.__version__, "cases": cases}
-
-
-def write(models, folder):
-    os.makedirs(folder, exist_ok=True)
-    for m in models:
-        onnx.checker.check_model(m, full_check=True)
-        name = m.graph.name
-        onnx.save(m, os.path.join(folder, name + ".onnx"))
-        with open(os.path.join(folder, name + ".eval_ref.json"), "w") as f:
-            json.dump(references(m), f)
-        print("wrote", os.path.join(folder, name + ".onnx"))
-
-
 def main():
-    if not os.path.isfile("Package.swift"):
-        sys.exit("run from the repository root")
-    write(fixtures(), OUT)
-    write(ibp_only(), os.path.join(OUT, "ibp_only"))
+    require_repo_root()
+    write(fixtures(), OUT, rng, require_finite=True)
+    write(ibp_only(), os.path.join(OUT, "ibp_only"), rng, require_finite=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""Shared by the operator fixture generators (make_ops_fixtures.py, make_smooth_ops_fixtures.py,
+make_pwl_fixtures.py): onnxruntime reference outputs on random inputs, and writing each model
+beside its references (NAME.onnx and NAME.eval_ref.json). Run the generators from the
+repository root."""
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+
+def require_repo_root():
+    if not os.path.isfile("Package.swift"):
+        sys.exit("run from the repository root")
+
+
+def references(m, rng, require_finite=False):
+    """onnxruntime's outputs of model m on nine random float32 inputs (scales 1, 0.1 and 10)."""
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    cases = []
+    for k in range(9):
+        scale = [1.0, 0.1, 10.0][k % 3]
+        x = (rng.uniform(-1, 1, size=inp.shape) * scale).astype(np.float32)
+        y = sess.run(None, {inp.name: x})[0]
+        if require_finite:
+            assert np.all(np.isfinite(y)), m.graph.name
+        cases.append({"input": [float(v) for v in x.ravel()], "output": [float(v) for v in np.asarray(y).ravel()]})
+    return {"model": m.graph.name + ".onnx", "onnxruntime": ort.__version__, "cases": cases}
+
+
+def write(models, folder, rng, require_finite=False):
+    """Checks and saves every model of `models` (an iterable, consumed in order) in `folder`,
+    with its references."""
+    os.makedirs(folder, exist_ok=True)
+    for m in models:
+        onnx.checker.check_model(m, full_check=True)
+        name = m.graph.name
+        onnx.save(m, os.path.join(folder, name + ".onnx"))
+        with open(os.path.join(folder, name + ".eval_ref.json"), "w") as f:
+            json.dump(references(m, rng, require_finite), f)
+        print("wrote", os.path.join(folder, name + ".onnx"))
