@@ -9,21 +9,12 @@ import TestSupport
 /// scripts/make_ops_fixtures.py writes Tests/Fixtures/ops: tiny models x -> Mul -> Tanh -> OP
 /// over several opsets, with onnxruntime's outputs on 9 inputs each.
 final class OpsFixtureTests: XCTestCase {
-    struct EvalRef: Decodable {
-        struct Case: Decodable { var input: [Double]; var output: [Double] }
-        var cases: [Case]
-    }
+    let folder = OpsFixtureFolder("Tests/Fixtures/ops")
+    var fixtures: String { folder.path }
+    var names: [String] { folder.names }
 
-    let fixtures = TestData.repoPath("Tests/Fixtures/ops")
 
-    var names: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: fixtures)) ?? [])
-            .filter { $0.hasSuffix(".onnx") }.map { String($0.dropLast(5)) }.sorted()
-    }
-
-    func reference(_ name: String) throws -> EvalRef {
-        try JSONDecoder().decode(EvalRef.self, from: Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/\(name).eval_ref.json")))
-    }
+    func reference(_ name: String) throws -> OpsFixtureFolder.EvalRef { try folder.reference(name) }
 
     /// Every operator of this part has fixtures, and every fixture keeps its operator as a node.
     func testEveryOperatorHasFixtures() throws {
@@ -46,21 +37,8 @@ final class OpsFixtureTests: XCTestCase {
     /// operators as onnxruntime has, and in Double to float32's precision.
     func testEvaluationMatchesOnnxruntime() throws {
         for name in names {
-            let graph = try ModelFile.load("\(fixtures)/\(name).onnx")
-            let ref = try reference(name)
-            XCTAssertEqual(ref.cases.count, 9, name)
-            var distinct = Set<Double>()
-            for c in ref.cases {
-                let y32 = try graph.evaluateFirstFloat32(c.input)
-                let y = try graph.evaluateFirst(c.input)
-                XCTAssertEqual(y32.count, c.output.count, name)
-                for (k, (a, b)) in zip(y32, c.output).enumerated() {
-                    XCTAssertLessThanOrEqual(abs(a - b), 1e-6 * max(1, abs(b)), "\(name)[\(k)]: certus \(a) vs onnxruntime \(b)")
-                    XCTAssertLessThanOrEqual(abs(y[k] - b), 1e-5 * max(1, abs(b)), "\(name)[\(k)] (Double): certus \(y[k]) vs onnxruntime \(b)")
-                    distinct.insert(b)
-                }
-            }
-            XCTAssertGreaterThanOrEqual(distinct.count, ref.cases.count, "\(name): the references must exercise the model")
+            let distinct = try folder.assertEvaluationMatches(name)
+            XCTAssertGreaterThanOrEqual(distinct, 9, "\(name): the references must exercise the model")
         }
     }
 
@@ -79,18 +57,7 @@ final class OpsFixtureTests: XCTestCase {
                 for method in [BoundMethod.ibp, .crown] {
                     let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))
                     XCTAssertEqual(rows.count, m, name)
-                    for r in rows { XCTAssertTrue(r.lower.isFinite && r.upper.isFinite && r.lower <= r.upper, "\(name) \(method): \(r)") }
-                    for s in 0..<300 {
-                        let x = center.indices.map { j -> Double in
-                            s < 2 ? (s == 0 ? box.lower[j] : box.upper[j]) : Double.random(in: box.lower[j]...box.upper[j], using: &rng)
-                        }
-                        let y = try graph.evaluateFirst(x)
-                        for (i, r) in rows.enumerated() {
-                            let slack = 1e-9 * max(1, abs(y[i]))
-                            XCTAssertTrue(r.lower - slack <= y[i] && y[i] <= r.upper + slack,
-                                          "\(name) \(method) eps \(eps): output \(i) = \(y[i]) outside [\(r.lower), \(r.upper)]")
-                        }
-                    }
+                    try OpsFixtureFolder.assertRowsContainSamples(rows, graph: graph, box: box, rng: &rng, label: "\(name) \(method) eps \(eps)")
                 }
             }
         }

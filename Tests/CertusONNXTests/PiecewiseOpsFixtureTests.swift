@@ -10,17 +10,10 @@ import TestSupport
 /// several opsets, and pwl_net (Gemm layers with Clip, Max, Min, Floor and Sign between them),
 /// with onnxruntime's outputs on 9 inputs each.
 final class PiecewiseOpsFixtureTests: XCTestCase {
-    struct EvalRef: Decodable {
-        struct Case: Decodable { var input: [Double]; var output: [Double] }
-        var cases: [Case]
-    }
+    let folder = OpsFixtureFolder("Tests/Fixtures/ops/pwl")
+    var fixtures: String { folder.path }
+    var names: [String] { folder.names }
 
-    let fixtures = TestData.repoPath("Tests/Fixtures/ops/pwl")
-
-    var names: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: fixtures)) ?? [])
-            .filter { $0.hasSuffix(".onnx") }.map { String($0.dropLast(5)) }.sorted()
-    }
 
     /// Fixtures whose operator has IBP bounds only (CROWN refuses it by name).
     static let ibpOnly: [String: String] = [
@@ -29,9 +22,7 @@ final class PiecewiseOpsFixtureTests: XCTestCase {
         "maxpool_opset8": "'pool' (MaxPool)", "maxpool_opset12_ceil": "'pool' (MaxPool)",
     ]
 
-    func reference(_ name: String) throws -> EvalRef {
-        try JSONDecoder().decode(EvalRef.self, from: Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/\(name).eval_ref.json")))
-    }
+    func reference(_ name: String) throws -> OpsFixtureFolder.EvalRef { try folder.reference(name) }
 
     func testEveryOperatorHasFixtures() throws {
         XCTAssertGreaterThanOrEqual(names.count, 17, "\(names)")
@@ -46,25 +37,11 @@ final class PiecewiseOpsFixtureTests: XCTestCase {
     /// operators, and to 1e-5 in Double.
     func testEvaluationMatchesOnnxruntime() throws {
         for name in names {
-            let graph = try ModelFile.load("\(fixtures)/\(name).onnx")
-            let ref = try reference(name)
-            XCTAssertEqual(ref.cases.count, 9, name)
-            var distinct = Set<Double>()
-            for c in ref.cases {
-                let y32 = try graph.evaluateFirstFloat32(c.input)
-                let y = try graph.evaluateFirst(c.input)
-                XCTAssertEqual(y32.count, c.output.count, name)
-                for (k, (a, b)) in zip(y32, c.output).enumerated() {
-                    XCTAssertLessThanOrEqual(abs(a - b), 1e-6 * max(1, abs(b)), "\(name)[\(k)]: certus \(a) vs onnxruntime \(b)")
-                    if name != "pwl_net" {   // Floor/Sign after float32 rounding may step differently in Double
-                        XCTAssertLessThanOrEqual(abs(y[k] - b), 1e-5 * max(1, abs(b)), "\(name)[\(k)] (Double): certus \(y[k]) vs onnxruntime \(b)")
-                    }
-                    distinct.insert(b)
-                }
-            }
+            // Floor/Sign after float32 rounding may step differently in Double (pwl_net).
+            let distinct = try folder.assertEvaluationMatches(name, inDouble: name != "pwl_net")
             // Sign gives -1 and 1 on random inputs; Clip with min > max is the constant max.
             let needed = name == "clip_opset13_inverted" ? 1 : (name == "sign_opset13" ? 2 : 3)
-            XCTAssertGreaterThanOrEqual(distinct.count, needed, "\(name): the references must exercise the model")
+            XCTAssertGreaterThanOrEqual(distinct, needed, "\(name): the references must exercise the model")
         }
     }
 
@@ -90,18 +67,7 @@ final class PiecewiseOpsFixtureTests: XCTestCase {
                     }
                     let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))
                     XCTAssertEqual(rows.count, m, name)
-                    for r in rows { XCTAssertTrue(r.lower.isFinite && r.upper.isFinite && r.lower <= r.upper, "\(name) \(method): \(r)") }
-                    for s in 0..<300 {
-                        let x = center.indices.map { j -> Double in
-                            s < 2 ? (s == 0 ? box.lower[j] : box.upper[j]) : Double.random(in: box.lower[j]...box.upper[j], using: &rng)
-                        }
-                        let y = try graph.evaluateFirst(x)
-                        for (i, r) in rows.enumerated() {
-                            let slack = 1e-9 * max(1, abs(y[i]))
-                            XCTAssertTrue(r.lower - slack <= y[i] && y[i] <= r.upper + slack,
-                                          "\(name) \(method) eps \(eps): output \(i) = \(y[i]) outside [\(r.lower), \(r.upper)]")
-                        }
-                    }
+                    try OpsFixtureFolder.assertRowsContainSamples(rows, graph: graph, box: box, rng: &rng, label: "\(name) \(method) eps \(eps)")
                 }
             }
         }

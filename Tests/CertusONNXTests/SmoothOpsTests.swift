@@ -10,12 +10,8 @@ import TestSupport
 /// refusals naming the node, and IBP/CROWN/alpha-CROWN (and split) bounds of a power-flow-like
 /// map against sampled outputs.
 final class SmoothOpsTests: XCTestCase {
-    struct EvalRef: Decodable {
-        struct Case: Decodable { var input: [Double]; var output: [Double] }
-        var cases: [Case]
-    }
-
-    let fixtures = TestData.repoPath("Tests/Fixtures/ops")
+    let folder = OpsFixtureFolder("Tests/Fixtures/ops")
+    var fixtures: String { folder.path }
     /// Fixture (path under Tests/Fixtures/ops) and the op types it must keep as nodes.
     let models: [(String, [String])] = [
         ("exp_opset7", ["Exp"]), ("exp_opset13", ["Exp"]), ("log_opset13", ["Log"]), ("sqrt_opset13", ["Sqrt"]),
@@ -23,9 +19,7 @@ final class SmoothOpsTests: XCTestCase {
         ("powerflow_opset13", ["Pow", "Exp"]), ("ibp_only/pow_opset13_exponents", ["Pow"]),
     ]
 
-    func reference(_ name: String) throws -> EvalRef {
-        try JSONDecoder().decode(EvalRef.self, from: Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/\(name).eval_ref.json")))
-    }
+    func reference(_ name: String) throws -> OpsFixtureFolder.EvalRef { try folder.reference(name) }
 
     /// Evaluation equals onnxruntime to 1e-6 (relative above 1) with float32 storage between
     /// operators, and to 1e-5 in Double; each fixture keeps its operators as nodes.
@@ -33,17 +27,7 @@ final class SmoothOpsTests: XCTestCase {
         for (name, ops) in models {
             let graph = try ModelFile.load("\(fixtures)/\(name).onnx")
             for op in ops { XCTAssertTrue(graph.nodes.contains { $0.opType == op }, "\(name) lost its \(op) nodes") }
-            let ref = try reference(name)
-            XCTAssertEqual(ref.cases.count, 9, name)
-            for c in ref.cases {
-                let y32 = try graph.evaluateFirstFloat32(c.input)
-                let y = try graph.evaluateFirst(c.input)
-                XCTAssertEqual(y32.count, c.output.count, name)
-                for (k, (a, b)) in zip(y32, c.output).enumerated() {
-                    XCTAssertLessThanOrEqual(abs(a - b), 1e-6 * max(1, abs(b)), "\(name)[\(k)]: certus \(a) vs onnxruntime \(b)")
-                    XCTAssertLessThanOrEqual(abs(y[k] - b), 1e-5 * max(1, abs(b)), "\(name)[\(k)] (Double): certus \(y[k]) vs onnxruntime \(b)")
-                }
-            }
+            try folder.assertEvaluationMatches(name)
         }
         // The pow fixture has 12 Pow nodes, one per exponent form.
         let pow = try ModelFile.load("\(fixtures)/pow_opset13.onnx")

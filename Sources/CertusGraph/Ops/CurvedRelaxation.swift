@@ -134,3 +134,42 @@ package enum CurvedRelaxation {
         return l < m && m < u ? m : nil
     }
 }
+
+/// An elementwise function of one curvature on its whole domain (Exp: convex on the real line;
+/// Log and Sqrt: concave on [0, +inf)). Its relaxation (chord and alpha-placed tangent), default
+/// parameters and branching points all come from `CurvedRelaxation`, given the function, its
+/// curvature and the lowest point a tangent may touch; an interval outside the domain
+/// (`domainViolation`) gets no lines.
+package protocol FixedCurvatureFunction: ElementwiseRelaxation {
+    /// f, f' and f'' (f'' for the parameters' analytic derivatives).
+    static var function: CurvedRelaxation.Function { get }
+    static var curvature: CurvedRelaxation.Curvature { get }
+    /// The lowest tangent point on [l, u] (default -inf: anywhere; Log and Sqrt keep tangents
+    /// off 0, where their slope is infinite).
+    func tangentFloor(l: Double, u: Double) -> Double
+}
+
+extension FixedCurvatureFunction {
+    package func tangentFloor(l: Double, u: Double) -> Double { -.infinity }
+
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+        relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter).relaxation
+    }
+    /// Analytic (`CurvedRelaxation.relaxation`); outside the domain no lines (-inf, +inf).
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        guard domainViolation(l: l, u: u) == nil else { return (.constant(-.infinity, .infinity), (0, 0), (0, 0)) }
+        return CurvedRelaxation.relaxation(Self.function, image: image(l: l, u: u), curvature: Self.curvature, l: l, u: u,
+                                           lowerParameter: lowerParameter, upperParameter: upperParameter,
+                                           tangentFloor: tangentFloor(l: l, u: u))
+    }
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+        domainViolation(l: l, u: u) == nil ? CurvedRelaxation.defaultParameters(curvature: Self.curvature, l: l, u: u) : (nil, nil)
+    }
+    /// The midpoint, or under `.optimized` the point minimising the children's looseness
+    /// (`CurvedRelaxation.branchingPoint`).
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        guard domainViolation(l: l, u: u) == nil else { return nil }
+        return CurvedRelaxation.branchingPoint(l: l, u: u, strategy: strategy) { relaxation(l: $0, u: $1, lowerParameter: nil, upperParameter: nil) }
+    }
+}

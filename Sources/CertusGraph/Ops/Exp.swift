@@ -9,7 +9,7 @@ import CertusTensor
 /// BoundExp). A chord or tangent that overflows is replaced by the constant image end; an
 /// infinite end gives the constant image [e^l, e^u]. Branching point: the midpoint, or the least
 /// loose split under `.optimized`.
-package struct Exp: ElementwiseRelaxation, AttributeFree {
+package struct Exp: FixedCurvatureFunction, AttributeFree {
     package static let opType = "Exp"
     package init() {}
     package func apply(_ x: Double) -> Double { Foundation.exp(x) }
@@ -17,25 +17,9 @@ package struct Exp: ElementwiseRelaxation, AttributeFree {
     package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
     package func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
 
-    static let function = CurvedRelaxation.Function(f: { Foundation.exp($0) }, df: { Foundation.exp($0) }, d2f: { Foundation.exp($0) })
+    package static let function = CurvedRelaxation.Function(f: { Foundation.exp($0) }, df: { Foundation.exp($0) }, d2f: { Foundation.exp($0) })
 
-    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
-        relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter).relaxation
-    }
-    /// Analytic (`CurvedRelaxation.relaxation`).
-    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
-        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
-        CurvedRelaxation.relaxation(Self.function, image: image(l: l, u: u), curvature: .convex, l: l, u: u,
-                                    lowerParameter: lowerParameter, upperParameter: upperParameter)
-    }
-    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
-        CurvedRelaxation.defaultParameters(curvature: .convex, l: l, u: u)
-    }
-    /// The midpoint, or under `.optimized` the point minimising the children's looseness
-    /// (`CurvedRelaxation.branchingPoint`).
-    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
-        CurvedRelaxation.branchingPoint(l: l, u: u, strategy: strategy) { relaxation(l: $0, u: $1, lowerParameter: nil, upperParameter: nil) }
-    }
+    package static let curvature = CurvedRelaxation.Curvature.convex
 }
 
 extension Exp: ClarkeDerivative {

@@ -10,7 +10,7 @@ import CertusTensor
 /// at t = l + p (u - l) above (t at least 1e-9 (u - l) when l = 0, where the slope is
 /// infinite), p the upper parameter in [0, 1] (default 0.5, the midpoint). Branching point:
 /// the midpoint, or the least loose split under `.optimized`.
-package struct Log: ElementwiseRelaxation, AttributeFree {
+package struct Log: FixedCurvatureFunction, AttributeFree {
     package static let opType = "Log"
     package init() {}
     package func apply(_ x: Double) -> Double { Foundation.log(x) }
@@ -25,28 +25,11 @@ package struct Log: ElementwiseRelaxation, AttributeFree {
         return MonotoneImage.increasing(l, u, apply)
     }
 
-    static let function = CurvedRelaxation.Function(f: { Foundation.log($0) }, df: { 1 / $0 }, d2f: { -1 / ($0 * $0) })
+    package static let function = CurvedRelaxation.Function(f: { Foundation.log($0) }, df: { 1 / $0 }, d2f: { -1 / ($0 * $0) })
 
-    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
-        relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter).relaxation
-    }
-    /// Analytic (`CurvedRelaxation.relaxation`); outside the domain no lines (-inf, +inf).
-    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
-        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
-        guard domainViolation(l: l, u: u) == nil else { return (.constant(-.infinity, .infinity), (0, 0), (0, 0)) }
-        return CurvedRelaxation.relaxation(Self.function, image: image(l: l, u: u), curvature: .concave, l: l, u: u,
-                                           lowerParameter: lowerParameter, upperParameter: upperParameter,
-                                           tangentFloor: l > 0 ? l : 1e-9 * (u - l))
-    }
-    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
-        domainViolation(l: l, u: u) == nil ? CurvedRelaxation.defaultParameters(curvature: .concave, l: l, u: u) : (nil, nil)
-    }
-    /// The midpoint, or under `.optimized` the point minimising the children's looseness
-    /// (`CurvedRelaxation.branchingPoint`).
-    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
-        guard domainViolation(l: l, u: u) == nil else { return nil }
-        return CurvedRelaxation.branchingPoint(l: l, u: u, strategy: strategy) { relaxation(l: $0, u: $1, lowerParameter: nil, upperParameter: nil) }
-    }
+    package static let curvature = CurvedRelaxation.Curvature.concave
+    /// Tangents stay at least 1e-9 (u - l) off 0, where the slope is infinite.
+    package func tangentFloor(l: Double, u: Double) -> Double { l > 0 ? l : 1e-9 * (u - l) }
 }
 
 extension Log: ClarkeDerivative {
