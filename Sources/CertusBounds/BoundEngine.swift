@@ -211,7 +211,14 @@ package final class BoundEngine {
         for i in stride(from: last, through: 0, by: -1) {
             let node = graph.nodes[i]
             guard let Aout = pending.removeValue(forKey: node.output) else { continue }
-            if intervalsOnly && kinds[i] != .affine {
+            // A node without a linear relaxation (IBP only: MaxPool, ReduceMax, Max of variables,
+            // Softmax, ...) ends the backward pass on its branch: its output's coefficients are
+            // concretised over the output's IBP interval (min of A y over y in [l, u], a valid
+            // lower bound), and its inputs get none. With every such node this is what
+            // `intervalsOnly` does for every non-affine node.
+            var unrelaxed = false
+            if case .unsupported = kinds[i] { unrelaxed = bounds[node.output] != nil }
+            if (intervalsOnly && kinds[i] != .affine) || unrelaxed {
                 // IBP with the linear tail folded in: concretise at this value's interval.
                 guard let b = bounds[node.output] else { throw BoundError("missing bounds for '\(graph.values[node.output].name)'") }
                 let lb = concretize(Aout, box: b, bias: [Double](repeating: 0, count: rows), targetIsInput: true, constant: nil)

@@ -40,7 +40,11 @@ extension BoundEngine {
             if let pure, needsBounds.contains(node.output) { b = pure[node.output]! }
             let settled = intersect(&b, known: known?[node.output])
                 && (settings.reuseKnownBounds || index <= firstSplitNode)
-            if settings.method != .ibp, needsBounds.contains(node.output), !settled {
+            // A node without a relaxation keeps its IBP bounds (a backward pass from its own output
+            // would stop at once, at those very bounds).
+            var relaxable = true
+            if case .unsupported = kinds[index] { relaxable = false }
+            if settings.method != .ibp, relaxable, needsBounds.contains(node.output), !settled {
                 let rowsOfInterest = neuronsToBound(value: node.output, ibp: b)
                 if !rowsOfInterest.isEmpty {
                     let n = b.lower.count, s = rowsOfInterest.count
