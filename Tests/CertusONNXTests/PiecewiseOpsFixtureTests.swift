@@ -62,6 +62,36 @@ final class PiecewiseOpsFixtureTests: XCTestCase {
         }
     }
 
+    /// Networks with IBP-only operators are verified, not refused: a threshold just below IBP's
+    /// lower bound of output 0 is proven by every bound-based strategy, and a threshold above a
+    /// sampled value of output 0 never is.
+    func testIBPOnlyOperatorsAreVerified() throws {
+        var rng = SplitMix64(seed: 77)
+        for name in ["reducemax_opset13", "maxpool_opset8", "max_opset13_vars"] {
+            let graph = try folder.model(name)
+            let center = try reference(name).cases[0].input
+            let box = InputBox(lower: center.map { $0 - 0.3 }, upper: center.map { $0 + 0.3 })
+            let m = graph.outputCount
+            var c = [Double](repeating: 0, count: m); c[0] = 1
+            let ibp = try BoundEngine(graph: graph).bound(box: box, atoms: [LinearAtom(c: c, d: 0)], settings: BoundSettings(method: .ibp))[0]
+            func property(_ t: Double) -> Property {   // unsafe: y_0 <= t
+                Property(numInputs: box.count, numOutputs: m, cases: [PropertyCase(box: box, clauses: [Clause(atoms: [LinearAtom(c: c, d: t)])])],
+                         source: name)
+            }
+            let holds = property(ibp.lower - 0.01 * max(1, abs(ibp.lower)))
+            for method in [VerificationMethod.crown, .alphaCrown, .auto] {
+                let r = try Verifier.forMethod(method, graph: graph, property: holds).verify(graph: graph, property: holds)
+                XCTAssertEqual(r.status, .unsat, "\(name) \(method): \(r.details)")
+            }
+            let x = box.lower.indices.map { Double.random(in: box.lower[$0]...box.upper[$0], using: &rng) }
+            let violated = property(try graph.evaluateFirst(x)[0] + 1e-3)
+            for method in [VerificationMethod.crown, .auto] {
+                let r = try Verifier.forMethod(method, graph: graph, property: violated).verify(graph: graph, property: violated)
+                XCTAssertNotEqual(r.status, .unsat, "\(name) \(method): a violated property was proven")
+            }
+        }
+    }
+
     /// On pwl_net, CROWN is at least as tight as IBP (both intersected) and alpha-CROWN at least
     /// as tight as CROWN, up to rounding, on a small box: the relaxations are used, not bypassed.
     func testNetworkBoundsTighten() throws {
