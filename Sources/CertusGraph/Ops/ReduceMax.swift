@@ -11,12 +11,9 @@ import CertusTensor
 /// refuses the node with its name: the engine's per-neuron relaxations take one input element
 /// per output element, and the maximum of several variables (auto_LiRPA's BoundMax/BoundReduceMax)
 /// would need a new bound kind. IBP and IBP-based bounds work.
-package protocol ExtremumReduction: Operator {
+package protocol ExtremumReduction: AxisReduction {
     /// +1 for ReduceMax, -1 for ReduceMin.
     static var sign: Double { get }
-    /// Reduced axes, normalised and sorted; nil for the identity (`noop_with_empty_axes`).
-    var axes: [Int]? { get }
-    var keepDims: Bool { get }
     /// Whether every reduced axis has size 1 (the reduction is a reshape).
     var isIdentity: Bool { get }
     init(axes: [Int]?, keepDims: Bool, isIdentity: Bool)
@@ -24,46 +21,12 @@ package protocol ExtremumReduction: Operator {
 
 extension ExtremumReduction {
     package static func make(_ node: NodeContext) throws -> Self {
-        guard let shape = node.inputShapes.first else { throw node.error("\(opType) needs a data input") }
-        let raw: [Int]
-        if node.opset < 18 {
-            guard node.inputShapes.count == 1 else {
-                throw node.error("\(opType) takes axes as an input only from opset 18; this model has opset \(node.opset)")
-            }
-            raw = try node.ints("axes") ?? []
-        } else {
-            raw = node.inputShapes.count > 1 ? try node.constantInts(1, what: "axes") : []
-        }
-        let keep = try node.int("keepdims", default: 1) != 0
-        var axes: [Int]?
-        if raw.isEmpty {
-            let noop = node.opset >= 18 ? try node.int("noop_with_empty_axes", default: 0) != 0 : false
-            axes = noop ? nil : Array(0..<shape.count)
-        } else {
-            axes = try node.distinctAxes(raw, rank: shape.count).sorted()
-        }
+        let (axes, keep) = try reductionParameters(node, inputOpset: 18)
+        let shape = node.inputShapes[0]
         if let a = axes, a.contains(where: { shape[$0] == 0 }) {
             throw node.error("\(opType) over an empty axis has no value", kind: .shape)
         }
         return Self(axes: axes, keepDims: keep, isIdentity: (axes ?? []).allSatisfy { shape[$0] == 1 })
-    }
-
-    package func outputShape(_ s: [[Int]]) throws -> [Int] {
-        try ShapeCheck.count(s, 1...2, Self.opType)
-        guard let axes else { return s[0] }
-        guard axes.allSatisfy({ $0 < s[0].count }) else { throw ModelError(.shape, "\(Self.opType) axes \(axes) do not fit input \(s[0])") }
-        var out: [Int] = []
-        for (d, n) in s[0].enumerated() {
-            if axes.contains(d) { if keepDims { out.append(1) } } else { out.append(n) }
-        }
-        return out
-    }
-
-    /// For each input element (row-major), the flat index of its output element.
-    func targets(_ shape: [Int]) -> [Int] {
-        let reduced = Set(axes ?? [])
-        let kept = shape.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
-        return Broadcast.indexMap(from: kept, to: shape)
     }
 
     /// NaN propagates, as in onnxruntime.
@@ -72,7 +35,7 @@ extension ExtremumReduction {
         let shape = try outputShape(inputs.map(\.shape))
         guard axes != nil else { return x }
         var out = [Double](repeating: Self.sign > 0 ? -.infinity : .infinity, count: shape.reduce(1, *))
-        for (k, t) in targets(x.shape).enumerated() {
+        for (k, t) in outputIndexMap(x.shape).enumerated() {
             let v = x.data[k]
             if v.isNaN || out[t].isNaN { out[t] = .nan } else if Self.sign * (v - out[t]) > 0 { out[t] = v }
         }
@@ -85,7 +48,7 @@ extension ExtremumReduction {
         guard axes != nil else { return [gradient.reshaped(inputs[0].shape)] + extra }
         var g = Tensor(shape: inputs[0].shape, repeating: 0)
         var done = [Bool](repeating: false, count: output.count)
-        for (k, t) in targets(inputs[0].shape).enumerated() where !done[t] && inputs[0].data[k] == output.data[t] {
+        for (k, t) in outputIndexMap(inputs[0].shape).enumerated() where !done[t] && inputs[0].data[k] == output.data[t] {
             g.data[k] = gradient.data[t]; done[t] = true
         }
         return [g] + extra

@@ -1,6 +1,8 @@
 import CertusTensor
 
-/// The linear reductions ReduceSum and ReduceMean: `y = scale * sum over axes of x`, with the
+/// Reductions over axes (`AxisReduction`): the linear ones ReduceSum and ReduceMean
+/// (`LinearReduction`, below) and ReduceMax/ReduceMin (`ExtremumReduction`, ReduceMax.swift). The
+/// linear reductions: `y = scale * sum over axes of x`, with the
 /// reduced axes kept as size 1 (`keepdims` = 1, the default) or dropped. Affine with nonnegative
 /// coefficients, so the interval image is the reduction of both ends (IBP exact up to rounding,
 /// which the bound engine widens) and the engine treats it as `.affine`.
@@ -8,15 +10,19 @@ import CertusTensor
 /// Axes: an attribute before the opset where they became an input (13 for ReduceSum, 18 for
 /// ReduceMean), then the optional constant input `axes`. No axes reduce every axis, unless
 /// `noop_with_empty_axes` = 1, which makes the node the identity. Negative axes count from the end.
-package protocol LinearReduction: Operator {
+package protocol AxisReduction: Operator {
     /// Reduced axes, normalised and sorted; nil for the identity (`noop_with_empty_axes`).
     var axes: [Int]? { get }
     var keepDims: Bool { get }
+}
+
+/// The linear ones (ReduceSum, ReduceMean, GlobalAveragePool).
+package protocol LinearReduction: AxisReduction {
     /// The factor applied to the sum for `count` reduced elements (1 or 1/count).
     func scale(count: Int) -> Double
 }
 
-extension LinearReduction {
+extension AxisReduction {
     /// Reads axes (attribute before `inputOpset`, input from it), keepdims and noop_with_empty_axes.
     static func reductionParameters(_ node: NodeContext, inputOpset: Int) throws -> (axes: [Int]?, keepDims: Bool) {
         guard let shape = node.inputShapes.first else { throw node.error("\(opType) needs a data input") }
@@ -48,14 +54,22 @@ extension LinearReduction {
         return out
     }
 
+    /// For each input element (row-major), the flat index of its output element.
+    func outputIndexMap(_ shape: [Int]) -> [Int] {
+        let reduced = Set(axes ?? [])
+        let kept = shape.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
+        // The output in keepdims layout has the same row-major order as without.
+        return Broadcast.indexMap(from: kept, to: shape)
+    }
+}
+
+extension LinearReduction {
     /// For each input element (row-major), the flat index of the output element it adds to, and
     /// the number of elements per output.
     func targets(_ shape: [Int]) throws -> (map: [Int], count: Int) {
         let reduced = Set(axes ?? [])
-        let kept = shape.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
         let count = shape.enumerated().filter { reduced.contains($0.offset) }.map(\.element).reduce(1, *)
-        // The output in keepdims layout has the same row-major order as without.
-        return (Broadcast.indexMap(from: kept, to: shape), count)
+        return (outputIndexMap(shape), count)
     }
 
     package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
