@@ -9,11 +9,37 @@ import sys
 import numpy as np
 import onnx
 import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
 
 
 def require_repo_root():
     if not os.path.isfile("Package.swift"):
         sys.exit("run from the repository root")
+
+
+def ints(name, value):
+    return numpy_helper.from_array(np.array(value, dtype=np.int64), name)
+
+
+def floats(name, value):
+    return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
+
+
+def finish(name, opset, nodes, in_shape, inits, out="y", out_shape=None, allow_scalar=True):
+    """The model of `nodes` with input x (float, `in_shape`) and output `out`, whose shape is
+    `out_shape` or what ONNX shape inference gives (the checker wants one declared); a scalar
+    output only when `allow_scalar`."""
+    g = helper.make_graph(nodes, name,
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+                          [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="certus-fixture")
+    m.ir_version = 8 if opset < 21 else 10
+    inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
+    shape = [vi for vi in inferred.graph.value_info if vi.name == out] or list(inferred.graph.output)
+    dims = out_shape or [d.dim_value for d in shape[0].type.tensor_type.shape.dim]
+    assert (allow_scalar or dims) and all(d > 0 for d in dims), f"{name}: output shape {dims} not inferred; give out_shape"
+    m.graph.output[0].CopyFrom(helper.make_tensor_value_info(out, TensorProto.FLOAT, dims))
+    return m
 
 
 def references(m, rng, require_finite=False):

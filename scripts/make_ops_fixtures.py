@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from fixture_common import require_repo_root, write
+from fixture_common import finish, floats, ints, require_repo_root, write
 
 OUT = os.path.join("Tests", "Fixtures", "ops")
 rng = np.random.default_rng(20261201)
@@ -38,31 +38,11 @@ INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 
 
-def ints(name, value):
-    return numpy_helper.from_array(np.array(value, dtype=np.int64), name)
-
-
-def floats(name, value):
-    return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
-
-
 def model(name, opset, in_shape, op_nodes, inits, out="y", out_shape=None):
     """x -> Mul(1.7) -> Tanh -> h -> op_nodes -> out."""
     nodes = [helper.make_node("Mul", ["x", "c"], ["xc"], name="scale"),
              helper.make_node("Tanh", ["xc"], ["h"], name="tanh")] + op_nodes
-    g = helper.make_graph(nodes, name,
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
-                          [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)],
-                          [floats("c", 1.7)] + inits)
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="certus-fixture")
-    m.ir_version = 8 if opset < 21 else 10
-    # The output's shape from ONNX shape inference (the checker wants one declared).
-    inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
-    shape = [vi for vi in inferred.graph.value_info if vi.name == out] or list(inferred.graph.output)
-    dims = out_shape or [d.dim_value for d in shape[0].type.tensor_type.shape.dim]
-    assert all(d > 0 for d in dims), f"{name}: output shape {dims} not inferred; give out_shape"
-    m.graph.output[0].CopyFrom(helper.make_tensor_value_info(out, TensorProto.FLOAT, dims))
-    return m
+    return finish(name, opset, nodes, in_shape, [floats("c", 1.7)] + inits, out, out_shape)
 
 
 def fixtures():

@@ -28,32 +28,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from fixture_common import require_repo_root, write
+from fixture_common import finish, floats, ints, require_repo_root, write
 
 OUT = os.path.join("Tests", "Fixtures", "ops")
 rng = np.random.default_rng(20261214)
-
-
-def ints(name, value):
-    return numpy_helper.from_array(np.array(value, dtype=np.int64), name)
-
-
-def floats(name, value):
-    return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
-
-
-def finish(name, opset, nodes, in_shape, inits, out="y", out_shape=None):
-    g = helper.make_graph(nodes, name,
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
-                          [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="certus-fixture")
-    m.ir_version = 8 if opset < 21 else 10
-    inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
-    shape = [vi for vi in inferred.graph.value_info if vi.name == out] or list(inferred.graph.output)
-    dims = out_shape or [d.dim_value for d in shape[0].type.tensor_type.shape.dim]
-    assert dims and all(d > 0 for d in dims), f"{name}: output shape {dims} not inferred"
-    m.graph.output[0].CopyFrom(helper.make_tensor_value_info(out, TensorProto.FLOAT, dims))
-    return m
 
 
 def model(name, opset, in_shape, op_nodes, inits, outs, axis=-1, out_shape=None):
@@ -64,7 +42,7 @@ def model(name, opset, in_shape, op_nodes, inits, outs, axis=-1, out_shape=None)
         nodes.append(n("Identity", outs, ["y"], name="out"))
     else:
         nodes.append(n("Concat", outs, ["y"], name="concat", axis=axis))
-    return finish(name, opset, nodes, in_shape, [floats("c", 1.7)] + inits, out_shape=out_shape)
+    return finish(name, opset, nodes, in_shape, [floats("c", 1.7)] + inits, out_shape=out_shape, allow_scalar=False)
 
 
 def fixtures():
@@ -116,7 +94,7 @@ def fixtures():
         n("Add", ["q", "ew"], ["s"], name="/sum"),
         n("Gemm", ["s", "W2", "b2"], ["y"], name="/W2", transB=1)], [1, 4],
         [floats("V", V), floats("bv", rng.standard_normal(6) * 0.1), floats("two", 2.0), floats("half", 0.5),
-         floats("W1", W1), floats("b1", rng.standard_normal(6) * 0.1), floats("W2", W2), floats("b2", rng.standard_normal(3) * 0.1)])
+         floats("W1", W1), floats("b1", rng.standard_normal(6) * 0.1), floats("W2", W2), floats("b2", rng.standard_normal(3) * 0.1)], allow_scalar=False)
 
 
 def ibp_only():
