@@ -12,20 +12,6 @@ final class CheckTrialFixesTests: XCTestCase {
     override func setUpWithError() throws { fx = try CheckFixtures() }
     override func tearDownWithError() throws { fx.remove() }
 
-    /// The error a manifest text gives (fails the test when it parses).
-    func error(_ text: String, format: Manifest.Format, file: StaticString = #filePath, line: UInt = #line) -> ManifestError? {
-        do {
-            _ = try Manifest.parse(text: text, source: "m." + format.rawValue, format: format)
-            XCTFail("parsed, but an error was expected:\n\(text)", file: file, line: line)
-            return nil
-        } catch let e as ManifestError {
-            return e
-        } catch {
-            XCTFail("not a ManifestError: \(error)", file: file, line: line)
-            return nil
-        }
-    }
-
     /// Every error of an entry's files starts with `manifest:line (entry 'name'): `, also when the
     /// error comes from the model or spec reader (which names only its own file).
     func testEveryEntryErrorNamesTheManifestLineAndEntry() throws {
