@@ -71,6 +71,8 @@ package final class BoundEngine {
     /// Filled lazily under `cacheLock`, so one engine may serve several threads at once.
     private var affineCache: [Int: (inputs: [Tensor], out0: Tensor)] = [:]
     private var offsetCache: [Int: [Double]] = [:]
+    /// Sparse linear maps of generic affine nodes (`Operator.sparseLinearMap`; nil inside: none).
+    private var sparseCache: [Int: SparseLinearMap?] = [:]
     private var denseCache: [Int: DenseChain.Step] = [:]
     private let cacheLock = NSLock()
 
@@ -341,37 +343,53 @@ package final class BoundEngine {
     func backwardRows(target: Int, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
                       relaxations: inout [Int: Relaxation], settings: BoundSettings) throws -> [Double] {
         let last = producer[target] ?? -1
-        var weights = 0
+        var weights = 0, widest = size(target)
         for i in 0...max(0, last) where last >= 0 {
-            for v in graph.nodes[i].inputs where isConstant[v] { weights += size(v) }
+            for v in graph.nodes[i].inputs { if isConstant[v] { weights += size(v) } else { widest = max(widest, size(v)) } }
         }
         // Every relaxation the pass needs, made once here so that parallel passes only read them.
         for i in 0...max(0, last) where last >= 0 && kinds[i] == .elementwise && relaxations[i] == nil {
             if let b = bounds[graph.nodes[i].inputs[0]] { relaxations[i] = relaxation(node: i, bounds: b) }
         }
         let shared = relaxations
-        return try splittingRows(A, weights: weights, settings: settings) { sub in
+        return try splittingRows(A, weights: weights, settings: settings, widest: widest) { sub in
             var rel = shared
             return try self.backward(target: target, A: sub, box: box, bounds: bounds, relaxations: &rel)
         }
     }
 
-    /// Runs `pass` (lower bounds of some rows) on all of `A`, or on contiguous groups of its rows
-    /// on `settings.threads` threads when rows x `weights` reaches `settings.parallelWork`.
-    /// `pass` must be safe to call concurrently.
-    func splittingRows(_ A: Matrix, weights: Int, settings: BoundSettings,
+    /// Runs `pass` (lower bounds of some rows) on all of `A`, or on contiguous groups of its rows:
+    /// on `settings.threads` threads when rows x `weights` reaches `settings.parallelWork`, and in
+    /// pieces of at most `rowBudget / widest` rows (`widest`: the largest value the
+    /// pass carries coefficients for), so that a pass over a wide graph keeps its coefficient
+    /// matrices small (a few MB, reused by the allocator) instead of allocating and touching
+    /// gigabytes at once. Each row's bound does not depend on the others. `pass` must be safe to
+    /// call concurrently.
+    func splittingRows(_ A: Matrix, weights: Int, settings: BoundSettings, widest: Int = 0,
                        _ pass: (Matrix) throws -> [Double]) throws -> [Double] {
-        let groups = min(settings.threads, A.rows / settings.minimumRowsPerThread)
-        guard groups > 1, A.rows * weights >= settings.parallelWork else { return try pass(A) }
-        let chunks = (0..<groups).map { t in Array((t * A.rows / groups)..<((t + 1) * A.rows / groups)) }
-        let results = concurrentResults(groups) { t in try pass(A.selectingRows(chunks[t])) }
+        let threads = min(settings.threads, A.rows / settings.minimumRowsPerThread)
+        let groups = threads > 1 && A.rows * weights >= settings.parallelWork ? threads : 1
+        let pieceRows = max(settings.minimumRowsPerThread, rowBudget / max(1, widest))
+        let pieces = max(groups, (A.rows + pieceRows - 1) / pieceRows)
+        guard pieces > 1 else { return try pass(A) }
+        let chunks = (0..<pieces).map { t in Array((t * A.rows / pieces)..<((t + 1) * A.rows / pieces)) }
+        // `groups` workers, each taking every groups-th piece in turn.
+        let results = concurrentResults(groups) { g in
+            try stride(from: g, to: pieces, by: groups).map { t in (t, try pass(A.selectingRows(chunks[t]))) }
+        }
         var lb = [Double](repeating: 0, count: A.rows)
-        for t in 0..<groups {
-            let part = try results[t].get()
-            for (k, r) in chunks[t].enumerated() { lb[r] = part[k] }
+        for g in 0..<groups {
+            for (t, part) in try results[g].get() {
+                for (k, r) in chunks[t].enumerated() { lb[r] = part[k] }
+            }
         }
         return lb
     }
+
+    /// The number of coefficients (rows x columns) one piece of a row-split pass may carry per
+    /// value (`splittingRows`, `neuronBoundRows`): 2^20, 8 MB in Double. Bounds do not depend
+    /// on it (tests lower it to force many pieces); set it before the engine is used.
+    package var rowBudget = 1 << 20
 
     /// Lower bound of each row of A x + bias over the box (or at the constant `constant`), moved
     /// down by `RoundingGuard.relative` of the magnitude of its terms (sum of |A_rj x_j| and
@@ -532,6 +550,16 @@ package final class BoundEngine {
         let variable = node.inputs.enumerated().filter { !isConstant[$0.element] }
         let cache = try affineInputs(node: i)
         addProduct(A, cache.out0.data, to: &bias)
+        if let map = try sparseMap(node: i, inputs: cache.inputs) {
+            // All rows at once through the operator's sparse terms.
+            for (pos, v) in variable {
+                guard pos < map.inputs.count, let terms = map.inputs[pos] else {
+                    throw BoundError("node '\(node.name)' (\(node.opType)): no linear map for input \(pos)")
+                }
+                accumulate(v, A.scattered(through: terms, columns: size(v)))
+            }
+            return
+        }
         var outs = variable.map { Matrix(zeros: A.rows, size($0.element)) }
         let outShape = graph.values[node.output].shape
         for r in 0..<A.rows {
@@ -556,6 +584,16 @@ package final class BoundEngine {
         let out0 = try node.op.evaluate(inputs)
         affineCache[i] = (inputs, out0)
         return (inputs, out0)
+    }
+
+    /// The operator's sparse linear map for a generic affine node (computed once; nil: none).
+    func sparseMap(node i: Int, inputs: [Tensor]) throws -> SparseLinearMap? {
+        cacheLock.lock(); defer { cacheLock.unlock() }
+        if let c = sparseCache[i] { return c }
+        let node = graph.nodes[i]
+        let map = try node.op.sparseLinearMap(inputs, variable: node.inputs.map { !isConstant[$0] })
+        sparseCache[i] = .some(map)
+        return map
     }
 
     /// The constant offset vector of a dense node (bias, broadcast constant), computed once.

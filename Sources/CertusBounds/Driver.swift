@@ -48,9 +48,8 @@ extension BoundEngine {
                 let rowsOfInterest = neuronsToBound(value: node.output, ibp: b)
                 if !rowsOfInterest.isEmpty {
                     let n = b.lower.count, s = rowsOfInterest.count
-                    var A = Matrix(zeros: 2 * s, n)
-                    for (k, j) in rowsOfInterest.enumerated() { A[k, j] = 1; A[s + k, j] = -1 }
-                    var lb = try backwardRows(target: node.output, A: A, box: box, bounds: bounds, relaxations: &relaxations, settings: settings)
+                    var lb = try neuronBoundRows(target: node.output, neurons: rowsOfInterest, box: box, bounds: bounds,
+                                                 relaxations: &relaxations, settings: settings)
                     if settings.method == .alphaCrown && settings.alphaIntermediateIterations > 0 {
                         // Optimise only the neurons CROWN left unstable: for ReLU-like consumers a
                         // neuron that CROWN (with IBP) shows stable has an exact relaxation already.
@@ -90,6 +89,25 @@ extension BoundEngine {
             bounds[node.output] = b
         }
         return bounds
+    }
+
+    /// CROWN lower bounds of z_j and -z_j for the given neurons j of `target` (in that order:
+    /// the neurons' rows, then their negations), through `backwardRows`. The identity rows are
+    /// made a batch of neurons at a time, so that a wide value (ten thousand neurons) never
+    /// needs its whole 2n x n start matrix at once.
+    func neuronBoundRows(target: Int, neurons: [Int], box: ValueBounds, bounds: [ValueBounds?],
+                         relaxations: inout [Int: Relaxation], settings: BoundSettings) throws -> [Double] {
+        let n = size(target), s = neurons.count
+        let batch = max(1, rowBudget * max(1, settings.threads) / max(1, 2 * n))
+        var lb = [Double](repeating: 0, count: 2 * s)
+        for start in stride(from: 0, to: s, by: batch) {
+            let part = Array(neurons[start..<min(s, start + batch)]), m = part.count
+            var A = Matrix(zeros: 2 * m, n)
+            for (k, j) in part.enumerated() { A[k, j] = 1; A[m + k, j] = -1 }
+            let r = try backwardRows(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations, settings: settings)
+            for k in 0..<m { lb[start + k] = r[k]; lb[s + start + k] = r[m + k] }
+        }
+        return lb
     }
 
     /// Intersects `known` bounds (of a box containing this one) into `b`; false when there are

@@ -1,4 +1,5 @@
 import CertusTensor
+import CertusGraph
 
 /// A dense row-major matrix of coefficients: one row per bound being computed, one column per
 /// element of a graph value.
@@ -93,5 +94,31 @@ package struct Matrix: Sendable, Equatable {
         let base = r * cols
         for j in 0..<cols { s += data[base + j] * v[j] }
         return s
+    }
+}
+
+extension Matrix {
+    /// self (rows x outputs) times the transpose of a sparse map's Jacobian for one input:
+    /// a rows x `columns` matrix M with M[r, input[t]] += coefficient[t] * self[r, output[t]].
+    func scattered(through terms: SparseLinearMap.Terms, columns: Int) -> Matrix {
+        var M = Matrix(zeros: rows, columns)
+        let n = terms.output.count
+        guard n > 0 else { return M }
+        let c = cols
+        terms.output.withUnsafeBufferPointer { o in
+            terms.input.withUnsafeBufferPointer { s in
+                terms.coefficient.withUnsafeBufferPointer { w in
+                    data.withUnsafeBufferPointer { a in
+                        M.data.withUnsafeMutableBufferPointer { m in
+                            for r in 0..<rows {
+                                let ar = a.baseAddress! + r * c, mr = m.baseAddress! + r * columns
+                                for t in 0..<n { mr[s[t]] += w[t] * ar[o[t]] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return M
     }
 }

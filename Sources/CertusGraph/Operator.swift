@@ -39,6 +39,12 @@ package protocol Operator: Sendable {
     /// How a linear-relaxation engine treats this operator when `constantInputs[i]` tells
     /// which inputs are constant.
     func boundKind(constantInputs: [Bool]) -> BoundKind
+
+    /// For an operator the engine treats as `.affine`: its linear part as sparse terms
+    /// (`SparseLinearMap`), given the inputs with constants at their values and variable ones
+    /// (`variable[i]`) at zero; nil (the default) when it has no cheap sparse form, and the
+    /// engine calls `backward` per row instead.
+    func sparseLinearMap(_ inputs: [Tensor], variable: [Bool]) throws -> SparseLinearMap?
 }
 
 /// An attribute value of an ONNX node, independent of the protobuf types.

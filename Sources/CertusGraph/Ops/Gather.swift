@@ -82,6 +82,11 @@ package struct Gather: Operator, DataMovement {
         return [g, nil]
     }
 
+    /// Each output element copies one `data` element.
+    package func sparseLinearMap(_ inputs: [Tensor], variable: [Bool]) throws -> SparseLinearMap? {
+        SparseLinearMap(inputs: [SparseLinearMap.Terms(copying: sourceIndices(dataShape: inputs[0].shape)), nil])
+    }
+
     /// Affine in `data`; the indices are constant by construction (`make` refuses computed ones).
     package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.count > 1 && !constantInputs[1] ? .unsupported("Gather with computed indices is not supported") : .affine

@@ -94,6 +94,8 @@ package struct Reshape: Operator, ShapeOnly {
 package struct Transpose: Operator, DataMovement {
     package static let opType = "Transpose"
     package let perm: [Int]?
+    /// Permutes the axes by `perm` (nil: reverses them, the ONNX default).
+    package init(perm: [Int]?) { self.perm = perm }
     package static func make(_ node: NodeContext) throws -> Transpose {
         let perm = try node.ints("perm")
         if let perm, let rank = node.inputShapes.first?.count,
@@ -134,6 +136,13 @@ package struct Transpose: Operator, DataMovement {
         var inverse = [Int](repeating: 0, count: p.count)
         for (i, v) in p.enumerated() { inverse[v] = i }
         return [try Transpose(perm: inverse).evaluate([gradient])]
+    }
+    /// A permutation: the source of each output element, read by transposing the element
+    /// indices themselves (exact in Double below 2^53).
+    package func sparseLinearMap(_ inputs: [Tensor], variable: [Bool]) throws -> SparseLinearMap? {
+        let x = inputs[0]
+        let labels = Tensor(shape: x.shape, data: (0..<x.count).map(Double.init))
+        return SparseLinearMap(inputs: [SparseLinearMap.Terms(copying: try evaluate([labels]).data.map { Int($0) })])
     }
 }
 
@@ -230,6 +239,25 @@ package struct Concat: Operator, DataMovement {
             }
         }
         return zip(inputs, grads).map { Tensor(shape: $0.0.shape, data: $0.1) }
+    }
+    /// Each output element copies one element of one input; constant inputs enter the offset.
+    package func sparseLinearMap(_ inputs: [Tensor], variable: [Bool]) throws -> SparseLinearMap? {
+        let outShape = try outputShape(inputs.map(\.shape))
+        let outer = outShape[..<axis].reduce(1, *)
+        var terms = inputs.map { _ in SparseLinearMap.Terms() }
+        var offset = 0
+        for o in 0..<outer {
+            for (i, t) in inputs.enumerated() {
+                let chunk = t.shape[axis...].reduce(1, *)
+                if variable[i] {
+                    for k in 0..<chunk {
+                        terms[i].output.append(offset + k); terms[i].input.append(o * chunk + k); terms[i].coefficient.append(1)
+                    }
+                }
+                offset += chunk
+            }
+        }
+        return SparseLinearMap(inputs: inputs.indices.map { variable[$0] ? terms[$0] : nil })
     }
 }
 
