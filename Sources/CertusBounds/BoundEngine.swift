@@ -375,7 +375,10 @@ package final class BoundEngine {
         let chunks = (0..<pieces).map { t in Array((t * A.rows / pieces)..<((t + 1) * A.rows / pieces)) }
         // `groups` workers, each taking every groups-th piece in turn.
         let results = concurrentResults(groups) { g in
-            try stride(from: g, to: pieces, by: groups).map { t in (t, try pass(A.selectingRows(chunks[t]))) }
+            try stride(from: g, to: pieces, by: groups).map { t in
+                try settings.checkStop()
+                return (t, try pass(A.selectingRows(chunks[t])))
+            }
         }
         var lb = [Double](repeating: 0, count: A.rows)
         for g in 0..<groups {

@@ -1,5 +1,6 @@
 import Foundation
 import CertusTensor
+import CertusGraph
 
 /// Which bound to compute.
 public enum BoundMethod: String, Sendable, CaseIterable {
@@ -75,6 +76,16 @@ public struct BoundSettings: Sendable {
     public var relaxedValues: Bool = false
     /// Stop optimising at this time (bounds computed so far stay sound).
     public var deadline: Date? = nil
+    /// Abandon the computation at this time: the passes check it between nodes and between
+    /// pieces of rows, and throw instead of returning a bound (a verifier then answers
+    /// `timeout`). Unlike `deadline`, which only ends the parameter search early, this bounds
+    /// the time of a single CROWN pass over a wide graph. nil (default): never.
+    public var stopBy: Date? = nil
+
+    /// Throws when `stopBy` has passed.
+    package func checkStop() throws {
+        if let t = stopBy, Date() >= t { throw BoundError("the time limit was reached before the bound was complete") }
+    }
 
     /// Settings for `method` with every other knob at its default.
     public init(method: BoundMethod = .crown) {

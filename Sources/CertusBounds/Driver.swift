@@ -28,6 +28,7 @@ extension BoundEngine {
         // Known bounds of this very box, reused as they are up to the first split (below).
         let reuseUpToSplit = settings.reuseKnownBounds && pure == nil && known != nil && box == known?[graph.input]
         for (index, node) in graph.nodes.enumerated() {
+            try settings.checkStop()
             if reuseUpToSplit, index <= firstSplitNode, let k = known?[node.output], k.lower.count == size(node.output) {
                 // Nothing before this node differs from the known bounds' own pass over the same
                 // box, whose IBP they were intersected with: IBP here would give them back.
@@ -101,6 +102,7 @@ extension BoundEngine {
         let batch = max(1, rowBudget * max(1, settings.threads) / max(1, 2 * n))
         var lb = [Double](repeating: 0, count: 2 * s)
         for start in stride(from: 0, to: s, by: batch) {
+            try settings.checkStop()
             let part = Array(neurons[start..<min(s, start + batch)]), m = part.count
             var A = Matrix(zeros: 2 * m, n)
             for (k, j) in part.enumerated() { A[k, j] = 1; A[m + k, j] = -1 }
@@ -260,6 +262,16 @@ extension BoundEngine {
             var info = DomainBounds.NeuronInfo(node: i, value: v, operation: op, lower: b.lower, upper: b.upper, lambda: lambda)
             if let Z = relaxed[v], Z.rows == r { info.relaxedInput = (0..<r).map { Array(Z.row($0)) } }
             domain.splittable.append(info)
+        }
+        for (i, node) in graph.nodes.enumerated() where kinds[i] == .bilinear {
+            guard let op = node.op as? any ProductRelaxation, node.inputs.count == 2 else { continue }
+            let (x, y) = (node.inputs[0], node.inputs[1])
+            let n = size(node.output)
+            guard let bx = bounds[x], let by = bounds[y], bx.lower.count == n, by.lower.count == n else { continue }
+            let lambda = record.atNode[i].map { M in (0..<r).map { Array(M.row($0)) } }
+            domain.products.append(DomainBounds.ProductInfo(
+                node: i, operation: op, x: x, y: y, xLower: bx.lower, xUpper: bx.upper, yLower: by.lower, yUpper: by.upper,
+                xSplittable: x != graph.input, ySplittable: y != graph.input, lambda: lambda))
         }
         return domain
     }
@@ -513,6 +525,22 @@ package struct DomainBounds: Sendable {
         /// (`BoundSettings.relaxedValues`; BBPS's estimate), or nil.
         package var relaxedInput: [[Double]]? = nil
     }
+    /// One product of two variables, x * y elementwise (`BoundKind.bilinear`), whose operands
+    /// branch and bound may split (`ProductRelaxation.operandBranchingPoint`).
+    package struct ProductInfo: Sendable {
+        /// The node's index in `graph.nodes`, its operator and its two operand values.
+        package var node: Int
+        package var operation: any ProductRelaxation
+        package var x: Int
+        package var y: Int
+        /// Bounds of the operands (after splits), one entry per output element.
+        package var xLower: [Double], xUpper: [Double]
+        package var yLower: [Double], yUpper: [Double]
+        /// Whether each operand may be split (not the graph input, which input splitting owns).
+        package var xSplittable: Bool, ySplittable: Bool
+        /// Per spec row, the coefficients of the lower bound on the product's output (CROWN only).
+        package var lambda: [[Double]]?
+    }
     /// Bounds of c . y - d per atom (the upper bound is +inf where it was not computed: the
     /// batched mode of `BoundEngine.boundDomains`).
     package var rows: [RowBound]
@@ -524,5 +552,7 @@ package struct DomainBounds: Sendable {
     package var coefficientRows: [RowBound] = []
     /// Every elementwise node with a relaxation, in graph order (ReLU nodes among them).
     package var splittable: [NeuronInfo] = []
+    /// Every product of two variables with operand bounds, in graph order.
+    package var products: [ProductInfo] = []
     package init(rows: [RowBound]) { self.rows = rows }
 }

@@ -69,8 +69,23 @@ package enum RoundingGuard {
 
 /// A product of two variables (`BoundKind.bilinear`) that names the operand acting as a
 /// bounded gate on the other, for CROWN's default McCormick plane (nil: no gate).
-package protocol ProductRelaxation {
+package protocol ProductRelaxation: Sendable {
     var gate: Int? { get }
+    /// Branch and bound on an operand of x * y (GenBaB splits either operand of a product): the
+    /// point p strictly inside (l, u) at which an operand with interval [l, u] is split into
+    /// [l, p] and [p, u], or nil when it cannot be split (an infinite or degenerate interval).
+    /// Default: the midpoint for every strategy. McCormick's planes on [lx, ux] x [ly, uy] are
+    /// furthest from xy, by (ux - lx)(uy - ly) / 4, at the box's centre, and halving either side
+    /// halves that gap on both children, which no other point does.
+    func operandBranchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double?
+}
+
+extension ProductRelaxation {
+    package func operandBranchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        guard l.isFinite, u.isFinite, u > l else { return nil }
+        let p = l + 0.5 * (u - l)
+        return p > l && p < u ? p : nil
+    }
 }
 
 /// How a bound engine may treat an operator, given which inputs are constant.

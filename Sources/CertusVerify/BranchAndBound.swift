@@ -170,6 +170,7 @@ private struct CaseSearch {
         if settings.reluSplit.rootAlphaBounds {
             var bs = BoundSettings(method: .alphaCrown)
             bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds * 0.25)
+            bs.stopBy = Date(timeIntervalSinceNow: deadline.remainingSeconds)
             root = try? engine.rootBounds(box: box, settings: bs)
             if settings.reluSplit.lpTightenMaxUnstable > 0, root != nil { tightenRootByLP(stats: &stats) }
         }
@@ -352,7 +353,7 @@ private struct CaseSearch {
         // Branching: the heuristic's score summed over the open clauses' best rows.
         let rowPos = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($1, $0) })
         let lambdaRows = d.openClauses.compactMap { rowPos[bestRow[$0]!] }
-        let best = BranchingChoice.choose(db.splittable, rows: lambdaRows, heuristic: heuristic,
+        let best = BranchingChoice.choose(db.splittable, products: db.products, rows: lambdaRows, heuristic: heuristic,
                                           points: settings.reluSplit.branchPoints,
                                           minimumWidth: settings.reluSplit.minimumSplitWidth)
         d.branch = best

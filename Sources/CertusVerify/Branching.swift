@@ -24,10 +24,28 @@ enum BranchingChoice {
     /// the neurons whose operator gives a branching point, or nil when none does.
     /// `rows`: the positions in each node's `lambda` of the rows that matter (one per open
     /// clause); without coefficients the score falls back to the interval width.
-    static func choose(_ nodes: [DomainBounds.NeuronInfo], rows: [Int], heuristic: BranchingHeuristic,
-                       points: BranchingPointStrategy, minimumWidth: Double) -> (value: Int, index: Int, point: Double)? {
+    /// `products`: operands of products of two variables, also candidates (see `productScore`).
+    static func choose(_ nodes: [DomainBounds.NeuronInfo], products: [DomainBounds.ProductInfo] = [], rows: [Int],
+                       heuristic: BranchingHeuristic, points: BranchingPointStrategy,
+                       minimumWidth: Double) -> (value: Int, index: Int, point: Double)? {
         var best: (value: Int, index: Int, point: Double)? = nil
         var bestScore = -Double.infinity
+        for info in products {
+            for j in info.xLower.indices {
+                let wx = info.xUpper[j] - info.xLower[j], wy = info.yUpper[j] - info.yLower[j]
+                // The wider splittable operand (halving either halves McCormick's gap).
+                var pick: (value: Int, l: Double, u: Double)? = nil
+                if info.xSplittable && (!info.ySplittable || !(wy > wx)) { pick = (info.x, info.xLower[j], info.xUpper[j]) }
+                else if info.ySplittable { pick = (info.y, info.yLower[j], info.yUpper[j]) }
+                guard let pick, pick.u - pick.l >= minimumWidth,
+                      let p = info.operation.operandBranchingPoint(l: pick.l, u: pick.u, strategy: points) else { continue }
+                let lambdas: [Double] = info.lambda.map { lam in rows.compactMap { $0 < lam.count ? lam[$0][j] : nil } } ?? []
+                let width = pick.u - pick.l
+                var score = heuristic == .width || lambdas.isEmpty ? width : productScore(lambdas: lambdas, wx: wx, wy: wy)
+                score += 1e-12 * Swift.min(width, 1e12)
+                if score > bestScore { bestScore = score; best = (pick.value, j, p) }
+            }
+        }
         for info in nodes {
             let op = info.operation
             for j in info.lower.indices {
@@ -55,6 +73,16 @@ enum BranchingChoice {
             }
         }
         return best
+    }
+
+    /// The estimated gain of splitting an operand of x * y at its midpoint (BBPS and BaBSR alike):
+    /// McCormick's planes on [lx, ux] x [ly, uy] are (ux - lx)(uy - ly) / 4 from xy at the box's
+    /// centre, and each child halves that gap, so each row with coefficient λ on the product
+    /// gains about |λ| (ux - lx)(uy - ly) / 8.
+    static func productScore(lambdas: [Double], wx: Double, wy: Double) -> Double {
+        let gap = wx * wy / 8
+        guard gap.isFinite else { return -Double.infinity }
+        return lambdas.reduce(0) { $0 + Swift.abs($1) } * gap
     }
 
     /// BaBSR's intercept score with |λ| times the smaller side as a tie-break (for ReLU exactly

@@ -47,6 +47,7 @@ package struct MILPProver: PropertyProver {
         let engine = BoundEngine(graph: graph)
         var bs = BoundSettings(method: settings.milp.alphaBounds ? .alphaCrown : .crown)
         bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds)
+        bs.stopBy = bs.deadline
         let atoms = pc.clauses.flatMap(\.atoms)
         let db: DomainBounds
         do {

@@ -191,4 +191,60 @@ final class GeneralBranchingTests: XCTestCase {
         XCTAssertGreaterThan(checkedPoints, 1000, "too few sampled points inside the domains")
         XCTAssertGreaterThan(betaGains, 0, "alpha/beta never improved on CROWN: the search is not exercised")
     }
+
+    /// Products of two variables (GenBaB splits either operand of x * y): y = w3 . ((Wa x + ba) *
+    /// (Wb x + bb)) on [-1, 1]^2 has no activation at all, so every split is an operand split.
+    /// A threshold below the certified grid minimum holds and alpha-CROWN cannot prove it
+    /// (checked per seed); branch and bound must prove some, and never one above the grid minimum.
+    func testProductsOfVariablesAreBranchedOnTheirOperands() throws {
+        var proved = 0, tried = 0
+        for seed in 0..<6 as Range<UInt64> {
+            var rng = SplitMix64(seed: 100 + seed)
+            func u() -> Double { Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1 }
+            let h = 4
+            let wa = (0..<(2 * h)).map { _ in u() }, ba = (0..<h).map { _ in u() }
+            let wb = (0..<(2 * h)).map { _ in u() }, bb = (0..<h).map { _ in u() }
+            let w3 = (0..<h).map { _ in u() }
+            let values = [ValueInfo(name: "x", shape: [1, 2]),
+                          ValueInfo(name: "Wa", shape: [h, 2]), ValueInfo(name: "ba", shape: [h]), ValueInfo(name: "za", shape: [1, h]),
+                          ValueInfo(name: "Wb", shape: [h, 2]), ValueInfo(name: "bb", shape: [h]), ValueInfo(name: "zb", shape: [1, h]),
+                          ValueInfo(name: "p", shape: [1, h]), ValueInfo(name: "W3", shape: [1, h]), ValueInfo(name: "y", shape: [1, 1])]
+            let constants: [Int: Tensor] = [1: Tensor(shape: [h, 2], data: wa), 2: Tensor(shape: [h], data: ba),
+                                            4: Tensor(shape: [h, 2], data: wb), 5: Tensor(shape: [h], data: bb),
+                                            8: Tensor(shape: [1, h], data: w3)]
+            let nodes = [Node(name: "fa", opType: "Gemm", op: Gemm(transB: true), inputs: [0, 1, 2], output: 3),
+                         Node(name: "fb", opType: "Gemm", op: Gemm(transB: true), inputs: [0, 4, 5], output: 6),
+                         Node(name: "mul", opType: "Mul", op: Mul(), inputs: [3, 6], output: 7),
+                         Node(name: "out", opType: "Gemm", op: Gemm(transB: true), inputs: [7, 8], output: 9)]
+            let graph = Graph(values: values, constants: constants, nodes: nodes, input: 0, outputs: [9], metadata: ModelMetadata())
+            // Grid minimum and an L-inf Lipschitz bound: |d y / d x_i| <= sum_k |w3_k| (|zb_k| |Wa_ki| + |za_k| |Wb_ki|).
+            let n = 200
+            var m = Double.infinity
+            for i in 0...n { for j in 0...n {
+                m = min(m, try graph.evaluateFirst([-1 + 2 * Double(i) / Double(n), -1 + 2 * Double(j) / Double(n)])[0])
+            } }
+            var lip = 0.0
+            for k in 0..<h {
+                let za = abs(ba[k]) + abs(wa[2 * k]) + abs(wa[2 * k + 1]), zb = abs(bb[k]) + abs(wb[2 * k]) + abs(wb[2 * k + 1])
+                lip += abs(w3[k]) * (zb * (abs(wa[2 * k]) + abs(wa[2 * k + 1])) + za * (abs(wb[2 * k]) + abs(wb[2 * k + 1])))
+            }
+            let margin = lip / Double(n) * 1.0001 + 1e-9
+            let holds = Self.property(threshold: m - margin - 1e-3)
+            let alpha = try BoundEngine(graph: graph).bound(box: holds.cases[0].box, atoms: holds.cases[0].clauses[0].atoms,
+                                                             settings: BoundSettings(method: .alphaCrown))[0]
+            if alpha.lower > 0 { continue }
+            tried += 1
+            var s = VerifierSettings()
+            s.timeout = 4
+            let r = try Verifier.forMethod(.branchAndBound, graph: graph, property: holds, settings: s).verify(graph: graph, property: holds)
+            XCTAssertNotEqual(r.status, .sat, "seed \(seed): a property that holds was refuted: \(r.details)")
+            if r.status == .unsat { proved += 1 }
+            print("GenBaB products seed \(seed): holds -> \(r.status.rawValue) in \(r.timeSeconds) s (\(r.details.last ?? ""))")
+            let violated = Self.property(threshold: m + 1e-3)
+            let v = try Verifier.forMethod(.branchAndBound, graph: graph, property: violated, settings: s).verify(graph: graph, property: violated)
+            XCTAssertNotEqual(v.status, .unsat, "seed \(seed): a violated property was proven: \(v.details)")
+        }
+        XCTAssertGreaterThan(tried, 0, "alpha-CROWN proved every seed: the test tests nothing")
+        XCTAssertGreaterThan(proved, 0, "branch and bound proved none of \(tried) product properties")
+    }
 }
