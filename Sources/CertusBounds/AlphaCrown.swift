@@ -102,7 +102,16 @@ extension BoundEngine {
                         for r in 0..<rows { pl[r, j] = tl; pu[r, j] = tu }
                     }
                 }
-                params[i] = NodeParameters(lower: pl, upper: pu)
+                var np = NodeParameters(lower: pl, upper: pu)
+                // beta-CROWN multipliers of split operands (from 0), the second only when distinct.
+                let (x, y) = (graph.nodes[i].inputs[0], graph.nodes[i].inputs[1])
+                if let sp = splits[x] { np.beta = Matrix(zeros: rows, n); np.setSplits(sp, count: n) }
+                if y != x, let sp = splits[y] {
+                    var q = NodeParameters(lower: pl, upper: pu)
+                    q.setSplits(sp, count: n)
+                    np.secondBeta = Matrix(zeros: rows, n); np.secondSplitLower = q.splitLower; np.secondSplitUpper = q.splitUpper
+                }
+                params[i] = np
                 continue
             }
             guard let op = graph.nodes[i].op as? any ElementwiseRelaxation, let b = bounds[graph.nodes[i].inputs[0]] else { continue }
@@ -129,6 +138,7 @@ extension BoundEngine {
         var m1: [Int: NodeParameters] = params.mapValues { p in
             var z = NodeParameters(lower: Matrix(zeros: rows, p.lower.cols), upper: Matrix(zeros: rows, p.upper.cols))
             if let b = p.beta { z.beta = Matrix(zeros: rows, b.cols) }
+            if let b = p.secondBeta { z.secondBeta = Matrix(zeros: rows, b.cols) }
             return z
         }
         var m2 = m1
@@ -218,6 +228,11 @@ extension BoundEngine {
                 if let G = g.beta, let lo = params[i]!.splitLower, let hi = params[i]!.splitUpper {
                     let cols = G.cols
                     step(&params[i]!.beta!, G, &m1[i]!.beta!, &m2[i]!.beta!, rate: betaRate, skip: { _, g in g == 0 },
+                         project: { t, v in NodeParameters.effectiveBeta(v, lower: lo[t % cols], upper: hi[t % cols]) })
+                }
+                if let G = g.secondBeta, let lo = params[i]!.secondSplitLower, let hi = params[i]!.secondSplitUpper {
+                    let cols = G.cols
+                    step(&params[i]!.secondBeta!, G, &m1[i]!.secondBeta!, &m2[i]!.secondBeta!, rate: betaRate, skip: { _, g in g == 0 },
                          project: { t, v in NodeParameters.effectiveBeta(v, lower: lo[t % cols], upper: hi[t % cols]) })
                 }
             }
@@ -371,7 +386,11 @@ extension BoundEngine {
                     }
                 }
                 values[node.output] = Z
-                if let G { grads[i] = G }
+                if var G {
+                    G.beta = p.flatMap { betaGradient($0, X: X) }
+                    G.secondBeta = p?.second.flatMap { betaGradient($0, X: Yin) }
+                    grads[i] = G
+                }
             }
         }
         return (grads, values)
@@ -463,6 +482,8 @@ extension NodeParameters {
         var p = NodeParameters(lower: lower.selectingRows(idx), upper: upper.selectingRows(idx))
         p.beta = beta?.selectingRows(idx)
         p.splitLower = splitLower; p.splitUpper = splitUpper
+        p.secondBeta = secondBeta?.selectingRows(idx)
+        p.secondSplitLower = secondSplitLower; p.secondSplitUpper = secondSplitUpper
         return p
     }
     subscript(r: Int, j: Int, lower lower: Bool) -> Double {

@@ -31,6 +31,39 @@ struct NodeParameters {
     /// Per neuron, the split interval's ends (-inf / +inf where that side is not split).
     var splitLower: [Double]? = nil
     var splitUpper: [Double]? = nil
+    /// For a product of two variables: `beta`, `splitLower` and `splitUpper` are the first
+    /// operand's, and these the second operand's (GenBaB's operand splits; nil: not split).
+    var secondBeta: Matrix? = nil
+    var secondSplitLower: [Double]? = nil
+    var secondSplitUpper: [Double]? = nil
+
+    /// The second operand's multipliers as a parameter set of their own (`beta` and its ends).
+    var second: NodeParameters? {
+        guard let b = secondBeta else { return nil }
+        var p = NodeParameters(lower: Matrix(zeros: 0, 0), upper: Matrix(zeros: 0, 0))
+        p.beta = b; p.splitLower = secondSplitLower; p.splitUpper = secondSplitUpper
+        return p
+    }
+
+    /// Adds the Lagrangian terms beta (end - z) of these multipliers to coefficients `Ain` on the
+    /// split value z and to `bias` (padded for rounding): coefficient -beta on z, beta * end into
+    /// the bias. The terms are <= 0 on the domain, so the bound stays a lower bound for any beta.
+    func addSplitTerms(to Ain: inout Matrix, bias: inout [Double]) {
+        guard let beta, let lo = splitLower, let hi = splitUpper else { return }
+        let split = lo.indices.filter { lo[$0] > -.infinity || hi[$0] < .infinity }
+        for r in 0..<Ain.rows {
+            var add = 0.0, mag = 0.0
+            for j in split {
+                let b = NodeParameters.effectiveBeta(beta[r, j], lower: lo[j], upper: hi[j])
+                if b == 0 { continue }
+                Ain[r, j] -= b
+                let t = b * (b > 0 ? lo[j] : hi[j])
+                add += t; mag += Swift.abs(t)
+            }
+            bias[r] += add - RoundingGuard.relative * mag
+        }
+    }
+
 
     /// Sets `splitLower`/`splitUpper` from a node's split map (neurons below `count`).
     mutating func setSplits(_ sp: [Int: SplitInterval], count: Int) {
@@ -238,21 +271,7 @@ package final class BoundEngine {
                 if relaxations[i] == nil { relaxations[i] = relaxation(node: i, bounds: b) }
                 record?.atNode[i] = Aout
                 var Ain = elementwiseBackward(node: i, A: Aout, relax: relaxations[i]!, bounds: b, parameters: parameters?[i], bias: &bias)
-                if let p = parameters?[i], let beta = p.beta, let lo = p.splitLower, let hi = p.splitUpper {
-                    // beta (end - z): coefficient -beta on z, beta * end into the bias (padded).
-                    let split = lo.indices.filter { lo[$0] > -.infinity || hi[$0] < .infinity }
-                    for r in 0..<Ain.rows {
-                        var add = 0.0, mag = 0.0
-                        for j in split {
-                            let b = NodeParameters.effectiveBeta(beta[r, j], lower: lo[j], upper: hi[j])
-                            if b == 0 { continue }
-                            Ain[r, j] -= b
-                            let t = b * (b > 0 ? lo[j] : hi[j])
-                            add += t; mag += Swift.abs(t)
-                        }
-                        bias[r] += add - RoundingGuard.relative * mag
-                    }
-                }
+                parameters?[i]?.addSplitTerms(to: &Ain, bias: &bias)
                 accumulate(v, Ain)
             case .bilinear:
                 let (x, y) = (node.inputs[0], node.inputs[1])
@@ -281,6 +300,9 @@ package final class BoundEngine {
                         bias[r] -= a * plane.c + (a > 0 ? 1 : -1) * RoundingGuard.relative * 3 * a * m
                     }
                 }
+                // Operand splits (GenBaB): their multipliers' terms on x and on y.
+                p?.addSplitTerms(to: &Ax, bias: &bias)
+                p?.second?.addSplitTerms(to: &Ay, bias: &bias)
                 accumulate(x, Ax)
                 accumulate(y, Ay)
             }

@@ -229,6 +229,32 @@ final class GeneralBranchingTests: XCTestCase {
                 lip += abs(w3[k]) * (zb * (abs(wa[2 * k]) + abs(wa[2 * k + 1])) + za * (abs(wb[2 * k]) + abs(wb[2 * k + 1])))
             }
             let margin = lip / Double(n) * 1.0001 + 1e-9
+            // Domain bounds under operand splits (beta multipliers on both operands) hold at every
+            // sampled point of the box that satisfies the splits.
+            let engine = BoundEngine(graph: graph)
+            let box = InputBox(lower: [-1, -1], upper: [1, 1])
+            let atoms = [LinearAtom(c: [1], d: 0)]
+            var rootSettings = BoundSettings(method: .alphaCrown)
+            rootSettings.alphaIterations = 20; rootSettings.alphaIntermediateIterations = 10
+            let root = try engine.rootBounds(box: box, settings: rootSettings)
+            for trial in 0..<6 {
+                var splits: [NeuronSplit] = []
+                for (value, k) in [(3, trial % h), (6, (trial + 1) % h), (3, (trial + 2) % h)] {
+                    guard let b = root.bounds(value: value, index: k) else { continue }
+                    let frac = [0.3, 0.5, 0.7][(trial + k) % 3]
+                    splits.append(NeuronSplit(value: value, index: k, point: b.lower + frac * (b.upper - b.lower), above: (trial + k) % 2 == 0))
+                }
+                var ds = BoundSettings(method: .alphaCrown)
+                ds.alphaIntermediateIterations = 0; ds.alphaIterations = 30; ds.reuseKnownBounds = true
+                guard let db = try? engine.boundDomain(box: box, atoms: atoms, splits: splits, settings: ds, root: root) else { continue }
+                for _ in 0..<400 {
+                    let x = [u(), u()]
+                    let all = try graph.evaluateAll(x)
+                    guard splits.allSatisfy({ let z = all[$0.value]![$0.index]; return $0.above ? z >= $0.point : z <= $0.point }) else { continue }
+                    let yv = all[9]![0]
+                    XCTAssertLessThanOrEqual(db.rows[0].lower, yv + 1e-9, "seed \(seed) trial \(trial): domain bound above f at \(x)")
+                }
+            }
             let holds = Self.property(threshold: m - margin - 1e-3)
             let alpha = try BoundEngine(graph: graph).bound(box: holds.cases[0].box, atoms: holds.cases[0].clauses[0].atoms,
                                                              settings: BoundSettings(method: .alphaCrown))[0]
@@ -239,12 +265,12 @@ final class GeneralBranchingTests: XCTestCase {
             let r = try Verifier.forMethod(.branchAndBound, graph: graph, property: holds, settings: s).verify(graph: graph, property: holds)
             XCTAssertNotEqual(r.status, .sat, "seed \(seed): a property that holds was refuted: \(r.details)")
             if r.status == .unsat { proved += 1 }
-            print("GenBaB products seed \(seed): holds -> \(r.status.rawValue) in \(r.timeSeconds) s (\(r.details.last ?? ""))")
             let violated = Self.property(threshold: m + 1e-3)
             let v = try Verifier.forMethod(.branchAndBound, graph: graph, property: violated, settings: s).verify(graph: graph, property: violated)
             XCTAssertNotEqual(v.status, .unsat, "seed \(seed): a violated property was proven: \(v.details)")
         }
         XCTAssertGreaterThan(tried, 0, "alpha-CROWN proved every seed: the test tests nothing")
-        XCTAssertGreaterThan(proved, 0, "branch and bound proved none of \(tried) product properties")
+        // Without the operands' multipliers only 1 of these 6 was proven in 8 s; with them 5 of 6 in 4 s.
+        XCTAssertGreaterThanOrEqual(proved, min(tried, 4), "branch and bound proved \(proved) of \(tried) product properties")
     }
 }
