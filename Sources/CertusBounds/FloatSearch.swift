@@ -2,6 +2,9 @@ import Foundation
 import CBLAS
 import CertusTensor
 import CertusGraph
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+import _Builtin_intrinsics.intel
+#endif
 
 /// alpha-CROWN's search in single precision, for the common case of a chain of dense layers
 /// and elementwise activations (ReLU inline; Sigmoid, Tanh, GeLU, ... through their own
@@ -256,12 +259,6 @@ extension BoundEngine {
             }
         }
         let originalRowSplits = rowSplits       // before row compaction: by original row
-        // Per ReLU step, the neurons whose default lines have an intercept.
-        var withIntercept: [Int: [Int]] = [:]
-        for k in reluSteps {
-            guard case .relu(_, let n, _, let bL, _, let bU) = steps[k] else { continue }
-            withIntercept[k] = (0..<n).filter { bL[$0] != 0 || bU[$0] != 0 }
-        }
         var bestParams = params                                  // original row order
         var bestBetas = betas
         var m1 = params.mapValues { [Float](repeating: 0, count: $0.count) }, m2 = m1
@@ -307,12 +304,8 @@ extension BoundEngine {
                 case .linear(let w, let b, let inN, let oN):
                     // bias += cur . b
                     cur.withUnsafeBufferPointer { c in b.withUnsafeBufferPointer { bp in
-                        for r in 0..<R {
-                            let row = c.baseAddress! + r * oN
-                            var s: Float = 0
-                            for j in 0..<oN { s += row[j] * bp[j] }
-                            bias[r] += s
-                        }
+                        guard oN > 0 else { return }
+                        for r in 0..<R { bias[r] += FloatLanes.dot(c.baseAddress! + r * oN, bp.baseAddress!, oN) }
                     } }
                     if let w, let sel = selection {
                         var next = [Float](repeating: 0, count: R * inN)
@@ -346,19 +339,8 @@ extension BoundEngine {
                         for r in 0..<R {
                             let base = r * n
                             let cv = c.baseAddress! + base, qv = q.baseAddress! + base, ov = o.baseAddress! + base
-                            // Coefficients (no reduction: vectorises), then the intercepts over
-                            // the neurons that have one (ReLU: the unstable ones' upper lines).
-                            for j in 0..<n {
-                                let v = cv[j], pl = qv[j]
-                                let slope = pl == pl ? pl : aL[j]
-                                ov[j] = Swift.max(v, 0) * slope + Swift.min(v, 0) * aU[j]
-                            }
-                            var s: Float = 0
-                            for j in withIntercept[k]! {
-                                let v = cv[j], pl = qv[j]
-                                s += Swift.max(v, 0) * (pl == pl ? 0 : bL[j]) + Swift.min(v, 0) * bU[j]
-                            }
-                            bias[r] += s
+                            // Coefficients and intercepts (ReLU: the unstable neurons' upper lines).
+                            bias[r] += FloatLanes.reluBackward(cv, qv, aL, bL, aU, bU, ov, n)
                         }
                     } } } }
                     } } }
@@ -385,18 +367,12 @@ extension BoundEngine {
             var lb = bias
             var X = [Float](repeating: 0, count: R * curN)
             cur.withUnsafeBufferPointer { c in X.withUnsafeMutableBufferPointer { x in
+            lo.withUnsafeBufferPointer { lo in hi.withUnsafeBufferPointer { hi in
                 for r in 0..<R {
                     let cv = c.baseAddress! + r * curN, xv = x.baseAddress! + r * curN
-                    var s: Float = 0
-                    for j in 0..<curN {
-                        let v = cv[j]
-                        let pt = v >= 0 ? lo[j] : hi[j]
-                        xv[j] = pt
-                        s += v * pt
-                    }
-                    lb[r] += s
+                    lb[r] += FloatLanes.concretize(cv, lo.baseAddress!, hi.baseAddress!, xv, curN)
                 }
-            } }
+            } } } }
             // Best per row (and its parameters).
             for (t, r) in active.enumerated() where lb[t] > best[r] {
                 best[r] = lb[t]
@@ -474,13 +450,7 @@ extension BoundEngine {
                             let base = r * n
                             let xv = x.baseAddress! + base, av = a.baseAddress! + base, qv = q.baseAddress! + base
                             let yv = y.baseAddress! + base, gv = g.baseAddress! + base
-                            for j in 0..<n {
-                                let xx = xv[j], aa = av[j], pl = qv[j]
-                                let free = pl == pl
-                                let lower = (free ? pl : aL[j]) * xx + (free ? 0 : bL[j])
-                                yv[j] = aa >= 0 ? lower : aU[j] * xx + bU[j]
-                                gv[j] = (aa > 0 && free) ? aa * xx : 0
-                            }
+                            FloatLanes.reluForward(xv, av, qv, aL, bL, aU, bU, yv, gv, n)
                         }
                     } } } }
                     } } } } }
@@ -511,9 +481,9 @@ extension BoundEngine {
                 m1[k]!.withUnsafeMutableBufferPointer { mp in
                 m2[k]!.withUnsafeMutableBufferPointer { vp in
                 G.withUnsafeBufferPointer { gp in
-                    for t in 0..<pp.count where pp[t] == pp[t] {
-                        pp[t] = Swift.min(1, Swift.max(0, FloatAdam.ascend(pp[t], &mp[t], &vp[t], gp[t], rate: lr, c1: c1, c2: c2)))
-                    }
+                    guard pp.count > 0 else { return }
+                    FloatLanes.adamUnit(pp.baseAddress!, mp.baseAddress!, vp.baseAddress!, gp.baseAddress!, pp.count,
+                                        rate: lr, c1: c1, c2: c2)
                 } } } }
             }
             for (k, G) in betaGrads {
@@ -610,6 +580,163 @@ enum FloatAdam {
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g * g
         return p + rate * (m / c1) / ((v / c2).squareRoot() + eps)
+    }
+}
+
+/// The Float search's elementwise loops, eight lanes at a time (`SIMD8<Float>`): selects
+/// instead of the data-dependent branches of scalar loops (the signs of the coefficients are
+/// unpredictable), then a scalar tail. Every lane computes exactly the scalar formula (same
+/// operations in the same order); only the sums (`dot`, `concretize`, the intercepts of
+/// `reluBackward`) are taken in eight partial sums, another rounding order. These loops only
+/// steer the search: the parameters it finds are evaluated in Double (`FloatChain`).
+enum FloatLanes {
+    typealias V = SIMD8<Float>
+    static let width = V.scalarCount
+
+    @inline(__always) static func load(_ p: UnsafePointer<Float>, _ j: Int) -> V {
+        UnsafeRawPointer(p + j).loadUnaligned(as: V.self)
+    }
+    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>, _ j: Int) -> V { load(UnsafePointer(p), j) }
+    @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ j: Int) {
+        UnsafeMutableRawPointer(p + j).storeBytes(of: v, as: V.self)
+    }
+
+    /// Lane-wise square root. The standard library's `SIMD8.squareRoot()` goes lane by lane
+    /// through `sqrtf` (errno checks); on x86-64 the SSE instruction does all four lanes at once
+    /// (the same correctly rounded result).
+    @inline(__always) static func squareRoot(_ v: V) -> V {
+        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+        return V(lowHalf: _mm_sqrt_ps(v.lowHalf), highHalf: _mm_sqrt_ps(v.highHalf))
+        #else
+        return v.squareRoot()
+        #endif
+    }
+
+    /// sum a[j] b[j] over `n` entries (in eight partial sums).
+    @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = V(repeating: 0)
+        var j = 0
+        while j + width <= n { acc += load(a, j) * load(b, j); j += width }
+        var s = acc.sum()
+        while j < n { s += a[j] * b[j]; j += 1 }
+        return s
+    }
+
+    /// ReLU backward step on one row of `n` coefficients `c`: the positive part takes the lower
+    /// line (slope: the parameter `p`, intercept 0; where `p` is NaN the default `aL`, `bL`),
+    /// the negative part the upper line `aU`, `bU`. Writes the input coefficients to `out` and
+    /// returns the intercepts' sum (in eight partial sums).
+    @inline(__always)
+    static func reluBackward(_ c: UnsafePointer<Float>, _ p: UnsafePointer<Float>, _ aL: UnsafePointer<Float>,
+                             _ bL: UnsafePointer<Float>, _ aU: UnsafePointer<Float>, _ bU: UnsafePointer<Float>,
+                             _ out: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+        let zero = V(repeating: 0)
+        var acc = zero
+        var j = 0
+        while j + width <= n {
+            let v = load(c, j), q = load(p, j)
+            let free = q .== q
+            let slope = load(aL, j).replacing(with: q, where: free)
+            let pos = zero.replacing(with: v, where: v .> zero), neg = zero.replacing(with: v, where: v .< zero)
+            store(pos * slope + neg * load(aU, j), out, j)
+            acc += pos * load(bL, j).replacing(with: 0, where: free) + neg * load(bU, j)
+            j += width
+        }
+        var s = acc.sum()
+        while j < n {
+            let v = c[j], q = p[j]
+            let free = q == q
+            out[j] = Swift.max(v, 0) * (free ? q : aL[j]) + Swift.min(v, 0) * aU[j]
+            s += Swift.max(v, 0) * (free ? 0 : bL[j]) + Swift.min(v, 0) * bU[j]
+            j += 1
+        }
+        return s
+    }
+
+    /// Concretisation of one row of `n` input coefficients `c` at the box [lo, hi]: writes the
+    /// minimiser (`lo` where c >= 0, `hi` elsewhere) to `x` and returns sum c x.
+    @inline(__always)
+    static func concretize(_ c: UnsafePointer<Float>, _ lo: UnsafePointer<Float>, _ hi: UnsafePointer<Float>,
+                           _ x: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+        var acc = V(repeating: 0)
+        var j = 0
+        while j + width <= n {
+            let v = load(c, j)
+            let pt = load(hi, j).replacing(with: load(lo, j), where: v .>= 0)
+            store(pt, x, j)
+            acc += v * pt
+            j += width
+        }
+        var s = acc.sum()
+        while j < n {
+            let v = c[j], pt = v >= 0 ? lo[j] : hi[j]
+            x[j] = pt
+            s += v * pt
+            j += 1
+        }
+        return s
+    }
+
+    /// ReLU forward step on one row at the minimiser: input `x`, the coefficients `a` the
+    /// backward pass had on the output, parameters `p` (NaN: default lines). Writes the output
+    /// `y` through the chosen line (lower where a >= 0) and the gradient `g` of the bound in
+    /// the parameter (a x where a > 0 and the neuron has one, else 0).
+    @inline(__always)
+    static func reluForward(_ x: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ p: UnsafePointer<Float>,
+                            _ aL: UnsafePointer<Float>, _ bL: UnsafePointer<Float>, _ aU: UnsafePointer<Float>,
+                            _ bU: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int) {
+        let zero = V(repeating: 0)
+        var j = 0
+        while j + width <= n {
+            let xx = load(x, j), aa = load(a, j), q = load(p, j)
+            let free = q .== q
+            let lower = load(aL, j).replacing(with: q, where: free) * xx + load(bL, j).replacing(with: 0, where: free)
+            let upper = load(aU, j) * xx + load(bU, j)
+            store(upper.replacing(with: lower, where: aa .>= zero), y, j)
+            store(zero.replacing(with: aa * xx, where: (aa .> zero) .& free), g, j)
+            j += width
+        }
+        while j < n {
+            let xx = x[j], aa = a[j], q = p[j]
+            let free = q == q
+            let lower = (free ? q : aL[j]) * xx + (free ? 0 : bL[j])
+            y[j] = aa >= 0 ? lower : aU[j] * xx + bU[j]
+            g[j] = (aa > 0 && free) ? aa * xx : 0
+            j += 1
+        }
+    }
+
+    /// Projected Adam ascent (`FloatAdam`) of `count` parameters in [0, 1]; NaN entries (no
+    /// parameter) and their moments are left alone. A NaN step lands on 0, as
+    /// `min(1, max(0, NaN))` does.
+    @inline(__always)
+    static func adamUnit(_ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+                         _ g: UnsafePointer<Float>, _ count: Int, rate: Float, c1: Float, c2: Float) {
+        let b1 = FloatAdam.beta1, b2 = FloatAdam.beta2, eps = FloatAdam.eps
+        let zero = V(repeating: 0), one = V(repeating: 1)
+        var t = 0
+        while t + width <= count {
+            let q = load(p, t)
+            let free = q .== q
+            if any(free) {
+                let gt = load(g, t)
+                let mt = b1 * load(m, t) + (1 - b1) * gt
+                let vt = b2 * load(v, t) + (1 - b2) * gt * gt
+                let r = q + rate * (mt / c1) / (squareRoot(vt / c2) + eps)
+                let lower = zero.replacing(with: r, where: r .>= zero)
+                let clamped = one.replacing(with: lower, where: lower .< one)
+                store(q.replacing(with: clamped, where: free), p, t)
+                store(load(m, t).replacing(with: mt, where: free), m, t)
+                store(load(v, t).replacing(with: vt, where: free), v, t)
+            }
+            t += width
+        }
+        while t < count {
+            if p[t] == p[t] {
+                p[t] = Swift.min(1, Swift.max(0, FloatAdam.ascend(p[t], &m[t], &v[t], g[t], rate: rate, c1: c1, c2: c2)))
+            }
+            t += 1
+        }
     }
 }
 
@@ -796,9 +923,7 @@ final class FloatGeneralStep {
     func step(rows R: Int, rate: Float, betaRate: Float, c1: Float, c2: Float) {
         @inline(__always) func adam(_ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>,
                                     _ v: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ count: Int, _ lr: Float) {
-            for t in 0..<count where p[t] == p[t] {
-                p[t] = Swift.min(1, Swift.max(0, FloatAdam.ascend(p[t], &m[t], &v[t], g[t], rate: lr, c1: c1, c2: c2)))
-            }
+            FloatLanes.adamUnit(p, m, v, g, count, rate: lr, c1: c1, c2: c2)
         }
         let count = R * n
         var pl = self.pl, ml = self.ml, vl = self.vl, pu = self.pu, mu = self.mu, vu = self.vu
