@@ -387,10 +387,7 @@ final class SmoothOpsTests: XCTestCase {
                          Node(name: "W3", opType: "Gemm", op: Gemm(transB: true), inputs: [10, 11], output: 12)]
             let graph = Graph(values: values, constants: constants, nodes: nodes, input: 0, outputs: [12], metadata: ModelMetadata())
             let n = 200
-            var m = Double.infinity
-            for i in 0...n { for j in 0...n {
-                m = min(m, try graph.evaluateFirst([-1 + 2 * Double(i) / Double(n), -1 + 2 * Double(j) / Double(n)])[0])
-            } }
+            let m = try TestData.gridMinimum(steps: n) { try graph.evaluateFirst($0)[0] }
             // |dy/dx|_1 <= sum_k |w3_k| (|V_k x| |V_k|_1 + e^(W1_k x) |W1_k|_1), |V_k x| <= |V_k|_1, W1_k x <= |W1_k|_1.
             var lip = 0.0
             for k in 0..<h {

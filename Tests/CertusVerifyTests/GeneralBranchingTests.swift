@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Certus
+import TestSupport
 
 /// Branch and bound on smooth activations (GenBaB): on small Sigmoid/Tanh networks with two
 /// inputs, the true minimum of the output over the box is known to within a certified margin
@@ -42,11 +43,7 @@ final class GeneralBranchingTests: XCTestCase {
         // Grid minimum over [-1, 1]^2 and the L-inf Lipschitz bound |W3| s |W2| s |W1| (s the
         // activation's largest slope): every point is within h/2 of a grid point in each coordinate.
         let n = 200
-        var m = Double.infinity
-        for i in 0...n { for j in 0...n {
-            let x = [-1 + 2 * Double(i) / Double(n), -1 + 2 * Double(j) / Double(n)]
-            m = min(m, try graph.evaluateFirst(x)[0])
-        } }
+        let m = try TestData.gridMinimum(steps: n) { try graph.evaluateFirst($0)[0] }
         var lip = 0.0
         for k in 0..<h {
             var colSum = 0.0   // sum over inputs of (|W2| |W1|)[k, :]
@@ -219,10 +216,7 @@ final class GeneralBranchingTests: XCTestCase {
             let graph = Graph(values: values, constants: constants, nodes: nodes, input: 0, outputs: [9], metadata: ModelMetadata())
             // Grid minimum and an L-inf Lipschitz bound: |d y / d x_i| <= sum_k |w3_k| (|zb_k| |Wa_ki| + |za_k| |Wb_ki|).
             let n = 200
-            var m = Double.infinity
-            for i in 0...n { for j in 0...n {
-                m = min(m, try graph.evaluateFirst([-1 + 2 * Double(i) / Double(n), -1 + 2 * Double(j) / Double(n)])[0])
-            } }
+            let m = try TestData.gridMinimum(steps: n) { try graph.evaluateFirst($0)[0] }
             var lip = 0.0
             for k in 0..<h {
                 let za = abs(ba[k]) + abs(wa[2 * k]) + abs(wa[2 * k + 1]), zb = abs(bb[k]) + abs(wb[2 * k]) + abs(wb[2 * k + 1])

@@ -20,6 +20,16 @@ public enum TestData {
         return repoRoot.deletingLastPathComponent().appendingPathComponent("shared")
     }()
 
+    /// The smallest value of `f` on a (steps + 1) x (steps + 1) grid of [-1, 1]^2 (with a
+    /// Lipschitz bound L in the L-inf norm, the true minimum is at least this minus L / steps).
+    public static func gridMinimum(steps n: Int = 200, _ f: ([Double]) throws -> Double) rethrows -> Double {
+        var m = Double.infinity
+        for i in 0...n {
+            for j in 0...n { m = min(m, try f([-1 + 2 * Double(i) / Double(n), -1 + 2 * Double(j) / Double(n)])) }
+        }
+        return m
+    }
+
     public static func sharedPath(_ relative: String) -> String { shared.appendingPathComponent(relative).path }
     public static func repoPath(_ relative: String) -> String { repoRoot.appendingPathComponent(relative).path }
 
