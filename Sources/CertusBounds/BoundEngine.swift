@@ -264,12 +264,21 @@ package final class BoundEngine {
             case .unsupported(let why):
                 throw BoundError("node '\(node.name)' (\(node.opType)): \(why)")
             case .affine:
-                try affineBackward(node: i, A: Aout, bias: &bias, accumulate: accumulate)
+                // CROWN passes that keep no record (intermediate bounds) leave dead neurons' zero
+                // columns out of dense products.
+                try affineBackward(node: i, A: Aout, bias: &bias, accumulate: accumulate,
+                                   leavingOutZeroColumns: record == nil && parameters == nil)
             case .elementwise:
                 let v = node.inputs[0]
                 guard let b = bounds[v] else { throw BoundError("missing bounds for the input of node '\(node.name)'") }
                 if relaxations[i] == nil { relaxations[i] = relaxation(node: i, bounds: b) }
                 record?.atNode[i] = Aout
+                if record == nil, parameters?[i] == nil, BoundEngine.hasZeroSlopes(relaxations[i]!) {
+                    // Zero slopes: only the intercepts count, nothing reaches the input (a
+                    // recorded pass goes on, so that every node upstream keeps its coefficients).
+                    zeroSlopeBias(A: Aout, relax: relaxations[i]!, bias: &bias)
+                    continue
+                }
                 var Ain = elementwiseBackward(node: i, A: Aout, relax: relaxations[i]!, bounds: b, parameters: parameters?[i], bias: &bias)
                 parameters?[i]?.addSplitTerms(to: &Ain, bias: &bias)
                 accumulate(v, Ain)
@@ -281,6 +290,12 @@ package final class BoundEngine {
                 }
                 record?.atNode[i] = Aout
                 let gate = gates[i]
+                if parameters?[i] == nil {
+                    let (Ax, Ay) = defaultProductBackward(A: Aout, x: bx, y: by, gate: gate, bias: &bias)
+                    accumulate(x, Ax)
+                    accumulate(y, Ay)
+                    continue
+                }
                 var Ax = Matrix(zeros: rows, Aout.cols), Ay = Matrix(zeros: rows, Aout.cols)
                 let p = parameters?[i]
                 for r in 0..<rows {
@@ -307,7 +322,11 @@ package final class BoundEngine {
                 accumulate(y, Ay)
             }
         }
-        let Ain = pending[graph.input] ?? Matrix(zeros: rows, size(graph.input))
+        guard let Ain = pending[graph.input] else {
+            // No coefficient reached the input: what concretising zeros gives.
+            if let record { record.atInput = Matrix(zeros: rows, size(graph.input)) }
+            return bias.map { RoundingGuard.down($0 + 0.0, magnitude: 0.0 + Swift.abs($0)) }
+        }
         record?.atInput = Ain
         return concretize(Ain, box: box, bias: bias, targetIsInput: true, constant: nil)
     }
@@ -556,12 +575,13 @@ package final class BoundEngine {
     }
 
     /// J^T applied to every row, and the offset's contribution to the bias.
-    func affineBackward(node i: Int, A: Matrix, bias: inout [Double], accumulate: (Int, Matrix) -> Void) throws {
+    func affineBackward(node i: Int, A: Matrix, bias: inout [Double], accumulate: (Int, Matrix) -> Void,
+                        leavingOutZeroColumns: Bool = false) throws {
         let node = graph.nodes[i]
         // Fast paths.
         switch affineClasses[i] {
         case .dense:
-            if let fast = try denseFastPath(node: node, A: A, bias: &bias) {
+            if let fast = try denseFastPath(node: node, A: A, bias: &bias, leavingOutZeroColumns: leavingOutZeroColumns) {
                 accumulate(fast.0, fast.1)
                 return
             }
@@ -647,7 +667,7 @@ package final class BoundEngine {
     }
 
     /// Dense layers and constant-operand arithmetic without per-row calls.
-    func denseFastPath(node: Node, A: Matrix, bias: inout [Double]) throws -> (Int, Matrix)? {
+    func denseFastPath(node: Node, A: Matrix, bias: inout [Double], leavingOutZeroColumns: Bool = false) throws -> (Int, Matrix)? {
         let ins = node.inputs
         if let g = node.op as? Gemm, ins.count >= 2, !isConstant[ins[0]], isConstant[ins[1]],
            ins.count == 2 || isConstant[ins[2]] {
@@ -655,7 +675,7 @@ package final class BoundEngine {
             guard xs.count == 2, (g.transA ? xs[1] : xs[0]) == 1 else { return nil }
             let B = graph.constants[ins[1]]!
             let k = g.transB ? B.shape[1] : B.shape[0]
-            var Ain = A.multiplied(by: B.data, n: k, transposeB: !g.transB)
+            var Ain = A.multiplied(by: B.data, n: k, transposeB: !g.transB, leavingOutZeroColumns: leavingOutZeroColumns)
             if g.alpha != 1 { for t in 0..<Ain.data.count { Ain.data[t] *= g.alpha } }
             if ins.count == 3 {
                 let c = offsetVector(node: node) {
@@ -669,7 +689,7 @@ package final class BoundEngine {
         if node.op is MatMul, ins.count == 2, !isConstant[ins[0]], isConstant[ins[1]] {
             let xs = graph.values[ins[0]].shape, W = graph.constants[ins[1]]!
             guard W.rank == 2, xs.count >= 1, xs.dropLast().allSatisfy({ $0 == 1 }) else { return nil }
-            return (ins[0], A.multiplied(by: W.data, n: W.shape[0], transposeB: true))
+            return (ins[0], A.multiplied(by: W.data, n: W.shape[0], transposeB: true, leavingOutZeroColumns: leavingOutZeroColumns))
         }
         let isAdd = node.op is Add, isSub = node.op is Sub
         if (isAdd || isSub), ins.count == 2 {

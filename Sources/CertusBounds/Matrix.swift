@@ -45,7 +45,10 @@ package struct Matrix: Sendable, Equatable {
     /// self * B (B is cols x n), or self * B^T when `transposeB` (B is n x cols).
     /// A matrix whose rows each hold at most one non-zero (the start of an intermediate-bound
     /// pass) is applied by gathering scaled rows of B instead of a full product.
-    package func multiplied(by b: [Double], n: Int, transposeB: Bool) -> Matrix {
+    /// `leavingOutZeroColumns`: columns of self that are zero in every row are left out of the
+    /// product when there are many (`liveColumns`); the same terms minus zeros, though BLAS may
+    /// then add them in another order (a last-bit difference), so only passes that ask for it.
+    package func multiplied(by b: [Double], n: Int, transposeB: Bool, leavingOutZeroColumns: Bool = false) -> Matrix {
         if let sel = selection() {
             let data = [Double](unsafeUninitializedCapacity: rows * n) { o, count in
                 b.withUnsafeBufferPointer { bp in
@@ -64,7 +67,46 @@ package struct Matrix: Sendable, Equatable {
             }
             return Matrix(rows: rows, cols: n, data: data)
         }
+        if leavingOutZeroColumns, let live = liveColumns() {
+            // Columns of self that are zero in every row (dead neurons) are left out of the
+            // product, with the matching rows of B (columns when transposed).
+            let k = live.count
+            if k == 0 { return Matrix(zeros: rows, n) }
+            var a = [Double](repeating: 0, count: rows * k), bb = [Double](repeating: 0, count: k * n)
+            data.withUnsafeBufferPointer { src in a.withUnsafeMutableBufferPointer { dst in
+                for r in 0..<rows { for (t, j) in live.enumerated() { dst[r * k + t] = src[r * cols + j] } }
+            } }
+            b.withUnsafeBufferPointer { src in bb.withUnsafeMutableBufferPointer { dst in
+                if transposeB {
+                    for i in 0..<n { for (t, j) in live.enumerated() { dst[i * k + t] = src[i * cols + j] } }
+                } else {
+                    for (t, j) in live.enumerated() { for i in 0..<n { dst[t * n + i] = src[j * n + i] } }
+                }
+            } }
+            return Matrix(rows: rows, cols: n, data: BLAS.matmul(a, bb, m: rows, n: n, k: k, transA: false, transB: transposeB))
+        }
         return Matrix(rows: rows, cols: n, data: BLAS.matmul(data, b, m: rows, n: n, k: cols, transA: false, transB: transposeB))
+    }
+
+    /// The columns with a non-zero entry, when at least a quarter of the columns are zero in
+    /// every row (worth leaving out of a product); nil otherwise. Stops scanning as soon as too
+    /// few zero columns are left.
+    func liveColumns() -> [Int]? {
+        guard rows > 1, cols >= 16 else { return nil }
+        var live = [Bool](repeating: false, count: cols)
+        var liveCount = 0
+        let limit = cols - cols / 4
+        return data.withUnsafeBufferPointer { p -> [Int]? in
+            for r in 0..<rows {
+                let base = r * cols
+                for j in 0..<cols where !live[j] && p[base + j] != 0 {
+                    live[j] = true
+                    liveCount += 1
+                }
+                if liveCount > limit { return nil }
+            }
+            return (0..<cols).filter { live[$0] }
+        }
     }
 
     /// For each row its single non-zero (column, value), or nil when some row has two or more.
