@@ -128,6 +128,14 @@ def fixtures():
                  n("Mul", ["h", "r"], ["hr"], name="mul"), n("Add", ["hr", "qf"], ["y"], name="add")],
                 [floats("r0", 0.5), floats("r1", 2.2), floats("r2", 0.5),
                  ints("q0", 10), ints("q1", 0), ints("q2", -3)], out_shape=[1, 2, 4])
+    # Omitted optional inputs before a present one (an empty input name): Slice without axes but
+    # with steps, Pad without constant_value but with axes.
+    yield model("slice_opset13_omitted_axes", 13, [1, 4, 6],
+                [n("Slice", ["h", "s", "e", "", "st"], ["y"], name="/Slice")],
+                [ints("s", [0, 1, 5]), ints("e", [1, 4, 0]), ints("st", [1, 2, -2])])
+    yield model("pad_opset18_omitted_value", 18, [1, 3, 4],
+                [n("Pad", ["h", "pads", "", "axes"], ["y"], name="pad")],
+                [ints("pads", [2, 1]), ints("axes", [1])])
 
 
 def main():

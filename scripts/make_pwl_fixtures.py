@@ -93,6 +93,8 @@ def fixtures():
                 [n("MaxPool", ["h"], ["y"], name="pool", kernel_shape=[2, 3], strides=[2, 2], pads=[1, 0, 0, 1],
                    dilations=[1, 2], ceil_mode=1)], [])
     yield net()
+    # An omitted min before a present max (an empty input name): no lower bound.
+    yield model("clip_opset13_max_only", 13, [2, 5], [n("Clip", ["h", "", "hi"], ["y"], name="clip")], [floats("hi", 0.5)])
 
 
 def main():

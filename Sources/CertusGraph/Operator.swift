@@ -45,6 +45,12 @@ package protocol Operator: Sendable {
     /// (`variable[i]`) at zero; nil (the default) when it has no cheap sparse form, and the
     /// engine calls `backward` per row instead.
     func sparseLinearMap(_ inputs: [Tensor], variable: [Bool]) throws -> SparseLinearMap?
+
+    /// The value an omitted optional input takes when a later input is present (ONNX writes an
+    /// empty name for it, as in `Clip(x, "", max)`), given the shapes of the node's inputs (nil
+    /// for omitted ones): the constant the ONNX specification's default means, or nil (the
+    /// default) when the operator cannot do without it, and the model is refused.
+    static func omittedInput(at position: Int, inputShapes: [[Int]?]) -> Tensor?
 }
 
 /// An attribute value of an ONNX node, independent of the protobuf types.

@@ -1,3 +1,4 @@
+import CertusTensor
 /// The operators Certus supports, by ONNX op type. Adding an operator means adding its file
 /// under `Ops/` and its type here.
 package enum OperatorRegistry {
@@ -34,6 +35,9 @@ package enum OperatorRegistry {
     }
 
     /// Builds the operator for `node`, or throws naming the unsupported op and listing the supported ones.
+    /// The operator type registered for `opType`, if any.
+    package static func type(of opType: String) -> (any Operator.Type)? { byName[opType] }
+
     package static func make(_ node: NodeContext) throws -> any Operator {
         guard let type = byName[node.opType] else {
             throw ModelError(.unsupportedOperator, location: node.location,
@@ -73,4 +77,6 @@ extension Operator {
     /// The ONNX opsets this implementation reads (default: 1 to `OperatorRegistry.newestOpset`).
     /// An operator introduced later, or whose older definitions differ, overrides it.
     package static var opsets: ClosedRange<Int> { 1...OperatorRegistry.newestOpset }
+    /// No default for an omitted optional input in the middle.
+    package static func omittedInput(at position: Int, inputShapes: [[Int]?]) -> Tensor? { nil }
 }

@@ -73,13 +73,23 @@ enum GraphBuilder {
                                  "unsupported operator '\(n.opType)' from domain '\(n.domain)'; only the default ONNX domain is supported")
             }
             // Inputs: drop trailing empty (absent optional) inputs; an absent input in the middle is unsupported.
+            // An omitted optional input before a present one takes the operator's default
+            // (`Operator.omittedInput`), as a constant.
             var inputNames = n.input
             while let last = inputNames.last, last.isEmpty { inputNames.removeLast() }
-            if inputNames.contains("") {
-                throw ModelError(.unsupportedFeature, location: location, "an omitted optional input before a present one is not supported")
-            }
+            let shapesGiven: [[Int]?] = inputNames.map { $0.isEmpty ? nil : ids[$0].map { values[$0].shape } }
             var inputIDs: [Int] = []
-            for name in inputNames {
+            for (position, name) in inputNames.enumerated() {
+                if name.isEmpty {
+                    guard let value = OperatorRegistry.type(of: n.opType)?.omittedInput(at: position, inputShapes: shapesGiven) else {
+                        throw ModelError(.unsupportedFeature, location: location,
+                                         "input \(position) is omitted before a present one, and \(n.opType) has no default for it")
+                    }
+                    let id = addValue("\(display):omitted input \(position)", value.shape)
+                    constants[id] = value
+                    inputIDs.append(id)
+                    continue
+                }
                 guard let id = ids[name] else {
                     throw ModelError(.invalidModel, location: location, "input '\(name)' is not produced by any node, initializer or graph input")
                 }

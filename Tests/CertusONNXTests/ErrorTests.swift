@@ -154,6 +154,17 @@ final class ErrorTests: XCTestCase {
         XCTAssertTrue(d.contains("'ghost'") && d.contains("node 'add'"), d)
     }
 
+    /// An omitted optional input before a present one loads where the operator has a default
+    /// (Clip's min; fixtures under Tests/Fixtures/ops check the values against onnxruntime) and
+    /// is refused by name and position where it has none.
+    func testOmittedInputWithoutADefaultIsNamed() throws {
+        let m2 = model(inputShape: [1, 4], nodes: [node("Gemm", ["x", "", "b"], "y", name: "gemm")],
+                       initializers: [tensor("b", [4], [1, 2, 3, 4])])
+        let p2 = try write(try ModelFile.encode(m2, encoding: .binary), "omitted2.onnx")
+        let d2 = loadError(p2)?.description ?? ""
+        XCTAssertTrue(d2.contains("node 'gemm'") && d2.contains("input 1 is omitted") && d2.contains("no default"), d2)
+    }
+
     func testWrongInputLength() throws {
         let g = try ModelFile.load(TestData.sharedPath("benchmarks/acasxu/ACASXU_run2a_1_1_batch_2000.onnx"))
         XCTAssertThrowsError(try g.evaluate([1, 2, 3])) { error in

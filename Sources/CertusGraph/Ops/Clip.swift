@@ -55,6 +55,11 @@ package struct Clip: ElementwiseRelaxation {
         return Clip(low: low, high: high)
     }
 
+    /// An omitted min (with max given) is no lower bound: onnxruntime's lowest float32.
+    package static func omittedInput(at position: Int, inputShapes: [[Int]?]) -> Tensor? {
+        position == 1 ? Tensor(shape: [], data: [-float32Max]) : nil
+    }
+
     package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...3, Self.opType)
         return s[0]

@@ -21,6 +21,11 @@ package struct Pad: Operator, IndexMapping {
         self.begins = begins; self.ends = ends; self.value = value
     }
 
+    /// An omitted constant_value (with axes given) is 0.
+    package static func omittedInput(at position: Int, inputShapes: [[Int]?]) -> Tensor? {
+        position == 2 ? Tensor(shape: [], data: [0]) : nil
+    }
+
     package static func make(_ node: NodeContext) throws -> Pad {
         guard let shape = node.inputShapes.first else { throw node.error("Pad needs a data input") }
         let rank = shape.count

@@ -62,6 +62,12 @@ package struct SliceOperator: Operator, IndexMapping {
         return SliceOperator(inputShape: shape, starts: starts, ends: ends, axes: axes, steps: st)
     }
 
+    /// Omitted axes (with steps given) are the first len(starts) axes, as when axes is absent.
+    package static func omittedInput(at position: Int, inputShapes: [[Int]?]) -> Tensor? {
+        guard position == 3, inputShapes.count > 1, let starts = inputShapes[1], starts.count == 1 else { return nil }
+        return Tensor(shape: [starts[0]], data: (0..<starts[0]).map(Double.init))
+    }
+
     package func outputShape(_ s: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(s, 1...5, Self.opType)
         guard s[0] == inputShape else { throw ModelError(.shape, "Slice built for input \(inputShape), got \(s[0])") }
