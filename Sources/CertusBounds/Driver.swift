@@ -60,10 +60,14 @@ extension BoundEngine {
                             let lo = max(lb[k], b.lower[j]), hi = min(-lb[s + k], b.upper[j])
                             return !reluOnly || (lo < 0 && hi > 0)
                         }
-                        if !open.isEmpty {
-                            let m = open.count
+                        // A batch of neurons at a time (as `neuronBoundRows`), so that a wide
+                        // value's start matrix and the optimiser's records stay small.
+                        let batch = max(1, rowBudget * max(1, settings.threads) / max(1, 2 * n))
+                        for start in stride(from: 0, to: open.count, by: batch) {
+                            try settings.checkStop()
+                            let part = Array(open[start..<min(open.count, start + batch)]), m = part.count
                             var B = Matrix(zeros: 2 * m, n)
-                            for (t, k) in open.enumerated() { B[t, rowsOfInterest[k]] = 1; B[m + t, rowsOfInterest[k]] = -1 }
+                            for (t, k) in part.enumerated() { B[t, rowsOfInterest[k]] = 1; B[m + t, rowsOfInterest[k]] = -1 }
                             // For ReLU consumers a neuron shown stable (lower > 0 or upper < 0)
                             // needs no more work on either side.
                             let goal = reluOnly ? [Double](repeating: 0, count: 2 * m) : nil
@@ -71,7 +75,7 @@ extension BoundEngine {
                             let opt = try optimize(target: node.output, A: B, box: box, bounds: bounds, relaxations: &relaxations,
                                                    iterations: settings.alphaIntermediateIterations, settings: settings,
                                                    goal: goal, partner: partner)
-                            for (t, k) in open.enumerated() {
+                            for (t, k) in part.enumerated() {
                                 lb[k] = max(lb[k], opt[t]); lb[s + k] = max(lb[s + k], opt[m + t])
                             }
                         }

@@ -43,4 +43,33 @@ final class RowPiecesTests: XCTestCase {
         }
         XCTAssertGreaterThan(compared, 40)
     }
+
+    /// alpha-CROWN's intermediate optimisation also runs a batch of neurons at a time under a
+    /// tiny budget (its early stop depends on the batch, so its bounds may differ): they must
+    /// still contain the network's value at sampled points.
+    func testAlphaCrownInBatchesStaysSound() throws {
+        var checked = 0
+        for seed in 0..<40 as Range<UInt64> {
+            let net = RandomNetwork.generate(seed: seed, family: .relaxable)
+            let engine = BoundEngine(graph: net.graph)
+            engine.rowBudget = 8
+            let m = net.graph.outputs.first.map { net.graph.values[$0].shape.reduce(1, *) } ?? 0
+            guard m > 0 else { continue }
+            let atoms = (0..<m).map { j in LinearAtom(c: (0..<m).map { $0 == j ? 1.0 : 0.0 }, d: 0) }
+            var settings = BoundSettings(method: .alphaCrown)
+            settings.alphaIterations = 10; settings.alphaIntermediateIterations = 10
+            guard let b = try? engine.bound(box: net.box, atoms: atoms, settings: settings) else { continue }
+            var rng = SplitMix64(seed: seed)
+            for _ in 0..<200 {
+                let x = zip(net.box.lower, net.box.upper).map { Double.random(in: $0.0...$0.1, using: &rng) }
+                let y = try net.graph.evaluateFirst(x)
+                for (j, r) in b.enumerated() where y[j].isFinite {
+                    XCTAssertLessThanOrEqual(r.lower, y[j] + 1e-9 * max(1, abs(y[j])), "seed \(seed) output \(j)")
+                    XCTAssertGreaterThanOrEqual(r.upper, y[j] - 1e-9 * max(1, abs(y[j])), "seed \(seed) output \(j)")
+                }
+            }
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 20)
+    }
 }
