@@ -64,7 +64,6 @@ struct NodeParameters {
         }
     }
 
-
     /// Sets `splitLower`/`splitUpper` from a node's split map (neurons below `count`).
     mutating func setSplits(_ sp: [Int: SplitInterval], count: Int) {
         var lo = [Double](repeating: -.infinity, count: count), hi = [Double](repeating: .infinity, count: count)
