@@ -133,7 +133,7 @@ package final class BoundEngine {
     /// `bound(property:)`) runs with BLAS on one thread and restores the process's BLAS thread
     /// count when it returns (`BLAS.withSingleThread`); making an engine changes nothing.
     package init(graph: Graph) {
-        let g = GeluFusion.fuse(graph)
+        let g = BoundDecompositions.expand(GeluFusion.fuse(graph))
         self.graph = g
         var producer: [Int: Int] = [:]
         for (i, n) in g.nodes.enumerated() { producer[n.output] = i }

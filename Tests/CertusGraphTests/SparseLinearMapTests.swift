@@ -63,6 +63,10 @@ final class SparseLinearMapTests: XCTestCase {
     func testDataMovement() throws {
         try check(Transpose(perm: [1, 0, 2]), [random([2, 3, 4])], variable: [true])
         try check(Transpose(perm: nil), [random([3, 5])], variable: [true])
+        try check(ReduceSum(axes: [1], keepDims: false), [random([2, 3, 4])], variable: [true])
+        try check(ReduceSum(axes: [0, 2], keepDims: true), [random([2, 3, 4])], variable: [true])
+        try check(ReduceSum(axes: nil), [random([2, 3])], variable: [true])
+        try check(ReduceMean(axes: [2], keepDims: true), [random([2, 3, 4])], variable: [true])
         try check(Concat(axis: 1), [random([2, 3]), random([2, 2]), random([2, 1])], variable: [true, false, true])
         try check(Concat(axis: 0), [random([1, 3]), random([2, 3])], variable: [true, true])
         try check(Gather(axis: 1, indices: [2, 0, 2], indicesShape: [3]), [random([2, 4]), Tensor(shape: [3], data: [2, 0, 2])],

@@ -107,3 +107,34 @@ package struct MatMul: Operator, AttributeFree {
         return [Tensor(shape: inputs[0].shape, data: ga), Tensor(shape: inputs[1].shape, data: gb)]
     }
 }
+
+extension MatMul: BoundDecomposition {
+    /// A product of two variable matrices (attention's Q K^T and softmax(.) V) as operators the
+    /// engine relaxes: A [..., m, k] is unsqueezed to [..., m, k, 1] and B [..., k, n] to
+    /// [..., 1, k, n], both are expanded to [..., m, k, n] (batch dimensions broadcast), multiplied
+    /// elementwise (McCormick planes per product, each operand splittable in branch and bound),
+    /// and summed over k. nil (kept as is) when an operand is constant or has rank below 2.
+    package func decomposition(_ node: Node, shapes: [[Int]], variable: [Bool], builder: inout SubgraphBuilder) -> [Node]? {
+        guard variable.count == 2, variable[0], variable[1], shapes[0].count >= 2, shapes[1].count >= 2 else { return nil }
+        let a = shapes[0], b = shapes[1]
+        let m = a[a.count - 2], k = a[a.count - 1], n = b[b.count - 1]
+        guard b[b.count - 2] == k, let batch = try? ShapeCheck.broadcast(Array(a.dropLast(2)), Array(b.dropLast(2))) else { return nil }
+        let full = batch + [m, k, n]
+        let name = node.name
+        let au = builder.value("\(name)/a [.., m, k, 1]", Array(a.dropLast(2)) + [m, k, 1])
+        let bu = builder.value("\(name)/b [.., 1, k, n]", Array(b.dropLast(2)) + [1, k, n])
+        let shape = builder.constant("\(name)/shape", Tensor(shape: [full.count], data: full.map(Double.init)))
+        let ae = builder.value("\(name)/a expanded", full), be = builder.value("\(name)/b expanded", full)
+        let p = builder.value("\(name)/products", full)
+        return [
+            Node(name: "\(name)/unsqueeze a", opType: Unsqueeze.opType, op: Unsqueeze(axes: [a.count]), inputs: [node.inputs[0]], output: au),
+            Node(name: "\(name)/unsqueeze b", opType: Unsqueeze.opType, op: Unsqueeze(axes: [b.count - 2]), inputs: [node.inputs[1]], output: bu),
+            Node(name: "\(name)/expand a", opType: Expand.opType, op: Expand(shape: full), inputs: [au, shape], output: ae),
+            Node(name: "\(name)/expand b", opType: Expand.opType, op: Expand(shape: full), inputs: [bu, shape], output: be),
+            Node(name: "\(name)/products", opType: Mul.opType, op: Mul(), inputs: [ae, be], output: p),
+            Node(name: "\(name)/sum over k", opType: ReduceSum.opType, op: ReduceSum(axes: [full.count - 2], keepDims: false),
+                 inputs: [p], output: node.output),
+        ]
+    }
+}
+

@@ -97,6 +97,19 @@ extension LinearReduction {
         constantInputs.dropFirst().allSatisfy { $0 } ? .affine : .unsupported("\(Self.opType) with computed axes is not supported")
     }
 
+    /// Each input element adds to one output element with the reduction's scale.
+    package func sparseLinearMap(_ inputs: [Tensor], variable: [Bool]) throws -> SparseLinearMap? {
+        let n = inputs[0].count
+        let extra = [SparseLinearMap.Terms?](repeating: nil, count: inputs.count - 1)
+        guard axes != nil else {
+            return SparseLinearMap(inputs: [SparseLinearMap.Terms(copying: Array(0..<n))] + extra)
+        }
+        let (map, count) = try targets(inputs[0].shape)
+        let c = scale(count: count)
+        return SparseLinearMap(inputs: [SparseLinearMap.Terms(output: map, input: Array(0..<n),
+                                                              coefficient: [Double](repeating: c, count: n))] + extra)
+    }
+
     /// Nonnegative coefficients: the reduction of the lower and of the upper ends.
     package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         try IntervalAffine.relabel(x) { try evaluate($0) }
