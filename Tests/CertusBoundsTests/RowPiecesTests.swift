@@ -30,15 +30,7 @@ final class RowPiecesTests: XCTestCase {
             }
             // And both contain the network's value at sampled points (a mapping error inside one
             // batch would move both engines' bounds alike).
-            var rng = SplitMix64(seed: seed)
-            for _ in 0..<200 {
-                let x = zip(net.box.lower, net.box.upper).map { Double.random(in: $0.0...$0.1, using: &rng) }
-                let y = try net.graph.evaluateFirst(x)
-                for (j, r) in b.enumerated() where y[j].isFinite {
-                    XCTAssertLessThanOrEqual(r.lower, y[j] + 1e-9 * max(1, abs(y[j])), "seed \(seed) output \(j)")
-                    XCTAssertGreaterThanOrEqual(r.upper, y[j] - 1e-9 * max(1, abs(y[j])), "seed \(seed) output \(j)")
-                }
-            }
+            try assertContainsSamples(net, b, seed: seed)
             compared += 1
         }
         XCTAssertGreaterThan(compared, 40)
@@ -59,17 +51,22 @@ final class RowPiecesTests: XCTestCase {
             var settings = BoundSettings(method: .alphaCrown)
             settings.alphaIterations = 10; settings.alphaIntermediateIterations = 10
             guard let b = try? engine.bound(box: net.box, atoms: atoms, settings: settings) else { continue }
-            var rng = SplitMix64(seed: seed)
-            for _ in 0..<200 {
-                let x = zip(net.box.lower, net.box.upper).map { Double.random(in: $0.0...$0.1, using: &rng) }
-                let y = try net.graph.evaluateFirst(x)
-                for (j, r) in b.enumerated() where y[j].isFinite {
-                    XCTAssertLessThanOrEqual(r.lower, y[j] + 1e-9 * max(1, abs(y[j])), "seed \(seed) output \(j)")
-                    XCTAssertGreaterThanOrEqual(r.upper, y[j] - 1e-9 * max(1, abs(y[j])), "seed \(seed) output \(j)")
-                }
-            }
+            try assertContainsSamples(net, b, seed: seed)
             checked += 1
         }
         XCTAssertGreaterThan(checked, 20)
+    }
+
+    /// The rows (one per output) contain the network's value at 200 sampled points of the box.
+    func assertContainsSamples(_ net: RandomNetwork, _ rows: [RowBound], seed: UInt64, file: StaticString = #filePath, line: UInt = #line) throws {
+        var rng = SplitMix64(seed: seed)
+        for _ in 0..<200 {
+            let x = zip(net.box.lower, net.box.upper).map { Double.random(in: $0.0...$0.1, using: &rng) }
+            let y = try net.graph.evaluateFirst(x)
+            for (j, r) in rows.enumerated() where y[j].isFinite {
+                XCTAssertLessThanOrEqual(r.lower, y[j] + 1e-9 * max(1, abs(y[j])), "seed \(seed) output \(j)", file: file, line: line)
+                XCTAssertGreaterThanOrEqual(r.upper, y[j] - 1e-9 * max(1, abs(y[j])), "seed \(seed) output \(j)", file: file, line: line)
+            }
+        }
     }
 }
