@@ -183,8 +183,9 @@ private struct CaseSearch {
             stats.unresolvedLeaves += 1
             leafLower = Swift.min(leafLower, u.worst)
             if leafReasons.count < 3 {
-                leafReasons.append(piecewiseLinear ? "domain at depth \(u.splits.count) unresolved by its LP"
-                                                   : "domain at depth \(u.splits.count) has nothing left to split")
+                leafReasons.append(deadline.hasPassed ? "domain at depth \(u.splits.count) stopped by the time limit"
+                                   : piecewiseLinear ? "domain at depth \(u.splits.count) unresolved by its LP"
+                                   : "domain at depth \(u.splits.count) has nothing left to split")
             }
         }
         switch try bound(root, stats: &stats) {
@@ -295,6 +296,7 @@ private struct CaseSearch {
         bs.alphaIterations = settings.reluSplit.betaIterations
         bs.reuseKnownBounds = settings.reluSplit.reuseRootBounds && root != nil
         bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds)
+        bs.stopBy = bs.deadline
         bs.relaxedValues = heuristic == .bbps
         return bs
     }
@@ -322,6 +324,10 @@ private struct CaseSearch {
         } catch is InfeasibleDomain {
             stats.infeasible += 1
             return .pruned
+        } catch where deadline.hasPassed {
+            // The time limit stopped this domain's bound (`BoundSettings.stopBy`): it stays open
+            // with the bound it inherited (an unresolved leaf keeps the search from `proven`).
+            return .unresolved(parent)
         }
         stats.domainsBounded += 1
         var d = parent

@@ -267,4 +267,19 @@ final class GeneralBranchingTests: XCTestCase {
         // Without the operands' multipliers only 1 of these 6 was proven in 8 s; with them 5 of 6 in 4 s.
         XCTAssertGreaterThanOrEqual(proved, min(tried, 4), "branch and bound proved \(proved) of \(tried) product properties")
     }
+
+    /// A time limit that ends inside a domain's bound (`BoundSettings.stopBy`) leaves the domain
+    /// open: the search ends without an error and never as proven, wherever the limit falls.
+    func testTimeLimitInsideADomainBoundLeavesItOpen() throws {
+        let net = try Self.net(seed: 3, h: 200, act: Sigmoid(), slope: 0.25, scale: 2)
+        let holds = Self.property(threshold: net.gridMinimum - net.margin - 1e-3)
+        var stoppedInside = 0
+        for ms in [1, 2, 4, 8, 16, 32, 64, 128] {
+            let (outcome, _) = try BranchAndBoundProver().run(graph: net.graph, property: holds,
+                                                              deadline: Deadline(secondsFromNow: Double(ms) / 1000))
+            XCTAssertNotEqual(outcome, .proven, "\(ms) ms")
+            if case .unknown(let why) = outcome, why.contains("stopped by the time limit") { stoppedInside += 1 }
+        }
+        print("time limit inside a domain bound: \(stoppedInside) of 8 limits")
+    }
 }
