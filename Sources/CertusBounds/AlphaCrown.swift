@@ -107,9 +107,8 @@ extension BoundEngine {
                 let (x, y) = (graph.nodes[i].inputs[0], graph.nodes[i].inputs[1])
                 if let sp = splits[x] { np.beta = Matrix(zeros: rows, n); np.setSplits(sp, count: n) }
                 if y != x, let sp = splits[y] {
-                    var q = NodeParameters(lower: pl, upper: pu)
-                    q.setSplits(sp, count: n)
-                    np.secondBeta = Matrix(zeros: rows, n); np.secondSplitLower = q.splitLower; np.secondSplitUpper = q.splitUpper
+                    np.secondBeta = Matrix(zeros: rows, n)
+                    (np.secondSplitLower, np.secondSplitUpper) = NodeParameters.splitEnds(sp, count: n)
                 }
                 params[i] = np
                 continue
@@ -225,14 +224,13 @@ extension BoundEngine {
                 let unit: (Int, Double) -> Double = { _, v in min(1, max(0, v)) }
                 step(&params[i]!.lower, g.lower, &m1[i]!.lower, &m2[i]!.lower, rate: lr, skip: { p, _ in p.isNaN }, project: unit)
                 step(&params[i]!.upper, g.upper, &m1[i]!.upper, &m2[i]!.upper, rate: lr, skip: { p, _ in p.isNaN }, project: unit)
-                if let G = g.beta, let lo = params[i]!.splitLower, let hi = params[i]!.splitUpper {
+                // The split multipliers (an operand's for products), projected onto their signs.
+                for (beta, lower, upper) in [(\NodeParameters.beta, \NodeParameters.splitLower, \NodeParameters.splitUpper),
+                                             (\.secondBeta, \.secondSplitLower, \.secondSplitUpper)] {
+                    guard let G = g[keyPath: beta], let lo = params[i]![keyPath: lower], let hi = params[i]![keyPath: upper] else { continue }
                     let cols = G.cols
-                    step(&params[i]!.beta!, G, &m1[i]!.beta!, &m2[i]!.beta!, rate: betaRate, skip: { _, g in g == 0 },
-                         project: { t, v in NodeParameters.effectiveBeta(v, lower: lo[t % cols], upper: hi[t % cols]) })
-                }
-                if let G = g.secondBeta, let lo = params[i]!.secondSplitLower, let hi = params[i]!.secondSplitUpper {
-                    let cols = G.cols
-                    step(&params[i]!.secondBeta!, G, &m1[i]!.secondBeta!, &m2[i]!.secondBeta!, rate: betaRate, skip: { _, g in g == 0 },
+                    step(&params[i]![keyPath: beta]!, G, &m1[i]![keyPath: beta]!, &m2[i]![keyPath: beta]!, rate: betaRate,
+                         skip: { _, g in g == 0 },
                          project: { t, v in NodeParameters.effectiveBeta(v, lower: lo[t % cols], upper: hi[t % cols]) })
                 }
             }
@@ -289,7 +287,7 @@ extension BoundEngine {
                 var Y = Matrix(zeros: rows, X.cols)
                 let p = params[i]
                 var g = p.map { NodeParameters(lower: Matrix(zeros: rows, $0.lower.cols), upper: Matrix(zeros: rows, $0.upper.cols)) }
-                let betaGrad = p.flatMap { betaGradient($0, X: X) }
+                let betaGrad = p.flatMap { betaGradient($0.beta, lower: $0.splitLower, upper: $0.splitUpper, X: X) }
                 if op.isReluShaped, let relax {
                     // ReLU fast path: the parameter is the lower slope; d(lower line)/dp = x.
                     let cols = X.cols
@@ -387,8 +385,8 @@ extension BoundEngine {
                 }
                 values[node.output] = Z
                 if var G {
-                    G.beta = p.flatMap { betaGradient($0, X: X) }
-                    G.secondBeta = p?.second.flatMap { betaGradient($0, X: Yin) }
+                    G.beta = p.flatMap { betaGradient($0.beta, lower: $0.splitLower, upper: $0.splitUpper, X: X) }
+                    G.secondBeta = p.flatMap { betaGradient($0.secondBeta, lower: $0.secondSplitLower, upper: $0.secondSplitUpper, X: Yin) }
                     grads[i] = G
                 }
             }
@@ -460,8 +458,8 @@ extension BoundEngine {
     /// neurons' inputs at the row's minimiser: the term beta (end - z) has derivative end - z,
     /// with end the lower split end for beta > 0 and the upper one for beta < 0; at beta = 0 the
     /// side that improves the bound (0 when neither does).
-    func betaGradient(_ p: NodeParameters, X: Matrix) -> Matrix? {
-        guard let beta = p.beta, let lo = p.splitLower, let hi = p.splitUpper else { return nil }
+    func betaGradient(_ beta: Matrix?, lower: [Double]?, upper: [Double]?, X: Matrix) -> Matrix? {
+        guard let beta, let lo = lower, let hi = upper else { return nil }
         var G = Matrix(zeros: beta.rows, beta.cols)
         let split = lo.indices.filter { lo[$0] > -.infinity || hi[$0] < .infinity }
         for r in 0..<beta.rows {

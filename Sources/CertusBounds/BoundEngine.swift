@@ -37,19 +37,12 @@ struct NodeParameters {
     var secondSplitLower: [Double]? = nil
     var secondSplitUpper: [Double]? = nil
 
-    /// The second operand's multipliers as a parameter set of their own (`beta` and its ends).
-    var second: NodeParameters? {
-        guard let b = secondBeta else { return nil }
-        var p = NodeParameters(lower: Matrix(zeros: 0, 0), upper: Matrix(zeros: 0, 0))
-        p.beta = b; p.splitLower = secondSplitLower; p.splitUpper = secondSplitUpper
-        return p
-    }
-
-    /// Adds the Lagrangian terms beta (end - z) of these multipliers to coefficients `Ain` on the
-    /// split value z and to `bias` (padded for rounding): coefficient -beta on z, beta * end into
-    /// the bias. The terms are <= 0 on the domain, so the bound stays a lower bound for any beta.
-    func addSplitTerms(to Ain: inout Matrix, bias: inout [Double]) {
-        guard let beta, let lo = splitLower, let hi = splitUpper else { return }
+    /// Adds the Lagrangian terms beta (end - z) of one split value's multipliers (`beta` with its
+    /// split ends `lower`, `upper`; nothing when absent) to coefficients `Ain` on the split value
+    /// z and to `bias` (padded for rounding): coefficient -beta on z, beta * end into the bias.
+    /// The terms are <= 0 on the domain, so the bound stays a lower bound for any beta.
+    static func addSplitTerms(beta: Matrix?, lower: [Double]?, upper: [Double]?, to Ain: inout Matrix, bias: inout [Double]) {
+        guard let beta, let lo = lower, let hi = upper else { return }
         let split = lo.indices.filter { lo[$0] > -.infinity || hi[$0] < .infinity }
         for r in 0..<Ain.rows {
             var add = 0.0, mag = 0.0
@@ -66,9 +59,14 @@ struct NodeParameters {
 
     /// Sets `splitLower`/`splitUpper` from a node's split map (neurons below `count`).
     mutating func setSplits(_ sp: [Int: SplitInterval], count: Int) {
+        (splitLower, splitUpper) = NodeParameters.splitEnds(sp, count: count)
+    }
+
+    /// Per neuron below `count`, the ends of its split interval (-inf / +inf where not split).
+    static func splitEnds(_ sp: [Int: SplitInterval], count: Int) -> ([Double], [Double]) {
         var lo = [Double](repeating: -.infinity, count: count), hi = [Double](repeating: .infinity, count: count)
         for (j, r) in sp where j < count { lo[j] = r.lower; hi[j] = r.upper }
-        splitLower = lo; splitUpper = hi
+        return (lo, hi)
     }
 
     /// beta projected onto the signs the neuron's constraints allow.
@@ -279,7 +277,9 @@ package final class BoundEngine {
                     continue
                 }
                 var Ain = elementwiseBackward(node: i, A: Aout, relax: relaxations[i]!, bounds: b, parameters: parameters?[i], bias: &bias)
-                parameters?[i]?.addSplitTerms(to: &Ain, bias: &bias)
+                if let p = parameters?[i] {
+                    NodeParameters.addSplitTerms(beta: p.beta, lower: p.splitLower, upper: p.splitUpper, to: &Ain, bias: &bias)
+                }
                 accumulate(v, Ain)
             case .bilinear:
                 let (x, y) = (node.inputs[0], node.inputs[1])
@@ -315,8 +315,10 @@ package final class BoundEngine {
                     }
                 }
                 // Operand splits (GenBaB): their multipliers' terms on x and on y.
-                p?.addSplitTerms(to: &Ax, bias: &bias)
-                p?.second?.addSplitTerms(to: &Ay, bias: &bias)
+                if let p {
+                    NodeParameters.addSplitTerms(beta: p.beta, lower: p.splitLower, upper: p.splitUpper, to: &Ax, bias: &bias)
+                    NodeParameters.addSplitTerms(beta: p.secondBeta, lower: p.secondSplitLower, upper: p.secondSplitUpper, to: &Ay, bias: &bias)
+                }
                 accumulate(x, Ax)
                 accumulate(y, Ay)
             }

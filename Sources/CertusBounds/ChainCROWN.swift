@@ -102,10 +102,9 @@ extension BoundEngine {
                 if !settled {
                     let open = vb.lower.indices.filter { vb.lower[$0] < 0 && vb.upper[$0] > 0 }
                     if !open.isEmpty {
-                        let n = vb.lower.count, s = open.count
-                        var A = Matrix(zeros: 2 * s, n)
-                        for (t, j) in open.enumerated() { A[t, j] = 1; A[s + t, j] = -1 }
-                        let lb = try chainBackwardRows(chain: chain, before: k, A: A, box: box, relaxations: relaxations, settings: settings)
+                        let s = open.count
+                        let lb = try chainBackwardRows(chain: chain, before: k, A: Matrix.plusMinusRows(open, width: vb.lower.count),
+                                                       box: box, relaxations: relaxations, settings: settings)
                         for (t, j) in open.enumerated() {
                             vb.lower[j] = max(vb.lower[j], lb[t]); vb.upper[j] = min(vb.upper[j], -lb[s + t])
                         }

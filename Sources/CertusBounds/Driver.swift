@@ -62,12 +62,11 @@ extension BoundEngine {
                         }
                         // A batch of neurons at a time (as `neuronBoundRows`), so that a wide
                         // value's start matrix and the optimiser's records stay small.
-                        let batch = max(1, rowBudget * max(1, settings.threads) / max(1, 2 * n))
+                        let batch = neuronBatch(width: n, settings: settings)
                         for start in stride(from: 0, to: open.count, by: batch) {
                             try settings.checkStop()
                             let part = Array(open[start..<min(open.count, start + batch)]), m = part.count
-                            var B = Matrix(zeros: 2 * m, n)
-                            for (t, k) in part.enumerated() { B[t, rowsOfInterest[k]] = 1; B[m + t, rowsOfInterest[k]] = -1 }
+                            let B = Matrix.plusMinusRows(part.map { rowsOfInterest[$0] }, width: n)
                             // For ReLU consumers a neuron shown stable (lower > 0 or upper < 0)
                             // needs no more work on either side.
                             let goal = reluOnly ? [Double](repeating: 0, count: 2 * m) : nil
@@ -103,17 +102,22 @@ extension BoundEngine {
     func neuronBoundRows(target: Int, neurons: [Int], box: ValueBounds, bounds: [ValueBounds?],
                          relaxations: inout [Int: Relaxation], settings: BoundSettings) throws -> [Double] {
         let n = size(target), s = neurons.count
-        let batch = max(1, rowBudget * max(1, settings.threads) / max(1, 2 * n))
+        let batch = neuronBatch(width: n, settings: settings)
         var lb = [Double](repeating: 0, count: 2 * s)
         for start in stride(from: 0, to: s, by: batch) {
             try settings.checkStop()
             let part = Array(neurons[start..<min(s, start + batch)]), m = part.count
-            var A = Matrix(zeros: 2 * m, n)
-            for (k, j) in part.enumerated() { A[k, j] = 1; A[m + k, j] = -1 }
-            let r = try backwardRows(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations, settings: settings)
+            let r = try backwardRows(target: target, A: Matrix.plusMinusRows(part, width: n), box: box, bounds: bounds,
+                                     relaxations: &relaxations, settings: settings)
             for k in 0..<m { lb[start + k] = r[k]; lb[s + start + k] = r[m + k] }
         }
         return lb
+    }
+
+    /// How many neurons of a value of `width` neurons one intermediate-bound pass takes: their
+    /// 2 x batch x width start rows stay within `rowBudget` per thread.
+    func neuronBatch(width: Int, settings: BoundSettings) -> Int {
+        max(1, rowBudget * max(1, settings.threads) / max(1, 2 * width))
     }
 
     /// Intersects `known` bounds (of a box containing this one) into `b`; false when there are

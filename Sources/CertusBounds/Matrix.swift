@@ -140,6 +140,15 @@ package struct Matrix: Sendable, Equatable {
 }
 
 extension Matrix {
+    /// The start of an intermediate-bound pass for some neurons of a value of `width` neurons:
+    /// row k selects neuron `neurons[k]` (+1), row m + k its negation (-1), m = neurons.count.
+    static func plusMinusRows(_ neurons: [Int], width: Int) -> Matrix {
+        let m = neurons.count
+        var A = Matrix(zeros: 2 * m, width)
+        for (k, j) in neurons.enumerated() { A[k, j] = 1; A[m + k, j] = -1 }
+        return A
+    }
+
     /// self (rows x outputs) times the transpose of a sparse map's Jacobian for one input:
     /// a rows x `columns` matrix M with M[r, input[t]] += coefficient[t] * self[r, output[t]].
     func scattered(through terms: SparseLinearMap.Terms, columns: Int) -> Matrix {
