@@ -97,6 +97,10 @@ public struct MILPSettings: Sendable, Equatable, Codable {
     public var acceptMarginAbsolute: Double = 1e-6
     /// Relative part of that margin (times the magnitude of the bound).
     public var acceptMarginRelative: Double = 1e-6
+    /// Most LPs the certificate of one clause may solve (`MILPCertificate`: branch and bound over
+    /// the binaries, every leaf refuted by a re-checked dual bound); beyond it the clause stays
+    /// `unknown`. The re-check uses `ReluSplitSettings.dualMargin` and `lpTimeLimit`. Default 100,000.
+    public var certificateNodes: Int = 100_000
 
     /// The defaults.
     public init() {}
@@ -106,5 +110,6 @@ public struct MILPSettings: Sendable, Equatable, Codable {
         guard maxUnstable >= 0 else { throw fail("maxUnstable", "must be >= 0, got \(maxUnstable)") }
         guard acceptMarginAbsolute >= 0, acceptMarginAbsolute.isFinite else { throw fail("acceptMarginAbsolute", "must be >= 0") }
         guard acceptMarginRelative >= 0, acceptMarginRelative.isFinite else { throw fail("acceptMarginRelative", "must be >= 0") }
+        guard certificateNodes >= 1 else { throw fail("certificateNodes", "must be >= 1, got \(certificateNodes)") }
     }
 }

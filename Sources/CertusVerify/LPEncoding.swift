@@ -50,6 +50,10 @@ package final class NetworkLP {
     package private(set) var unstableCount = 0
     /// The elastic slack variable (elastic mode only).
     package private(set) var slackVariable: Int?
+    /// The binary variable of every unstable neuron that has one, in the order the neurons are
+    /// encoded (graph order, then neuron index): empty in `.relaxation` mode. Two `NetworkLP`s
+    /// of the same graph, box and bounds list their binaries in the same order (whatever `elastic`).
+    package private(set) var binaryVariables: [Int] = []
     let outputs: [LPExpression]
     private var clauseVariables: [Int: Int] = [:]
     /// The LP variable `z` of every input neuron of a piecewise-linear elementwise node (ReLU,
@@ -101,6 +105,7 @@ package final class NetworkLP {
         for r in relus { neuronBounds[r.node] = r }
         var unstable = 0
         var zVarsByNode: [Int: [Int]] = [:]
+        var binaries: [Int] = []
 
         for (i, node) in graph.nodes.enumerated() {
             do {
@@ -173,7 +178,11 @@ package final class NetworkLP {
                             unstable += 1
                             let y = try lp.addVariable(lower: yLower, upper: yUpper)
                             var a: Int?
-                            if binary && mode == .milp { a = try lp.addBinaryVariable() }
+                            if binary && mode == .milp {
+                                let b = try lp.addBinaryVariable()
+                                a = b
+                                binaries.append(b)
+                            }
                             for r in rows {
                                 guard r.a == 0 || a != nil else {
                                     throw LPEncodingError("node '\(node.name)' (\(node.opType)): an LP row uses a binary variable")
@@ -204,6 +213,7 @@ package final class NetworkLP {
         outputs = out
         unstableCount = unstable
         piecewiseLinearInputVariables = zVarsByNode
+        binaryVariables = binaries
     }
 
     /// The output expressions of an affine node: a dense Jacobian per variable input (from the

@@ -6,26 +6,31 @@ import CertusLP
 
 /// Exact verification of small piecewise-linear networks (ReLU, LeakyReLU) by Tjeng et al.'s
 /// big-M MILP (each operator's `piecewiseLinearEncoding` in `.exact` mode, through `NetworkLP`),
-/// solved with GLPK's branch and cut (`glp_intopt`, gap 0). Meant as a cross-check of the
-/// branch and bound.
+/// solved with GLPK's branch and cut (`glp_intopt`, gap 0), every refutation backed by a
+/// certificate checked independently of GLPK (`MILPCertificate`).
 ///
 /// Per case, the activations' input bounds come from CROWN (or alpha-CROWN) over the box;
 /// networks with more than `MILPSettings.maxUnstable` unstable neurons are refused (`unknown`).
 /// Per clause not already refuted by those bounds, the MILP minimises the clause's largest row
-/// (through `t >= row_k` when it has several). A clause is refuted only when GLPK reports a proven optimum
-/// (gap 0) above the acceptance margin. The point of every optimum or incumbent not above the
-/// margin (a negative objective, or 0 where the clause holds with zero slack) goes through
-/// `CounterexampleCheck` (snapped to float32 inside the box) and is returned as a counterexample
-/// when it passes (the verifier re-checks it). Anything else (time limit, failure, an optimum
-/// inside the margin whose point fails the check) gives `unknown`.
-///
-/// Soundness note: a MILP optimum is not re-checked by a dual certificate (there is none for a
-/// MILP); the margin absorbs GLPK's tolerances, which makes this a cross-check rather than a
-/// floating-point-sound proof. `ReluSplitProver` re-checks every LP it trusts.
+/// (through `t >= row_k` when it has several). GLPK's answer is only a claim: a proven optimum
+/// (gap 0) above the acceptance margin, or an infeasible MILP, is then re-proven by
+/// `MILPCertificate.search` (branch and bound over the binaries with GLPK's optimal pattern as
+/// the hint, every leaf an LP with a re-checked dual bound `> 0` or an elastic LP with a
+/// re-checked positive slack); the clause counts as refuted only when that certificate is
+/// established. The point of every optimum or incumbent not above the margin (a negative
+/// objective, or 0 where the clause holds with zero slack), and of a leaf that contradicts the
+/// claim, goes through `CounterexampleCheck` (snapped to float32 inside the box) and is returned
+/// as a counterexample when it passes (the verifier re-checks it). Anything else (time limit,
+/// failure, a certificate not established, an optimum inside the margin whose point fails the
+/// check) gives `unknown`.
 package struct MILPProver: PropertyProver {
     package var isComplete: Bool { true }
     package var settings: VerifierSettings
     package var name: String { "milp" }
+
+    /// Test hook: applied to GLPK's answer for every clause before it is judged (fault
+    /// injection; a tampered claim must be caught by the certificate). Nil in production.
+    package var tamper: (@Sendable (ClauseMinimum) -> ClauseMinimum)?
 
     package init(settings: VerifierSettings = VerifierSettings()) { self.settings = settings }
 
@@ -35,13 +40,42 @@ package struct MILPProver: PropertyProver {
         case optimal(Double, x: [Double])
         /// A feasible point with this objective, optimality not proven (time limit).
         case feasible(Double, x: [Double])
+        /// GLPK reports no integer-feasible point: a claim of refutation, like an optimum above
+        /// the margin (with certificates, it counts only once certified).
+        case infeasible
         /// No conclusion (refused network, failure, time limit without incumbent).
         case unknown(String)
     }
 
-    /// Minimises every clause of `property.cases[caseIndex]` exactly (MILP over the box).
+    /// A clause's MILP answer and, when it claims a refutation (optimum above the acceptance
+    /// margin, or an infeasible MILP), the certificate search's outcome (nil otherwise).
+    package struct CertifiedMinimum: Sendable {
+        /// GLPK's answer (after the `tamper` hook, if any).
+        package var minimum: ClauseMinimum
+        /// `MILPCertificate.search` on the claim, or nil when nothing was claimed.
+        package var certificate: MILPCertificate.Outcome?
+    }
+
+    /// Whether `v` is above the acceptance margin (`MILPSettings.acceptMarginAbsolute` and
+    /// `acceptMarginRelative`): only such an optimum is taken as a claim of refutation.
+    package func aboveMargin(_ v: Double) -> Bool {
+        v > settings.milp.acceptMarginAbsolute + settings.milp.acceptMarginRelative * abs(v)
+    }
+
+    /// Minimises every clause of `property.cases[caseIndex]` exactly (MILP over the box), without
+    /// certificates (GLPK's answers as they are).
     /// - Throws: `LPEncodingError` (unsupported operator), bound errors.
     package func minimize(graph: Graph, property: Property, caseIndex: Int, deadline: Deadline) throws -> [ClauseMinimum] {
+        try minimizeAndCertify(graph: graph, property: property, caseIndex: caseIndex, deadline: deadline, certify: false).map(\.minimum)
+    }
+
+    /// Minimises every clause of `property.cases[caseIndex]` exactly (MILP over the box) and, when
+    /// `certify`, searches a certificate (`MILPCertificate`) for every claimed refutation.
+    /// - Parameter tamper: test hook applied to GLPK's answer before it is judged (fault
+    ///   injection: a tampered claim must be caught by the certificate); nil in production.
+    /// - Throws: `LPEncodingError` (unsupported operator), bound errors.
+    package func minimizeAndCertify(graph: Graph, property: Property, caseIndex: Int, deadline: Deadline, certify: Bool = true,
+                                    tamper: (@Sendable (ClauseMinimum) -> ClauseMinimum)? = nil) throws -> [CertifiedMinimum] {
         try settings.validate()
         let pc = property.cases[caseIndex]
         let engine = BoundEngine(graph: graph)
@@ -53,35 +87,54 @@ package struct MILPProver: PropertyProver {
         do {
             db = try engine.boundDomain(box: pc.box, atoms: atoms, splits: [], settings: bs)
         } catch is InfeasibleDomain {
-            return pc.clauses.map { _ in .unknown("infeasible bounds") }
+            return pc.clauses.map { _ in CertifiedMinimum(minimum: .unknown("infeasible bounds")) }
         }
         let net = try NetworkLP(graph: engine.graph, box: pc.box, relus: db.splittable, mode: .milp)
         guard net.unstableCount <= settings.milp.maxUnstable else {
             let why = "\(net.unstableCount) unstable neurons > maxUnstable \(settings.milp.maxUnstable)"
-            return pc.clauses.map { _ in .unknown(why) }
+            return pc.clauses.map { _ in CertifiedMinimum(minimum: .unknown(why)) }
         }
-        var out: [ClauseMinimum] = []
+        var out: [CertifiedMinimum] = []
         var k = 0
         for (cl, clause) in pc.clauses.enumerated() {
             let rows = k..<(k + clause.atoms.count)
             k += clause.atoms.count
-            guard !clause.atoms.isEmpty else { out.append(.unknown("empty clause")); continue }
+            guard !clause.atoms.isEmpty else { out.append(CertifiedMinimum(minimum: .unknown("empty clause"))); continue }
             let lo = rows.map { db.rows[$0].lower }.max()! - 1, hi = rows.map { db.rows[$0].upper }.max()! + 1
             try net.setObjective(clause: clause.atoms, key: cl, lower: lo, upper: hi)
             var options = LPOptions()
             options.timeLimit = deadline.remainingSeconds
             options.mipGap = 0
             let res = net.lp.solve(options: options)
+            var m: ClauseMinimum
             switch res.status {
             case .optimal:
-                if let v = res.objective, let x = net.inputPoint(res) { out.append(.optimal(v, x: x)) } else { out.append(.unknown("no solution")) }
+                if let v = res.objective, let x = net.inputPoint(res) { m = .optimal(v, x: x) } else { m = .unknown("no solution") }
             case .feasible, .timeLimit:
-                if let v = res.objective, let x = net.inputPoint(res) { out.append(.feasible(v, x: x)) } else { out.append(.unknown("\(res.status)")) }
+                if let v = res.objective, let x = net.inputPoint(res) { m = .feasible(v, x: x) } else { m = .unknown("\(res.status)") }
             case .infeasible:
-                out.append(.unknown("MILP infeasible (not trusted as a proof)"))
+                m = .infeasible
             default:
-                out.append(.unknown("\(res.status)"))
+                m = .unknown("\(res.status)")
             }
+            if let tamper { m = tamper(m) }
+            let claimed: Bool
+            switch m {
+            case .optimal(let v, _): claimed = aboveMargin(v)
+            case .infeasible: claimed = true
+            default: claimed = false
+            }
+            var certificate: MILPCertificate.Outcome?
+            if certify && claimed {
+                // GLPK's optimal pattern (when it gave one) orders the certificate's search.
+                let hint = res.primal.count == net.lp.variableCount ? net.binaryVariables.map { res.primal[$0] } : []
+                certificate = MILPCertificate.search(
+                    net: net,
+                    elastic: { try NetworkLP(graph: engine.graph, box: pc.box, relus: db.splittable, mode: .milp, elastic: true) },
+                    hint: hint, dualMargin: settings.reluSplit.dualMargin, nodeLimit: settings.milp.certificateNodes,
+                    lpTimeLimit: settings.reluSplit.lpTimeLimit, deadline: deadline)
+            }
+            out.append(CertifiedMinimum(minimum: m, certificate: certificate))
         }
         return out
     }
@@ -104,22 +157,37 @@ package struct MILPProver: PropertyProver {
             let report = try BoundEngine(graph: graph).bound(property: Property(numInputs: property.numInputs, numOutputs: property.numOutputs,
                                                                                 cases: [pc], source: property.source))
             if report.verified { continue }
-            let mins = try minimize(graph: graph, property: property, caseIndex: ci, deadline: deadline)
-            for (cl, m) in mins.enumerated() {
+            let mins = try minimizeAndCertify(graph: graph, property: property, caseIndex: ci, deadline: deadline, tamper: tamper)
+            for (cl, cm) in mins.enumerated() {
                 let refutedByBounds = report.rows.contains { $0.clause == cl && PropertyBoundReport.refutes(lower: $0.lower, upper: $0.upper) }
                 if refutedByBounds { continue }
-                let margin = { (v: Double) in settings.milp.acceptMarginAbsolute + settings.milp.acceptMarginRelative * abs(v) }
-                switch m {
+                // A claimed refutation counts only with its certificate.
+                switch cm.certificate {
+                case .certified?: continue
+                case .contradicted(let v, let x)?:
+                    if let cx = checked(x, caseIndex: ci) { return .counterexample(cx) }
+                    proven = false
+                    notes.append("case \(ci) clause \(cl): the certificate search found value \(v), contradicting the MILP")
+                    continue
+                case .failed(let why)?:
+                    proven = false
+                    notes.append("case \(ci) clause \(cl): no certificate (\(why))")
+                    continue
+                case nil: break
+                }
+                switch cm.minimum {
                 case .optimal(let v, let x):
-                    if v > margin(v) { continue }
                     if let cx = checked(x, caseIndex: ci) { return .counterexample(cx) }
                     proven = false
                     notes.append("case \(ci) clause \(cl): optimum \(v) "
                                  + (v < 0 ? "but its point fails the counterexample check" : "within the margin"))
                 case .feasible(let v, let x):
-                    if v <= margin(v), let cx = checked(x, caseIndex: ci) { return .counterexample(cx) }
+                    if !aboveMargin(v), let cx = checked(x, caseIndex: ci) { return .counterexample(cx) }
                     proven = false
                     notes.append("case \(ci) clause \(cl): not solved to optimality (incumbent \(v))")
+                case .infeasible:
+                    proven = false
+                    notes.append("case \(ci) clause \(cl): MILP infeasible without a certificate")
                 case .unknown(let why):
                     proven = false
                     notes.append("case \(ci) clause \(cl): \(why)")
