@@ -7,7 +7,7 @@ struct CertusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certus",
         abstract: "Certus: a neural-network verifier.",
-        discussion: "Exit codes: 0 success / property holds (unsat), 1 property violated (sat), 2 unknown or timeout, 3 bad input (file, model, spec), 64 bad usage, 70 internal error. JSON output writes non-finite numbers as the strings \"inf\", \"-inf\", \"nan\".",
+        discussion: "Exit codes: 0 success / property holds (unsat), 1 property violated (sat), 2 unknown or timeout, 3 bad input (file, model, spec), 64 bad usage, 70 internal error, 130/143 stopped by SIGINT/SIGTERM (the partial result written first). JSON output writes non-finite numbers as the strings \"inf\", \"-inf\", \"nan\".",
         subcommands: [Inspect.self, Supports.self, Eval.self, Convert.self, Verify.self, Run.self, Bounds.self, LipschitzCommand.self, Check.self, Benchmark.self, Battery.self]
     )
 }
@@ -89,7 +89,7 @@ struct Verify: ParsableCommand {
         abstract: "Verify a property: answers sat (with a checked counterexample), unsat, unknown or timeout.",
         discussion: """
             The first line of output is the answer. For sat the counterexample follows in VNN-COMP form \
-            ((X_0 v) ... (Y_0 v) ...). Exit code 0 unsat, 1 sat, 2 unknown or timeout, 3 bad input.
+            ((X_0 v) ... (Y_0 v) ...). Exit code 0 unsat, 1 sat, 2 unknown or timeout, 3 bad input, 130/143 stopped by SIGINT/SIGTERM (the partial result, timeout, written first).
             """)
     @Argument(help: "Model file (.onnx or ONNX-JSON .json).") var model: String
     @Argument(help: "Property: a VNN-LIB file or a JSON robustness spec {center, epsilon, label[, clip]}.") var spec: String
@@ -109,8 +109,18 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
+        let started = Date()
+        let this = self
+        // SIGINT/SIGTERM: the search stops as at its time limit and the partial result is written;
+        // if it has not come 1.5 s after the signal, a plain `timeout` is written instead.
+        let stop = SignalStop { signal in
+            let r = VerificationResult(status: .timeout, timeSeconds: Date().timeIntervalSince(started), method: "none",
+                                       details: [SignalStop.message(signal, command: "verify") + "; the search did not return in time"])
+            try? this.write(r, signal: signal)
+        }
         let result: VerificationResult = try reportingErrors {
             var options = Certus.VerifyOptions(method: method, timeout: timeout)
+            options.stop = stop.token
             options.seed = seed
             options.settings.attackRestarts = restarts
             options.settings.attackUntilDeadline = attackUntilTimeout
@@ -121,7 +131,22 @@ struct Verify: ParsableCommand {
             options.progress = line?.handler(prefix: "")
             return try Certus.verify(model: .file(model), spec: .file(spec), options: options)
         }
-        let text = result.resultText
+        if let signal = try stop.finish({ try write(result, signal: stop.signal) }) {
+            FileHandle.standardError.write(Data((SignalStop.message(signal, command: "verify") + "\n").utf8))
+            throw ExitCode(128 + signal)
+        }
+        throw ExitCode(result.status.exitCode)
+    }
+
+    /// Writes the result: the result file (if any), then stdout (JSON or the VNN-COMP text). After
+    /// a signal the text gets comment lines (`; ...`, which VNN-LIB readers skip): the stop and the
+    /// last lines of the log (the search's global lower bound).
+    func write(_ result: VerificationResult, signal: Int32?) throws {
+        var text = result.resultText
+        if let signal {
+            text += "; " + SignalStop.message(signal, command: "verify") + " after " + String(format: "%.2f s", result.timeSeconds) + "\n"
+            for line in result.details.suffix(3) { text += "; " + line.replacingOccurrences(of: "\n", with: " ") + "\n" }
+        }
         if let resultFile {
             try reportingErrors {
                 do { try text.write(toFile: resultFile, atomically: true, encoding: .utf8) } catch {
@@ -135,7 +160,7 @@ struct Verify: ParsableCommand {
             // zero-slack atoms), as comment lines that VNN-LIB readers skip.
             if result.status == .sat, let cx = result.counterexample { for n in cx.notes { print("; " + n) } }
         }
-        throw ExitCode(result.status.exitCode)
+        fflush(stdout)
     }
 }
 
@@ -173,6 +198,14 @@ final class ProgressLine: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); shown = false }
     }
+}
+
+/// The records of the instances finished so far (for the output of a stopped run).
+final class FinishedRecords: @unchecked Sendable {
+    private let lock = NSLock()
+    private var records: [BatchRecord] = []
+    func add(_ r: BatchRecord) { lock.lock(); records.append(r); lock.unlock() }
+    var all: [BatchRecord] { lock.lock(); defer { lock.unlock() }; return records }
 }
 
 /// A message for the user (printed as "error: <message>").
@@ -225,7 +258,18 @@ struct Run: ParsableCommand {
             let idx = String(i); let pad = String(repeating: " ", count: max(0, width - idx.count))
             return "[\(pad)\(idx)/\(count)] \(inst.onnx) \(inst.vnnlib)"
         }
+        // SIGINT/SIGTERM: the running instance stops as at its time limit, no other starts, and the
+        // records so far are written; if the run has not returned 1.5 s after the signal, the
+        // finished records are written without the running one.
+        let finished = FinishedRecords()
+        let this = self
+        let stop = SignalStop { signal in
+            let done = finished.all
+            try? this.writeOutputs(done, BatchSummary(records: done), hasExpected: answers != nil, signal: signal, total: list.count)
+        }
+        options.stop = stop.token
         let (records, summary) = Certus.run(list, expected: answers, options: options) { event in
+            if case .finished(_, let r) = event { finished.add(r) }
             switch event {
             case .started(let k, let inst):
                 if interactive { stderr.write(Data("\(label(k + 1, inst)) ...".utf8)) }
@@ -238,6 +282,18 @@ struct Run: ParsableCommand {
                 stderr.write(Data(((interactive ? "\r\u{1B}[K" : "") + line + "\n").utf8))
             }
         }
+        if let signal = try stop.finish({
+            try writeOutputs(records, summary, hasExpected: answers != nil, signal: stop.signal, total: list.count)
+        }) {
+            throw ExitCode(128 + signal)
+        }
+        if summary.wrong > 0 { throw ExitCode(Exit.wrongAnswer) }
+        if summary.errors > 0 { throw ExitCode(Exit.badInput) }
+    }
+
+    /// Writes `--json-out` and prints the summary; after a signal, says on stderr how many
+    /// instances were run.
+    func writeOutputs(_ records: [BatchRecord], _ summary: BatchSummary, hasExpected: Bool, signal: Int32?, total: Int) throws {
         if let jsonOut {
             try reportingErrors {
                 let data = try JSONOutput.encode(records)
@@ -246,9 +302,12 @@ struct Run: ParsableCommand {
                 }
             }
         }
-        print(formatSummary(summary, hasExpected: answers != nil))
-        if summary.wrong > 0 { throw ExitCode(Exit.wrongAnswer) }
-        if summary.errors > 0 { throw ExitCode(Exit.badInput) }
+        print(formatSummary(summary, hasExpected: hasExpected))
+        fflush(stdout)
+        if let signal {
+            FileHandle.standardError.write(Data((SignalStop.message(signal, command: "run")
+                + "; \(records.count) of \(total) instances run\n").utf8))
+        }
     }
 
     func formatSummary(_ s: BatchSummary, hasExpected: Bool) -> String {

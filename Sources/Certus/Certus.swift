@@ -54,8 +54,12 @@ public enum Certus {
             let result: VerificationResult = try CertusError.wrapping(model: model.name) {
                 var verifier = try Verifier.forMethod(options.method, graph: graph, property: property,
                                                       settings: options.settings, progress: options.progress)
-                verifier.cancellation = options.cancellation
-                return try verifier.verify(graph: graph, property: property)
+                verifier.cancellation = CancellationToken.either(options.cancellation, options.stop)
+                var r = try verifier.verify(graph: graph, property: property)
+                if options.stop?.isCancelled == true, r.status == .timeout || r.status == .unknown {
+                    r.details.append("stopped on request after " + String(format: "%.2f s", r.timeSeconds) + " (partial result)")
+                }
+                return r
             }
             try check(options.cancellation)
             return result
@@ -229,14 +233,18 @@ public enum Certus {
     ///   - expected: expected answers; each record then says whether its answer is correct.
     ///   - options: the method, the knobs and the time scale.
     ///   - events: called when an instance starts, with its search progress, and when it finishes.
-    /// - Returns: one record per instance and their summary (counts, correct/wrong, times).
+    /// - Returns: one record per instance and their summary (counts, correct/wrong, times); once
+    ///   `options.stop` is cancelled the running instance ends as `timeout` and the instances not
+    ///   started yet are left out.
     public static func run(_ instances: [BatchInstance], expected: ExpectedAnswers? = nil, options: BatchOptions = BatchOptions(),
                            events: (@Sendable (BatchEvent) -> Void)? = nil) -> (records: [BatchRecord], summary: BatchSummary) {
         BLAS.withSingleThread {
             let runner = BatchRunner(settings: options.settings, timeoutScale: options.timeoutScale)
             runner.method = options.method
+            runner.cancellation = options.stop
             var records: [BatchRecord] = []
             for (k, inst) in instances.enumerated() {
+                if options.stop?.isCancelled == true { break }
                 events?(.started(index: k, instance: inst))
                 if let events {
                     runner.progress = { @Sendable p in events(.search(index: k, progress: p)) }

@@ -15,6 +15,12 @@ extension Certus {
         /// Cancelling this token stops the verification at its next check; `verify` then throws
         /// `CertusError` of kind `.cancelled`. The async `verify` cancels it with its task.
         public var cancellation: CancellationToken? = nil
+        /// Cancelling this token ends the verification as its time limit would, at the next
+        /// check of the running stage (between attack steps and search batches, inside bound
+        /// passes, every 0.2 s of a GLPK solve): `verify` then returns the result reached so far
+        /// (`timeout`, with the search's log and global lower bound in `details`) instead of
+        /// throwing. `certus verify` and `certus run` cancel it on SIGINT and SIGTERM.
+        public var stop: CancellationToken? = nil
         /// Called from worker threads with branch-and-bound progress (a few calls a second at
         /// most); nil for silence.
         public var progress: ProgressHandler? = nil
@@ -120,6 +126,9 @@ extension Certus {
         public var settings = VerifierSettings()
         /// Factor applied to every row's time limit (default 1).
         public var timeoutScale: Double = 1
+        /// Cancelling this token ends the running instance as its time limit would (its record
+        /// says `timeout`) and starts no other: `run` returns the records so far.
+        public var stop: CancellationToken? = nil
         /// Default options.
         public init() {}
     }

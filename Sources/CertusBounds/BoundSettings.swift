@@ -81,10 +81,15 @@ public struct BoundSettings: Sendable {
     /// `timeout`). Unlike `deadline`, which only ends the parameter search early, this bounds
     /// the time of a single CROWN pass over a wide graph. nil (default): never.
     public var stopBy: Date? = nil
+    /// Polled with `stopBy` (nil: never): when it returns true the computation is abandoned in
+    /// the same way, so that a cancellation (a signal, a cancelled task) that arrives during a
+    /// pass stops it at its next check instead of at `stopBy`.
+    package var stopRequested: (@Sendable () -> Bool)? = nil
 
-    /// Throws when `stopBy` has passed.
+    /// Throws when `stopBy` has passed or `stopRequested` returns true.
     package func checkStop() throws {
         if let t = stopBy, Date() >= t { throw BoundError("the time limit was reached before the bound was complete") }
+        if let s = stopRequested, s() { throw BoundError("the computation was stopped before the bound was complete") }
     }
 
     /// Settings for `method` with every other knob at its default.

@@ -92,6 +92,16 @@ package struct LPOptions: Sendable {
     /// least 1e-5, GLPK's `tol_int`). Default 1e-6. A solution failing the check is
     /// retried and finally reported as `.failed`, never as `.optimal`.
     package var feasibilityTolerance: Double
+    /// Polled during the solve (nil, the default: never): once it returns true the solve ends
+    /// with `.timeLimit` (a MILP keeps its incumbent, as at the time limit). The simplex then
+    /// runs in slices of at most `stopPollInterval` (`tm_lim`), each resumed from the basis the
+    /// previous one reached, and branch and cut polls it in GLPK's callback
+    /// (`glp_ios_terminate`). Meant for a deadline that a cancellation (e.g. SIGTERM) can end
+    /// early (`Deadline.stopCheck`).
+    package var shouldStop: (@Sendable () -> Bool)? = nil
+    /// Longest simplex run between two polls of `shouldStop`, in seconds (at least 1 ms).
+    /// Default 0.2.
+    package var stopPollInterval: Double = 0.2
 
     /// Creates options; see the properties for the meaning and default of each one.
     package init(timeLimit: Double = 10, useDual: Bool = true, retries: Int = 2,

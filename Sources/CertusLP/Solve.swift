@@ -108,7 +108,7 @@ extension LinearProgram {
             parm.msg_lev = GLP_MSG_OFF
             parm.meth = forcePrimal ? GLP_PRIMAL : GLP_DUALP
             parm.presolve = presolve ? GLP_ON : GLP_OFF
-            parm.tm_lim = run.remainingMs()
+            parm.tm_lim = run.simplexTimeLimit()
             let ret = glp_simplex(prob, &parm)
             switch ret {
             case 0:
@@ -135,6 +135,11 @@ extension LinearProgram {
                     }
                 }
             case GLP_ETMLIM:
+                // A slice ended (see `LPOptions.shouldStop`): resume from the basis reached.
+                if run.mayResume(presolve: presolve) {
+                    isExtraRun = true
+                    continue
+                }
                 return LPResult(status: .timeLimit, isMIP: false)
             case GLP_ENOPFS:
                 // The presolver proved primal infeasibility.
@@ -210,12 +215,13 @@ extension LinearProgram {
             return LPResult(status: .failed("LP relaxation: \(root.status)"), isMIP: true)
         }
         run.attempts += 1
-        var parm = Self.mipParameters(run)
-        parm.presolve = GLP_OFF
-        let ret = glp_intopt(prob, &parm)
+        let ret = Self.intopt(prob, run)
         switch ret {
         case 0, GLP_ETMLIM, GLP_EMIPGAP:
             return classifyMIP(ret, run.options)
+        case GLP_ESTOP:
+            // Stopped by `LPOptions.shouldStop`: reported like the time limit.
+            return classifyMIP(GLP_ETMLIM, run.options)
         default:
             return LPResult(status: .failed("glp_intopt returned \(Self.errorName(ret))"), isMIP: true)
         }
@@ -228,6 +234,24 @@ extension LinearProgram {
         parm.tm_lim = run.remainingMs()
         parm.mip_gap = run.options.mipGap
         return parm
+    }
+
+    /// `glp_intopt` without presolver, with `tm_lim` from the time left and, when
+    /// `LPOptions.shouldStop` is set, a callback that ends the search (`glp_ios_terminate`,
+    /// `GLP_ESTOP`) at GLPK's next callback point once it returns true.
+    private static func intopt(_ problem: OpaquePointer, _ run: SolveRun) -> Int32 {
+        var parm = mipParameters(run)
+        parm.presolve = GLP_OFF
+        guard let stop = run.options.shouldStop else { return glp_intopt(problem, &parm) }
+        let box = StopCheck(stop)
+        return withExtendedLifetime(box) {
+            parm.cb_info = Unmanaged.passUnretained(box).toOpaque()
+            parm.cb_func = { tree, info in
+                guard let tree, let info else { return }
+                if Unmanaged<StopCheck>.fromOpaque(info).takeUnretainedValue().check() { glp_ios_terminate(tree) }
+            }
+            return glp_intopt(problem, &parm)
+        }
     }
 
     /// Interprets glp_intopt's result after a normal end, a time limit or a gap stop.
@@ -289,9 +313,7 @@ extension LinearProgram {
             return LPResult(status: .failed("MILP relaxation dual infeasible; feasibility LP: glp_simplex returned "
                                             + "\(Self.errorName(lpRet)), status \(Self.statusName(lpStatus))"), isMIP: true)
         }
-        var parm = Self.mipParameters(run)
-        parm.presolve = GLP_OFF
-        let ret = glp_intopt(tmp, &parm)
+        let ret = Self.intopt(tmp, run)
         let status = glp_mip_status(tmp)
         if ret == 0 && status == GLP_NOFEAS {
             return LPResult(status: .infeasible, isMIP: true)
@@ -299,7 +321,7 @@ extension LinearProgram {
         if status == GLP_OPT || status == GLP_FEAS {
             return LPResult(status: .unbounded, isMIP: true)
         }
-        if ret == GLP_ETMLIM { return LPResult(status: .timeLimit, isMIP: true) }
+        if ret == GLP_ETMLIM || ret == GLP_ESTOP { return LPResult(status: .timeLimit, isMIP: true) }
         return LPResult(status: .failed("MILP relaxation dual infeasible; feasibility check: "
                                         + "glp_intopt returned \(Self.errorName(ret))"), isMIP: true)
     }
@@ -397,6 +419,27 @@ struct SolveRun {
         self.options = options
         self.remainingMs = remainingMs
     }
+
+    /// `tm_lim` of one simplex run: the time left, at most `LPOptions.stopPollInterval` when
+    /// `shouldStop` is set (the run is then resumed from its basis while no stop is requested).
+    func simplexTimeLimit() -> Int32 {
+        guard options.shouldStop != nil else { return remainingMs() }
+        let slice = options.stopPollInterval.isFinite ? Int32(min(max(options.stopPollInterval * 1000, 1), 3_600_000)) : 200
+        return min(remainingMs(), slice)
+    }
+
+    /// Whether a simplex run that ended at its `tm_lim` slice may be resumed: time is left and
+    /// no stop is requested.
+    func mayResume(presolve: Bool) -> Bool {
+        guard let stop = options.shouldStop, !presolve else { return false }
+        return remainingMs() > 0 && !stop()
+    }
+}
+
+/// The `shouldStop` check handed to GLPK's branch-and-cut callback (through `cb_info`).
+private final class StopCheck {
+    let check: @Sendable () -> Bool
+    init(_ check: @escaping @Sendable () -> Bool) { self.check = check }
 }
 
 /// Reason an attempt's solution was rejected.

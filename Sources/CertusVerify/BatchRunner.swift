@@ -256,6 +256,8 @@ package final class BatchRunner {
     package var method: VerificationMethod? = nil
     /// Progress callback for branch-and-bound provers chosen by `method`.
     package var progress: ProgressHandler? = nil
+    /// Cancelling it ends the running instance as its time limit would (`Verifier.cancellation`).
+    package var cancellation: CancellationToken? = nil
     /// Loads a model from a path (`ModelFile.load` in the Certus module).
     package let loadModel: (String) throws -> Graph
     private var cache: [String: Graph] = [:]
@@ -285,8 +287,9 @@ package final class BatchRunner {
         do {
             let graph = try model(at: instance.onnxPath)
             let property = try PropertyLoader.load(path: instance.vnnlibPath, numOutputs: graph.outputCount)
-            let verifier = try method.map { try Verifier.forMethod($0, graph: graph, property: property, settings: s, progress: progress) }
+            var verifier = try method.map { try Verifier.forMethod($0, graph: graph, property: property, settings: s, progress: progress) }
                 ?? Verifier(settings: s, provers: provers)
+            verifier.cancellation = cancellation
             let result = try verifier.verify(graph: graph, property: property)
             return BatchRecord(onnx: instance.onnx, vnnlib: instance.vnnlib, status: result.status,
                                timeSeconds: secondsSince(start), timeLimit: s.timeout, method: result.method,

@@ -22,7 +22,7 @@ package struct BoundProver: PropertyProver {
     package func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
         var s = settings
         s.deadline = Date(timeIntervalSinceNow: max(0, deadline.remainingSeconds))
-        s.stopBy = s.deadline
+        s.stop(with: deadline)
         let report = try BoundEngine(graph: graph).bound(property: property, settings: s)
         if report.verified { return .proven }
         return .unknown("\(method.rawValue): property lower bound \(report.propertyLower)")

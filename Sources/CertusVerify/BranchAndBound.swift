@@ -170,7 +170,7 @@ private struct CaseSearch {
         if settings.reluSplit.rootAlphaBounds {
             var bs = BoundSettings(method: .alphaCrown)
             bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds * 0.25)
-            bs.stopBy = Date(timeIntervalSinceNow: deadline.remainingSeconds)
+            bs.stop(with: deadline)
             root = try? engine.rootBounds(box: box, settings: bs)
             if settings.reluSplit.lpTightenMaxUnstable > 0, root != nil { tightenRootByLP(stats: &stats) }
         }
@@ -270,6 +270,7 @@ private struct CaseSearch {
                   let net = try? NetworkLP(graph: engine.graph, box: box, relus: db.splittable),
                   let zs = net.reluInputVariables[node] else { continue }
             var options = LPOptions()
+            options.shouldStop = deadline.stopCheck
             for j in open {
                 for sign in [1.0, -1.0] {
                     guard Date() < budget else { break }
@@ -296,7 +297,7 @@ private struct CaseSearch {
         bs.alphaIterations = settings.reluSplit.betaIterations
         bs.reuseKnownBounds = settings.reluSplit.reuseRootBounds && root != nil
         bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds)
-        bs.stopBy = bs.deadline
+        bs.stop(with: deadline)
         bs.relaxedValues = heuristic == .bbps
         return bs
     }
@@ -393,6 +394,7 @@ private struct CaseSearch {
         let net = try NetworkLP(graph: engine.graph, box: box, relus: db.splittable)
         var remaining = d
         var options = LPOptions()
+        options.shouldStop = deadline.stopCheck
         for cl in d.openClauses {
             options.timeLimit = Swift.min(settings.reluSplit.lpTimeLimit, deadline.remainingSeconds)
             if options.timeLimit <= 0 { return .domain(remaining) }

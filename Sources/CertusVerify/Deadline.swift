@@ -1,16 +1,31 @@
+import Foundation
 import Synchronization
+import CertusBounds
 
 /// A request to stop, shared between the caller and running work: `cancel()` makes every
 /// `Deadline` made with it count as passed, so the pipeline stops at its next check (between
 /// stages, every attack restart, every branch-and-bound batch). Thread-safe.
 public final class CancellationToken: Sendable {
     private let flag = Atomic<Bool>(false)
+    /// Tokens whose cancellation also cancels this one.
+    private let linked: [CancellationToken]
     /// A token not cancelled yet.
-    public init() {}
+    public init() { linked = [] }
+    /// A token that counts as cancelled when it, or any of `tokens`, is cancelled.
+    package init(linkedTo tokens: [CancellationToken]) { linked = tokens }
     /// Asks the work to stop (idempotent).
     public func cancel() { flag.store(true, ordering: .relaxed) }
-    /// Whether `cancel()` was called.
-    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+    /// Whether `cancel()` was called (on this token or a token it is linked to).
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) || linked.contains { $0.isCancelled } }
+
+    /// The token cancelled when either of `a` and `b` is (one of them when the other is nil).
+    package static func either(_ a: CancellationToken?, _ b: CancellationToken?) -> CancellationToken? {
+        switch (a, b) {
+        case (nil, nil): return nil
+        case (let t?, nil), (nil, let t?): return t
+        case (let x?, let y?): return CancellationToken(linkedTo: [x, y])
+        }
+    }
 }
 
 /// A point in time after which work must stop, on the monotonic clock, or earlier when its
@@ -59,6 +74,26 @@ package struct Deadline: Sendable {
         var other = Deadline(secondsFromNow: seconds)
         other.cancellation = cancellation
         return other.instant < instant ? other : self
+    }
+}
+
+extension Deadline {
+    /// A check that is true once the deadline has passed or its token was cancelled, for work
+    /// that polls (bound passes through `BoundSettings.stopRequested`, GLPK's branch and cut
+    /// through `LPOptions.shouldStop`), so that a cancellation (e.g. SIGTERM) ends it at its next
+    /// check rather than at the time limit fixed when it started.
+    package var stopCheck: @Sendable () -> Bool {
+        let d = self
+        return { d.hasPassed }
+    }
+}
+
+extension BoundSettings {
+    /// Makes a bound computation stop with `deadline`: `stopBy` at its instant (as a `Date`) and
+    /// `stopRequested` polling its cancellation.
+    package mutating func stop(with deadline: Deadline) {
+        stopBy = Date(timeIntervalSinceNow: deadline.remainingSeconds)
+        stopRequested = deadline.stopCheck
     }
 }
 

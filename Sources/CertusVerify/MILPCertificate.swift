@@ -72,6 +72,7 @@ package enum MILPCertificate {
         var least = Double.infinity
         var options = LPOptions()
         options.integer = false
+        options.shouldStop = deadline.stopCheck
         func fix(_ problem: LinearProgram, _ vars: [Int], _ f: [Int8]) throws {
             for (i, b) in vars.enumerated() {
                 let lo: Double = f[i] == 1 ? 1 : 0, hi: Double = f[i] == 0 ? 0 : 1

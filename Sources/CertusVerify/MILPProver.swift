@@ -81,7 +81,7 @@ package struct MILPProver: PropertyProver {
         let engine = BoundEngine(graph: graph)
         var bs = BoundSettings(method: settings.milp.alphaBounds ? .alphaCrown : .crown)
         bs.deadline = Date(timeIntervalSinceNow: deadline.remainingSeconds)
-        bs.stopBy = bs.deadline
+        bs.stop(with: deadline)
         let atoms = pc.clauses.flatMap(\.atoms)
         let db: DomainBounds
         do {
@@ -105,6 +105,7 @@ package struct MILPProver: PropertyProver {
             var options = LPOptions()
             options.timeLimit = deadline.remainingSeconds
             options.mipGap = 0
+            options.shouldStop = deadline.stopCheck
             let res = net.lp.solve(options: options)
             var m: ClauseMinimum
             switch res.status {

@@ -193,7 +193,7 @@ extension Verifier {
             if deadline.hasPassed { failure = failure ?? "time share used up"; break }
             var s = BoundSettings(method: .crown)
             s.deadline = Date(timeIntervalSinceNow: max(0, deadline.remainingSeconds))
-            s.stopBy = s.deadline
+            s.stop(with: deadline)
             let atoms = pc.clauses.flatMap(\.atoms)
             guard !atoms.isEmpty else { continue }
             let rows: [RowBound]
