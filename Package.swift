@@ -70,3 +70,16 @@ let package = Package(
         .testTarget(name: "CertusTests", dependencies: ["Certus", "TestSupport", "certus"]),
     ]
 )
+
+// libFuzzer targets for the readers (issue 15; docs/reliability.md "Fuzzed readers and sanitizer
+// builds"). Declared only when CERTUS_FUZZ is set, so `swift build`, `swift test` and CI never
+// compile them; scripts/fuzz.sh sets it and builds with `--sanitize=fuzzer`. They live in this
+// manifest (not a package of their own) because the readers' entry points are `package` API.
+if Context.environment["CERTUS_FUZZ"] != nil {
+    package.targets += [
+        .executableTarget(name: "FuzzONNXBinary", dependencies: ["CertusONNX"], path: "Fuzz/FuzzONNXBinary"),
+        .executableTarget(name: "FuzzONNXJSON", dependencies: ["CertusONNX"], path: "Fuzz/FuzzONNXJSON"),
+        .executableTarget(name: "FuzzVNNLib", dependencies: ["CertusSpec"], path: "Fuzz/FuzzVNNLib"),
+        .executableTarget(name: "FuzzSpecJSON", dependencies: ["CertusSpec"], path: "Fuzz/FuzzSpecJSON"),
+    ]
+}

@@ -175,6 +175,21 @@ package enum ShapeCheck {
         }
     }
 
+    /// The number of elements of `shape` (the product of its dimensions, 1 for a scalar).
+    /// - Throws: `ModelError` (`.shape`) naming `op` when a dimension is negative or the
+    ///   product overflows `Int`: shapes read from a file (a Reshape target, an Expand shape)
+    ///   can hold any 64-bit values, and a plain product would trap.
+    package static func elementCount(_ shape: [Int], _ op: String) throws -> Int {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { throw ModelError(.shape, "\(op) shape \(shape) has a negative dimension") }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw ModelError(.shape, "\(op) shape \(shape) has more elements than a 64-bit count holds") }
+            n = p
+        }
+        return n
+    }
+
     package static func broadcast(_ a: [Int], _ b: [Int]) throws -> [Int] {
         guard let s = Broadcast.shape(a, b) else {
             throw ModelError(.shape, "input shapes \(a) and \(b) cannot be broadcast together")

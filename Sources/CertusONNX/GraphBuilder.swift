@@ -6,6 +6,16 @@ import CertusGraph
 /// constant subgraphs into constants, orders nodes topologically, builds each operator and
 /// checks every shape.
 enum GraphBuilder {
+    /// Largest number of elements of a value the graph computes (the input and every node
+    /// output): 2^26, 512 MiB as `Double`, or the largest tensor the file stores when that is
+    /// larger. A model whose shapes ask for more is refused while it is built
+    /// (docs/reliability.md, "Adversarial inputs"), before anything that size is made.
+    package static let maxValueElements = 1 << 26
+    /// Constant folding may create at most this many elements in all (2^24, 128 MiB as
+    /// `Double`) plus twice the elements the file stores (its initializers and Constant nodes),
+    /// so a small file cannot ask for gigabytes through ConstantOfShape, Expand or Tile.
+    package static let foldingBaseElements = 1 << 24
+
     static func build(_ model: Onnx_ModelProto, file: String) throws -> Graph {
         do {
             return try buildUnlocated(model)
@@ -26,6 +36,9 @@ enum GraphBuilder {
         var values: [ValueInfo] = []
         var ids: [String: Int] = [:]
         var constants: [Int: Tensor] = [:]
+        var storedElements = 0   // elements of initializers and Constant nodes (their data is in the file)
+        var largestStored = 0    // elements of the largest of them
+        var foldedElements = 0   // elements created by constant folding, against the folding budget
         func addValue(_ name: String, _ shape: [Int]) -> Int {
             values.append(ValueInfo(name: name, shape: shape))
             ids[name] = values.count - 1
@@ -39,6 +52,8 @@ enum GraphBuilder {
             let id = addValue(t.name, tensor.shape)
             constants[id] = tensor
             meta.parameterCount += tensor.count
+            storedElements += tensor.count
+            largestStored = max(largestStored, tensor.count)
         }
 
         // The real input: a graph input that is neither an initializer nor produced by a node.
@@ -50,6 +65,7 @@ enum GraphBuilder {
         }
         let inputInfo = realInputs[0]
         let inputShape = try shape(of: inputInfo)
+        try checkSize(inputShape, limit: max(maxValueElements, largestStored), location: "input '\(inputInfo.name)'")
         let inputID = addValue(inputInfo.name, inputShape)
 
         // Every unsupported operator at once (with node names and counts), before building any.
@@ -109,7 +125,11 @@ enum GraphBuilder {
             } catch let e as ModelError {
                 throw ModelError(e.kind, location: e.location ?? location, e.message)
             }
-            if n.opType == Constant.opType, let c = first as? Constant { meta.parameterCount += c.value.count }
+            if n.opType == Constant.opType, let c = first as? Constant {
+                meta.parameterCount += c.value.count
+                storedElements += c.value.count
+                largestStored = max(largestStored, c.value.count)
+            }
             // One graph node per output: operators with several outputs (Split) give one operator
             // per used output; for any other operator the extra outputs (BatchNormalization's
             // training statistics, Dropout's mask) must be unused.
@@ -135,11 +155,18 @@ enum GraphBuilder {
                 guard ids[partOutput] == nil else {
                     throw ModelError(.invalidModel, location: location, "output '\(partOutput)' is produced twice")
                 }
+                let outCount = try checkSize(outShape, limit: max(maxValueElements, largestStored), location: location)
                 let outID = addValue(partOutput, outShape)
                 let shapeFunction = op as? any ShapeFunction
                 if shapeFunction != nil || inputIDs.allSatisfy({ constants[$0] != nil }) {
                     // Constant folding: Constant nodes, shape arithmetic on constants, and operators
                     // that read only their inputs' (static) shapes, such as Shape of a computed value.
+                    foldedElements += outCount
+                    let budget = foldingBaseElements + 2 * storedElements
+                    guard foldedElements <= budget else {
+                        throw ModelError(.unsupportedFeature, location: location,
+                                         "constant folding would create more than \(budget) values (output shape \(outShape)); the limit is \(foldingBaseElements) plus twice the \(storedElements) values the file stores")
+                    }
                     do {
                         let v = try shapeFunction?.value(inputShapes: ctx.inputShapes) ?? op.evaluate(inputIDs.map { constants[$0]! })
                         guard v.shape == outShape else {
@@ -180,6 +207,23 @@ enum GraphBuilder {
 }
 
 extension GraphBuilder {
+    /// The element count of a computed value's shape, checked against `limit`
+    /// (``maxValueElements``, or the largest stored tensor when larger).
+    /// - Throws: `ModelError` at `location` for a count that overflows or passes the limit.
+    @discardableResult
+    static func checkSize(_ shape: [Int], limit: Int, location: String) throws -> Int {
+        var n = 1
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: max(d, 0))
+            guard !overflow, p <= limit else {
+                throw ModelError(.unsupportedFeature, location: location,
+                                 "shape \(shape) has more than \(limit) elements, the largest value Certus computes for this model")
+            }
+            n = p
+        }
+        return n
+    }
+
     /// The name errors use for a node: its name, or its index and first output when unnamed.
     static func displayName(_ n: Onnx_NodeProto, index: Int) -> String {
         n.name.isEmpty ? "#\(index) \(n.output.first.map { "-> '\($0)'" } ?? "")" : n.name

@@ -110,6 +110,15 @@ package enum ModelFile {
         return try GraphBuilder.build(model, file: path)
     }
 
+    /// Loads a model from bytes already in memory, named `file` in errors (the fuzz targets'
+    /// entry point; `load(_:)` reads the file and calls the same decoder and builder).
+    /// - Throws: `ModelError` for bytes that are not an ONNX model in `encoding`, or a model
+    ///   that cannot be built.
+    package static func load(data: Data, encoding: Encoding, file: String) throws -> Graph {
+        let model = try decode(data, encoding: encoding, file: file)
+        return try GraphBuilder.build(model, file: file)
+    }
+
     static func binaryReason(_ error: Error) -> String {
         if let e = error as? BinaryDecodingError {
             switch e {

@@ -39,8 +39,13 @@ enum TensorConversion {
             guard d >= 0, d < Int64(Int32.max) else { throw fail("invalid dimension \(d)") }
             return Int(d)
         }
-        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-        guard count >= 0, count < 1 << 31 else { throw fail("tensor of shape \(shape) is too large") }
+        // Checked product: a wrapped one could pass as small for dimensions such as [65536, 65536, 65536, 65536].
+        var count = 1
+        for d in shape {
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, p < 1 << 31 else { throw fail("tensor of shape \(shape) is too large (2^31 elements or more)") }
+            count = p
+        }
         let raw = t.rawData
         var values: [Double]
         func fromRaw<T>(_ width: Int, _ conv: (UnsafeRawBufferPointer, Int) -> T, _ d: (T) -> Double) throws -> [Double] {

@@ -23,6 +23,8 @@ struct SExprTree {
     private(set) var childIndices: [Int] = []
     /// Indices of the top-level nodes, in order.
     private(set) var topLevel: [Int] = []
+    /// The deepest parenthesis nesting met (0 for a file of atoms only).
+    private(set) var depth = 0
     /// 1-based line and column just past the last byte.
     private(set) var endLine = 1
     private(set) var endColumn = 1
@@ -71,6 +73,7 @@ struct SExprTree {
                 let idx = nodes.count
                 nodes.append(Node(kind: .list, start: i, end: i + 1, line: line, column: column))
                 open.append((idx, pending.count))
+                depth = max(depth, open.count)
                 column += 1
                 i += 1
             case UInt8(ascii: ")"):

@@ -29,6 +29,12 @@ public enum VNNLib {
     public static let maxDisjuncts = 200_000
     /// Largest total number of constraint occurrences over all DNF disjuncts.
     public static let maxDNFSize = 20_000_000
+    /// Largest number of coefficients the compiled ``Property`` may hold: every output
+    /// constraint of the file is stored densely, one coefficient per output (`numOutputs`;
+    /// `=` counts twice), and every distinct input box two per input (`2 · numInputs`). 2^26
+    /// values are 512 MiB. Output constraints past it are refused before any is stored, boxes
+    /// when the one past it is met, so memory stays bounded for many outputs times many disjuncts.
+    public static let maxPropertyValues = 1 << 26
 
     /// Reads and parses a `.vnnlib` file. Errors name `path`.
     public static func load(path: String) throws -> Property {
@@ -47,11 +53,42 @@ public enum VNNLib {
     }
 
     /// Parses VNN-LIB text given as UTF-8 bytes.
+    ///
+    /// The tree is built without recursion; the compiler recurses once per nesting level. A
+    /// tree nested deeper than ``shallowDepth`` is compiled on a thread of its own with a
+    /// ``compileStackBytes`` stack, so the deepest accepted nesting never depends on the
+    /// caller's stack (512 KiB on secondary threads on macOS, less on some pools).
     public static func parse(bytes: [UInt8], source: String) throws -> Property {
         let tree = try SExprTree(bytes: bytes, source: source, maxDepth: maxNestingDepth)
         var compiler = VNNLibCompiler(tree: tree, source: source)
-        return try compiler.compile()
+        if tree.depth <= shallowDepth { return try compiler.compile() }
+        return try onLargeStack { try compiler.compile() }
     }
+
+    /// Nesting up to which a spec is compiled on the caller's thread (VNN-COMP specs nest a few levels).
+    static let shallowDepth = 32
+    /// Stack of the thread that compiles a deeper spec: 64 MiB, far more than ``maxNestingDepth``
+    /// levels of the compiler need even in a debug build (a few KiB each).
+    static let compileStackBytes = 64 << 20
+
+    /// Runs `body` on a new thread with a ``compileStackBytes`` stack and waits for it.
+    static func onLargeStack<T>(_ body: @escaping () throws -> T) throws -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            box.result = Result { try body() }
+            done.signal()
+        }
+        thread.stackSize = compileStackBytes
+        thread.start()
+        done.wait()
+        return try box.result!.get()
+    }
+}
+
+/// The result of work done on another thread, read after it signals.
+private final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, Error>?
 }
 
 /// Turns an S-expression tree into a `Property`.
@@ -451,6 +488,27 @@ struct VNNLibCompiler {
         var cases: [PropertyCase] = []
         var caseOfBox: [InputBox: Int] = [:]
         var denseAtoms: [Int: LinearAtom] = [:]
+        // Coefficients held by the property (dense atoms, then boxes), against maxPropertyValues.
+        // Every output constraint of the file may become one dense atom: their count is checked
+        // before any is made; boxes are counted as they are made.
+        func tooLarge(_ what: String, at li: Int?) -> SpecError {
+            let (line, column): (Int, Int)
+            if let li {
+                (line, column) = (literals[li].line, literals[li].column)
+            } else {
+                let nd = tree.node(fallbackPosition)
+                (line, column) = (nd.line, nd.column)
+            }
+            return SpecError(kind: .tooLarge, file: source, line: line, column: column, message:
+                "the property is too large: \(what) need more than \(VNNLib.maxPropertyValues) coefficients in all (\(numInputs) inputs, \(numOutputs) outputs)")
+        }
+        var values = 0
+        for (li, literal) in literals.enumerated() {
+            guard case .atom = literal.payload else { continue }
+            values += numOutputs
+            if values > VNNLib.maxPropertyValues { throw tooLarge("its output constraints (one coefficient per output each)", at: li) }
+        }
+        var boxValues = 0
         for lits in disjuncts {
             var lower = [Double](repeating: -.infinity, count: numInputs)
             var upper = [Double](repeating: .infinity, count: numInputs)
@@ -495,6 +553,10 @@ struct VNNLibCompiler {
             if let ci = caseOfBox[box] {
                 cases[ci].clauses.append(Clause(atoms: atoms))
             } else {
+                boxValues += 2 * numInputs
+                if values + boxValues > VNNLib.maxPropertyValues {
+                    throw tooLarge("its output constraints and input boxes (two coefficients per input each)", at: lits.first)
+                }
                 caseOfBox[box] = cases.count
                 cases.append(PropertyCase(box: box, clauses: [Clause(atoms: atoms)]))
             }

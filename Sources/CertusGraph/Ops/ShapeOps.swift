@@ -76,15 +76,15 @@ package struct Reshape: Operator, ShapeOnly {
                 throw ModelError(.shape, "Reshape target \(target) has invalid dimension \(d)")
             }
         }
-        let total = input.reduce(1, *)
+        let total = try ShapeCheck.elementCount(input, Self.opType)
         if let i = inferred {
-            let known = out.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
+            let known = try ShapeCheck.elementCount(out.enumerated().filter { $0.offset != i }.map(\.element), Self.opType)
             guard known > 0, total % known == 0 else {
                 throw ModelError(.shape, "cannot reshape \(input) (\(total) values) to \(target)")
             }
             out[i] = total / known
         }
-        guard out.reduce(1, *) == total else {
+        guard try ShapeCheck.elementCount(out, Self.opType) == total else {
             throw ModelError(.shape, "cannot reshape \(input) (\(total) values) to \(target)")
         }
         return out
