@@ -186,9 +186,12 @@ package final class BoundEngine {
             // Arithmetic (affine maps, products) rounds; elementwise images are f itself.
             if let i = producer[n.output], kinds[i] == .affine || kinds[i] == .bilinear {
                 for j in b.lower.indices {
-                    let m = Swift.max(Swift.abs(b.lower[j]), Swift.abs(b.upper[j]))
-                    b.lower[j] = RoundingGuard.down(b.lower[j], magnitude: m)
-                    b.upper[j] = RoundingGuard.up(b.upper[j], magnitude: m)
+                    // An infinite other end (exp's overflow, say) does not make a finite end's
+                    // guard infinite.
+                    let l = b.lower[j], u = b.upper[j]
+                    let m = Swift.max(Swift.abs(l), Swift.abs(u))
+                    b.lower[j] = RoundingGuard.down(l, magnitude: u.isFinite ? m : Swift.abs(l))
+                    b.upper[j] = RoundingGuard.up(u, magnitude: l.isFinite ? m : Swift.abs(u))
                 }
             }
             return b

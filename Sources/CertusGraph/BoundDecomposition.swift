@@ -55,3 +55,76 @@ package enum BoundDecompositions {
         return g
     }
 }
+
+// Building blocks shared by the decompositions (each operator's file says what it builds).
+extension SubgraphBuilder {
+    /// `id` (of shape `shape`) broadcast to `full` by an Expand node; no node when the shapes agree.
+    package mutating func expanded(_ id: Int, from shape: [Int], to full: [Int], name: String) -> (nodes: [Node], id: Int) {
+        guard shape != full else { return ([], id) }
+        let target = constant("\(name)/shape", Tensor(shape: [full.count], data: full.map(Double.init)))
+        let out = value(name, full)
+        return ([Node(name: name, opType: Expand.opType, op: Expand(shape: full), inputs: [id, target], output: out)], out)
+    }
+
+    /// max(a, b) (`sign` +1) as a + relu(b - a), or min(a, b) (`sign` -1) as a - relu(a - b), for
+    /// `a` and `b` of shape `shape`: a ReLU of a difference, so CROWN's triangle relaxation, its
+    /// alpha parameter and ReLU branching (at the tie a = b) all apply. Writes to `output` when given.
+    package mutating func extremum(_ a: Int, _ b: Int, sign: Double, shape: [Int], name: String, output: Int? = nil) -> (nodes: [Node], id: Int) {
+        let d = value("\(name)/difference", shape), r = value("\(name)/relu", shape)
+        let out = output ?? value(name, shape)
+        let (p, q) = sign > 0 ? (b, a) : (a, b)
+        return ([
+            Node(name: "\(name)/difference", opType: Sub.opType, op: Sub(), inputs: [p, q], output: d),
+            Node(name: "\(name)/relu", opType: Relu.opType, op: Relu(), inputs: [d], output: r),
+            sign > 0 ? Node(name: name, opType: Add.opType, op: Add(), inputs: [a, r], output: out)
+                     : Node(name: name, opType: Sub.opType, op: Sub(), inputs: [a, r], output: out),
+        ], out)
+    }
+
+    /// The extremum of several values of shape `shape` (at least one), as a balanced tree of
+    /// pairwise `extremum`s (depth log2 of the count); the last node writes `output`.
+    package mutating func extremum(of ids: [Int], sign: Double, shape: [Int], name: String, output: Int) -> [Node] {
+        precondition(!ids.isEmpty)
+        var level = ids, nodes: [Node] = [], depth = 0
+        while level.count > 1 {
+            var next: [Int] = []
+            for k in stride(from: 0, to: level.count - 1, by: 2) {
+                let last = level.count == 2
+                let (sub, id) = extremum(level[k], level[k + 1], sign: sign, shape: shape,
+                                         name: last ? name : "\(name)/\(depth).\(k / 2)", output: last ? output : nil)
+                nodes += sub
+                next.append(id)
+            }
+            if level.count % 2 == 1 { next.append(level[level.count - 1]) }
+            level = next
+            depth += 1
+        }
+        if nodes.isEmpty {   // one value: copy it into `output`
+            nodes.append(Node(name: name, opType: Identity.opType, op: Identity(), inputs: [ids[0]], output: output))
+        }
+        return nodes
+    }
+
+    /// The extremum over groups of elements of `input` (shape `inputShape`): output element t
+    /// (row-major in `outShape`) is the max (`sign` +1) or min over the flat indices `groups[t]`
+    /// (each non-empty). The input is flattened, each member position g becomes a Gather of the
+    /// g-th index of every group (a shorter group repeats its last index, which leaves its
+    /// extremum unchanged), and the gathered tensors meet in `extremum(of:)`.
+    package mutating func extremum(overGroups groups: [[Int]], of input: Int, inputShape: [Int], outShape: [Int],
+                                   sign: Double, name: String, output: Int) -> [Node] {
+        let n = inputShape.reduce(1, *)
+        let flat = value("\(name)/flat", [n])
+        var nodes = [Node(name: "\(name)/flatten", opType: Reshape.opType, op: Reshape(target: [n], allowZero: false), inputs: [input], output: flat)]
+        let members = groups.map(\.count).max() ?? 0
+        var picked: [Int] = []
+        for g in 0..<members {
+            let indices = groups.map { $0[Swift.min(g, $0.count - 1)] }
+            let idx = constant("\(name)/indices \(g)", Tensor(shape: outShape, data: indices.map(Double.init)))
+            let out = value("\(name)/member \(g)", outShape)
+            nodes.append(Node(name: "\(name)/member \(g)", opType: Gather.opType,
+                              op: Gather(axis: 0, indices: indices, indicesShape: outShape), inputs: [flat, idx], output: out))
+            picked.append(out)
+        }
+        return nodes + extremum(of: picked, sign: sign, shape: outShape, name: name, output: output)
+    }
+}

@@ -7,7 +7,7 @@ package enum OperatorRegistry {
         Relu.self, LeakyRelu.self, Abs.self, Sigmoid.self, Tanh.self, Gelu.self, Erf.self, Sin.self, Cos.self,
         Conv.self, BatchNormalization.self, AveragePool.self,
         Flatten.self, Reshape.self, Transpose.self, Squeeze.self, Unsqueeze.self, Concat.self, Shape.self, Gather.self,
-        Identity.self, Constant.self, Softmax.self,
+        Identity.self, Constant.self, Softmax.self, LayerNormalization.self,
         Dropout.self, SliceOperator.self, Expand.self, Tile.self, Pad.self, Split.self, ReduceSum.self, ReduceMean.self,
         GlobalAveragePool.self, ConstantOfShape.self, Cast.self, Where.self, RangeOperator.self,
         Equal.self, Less.self, Greater.self, LessOrEqual.self, GreaterOrEqual.self, Not.self,

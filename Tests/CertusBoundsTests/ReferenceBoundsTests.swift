@@ -88,7 +88,13 @@ extension ReferenceBoundsTests {
                 }
                 results.append(crown)
             }
-            XCTAssertEqual(results[0], results[1], "Gelu and its Erf decomposition must bound identically")
+            // The Erf export's constants are float32 (sqrt 2 = 1.41421353816986...), and the
+            // fused node keeps the model's own function (`GeluFusion`), so the two models differ
+            // by about 2e-8 relative, and so may their bounds.
+            for (a, b) in zip(results[0], results[1]) {
+                XCTAssertEqual(a.lower, b.lower, accuracy: 1e-6 * max(1, abs(a.lower)), "Gelu and its Erf decomposition must bound alike")
+                XCTAssertEqual(a.upper, b.upper, accuracy: 1e-6 * max(1, abs(a.upper)), "Gelu and its Erf decomposition must bound alike")
+            }
         }
     }
 }

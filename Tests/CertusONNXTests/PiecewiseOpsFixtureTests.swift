@@ -39,8 +39,8 @@ final class PiecewiseOpsFixtureTests: XCTestCase {
     }
 
     /// IBP (every fixture) and CROWN and alpha-CROWN (fixtures with relaxations) contain the
-    /// outputs at 300 sampled points of boxes around the fixture inputs (corners included); the
-    /// IBP-only operators make CROWN fail with the node's name.
+    /// outputs at 300 sampled points of boxes around the fixture inputs (corners included); Max/Min
+    /// of variables, ReduceMax/Min and MaxPool are bounded through their decompositions.
     func testBoundsContainSampledOutputs() throws {
         var rng = SplitMix64(seed: 1414)
         for name in names {
@@ -52,8 +52,6 @@ final class PiecewiseOpsFixtureTests: XCTestCase {
                 let m = graph.outputCount
                 let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
                 for method in [BoundMethod.ibp, .crown, .alphaCrown] {
-                    // The IBP-only operators (Max/Min of variables, ReduceMax/Min, MaxPool) end CROWN's backward pass at their output's
-                    // interval: the bounds still hold and are checked the same way.
                     let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))
                     XCTAssertEqual(rows.count, m, name)
                     try OpsFixtureFolder.assertRowsContainSamples(rows, graph: graph, box: box, rng: &rng, label: "\(name) \(method) eps \(eps)")
@@ -62,7 +60,7 @@ final class PiecewiseOpsFixtureTests: XCTestCase {
         }
     }
 
-    /// Networks with IBP-only operators are verified, not refused: a threshold just below IBP's
+    /// Networks with maxima of several variables are verified, not refused: a threshold just below IBP's
     /// lower bound of output 0 is proven by every bound-based strategy, and a threshold above a
     /// sampled value of output 0 never is.
     func testIBPOnlyOperatorsAreVerified() throws {

@@ -70,6 +70,28 @@ package struct Div: ElementwiseBinary {
     }
 }
 
+extension Div: BoundDecomposition {
+    /// Division by a computed divisor, a / b = a * (1/b): Reciprocal's relaxation on b (its
+    /// interval must exclude 0, else IBP refuses the node, naming it) and then McCormick's planes
+    /// for a computed dividend (both operands broadcast to the output shape first) or a constant
+    /// scale for a constant one. nil (kept as is, affine) for a constant divisor.
+    package func decomposition(_ node: Node, shapes: [[Int]], variable: [Bool], builder: inout SubgraphBuilder) -> [Node]? {
+        guard variable.count == 2, variable[1], let full = try? outputShape(shapes) else { return nil }
+        let name = node.name
+        let r = builder.value("\(name)/reciprocal", shapes[1])
+        var nodes = [Node(name: "\(name)/reciprocal", opType: Reciprocal.opType, op: Reciprocal(), inputs: [node.inputs[1]], output: r)]
+        var a = node.inputs[0], rb = r
+        if variable[0] {
+            let ea = builder.expanded(a, from: shapes[0], to: full, name: "\(name)/dividend broadcast")
+            let er = builder.expanded(r, from: shapes[1], to: full, name: "\(name)/reciprocal broadcast")
+            nodes += ea.nodes + er.nodes
+            (a, rb) = (ea.id, er.id)
+        }
+        nodes.append(Node(name: name, opType: Mul.opType, op: Mul(), inputs: [a, rb], output: node.output))
+        return nodes
+    }
+}
+
 extension Tensor {
     func reshapedMap(_ f: (Double) -> Double) -> Tensor { Tensor(shape: shape, data: data.map(f)) }
 }

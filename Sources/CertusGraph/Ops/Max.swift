@@ -9,10 +9,8 @@ import CertusTensor
 /// linear relaxation for a computed first input and a constant second input whose elements are
 /// all one finite value c: max(x, c) = c + relu(x - c), the ReLU relaxation shifted to the kink
 /// (c, c) (see `Max.relaxation`; min(x, c) = -max(-x, -c)). Two computed inputs, or a constant
-/// that varies across elements or comes first, have no CROWN relaxation in this engine (its
-/// per-neuron protocol has one input and no element index; a two-input relaxation, as
-/// auto_LiRPA's BoundMax, would need a new bound kind): such nodes get IBP bounds and CROWN
-/// refuses them with the node's name.
+/// that varies across elements or comes first, are bounded through the decomposition
+/// (`decomposition`: a balanced tree of max(a, b) = a + relu(b - a)).
 package protocol ElementwiseExtremum: ElementwiseRelaxation {
     /// +1 for Max, -1 for Min.
     static var sign: Double { get }
@@ -95,7 +93,7 @@ extension ElementwiseExtremum {
     package func boundKind(constantInputs: [Bool]) -> BoundKind {
         if constant != nil, constantInputs == [false, true] { return .elementwise }
         if constantInputs.count == 1 && constant == nil { return .affine }
-        return .unsupported("\(Self.opType) has a linear relaxation only for a computed first input and a constant second input with one value; IBP bounds only")
+        return .unsupported("\(Self.opType) of several variables is bounded through its decomposition (BoundDecomposition)")
     }
 
     /// The kink at c when it lies strictly inside (both strategies).
@@ -140,3 +138,30 @@ package struct Max: ElementwiseExtremum {
         return Relu().defaultParameters(l: l - c, u: u - c)
     }
 }
+
+extension ElementwiseExtremum {
+    /// Max (Min) of two or more inputs, some computed, without a captured constant: every input
+    /// broadcast to the output shape (constants folded to their broadcast value) and combined by
+    /// a balanced tree of max(a, b) = a + relu(b - a) (min(a, b) = a - relu(a - b)), so CROWN
+    /// relaxes it with ReLU's triangle and branch and bound splits at the ties. nil (kept as is)
+    /// for one input or the captured-constant form, which `relaxation` already covers.
+    package func decomposition(_ node: Node, shapes: [[Int]], variable: [Bool], builder: inout SubgraphBuilder) -> [Node]? {
+        guard constant == nil, shapes.count >= 2, variable.contains(true),
+              let full = try? outputShape(shapes) else { return nil }
+        var nodes: [Node] = [], ids: [Int] = []
+        for (k, id) in node.inputs.enumerated() {
+            if !variable[k], let c = builder.constants[id] {
+                let map = Broadcast.indexMap(from: c.shape, to: full)
+                ids.append(builder.constant("\(node.name)/input \(k) broadcast", Tensor(shape: full, data: map.map { c.data[$0] })))
+            } else {
+                let (sub, e) = builder.expanded(id, from: shapes[k], to: full, name: "\(node.name)/input \(k) broadcast")
+                nodes += sub
+                ids.append(e)
+            }
+        }
+        return nodes + builder.extremum(of: ids, sign: Self.sign, shape: full, name: node.name, output: node.output)
+    }
+}
+
+extension Max: BoundDecomposition {}
+extension Min: BoundDecomposition {}

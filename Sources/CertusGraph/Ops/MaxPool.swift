@@ -5,9 +5,9 @@ import CertusTensor
 /// cells are ignored (-inf). `storage_order` only affects the Indices output; a used Indices
 /// output is refused at load (only a node's first output may be used).
 ///
-/// Bounds: IBP is exact (the window maximum of the lower ends and of the upper ends). CROWN
-/// refuses the node with its name: a maximum over several variables (auto_LiRPA's BoundMaxPool,
-/// ERAN's MaxPool handling) needs a multi-input relaxation the engine does not have.
+/// Bounds: IBP is exact (the window maximum of the lower ends and of the upper ends). CROWN,
+/// alpha-CROWN and branch and bound bound the decomposition (`decomposition`: pairwise maxima
+/// max(a, b) = a + relu(b - a) of the window's cells, a balanced tree).
 package struct MaxPool: Operator {
     package static let opType = "MaxPool"
     package let window: Window2D
@@ -46,7 +46,7 @@ package struct MaxPool: Operator {
     }
 
     package func boundKind(constantInputs: [Bool]) -> BoundKind {
-        .unsupported("MaxPool has no linear relaxation in this engine; IBP bounds only")
+        .unsupported("MaxPool is bounded through its decomposition (BoundDecomposition); the node itself has no relaxation")
     }
 
     /// Monotone: pool both ends (exact).
@@ -61,5 +61,21 @@ package struct MaxPool: Operator {
             if let c = cells.first(where: { inputs[0].data[$0] == output.data[o] }) { gx.data[c] += gradient.data[o] }
         }
         return [gx]
+    }
+}
+
+extension MaxPool: BoundDecomposition {
+    /// Each window's maximum as a balanced tree of pairwise maxima of gathered cells
+    /// (`SubgraphBuilder.extremum(overGroups:)`: max(a, b) = a + relu(b - a); padding cells are
+    /// left out, a window with fewer cells repeats one). CROWN then relaxes the pool with ReLU
+    /// triangles, as the DeepPoly-style pool relaxations are built from pairwise maxima. nil
+    /// (kept as is, IBP only) for a window without cells.
+    package func decomposition(_ node: Node, shapes: [[Int]], variable: [Bool], builder: inout SubgraphBuilder) -> [Node]? {
+        guard variable.first == true, let out = try? outputShape(shapes) else { return nil }
+        var groups: [[Int]] = []
+        do { try windows.forEachWindow(shapes[0]) { _, cells, _ in groups.append(cells) } } catch { return nil }
+        guard groups.count == out.reduce(1, *), groups.allSatisfy({ !$0.isEmpty }) else { return nil }
+        return builder.extremum(overGroups: groups, of: node.inputs[0], inputShape: shapes[0], outShape: out,
+                                sign: 1, name: node.name, output: node.output)
     }
 }

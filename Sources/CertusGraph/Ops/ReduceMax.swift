@@ -7,10 +7,9 @@ import CertusTensor
 /// from the end.
 ///
 /// Bounds: IBP is exact (the extremum of the lower ends and of the upper ends). A reduction
-/// whose reduced axes all have size 1 is the identity and bounded as affine; otherwise CROWN
-/// refuses the node with its name: the engine's per-neuron relaxations take one input element
-/// per output element, and the maximum of several variables (auto_LiRPA's BoundMax/BoundReduceMax)
-/// would need a new bound kind. IBP and IBP-based bounds work.
+/// whose reduced axes all have size 1 is the identity and bounded as affine; otherwise CROWN,
+/// alpha-CROWN and branch and bound bound the decomposition (`decomposition`: a balanced tree
+/// of pairwise max(a, b) = a + relu(b - a) over the gathered members).
 package protocol ExtremumReduction: AxisReduction {
     /// +1 for ReduceMax, -1 for ReduceMin.
     static var sign: Double { get }
@@ -56,7 +55,7 @@ extension ExtremumReduction {
 
     package func boundKind(constantInputs: [Bool]) -> BoundKind {
         guard constantInputs.dropFirst().allSatisfy({ $0 }) else { return .unsupported("\(Self.opType) with computed axes is not supported") }
-        return isIdentity ? .affine : .unsupported("\(Self.opType) over more than one element has no linear relaxation in this engine; IBP bounds only")
+        return isIdentity ? .affine : .unsupported("\(Self.opType) over more than one element is bounded through its decomposition (BoundDecomposition)")
     }
 
     /// Monotone in every element: the reduction of both ends (exact).
@@ -76,3 +75,22 @@ package struct ReduceMax: ExtremumReduction {
         self.axes = axes; self.keepDims = keepDims; self.isIdentity = isIdentity
     }
 }
+
+extension ExtremumReduction {
+    /// A reduction over more than one element as a balanced tree of pairwise extrema of gathered
+    /// members (`SubgraphBuilder.extremum(overGroups:)`: max(a, b) = a + relu(b - a)), so CROWN
+    /// relaxes it with ReLU's triangle. nil (kept as is) for the identity or a computed axes input.
+    package func decomposition(_ node: Node, shapes: [[Int]], variable: [Bool], builder: inout SubgraphBuilder) -> [Node]? {
+        guard axes != nil, !isIdentity, variable.first == true, variable.dropFirst().allSatisfy({ !$0 }),
+              let out = try? outputShape(shapes) else { return nil }
+        let map = outputIndexMap(shapes[0])
+        var groups = [[Int]](repeating: [], count: out.reduce(1, *))
+        for (k, t) in map.enumerated() { groups[t].append(k) }
+        guard groups.allSatisfy({ !$0.isEmpty }) else { return nil }
+        return builder.extremum(overGroups: groups, of: node.inputs[0], inputShape: shapes[0], outShape: out,
+                                sign: Self.sign, name: node.name, output: node.output)
+    }
+}
+
+extension ReduceMax: BoundDecomposition {}
+extension ReduceMin: BoundDecomposition {}
