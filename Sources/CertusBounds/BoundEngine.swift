@@ -95,8 +95,17 @@ package final class BoundEngine {
     /// Which affine fast path a node may take, decided once (dynamic casts are slow in hot loops).
     enum AffineClass { case dense, passThrough, generic }
     let affineClasses: [AffineClass]
-    /// Values whose bounds a relaxation needs (variable inputs of elementwise/bilinear nodes).
+    /// Values whose bounds a relaxation needs (variable inputs of elementwise/bilinear nodes),
+    /// and the sources of those that are copies (`copies`).
     let needsBounds: Set<Int>
+    /// Values needing bounds that copy elements of one earlier value (Expand, Gather, Reshape,
+    /// Unsqueeze, Slice, Transpose... of one variable input, composed along chains of them):
+    /// the source value and, per element, the source element. Their bounds are the source's
+    /// bounds relabelled (exact for IBP, CROWN and alpha-CROWN alike: the backward pass through
+    /// a copy is a relabelling), so no backward pass runs for them; the source needs bounds
+    /// instead. The decompositions (MatMul of two variables, Softmax) expand small values into
+    /// large ones, where this saves most of the work.
+    let copies: [Int: (source: Int, index: [Int])]
     /// Offsets f(0) of affine nodes, and the zero-variable inputs used to get J^T by `backward`.
     /// Filled lazily under `cacheLock`, so one engine may serve several threads at once.
     private var affineCache: [Int: (inputs: [Tensor], out0: Tensor)] = [:]
@@ -149,6 +158,35 @@ package final class BoundEngine {
             }
         }
         self.kinds = kinds
+        // Copies: a node whose only variable input is copied element by element (a sparse map
+        // with one term of coefficient 1 per output and no offset), composed with its input's
+        // own copy map.
+        var copyMap: [Int: (source: Int, index: [Int])] = [:]
+        for (i, n) in g.nodes.enumerated() where kinds[i] == .affine {
+            let variable = n.inputs.map { !isConstant[$0] }
+            guard variable.filter({ $0 }).count == 1, let v = n.inputs.first(where: { !isConstant[$0] }) else { continue }
+            let outCount = g.values[n.output].shape.reduce(1, *), inCount = g.values[v].shape.reduce(1, *)
+            var index: [Int]? = nil
+            if n.op is any ShapeOnly || n.op is Identity {
+                if outCount == inCount { index = Array(0..<outCount) }
+            } else {
+                let zeros = n.inputs.map { id in g.constants[id] ?? Tensor(shape: g.values[id].shape, repeating: 0) }
+                if let map = try? n.op.sparseLinearMap(zeros, variable: variable), let t = map.inputs[n.inputs.firstIndex(of: v)!],
+                   t.output.count == outCount, t.coefficient.allSatisfy({ $0 == 1 }),
+                   let offset = try? n.op.evaluate(zeros), offset.data.allSatisfy({ $0 == 0 }) {   // no shift (Add of a constant)
+                    var idx = [Int](repeating: -1, count: outCount)
+                    for (k, o) in t.output.enumerated() where o < outCount { idx[o] = t.input[k] }
+                    if !idx.contains(-1) { index = idx }
+                }
+            }
+            guard let index else { continue }
+            if let inner = copyMap[v] { copyMap[n.output] = (inner.source, index.map { inner.index[$0] }) }
+            else { copyMap[n.output] = (v, index) }
+        }
+        var copies: [Int: (source: Int, index: [Int])] = [:]
+        for v in needs { if let c = copyMap[v] { copies[v] = c } }
+        for c in copies.values where c.source != g.input { needs.insert(c.source) }
+        self.copies = copies
         self.needsBounds = needs
         self.gates = g.nodes.map { ($0.op as? any ProductRelaxation)?.gate }
         self.affineClasses = g.nodes.map { n in

@@ -45,6 +45,13 @@ extension BoundEngine {
             // would stop at once, at those very bounds).
             var relaxable = true
             if case .unsupported = kinds[index] { relaxable = false }
+            if let copy = copies[node.output], let src = bounds[copy.source] {
+                // A copy of an earlier value: its bounds relabelled (see `copies`).
+                for (k, j) in copy.index.enumerated() {
+                    b.lower[k] = max(b.lower[k], src.lower[j]); b.upper[k] = min(b.upper[k], src.upper[j])
+                }
+                relaxable = false
+            }
             if settings.method != .ibp, relaxable, needsBounds.contains(node.output), !settled {
                 let rowsOfInterest = neuronsToBound(value: node.output, ibp: b)
                 if !rowsOfInterest.isEmpty {
@@ -145,6 +152,8 @@ extension BoundEngine {
 
     /// Whether every nonlinear consumer of `v` is ReLU-like (then only unstable neurons matter).
     func hasOnlyReluConsumers(_ v: Int) -> Bool {
+        // A copy source serves the copies' consumers too.
+        if copies.values.contains(where: { $0.source == v }) { return false }
         let consumers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(v) && (kinds[$0] == .elementwise || kinds[$0] == .bilinear) }
         return consumers.allSatisfy { (graph.nodes[$0].op as? any ElementwiseRelaxation)?.isPiecewiseLinear == true }
     }
