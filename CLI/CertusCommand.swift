@@ -218,8 +218,11 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify every instance of a VNN-COMP instance list (onnx,vnnlib,timeout) and summarise.",
         discussion: """
-            Progress goes to stderr, one line per instance; the summary table to stdout. Exit code 0, \
-            or 1 if some answer contradicts --expected, or 3 if the list or an instance's files are bad.
+            Progress goes to stderr, one line per instance; the summary table to stdout. Each instance runs in a \
+            child process of its own (unless --in-process): a crash of one is that instance's error and the run \
+            goes on. Exit code 0, or 1 if some answer contradicts --expected, or 3 if the list or an instance's \
+            files are bad or an instance crashed, or 130/143 when stopped by SIGINT/SIGTERM (the running instance \
+            ends as timeout; the instances run so far are summarised and written to --json-out).
             """)
     @Argument(help: "Instance list CSV: onnx,vnnlib,timeout (header optional; paths relative to the CSV's folder).") var instances: String
     @Option(help: "Expected answers CSV: onnx,vnnlib,expected (sat, unsat or unknown).") var expected: String?
@@ -231,15 +234,34 @@ struct Run: ParsableCommand {
     @Option(help: "Branch and bound: how the neuron to split is chosen: \(BranchingHeuristic.allCases.map(\.rawValue).joined(separator: ", ")). auto: babsr on ReLU networks, bbps (GenBaB) otherwise.") var branching: BranchingHeuristic = .auto
     @Option(help: "Branch and bound: where smooth activations are split: opt (GenBaB's pre-optimised points) or mid (the midpoint).") var branchPoints: BranchingPointStrategy = .optimized
     @Option(help: "Write one JSON object per instance (onnx, vnnlib, status, time_s, expected, ...) to this file.") var jsonOut: String?
+    @Flag(help: "Run the instances in this process (no child processes: each model is loaded once, but a crash ends the whole run).") var inProcess = false
+    @Option(help: "Kill an instance's child process this many seconds after its time limit (default: 30, or half the limit when that is longer); it then counts as a timeout.") var killAfter: Double?
+    @Option(help: .hidden) var instance: Int?
 
     func validate() throws {
         guard timeoutScale.isFinite, timeoutScale > 0 else { throw ValidationError("--timeout-scale must be a positive number") }
         guard restarts >= 0 else { throw ValidationError("--restarts must be >= 0") }
+        if let killAfter, !(killAfter.isFinite && killAfter >= 0) { throw ValidationError("--kill-after must be a number of seconds >= 0") }
+    }
+
+    /// The arguments of the child process that runs instance `index` (the same options, no outputs).
+    func childArguments(_ index: Int) -> [String] {
+        var a = ["run", instances, "--instance", String(index), "--timeout-scale", String(timeoutScale), "--seed", String(seed),
+                 "--restarts", String(restarts), "--method", method.rawValue, "--branching", branching.rawValue,
+                 "--branch-points", branchPoints.rawValue]
+        if attackUntilTimeout { a.append("--attack-until-timeout") }
+        if let expected { a += ["--expected", expected] }
+        return a
     }
 
     func run() throws {
+        if instance != nil { ParentWatch.start() }
         let (list, answers) = try reportingErrors {
             (try Certus.instances(instances), try expected.map { try Certus.expectedAnswers($0) })
+        }
+        if let instance {
+            guard instance >= 0, instance < list.count else { throw ValidationError("--instance \(instance) does not exist") }
+            return try runChild(list, answers, index: instance)
         }
         var options = Certus.BatchOptions()
         options.settings.seed = seed
@@ -261,13 +283,23 @@ struct Run: ParsableCommand {
         // SIGINT/SIGTERM: the running instance stops as at its time limit, no other starts, and the
         // records so far are written; if the run has not returned 1.5 s after the signal, the
         // finished records are written without the running one.
+        // A child process gets the signal passed on, stops its instance and reports it; the fallback
+        // waits longer for that.
         let finished = FinishedRecords()
         let this = self
-        let stop = SignalStop { signal in
+        let children = RunChild.Running()
+        let stop = SignalStop(fallbackAfter: inProcess ? SignalStop.fallbackAfter : 4, onSignal: { children.signal($0) }) { signal in
             let done = finished.all
             try? this.writeOutputs(done, BatchSummary(records: done), hasExpected: answers != nil, signal: signal, total: list.count)
         }
         options.stop = stop.token
+        if !inProcess {
+            let scale = timeoutScale, grace = killAfter
+            options.execute = { k, inst, want in
+                RunChild.run(arguments: this.childArguments(k), instance: inst, expected: want, timeLimit: inst.timeout * scale,
+                             killAfter: grace, running: children)
+            }
+        }
         let (records, summary) = Certus.run(list, expected: answers, options: options) { event in
             if case .finished(_, let r) = event { finished.add(r) }
             switch event {
@@ -289,6 +321,38 @@ struct Run: ParsableCommand {
         }
         if summary.wrong > 0 { throw ExitCode(Exit.wrongAnswer) }
         if summary.errors > 0 { throw ExitCode(Exit.badInput) }
+    }
+
+    /// Child mode (`--instance K`, started by `run` itself): runs instance K in this process and
+    /// prints its record as JSON on stdout. SIGINT/SIGTERM stop it as its time limit would (the
+    /// record then says `timeout`); if it has not returned 1.5 s later, a `timeout` record is printed.
+    func runChild(_ list: [BatchInstance], _ answers: ExpectedAnswers?, index: Int) throws {
+        let inst = list[index]
+        let want = answers?.expected(for: inst)
+        // Test hook (SignalCLITests): an instance whose process crashes, to check that the run survives it.
+        if ProcessInfo.processInfo.environment["CERTUS_RUN_TEST_CRASH"] == String(index) {
+            fatalError("crash requested by CERTUS_RUN_TEST_CRASH")
+        }
+        let started = Date(), limit = inst.timeout * timeoutScale
+        let stop = SignalStop { _ in
+            let r = BatchRecord(onnx: inst.onnx, vnnlib: inst.vnnlib, status: .timeout, timeSeconds: Date().timeIntervalSince(started),
+                                timeLimit: limit, method: "none", expected: want, verdict: BatchRecord.verdict(status: .timeout, expected: want))
+            try? printJSON(r)
+        }
+        var options = Certus.BatchOptions()
+        options.settings.seed = seed
+        options.settings.attackRestarts = restarts
+        options.settings.attackUntilDeadline = attackUntilTimeout
+        options.settings.reluSplit.branching = branching
+        options.settings.reluSplit.branchPoints = branchPoints
+        options.timeoutScale = timeoutScale
+        options.method = method
+        options.stop = stop.token
+        let one = ExpectedAnswers(answers: want.map { ["\(inst.onnx),\(inst.vnnlib)": $0] } ?? [:])
+        let (records, _) = Certus.run([inst], expected: one, options: options)
+        _ = try stop.finish {
+            if let r = records.first { try printJSON(r) }
+        }
     }
 
     /// Writes `--json-out` and prints the summary; after a signal, says on stderr how many
@@ -315,7 +379,7 @@ struct Run: ParsableCommand {
             ("instances", "\(s.instances)"),
             ("sat", "\(s.sat)"), ("unsat", "\(s.unsat)"), ("unknown", "\(s.unknown)"), ("timeout", "\(s.timeout)"),
         ]
-        if s.errors > 0 { rows.append(("errors (bad input)", "\(s.errors)")) }
+        if s.errors > 0 { rows.append(("errors (bad input, crash)", "\(s.errors)")) }
         if hasExpected {
             rows += [("correct", "\(s.correct)"), ("wrong", "\(s.wrong)"), ("unsolved", "\(s.unsolved)"),
                      ("no expected answer", "\(s.unchecked)")]

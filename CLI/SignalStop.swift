@@ -8,11 +8,12 @@ import Foundation
 /// check and the command writes the partial result and exits with 128 + signal (130 for SIGINT,
 /// 143 for SIGTERM). If the library has not returned `fallbackAfter` seconds after the signal, or
 /// a second signal arrives, `fallback` writes a result without it and the process exits.
+/// `onSignal` sees every signal (the first one included) before that.
 ///
 /// Exactly one of the main path (`finish`) and the fallback writes the output: whichever claims
 /// it first; the other never returns.
 final class SignalStop: @unchecked Sendable {
-    /// Seconds between the signal and the fallback output.
+    /// Seconds between the signal and the fallback output (default).
     static let fallbackAfter: Double = 1.5
 
     /// Cancelled by the first SIGINT or SIGTERM.
@@ -24,14 +25,19 @@ final class SignalStop: @unchecked Sendable {
     private let queue = DispatchQueue(label: "certus.signals")
     /// Writes a result without the library's answer (called at most once, on the signal queue).
     private var fallback: ((Int32) -> Void)?
+    /// Called on the signal queue with every signal received (e.g. to pass it on to a child process).
+    private let onSignal: ((Int32) -> Void)?
+    private let fallbackDelay: Double
 
     /// The first signal received, if any.
     var signal: Int32? { lock.lock(); defer { lock.unlock() }; return received }
 
     /// Takes SIGINT and SIGTERM from now on; `fallback` writes the output when the library does not
     /// return in time (it must not throw; the process exits with 128 + signal after it).
-    init(fallback: @escaping (Int32) -> Void) {
+    init(fallbackAfter: Double = SignalStop.fallbackAfter, onSignal: ((Int32) -> Void)? = nil, fallback: @escaping (Int32) -> Void) {
         self.fallback = fallback
+        self.onSignal = onSignal
+        self.fallbackDelay = fallbackAfter
         for s in [SIGINT, SIGTERM] {
             _ = Foundation.signal(s, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: s, queue: queue)
@@ -47,8 +53,9 @@ final class SignalStop: @unchecked Sendable {
         if first { received = s }
         lock.unlock()
         token.cancel()
+        onSignal?(s)
         if first {
-            queue.asyncAfter(deadline: .now() + SignalStop.fallbackAfter) { [self] in runFallback() }
+            queue.asyncAfter(deadline: .now() + fallbackDelay) { [self] in runFallback() }
         } else {
             runFallback()
         }

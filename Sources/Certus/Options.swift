@@ -129,6 +129,11 @@ extension Certus {
         /// Cancelling this token ends the running instance as its time limit would (its record
         /// says `timeout`) and starts no other: `run` returns the records so far.
         public var stop: CancellationToken? = nil
+        /// Runs one instance elsewhere instead of in this process (e.g. `certus run` runs each in a
+        /// child process of its own, so that a crash is that instance's error and the run goes
+        /// on): given the 0-based index, the instance and its expected answer, returns its record.
+        /// nil (default): every instance runs in this process.
+        public var execute: (@Sendable (_ index: Int, _ instance: BatchInstance, _ expected: VerificationStatus?) -> BatchRecord)? = nil
         /// Default options.
         public init() {}
     }

@@ -85,4 +85,37 @@ final class SignalCLITests: XCTestCase {
         XCTAssertEqual(records?.count, 1)
         XCTAssertEqual(records?.first?["status"] as? String, "timeout")
     }
+
+    /// `certus run` isolates every instance in a child process: an instance whose process traps
+    /// (the test hook CERTUS_RUN_TEST_CRASH, read by the child process only) is recorded with its
+    /// error and the run goes on.
+    func testRunSurvivesACrashingInstance() throws {
+        let tiny = TestData.sharedPath("benchmarks/tiny")
+        let jsonOut = tmp.appendingPathComponent("records.json").path
+        let p = Process()
+        p.executableURL = TestData.certusBinary
+        p.arguments = ["run", "\(tiny)/instances.csv", "--expected", "\(tiny)/expected.csv", "--json-out", jsonOut]
+        var env = ProcessInfo.processInfo.environment
+        env["CERTUS_RUN_TEST_CRASH"] = "1"
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 3, stderr)
+        let records = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonOut))) as? [[String: Any]] ?? []
+        XCTAssertEqual(records.count, 5, stdout)
+        let crashed = records[1]["error"] as? String ?? ""
+        XCTAssertTrue(crashed.hasPrefix("crashed (signal"), crashed)
+        XCTAssertTrue(crashed.contains("CERTUS_RUN_TEST_CRASH"), crashed)
+        // The other instances have their answers, all as expected.
+        for (k, r) in records.enumerated() where k != 1 {
+            XCTAssertNil(r["error"], "\(r)")
+            XCTAssertEqual(r["verdict"] as? String, "correct", "\(r)")
+        }
+        XCTAssertTrue(stdout.contains("errors (bad input, crash)"), stdout)
+    }
 }
