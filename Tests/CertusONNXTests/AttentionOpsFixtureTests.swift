@@ -75,13 +75,13 @@ final class AttentionOpsFixtureTests: XCTestCase {
         for name in small {
             let graph = try folder.model(name)
             let engine = BoundEngine(graph: graph)
-            for (caseIndex, eps) in name.hasPrefix("transformer") ? [(0, 0.02), (0, 0.1)] : [(0, 0.02), (1, 0.3)] {
+            for (caseIndex, eps) in name.hasPrefix("transformer") || name.hasPrefix("vit") ? [(0, 0.02), (0, 0.1)] : [(0, 0.02), (1, 0.3)] {
                 let center = try folder.reference(name).cases[caseIndex].input
                 let box = InputBox(lower: center.map { $0 - eps }, upper: center.map { $0 + eps })
                 let m = graph.outputCount
                 let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
                 // alpha-CROWN on the block takes 35 to 50 s in a debug build (docs/benchmarks.md).
-                for method in name.hasPrefix("transformer") ? [BoundMethod.ibp, .crown] : [.ibp, .crown, .alphaCrown] {
+                for method in name.hasPrefix("transformer") || name.hasPrefix("vit") ? [BoundMethod.ibp, .crown] : [.ibp, .crown, .alphaCrown] {
                     let rows: [RowBound]
                     do { rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method)) } catch {
                         XCTFail("\(name) \(method) eps \(eps): \(error)"); continue
@@ -99,7 +99,7 @@ final class AttentionOpsFixtureTests: XCTestCase {
     /// so no linear bound can beat it; the differences keep CROWN within a few percent of it,
     /// and `testSoftmaxDifferencesAreTighterThanQuotient` compares the two forms.)
     func testCrownIsTighterThanIBP() throws {
-        for name in ["layernorm_opset17", "layernorm_opset17_axis1", "div_opset13_vars", "transformer_block"] {
+        for name in ["layernorm_opset17", "layernorm_opset17_axis1", "div_opset13_vars", "transformer_block", "vit_tiny"] {
             let graph = try folder.model(name)
             let engine = BoundEngine(graph: graph)
             let center = try folder.reference(name).cases[0].input
@@ -218,6 +218,32 @@ final class AttentionOpsFixtureTests: XCTestCase {
         let y = try graph.evaluateFirst(center)
         let violated = property(y[0] + 1e-6)
         let refuted = try Verifier.forMethod(.auto, graph: graph, property: violated).verify(graph: graph, property: violated)
+        XCTAssertEqual(refuted.status, .sat, "\(refuted.details)")
+    }
+
+    /// The tiny Vision Transformer (two heads, batched MatMuls of variables) answers a
+    /// robustness query around a fixture input: its own class is proven robust at eps 0.001
+    /// (unsat), and at eps 2 (the whole input range and more) an attack finds another class
+    /// (sat, with the counterexample re-checked by the verifier).
+    func testVisionTransformerRobustness() throws {
+        let name = "vit_tiny"
+        let graph = try folder.model(name)
+        let center = try folder.reference(name).cases[0].input
+        let y = try graph.evaluateFirst(center)
+        let label = y.indices.max { y[$0] < y[$1] }!
+        func robustness(_ eps: Double) -> Property {
+            let box = InputBox(lower: center.map { $0 - eps }, upper: center.map { $0 + eps })
+            let clauses = y.indices.filter { $0 != label }.map { j -> Clause in
+                var c = [Double](repeating: 0, count: y.count); c[label] = 1; c[j] = -1   // unsafe: y_label - y_j <= 0
+                return Clause(atoms: [LinearAtom(c: c, d: 0)])
+            }
+            return Property(numInputs: center.count, numOutputs: y.count, cases: [PropertyCase(box: box, clauses: clauses)], source: name)
+        }
+        let small = robustness(0.001)
+        let proven = try Verifier.forMethod(.auto, graph: graph, property: small).verify(graph: graph, property: small)
+        XCTAssertEqual(proven.status, .unsat, "\(proven.details)")
+        let large = robustness(2)
+        let refuted = try Verifier.forMethod(.auto, graph: graph, property: large).verify(graph: graph, property: large)
         XCTAssertEqual(refuted.status, .sat, "\(refuted.details)")
     }
 }
