@@ -101,11 +101,13 @@ struct Verify: ParsableCommand {
     @Option(help: "Branch and bound: how the neuron to split is chosen: \(BranchingHeuristic.allCases.map(\.rawValue).joined(separator: ", ")). auto: babsr on ReLU networks, bbps (GenBaB) otherwise.") var branching: BranchingHeuristic = .auto
     @Option(help: "Branch and bound: where smooth activations are split: opt (GenBaB's pre-optimised points) or mid (the midpoint).") var branchPoints: BranchingPointStrategy = .optimized
     @Option(help: "Also write the VNN-COMP result text (answer line, then the counterexample) to this file.") var resultFile: String?
+    @Option(help: "Resident memory limit, e.g. 2G, 512M (a plain number is MiB): the searches stop at it and the answer is unknown.") var memoryLimit: String?
     @Flag(help: "Print a JSON object (status, counterexample {x, y}, time_s, method, details).") var json = false
 
     func validate() throws {
         guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
         guard restarts >= 0 else { throw ValidationError("--restarts must be >= 0") }
+        if let memoryLimit { _ = try parseMemorySize(memoryLimit) }
     }
 
     func run() throws {
@@ -121,6 +123,7 @@ struct Verify: ParsableCommand {
         let result: VerificationResult = try reportingErrors {
             var options = Certus.VerifyOptions(method: method, timeout: timeout)
             options.stop = stop.token
+            options.settings.memoryLimit = try memoryLimit.map(parseMemorySize)
             options.seed = seed
             options.settings.attackRestarts = restarts
             options.settings.attackUntilDeadline = attackUntilTimeout
@@ -200,6 +203,20 @@ final class ProgressLine: @unchecked Sendable {
     }
 }
 
+/// A memory size for `--memory-limit`: a number with an optional binary suffix K, M, G or T
+/// (`2G`, `512M`, `1.5G`); a plain number is MiB. Returns bytes.
+func parseMemorySize(_ text: String) throws -> Double {
+    let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+    let units: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
+    var number = Substring(t), unit = 1_048_576.0
+    if let last = t.last, let u = units[last] { number = t.dropLast(); unit = u }
+    if number.hasSuffix("I") || number.hasSuffix("B") { throw ValidationError("--memory-limit: write 2G or 512M, got '\(text)'") }
+    guard let v = Double(number), v.isFinite, v > 0, v * unit >= 1_048_576 else {
+        throw ValidationError("--memory-limit must be a size of at least 1M such as 2G or 512M (a plain number is MiB), got '\(text)'")
+    }
+    return v * unit
+}
+
 /// The records of the instances finished so far (for the output of a stopped run).
 final class FinishedRecords: @unchecked Sendable {
     private let lock = NSLock()
@@ -234,6 +251,7 @@ struct Run: ParsableCommand {
     @Option(help: "Branch and bound: how the neuron to split is chosen: \(BranchingHeuristic.allCases.map(\.rawValue).joined(separator: ", ")). auto: babsr on ReLU networks, bbps (GenBaB) otherwise.") var branching: BranchingHeuristic = .auto
     @Option(help: "Branch and bound: where smooth activations are split: opt (GenBaB's pre-optimised points) or mid (the midpoint).") var branchPoints: BranchingPointStrategy = .optimized
     @Option(help: "Write one JSON object per instance (onnx, vnnlib, status, time_s, expected, ...) to this file.") var jsonOut: String?
+    @Option(help: "Resident memory limit per instance, e.g. 2G, 512M (a plain number is MiB): the searches stop at it and the answer is unknown.") var memoryLimit: String?
     @Flag(help: "Run the instances in this process (no child processes: each model is loaded once, but a crash ends the whole run).") var inProcess = false
     @Option(help: "Kill an instance's child process this many seconds after its time limit (default: 30, or half the limit when that is longer); it then counts as a timeout.") var killAfter: Double?
     @Option(help: .hidden) var instance: Int?
@@ -242,6 +260,7 @@ struct Run: ParsableCommand {
         guard timeoutScale.isFinite, timeoutScale > 0 else { throw ValidationError("--timeout-scale must be a positive number") }
         guard restarts >= 0 else { throw ValidationError("--restarts must be >= 0") }
         if let killAfter, !(killAfter.isFinite && killAfter >= 0) { throw ValidationError("--kill-after must be a number of seconds >= 0") }
+        if let memoryLimit { _ = try parseMemorySize(memoryLimit) }
     }
 
     /// The arguments of the child process that runs instance `index` (the same options, no outputs).
@@ -251,6 +270,7 @@ struct Run: ParsableCommand {
                  "--branch-points", branchPoints.rawValue]
         if attackUntilTimeout { a.append("--attack-until-timeout") }
         if let expected { a += ["--expected", expected] }
+        if let memoryLimit { a += ["--memory-limit", memoryLimit] }
         return a
     }
 
@@ -271,6 +291,7 @@ struct Run: ParsableCommand {
         options.settings.reluSplit.branchPoints = branchPoints
         options.timeoutScale = timeoutScale
         options.method = method
+        options.settings.memoryLimit = try memoryLimit.map(parseMemorySize)
         let interactive = isatty(2) == 1
         let progressLine = ProgressLine.forStderr(enabled: true)
         let stderr = FileHandle.standardError
@@ -347,6 +368,7 @@ struct Run: ParsableCommand {
         options.settings.reluSplit.branchPoints = branchPoints
         options.timeoutScale = timeoutScale
         options.method = method
+        options.settings.memoryLimit = try memoryLimit.map(parseMemorySize)
         options.stop = stop.token
         let one = ExpectedAnswers(answers: want.map { ["\(inst.onnx),\(inst.vnnlib)": $0] } ?? [:])
         let (records, _) = Certus.run([inst], expected: one, options: options)

@@ -249,6 +249,9 @@ private struct CaseSearch {
             if heap.count > settings.reluSplit.maxDomains {
                 return .open("more than \(settings.reluSplit.maxDomains) open domains")
             }
+            if deadline.memoryExceeded() {
+                return .open("\(deadline.memory?.message ?? "memory limit reached") with \(heap.count) open domains")
+            }
         }
         if leafLower < .infinity { return .open(leafReasons.joined(separator: ", ")) }
         return .proven

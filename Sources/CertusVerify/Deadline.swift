@@ -35,6 +35,12 @@ package struct Deadline: Sendable {
     package let instant: ContinuousClock.Instant
     /// A token that, once cancelled, makes the deadline count as passed.
     package var cancellation: CancellationToken? = nil
+    /// The verification's memory limit (`VerifierSettings.memoryLimit`), if any: searches that
+    /// grow ask `memoryExceeded()` per batch. It does not make the deadline pass.
+    package var memory: MemoryBudget? = nil
+
+    /// Whether the memory limit (if any) is exceeded; see `MemoryBudget.exceeded()`.
+    package func memoryExceeded() -> Bool { memory?.exceeded() ?? false }
 
     /// The longest limit honoured (ten years); longer or infinite limits are clamped to it.
     package static let maximumSeconds: Double = 10 * 365.25 * 86_400
@@ -73,6 +79,7 @@ package struct Deadline: Sendable {
     package func capped(secondsFromNow seconds: Double) -> Deadline {
         var other = Deadline(secondsFromNow: seconds)
         other.cancellation = cancellation
+        other.memory = memory
         return other.instant < instant ? other : self
     }
 }

@@ -161,6 +161,8 @@ enum SearchStop: Equatable {
     case counterexample([Double])
     case timeout
     case domainLimit
+    /// `VerifierSettings.memoryLimit` exceeded (`MemoryBudget`).
+    case memoryLimit
     case unsplittable
     case failed(String)
 }
@@ -261,6 +263,8 @@ final class InputSplitSearch: @unchecked Sendable {
             return .unknown("timeout: " + summary)
         case .domainLimit:
             return .unknown("domain limit \(options.maxDomains) reached: " + summary)
+        case .memoryLimit:
+            return .unknown("\(deadline.memory?.message ?? "memory limit reached"): " + summary)
         case .unsplittable:
             return .unknown("a domain cannot be split further (float resolution): " + summary)
         case .failed(let why):
@@ -381,6 +385,7 @@ final class InputSplitSearch: @unchecked Sendable {
         state.done += closed
         state.bounded += bounded
         if state.stop == nil && state.heap.count > options.maxDomains { state.stop = .domainLimit }
+        if state.stop == nil && deadline.memoryExceeded() { state.stop = .memoryLimit }
         state.lock.unlock()
     }
 

@@ -90,6 +90,10 @@ package struct MILPProver: PropertyProver {
             return pc.clauses.map { _ in CertifiedMinimum(minimum: .unknown("infeasible bounds")) }
         }
         let net = try NetworkLP(graph: engine.graph, box: pc.box, relus: db.splittable, mode: .milp)
+        if deadline.memoryExceeded() {
+            let why = deadline.memory?.message ?? "memory limit reached"
+            return pc.clauses.map { _ in CertifiedMinimum(minimum: .unknown(why)) }
+        }
         guard net.unstableCount <= settings.milp.maxUnstable else {
             let why = "\(net.unstableCount) unstable neurons > maxUnstable \(settings.milp.maxUnstable)"
             return pc.clauses.map { _ in CertifiedMinimum(minimum: .unknown(why)) }

@@ -83,7 +83,8 @@ package struct Verifier: Sendable {
         try settings.validate()
         try property.validate(modelInputs: graph.inputCount, modelOutputs: graph.outputCount)
         let start = ContinuousClock.now
-        let deadline = Deadline(secondsFromNow: settings.timeout, cancellation: cancellation)
+        var deadline = Deadline(secondsFromNow: settings.timeout, cancellation: cancellation)
+        deadline.memory = settings.memoryLimit.map { MemoryBudget(limitBytes: $0) }
         var log: [String] = []
         var attackReport: AttackReport? = nil
         func finish(_ status: VerificationStatus, _ method: String, _ cx: Counterexample? = nil) -> VerificationResult {
@@ -162,6 +163,11 @@ package struct Verifier: Sendable {
             }
         }
         if attack.timedOut && provers.isEmpty { return finish(.timeout, "none") }
+        // A search stopped by the memory limit: unknown, without the final attack.
+        if let memory = deadline.memory, memory.isTripped {
+            log.append(memory.message)
+            return finish(.unknown, "none")
+        }
 
         // 4. A complete search ran out of budget: attack with the remaining time.
         if completeSearchGaveUp && settings.finalAttack && !deadline.hasPassed {

@@ -19,6 +19,12 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
     /// and usually succeeds early when it succeeds at all; the rest is left for proofs.
     public var attackTimeFraction: Double = 0.25
 
+    /// Resident-memory limit of the process during one `verify` call, in bytes; nil (default):
+    /// none. Branch and bound, input splitting and the MILP check it once per batch (at most every
+    /// 20 ms, `MemoryBudget`) and stop when it is exceeded; the answer is then `unknown` (no
+    /// final attack), never an out-of-memory kill from the searches' queues. Must be positive.
+    public var memoryLimit: Double? = nil
+
     // MARK: Randomness
 
     /// Seed of the attack's random generator (SplitMix64). Default 0: runs are deterministic
@@ -157,6 +163,7 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
         func fail(_ name: String, _ why: String) -> SettingsError { SettingsError(setting: name, message: why) }
         guard timeout.isFinite || timeout == .infinity, timeout > 0 else { throw fail("timeout", "must be a positive number of seconds, got \(timeout)") }
         guard attackTimeFraction > 0, attackTimeFraction <= 1 else { throw fail("attackTimeFraction", "must be in (0, 1], got \(attackTimeFraction)") }
+        if let m = memoryLimit { guard m.isFinite, m > 0 else { throw fail("memoryLimit", "must be a positive number of bytes, got \(m)") } }
         guard randomSamples >= 0 else { throw fail("randomSamples", "must be >= 0, got \(randomSamples)") }
         guard exhaustiveCornerLimit >= 0, exhaustiveCornerLimit <= 24 else { throw fail("exhaustiveCornerLimit", "must be in 0...24, got \(exhaustiveCornerLimit)") }
         guard faceSamples >= 0 else { throw fail("faceSamples", "must be >= 0, got \(faceSamples)") }

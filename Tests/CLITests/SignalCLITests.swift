@@ -118,4 +118,27 @@ final class SignalCLITests: XCTestCase {
         }
         XCTAssertTrue(stdout.contains("errors (bad input, crash)"), stdout)
     }
+
+    /// `--memory-limit`: a limit below what the process holds stops the search with `unknown`
+    /// (exit 2) and the limit in the JSON details; a malformed size is a usage error (64).
+    func testMemoryLimitOption() throws {
+        let acas = TestData.sharedPath("benchmarks/acasxu")
+        let (p, out, err) = try start(["verify", "\(acas)/ACASXU_run2a_1_1_batch_2000.onnx", "\(acas)/prop_1.vnnlib",
+                                       "--method", "input-split", "--memory-limit", "1M", "--json", "--restarts", "2"])
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        _ = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 2, stdout)
+        let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["status"] as? String, "unknown", stdout)
+        XCTAssertTrue(((object?["details"] as? [String]) ?? []).contains { $0.hasPrefix("memory limit 1 MiB reached") }, stdout)
+        for bad in ["2GiB", "0", "-1G", "lots"] {
+            let (q, o, e) = try start(["verify", "\(acas)/ACASXU_run2a_1_1_batch_2000.onnx", "\(acas)/prop_1.vnnlib", "--memory-limit", bad])
+            _ = o.fileHandleForReading.readDataToEndOfFile()
+            let message = String(decoding: e.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            q.waitUntilExit()
+            XCTAssertEqual(q.terminationStatus, 64, "\(bad): \(message)")
+            XCTAssertTrue(message.contains("--memory-limit"), message)
+        }
+    }
 }
