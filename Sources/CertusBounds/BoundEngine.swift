@@ -222,10 +222,16 @@ package final class BoundEngine {
             var b = ValueBounds(lower: r.lower.data, upper: r.upper.data)
             b.widenNaN()
             // Arithmetic (affine maps, products) rounds; elementwise images are f itself.
-            if let i = producer[n.output], kinds[i] == .affine || kinds[i] == .bilinear {
+            if let i = producer[n.output], kinds[i] == .affine {
+                let (magL, magU) = try affineMagnitudes(n, inputs: ins)
                 for j in b.lower.indices {
-                    // An infinite other end (exp's overflow, say) does not make a finite end's
-                    // guard infinite.
+                    b.lower[j] = RoundingGuard.down(b.lower[j], magnitude: magL[j])
+                    b.upper[j] = RoundingGuard.up(b.upper[j], magnitude: magU[j])
+                }
+            } else if let i = producer[n.output], kinds[i] == .bilinear {
+                // Each end is one rounded corner product, at most max(|l|, |u|) in size; an
+                // infinite other end does not make a finite end's guard infinite.
+                for j in b.lower.indices {
                     let l = b.lower[j], u = b.upper[j]
                     let m = Swift.max(Swift.abs(l), Swift.abs(u))
                     b.lower[j] = RoundingGuard.down(l, magnitude: u.isFinite ? m : Swift.abs(l))
@@ -236,6 +242,45 @@ package final class BoundEngine {
         } catch let e as BoundError {
             throw BoundError("node '\(n.name)' (\(n.opType)): \(e.message)")
         }
+    }
+
+    /// The magnitudes whose rounding an affine node's IBP ends carry, per output: an end is
+    /// sum_k c_k t_k + b however the operator computes it (a dot product of ends, or centre and
+    /// radius), so its error is below 2^-40 (`RoundingGuard.relative`) of sum_k |c_k| M_k + |b|
+    /// for sums of up to 2^12 terms, M_k = max(|l_k|, |u_k|). That magnitude is the upper end
+    /// of the same map on [-M, M], less b (b: the map at 0). Where an input end is infinite
+    /// the operator's ends through it are infinite too, except in maps that add ends directly
+    /// (sums, copies), whose finite end then carries only its own terms: M_k is replaced by
+    /// |l_k| for the lower end and |u_k| for the upper end (through c_k > 0; the other way
+    /// round through c_k < 0), as the maps on [-|u|, |l|] and [-|l|, |u|] give.
+    func affineMagnitudes(_ n: Node, inputs ins: [IntervalTensor]) throws -> (lower: [Double], upper: [Double]) {
+        let variable = n.inputs.map { graph.constants[$0] == nil }
+        func box(_ t: IntervalTensor, forLower: Bool) -> IntervalTensor {
+            var lo = t.lower, hi = t.upper
+            for j in 0..<lo.count {
+                let l = t.lower.data[j], u = t.upper.data[j]
+                if l.isFinite && u.isFinite {
+                    let m = Swift.max(Swift.abs(l), Swift.abs(u))
+                    lo.data[j] = -m; hi.data[j] = m
+                } else if forLower {
+                    lo.data[j] = -Swift.abs(u); hi.data[j] = Swift.abs(l)
+                } else {
+                    lo.data[j] = -Swift.abs(l); hi.data[j] = Swift.abs(u)
+                }
+            }
+            return IntervalTensor(lower: lo, upper: hi)
+        }
+        let zeros = zip(ins, variable).map { t, v in v ? Tensor(shape: t.lower.shape, repeating: 0) : t.lower }
+        let bias = try n.op.evaluate(zeros).data
+        let forLower = try n.op.interval(zip(ins, variable).map { t, v in v ? box(t, forLower: true) : t }).upper.data
+        let forUpper = try n.op.interval(zip(ins, variable).map { t, v in v ? box(t, forLower: false) : t }).upper.data
+        func magnitude(_ end: [Double]) -> [Double] {
+            end.indices.map { j in
+                let m = Swift.abs(end[j] - bias[j]) + Swift.abs(bias[j])
+                return m.isNaN ? .infinity : m
+            }
+        }
+        return (magnitude(forLower), magnitude(forUpper))
     }
 
     // MARK: - Relaxations
