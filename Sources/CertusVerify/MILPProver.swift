@@ -145,6 +145,17 @@ package struct MILPProver: PropertyProver {
     }
 
     package func prove(graph: Graph, property: Property, deadline: Deadline) throws -> ProverOutcome {
+        try proveWithSummary(graph: graph, property: property, deadline: deadline).0
+    }
+
+    /// `prove` with a summary of the certificates for the log: clauses certified, their LPs and
+    /// leaves, and the least certified lower bound.
+    package func proveWithSummary(graph: Graph, property: Property, deadline: Deadline) throws -> (ProverOutcome, String?) {
+        var certified = 0, certificateLPs = 0, certificateLeaves = 0
+        var least = Double.infinity
+        var summary: String {
+            "\(certified) clauses certified (\(certificateLPs) certificate LPs, \(certificateLeaves) leaves, least bound \(least))"
+        }
         // A MILP point of case `ci` that passes the counterexample check (nil: it does not, or
         // the model cannot be evaluated there).
         func checked(_ x: [Double], caseIndex ci: Int) -> [Double]? {
@@ -154,9 +165,9 @@ package struct MILPProver: PropertyProver {
         var notes: [String] = []
         var proven = true
         for (ci, pc) in property.cases.enumerated() where !pc.clauses.isEmpty {
-            if deadline.hasPassed { return .unknown("milp: time limit") }
+            if deadline.hasPassed { return (.unknown("milp: time limit"), summary) }
             if pc.clauses.contains(where: { $0.atoms.isEmpty }) {
-                return .counterexample(zip(pc.box.lower, pc.box.upper).map { ($0 + $1) / 2 })
+                return (.counterexample(zip(pc.box.lower, pc.box.upper).map { ($0 + $1) / 2 }), nil)
             }
             // Clauses CROWN already refutes need no MILP.
             let report = try BoundEngine(graph: graph).bound(property: Property(numInputs: property.numInputs, numOutputs: property.numOutputs,
@@ -168,9 +179,11 @@ package struct MILPProver: PropertyProver {
                 if refutedByBounds { continue }
                 // A claimed refutation counts only with its certificate.
                 switch cm.certificate {
-                case .certified?: continue
+                case .certified(let lower, let leaves, let lps)?:
+                    certified += 1; certificateLPs += lps; certificateLeaves += leaves; least = min(least, lower)
+                    continue
                 case .contradicted(let v, let x)?:
-                    if let cx = checked(x, caseIndex: ci) { return .counterexample(cx) }
+                    if let cx = checked(x, caseIndex: ci) { return (.counterexample(cx), nil) }
                     proven = false
                     notes.append("case \(ci) clause \(cl): the certificate search found value \(v), contradicting the MILP")
                     continue
@@ -182,12 +195,12 @@ package struct MILPProver: PropertyProver {
                 }
                 switch cm.minimum {
                 case .optimal(let v, let x):
-                    if let cx = checked(x, caseIndex: ci) { return .counterexample(cx) }
+                    if let cx = checked(x, caseIndex: ci) { return (.counterexample(cx), nil) }
                     proven = false
                     notes.append("case \(ci) clause \(cl): optimum \(v) "
                                  + (v < 0 ? "but its point fails the counterexample check" : "within the margin"))
                 case .feasible(let v, let x):
-                    if !aboveMargin(v), let cx = checked(x, caseIndex: ci) { return .counterexample(cx) }
+                    if !aboveMargin(v), let cx = checked(x, caseIndex: ci) { return (.counterexample(cx), nil) }
                     proven = false
                     notes.append("case \(ci) clause \(cl): not solved to optimality (incumbent \(v))")
                 case .infeasible:
@@ -199,6 +212,6 @@ package struct MILPProver: PropertyProver {
                 }
             }
         }
-        return proven ? .proven : .unknown("milp: " + notes.prefix(3).joined(separator: "; "))
+        return (proven ? .proven : .unknown("milp: " + notes.prefix(3).joined(separator: "; ")), summary)
     }
 }
