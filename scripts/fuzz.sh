@@ -20,7 +20,7 @@
 #   --max-len B    longest input libFuzzer makes, in bytes (default 4096 for VNN-LIB, 16384 for
 #                  the others; longer seeds are cut to it)
 #   --no-build     use the binaries already built
-#   --address      also build with AddressSanitizer (slower; finds memory errors in C code)
+#   --address      also build with AddressSanitizer (slower; catches misuse of unsafe pointers)
 #
 # Every run uses -rss_limit_mb=1024 (and so -malloc_limit_mb=1024) and -timeout=1: an input that
 # takes over 1 s, or a process over 1 GiB, or a single allocation over 1 GiB, is a failure, saved
@@ -50,7 +50,7 @@ while [[ $# -gt 0 ]]; do
     --max-len) MAXLEN="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --address) SAN="--sanitize=fuzzer --sanitize=address"; shift ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     Fuzz*) TARGETS+=("$1"); shift ;;
     *) echo "fuzz.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac

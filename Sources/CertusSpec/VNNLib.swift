@@ -27,8 +27,11 @@ public enum VNNLib {
     public static let maxNestingDepth = 500
     /// Largest number of disjuncts the DNF conversion may produce.
     public static let maxDisjuncts = 200_000
-    /// Largest total number of constraint occurrences over all DNF disjuncts.
-    public static let maxDNFSize = 20_000_000
+    /// Largest total number of constraint occurrences over all DNF disjuncts: 2,000,000, four
+    /// times the largest shared spec (483,000 in ml4acopf2024's 300_ieee_prop4). A spec at this
+    /// limit compiles in about a quarter of a second; past it a few kilobytes of nested `and`
+    /// and `or` could ask for seconds and gigabytes (found by FuzzVNNLib at the former 20,000,000).
+    public static let maxDNFSize = 2_000_000
     /// Largest number of coefficients the compiled ``Property`` may hold: every output
     /// constraint of the file is stored densely, one coefficient per output (`numOutputs`;
     /// `=` counts twice), and every distinct input box two per input (`2 · numInputs`). 2^26
@@ -487,7 +490,7 @@ struct VNNLibCompiler {
                                fallbackPosition: Int) throws -> Property {
         var cases: [PropertyCase] = []
         var caseOfBox: [InputBox: Int] = [:]
-        var denseAtoms: [Int: LinearAtom] = [:]
+        var denseAtoms = [LinearAtom?](repeating: nil, count: literals.count)   // by literal index
         // Coefficients held by the property (dense atoms, then boxes), against maxPropertyValues.
         // Every output constraint of the file may become one dense atom: their count is checked
         // before any is made; boxes are counted as they are made.

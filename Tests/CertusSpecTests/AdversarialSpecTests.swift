@@ -40,6 +40,20 @@ final class AdversarialSpecTests: XCTestCase {
         assertContains(e?.description ?? "", ["hostile.vnnlib:", "more than \(VNNLib.maxDisjuncts) disjuncts"])
     }
 
+    /// Found by FuzzVNNLib: a kilobyte of nested `and`/`or` (five 10-way `or`s and 50 shared
+    /// atoms: 100,000 disjuncts of 55 constraints) asked for 5.5 million constraint occurrences,
+    /// which took seconds and hundreds of megabytes under the former 20,000,000 limit. Now it is
+    /// refused from the counts alone by ``VNNLib/maxDNFSize``.
+    func testSmallSpecAskingForMillionsOfConstraintsIsRefused() throws {
+        let or10 = "(or " + (0..<10).map { "(<= Y_0 \($0))" }.joined(separator: " ") + ")\n"
+        let and50 = "(and " + String(repeating: "(<= Y_1 0) ", count: 50) + ")"
+        let text = decls(inputs: 1, outputs: 2) + "(assert (and " + String(repeating: or10, count: 5) + and50 + "))\n"
+        XCTAssertLessThan(text.utf8.count, 2000)
+        let e = refusal(text)
+        XCTAssertEqual(e?.kind, .tooLarge)
+        assertContains(e?.description ?? "", ["hostile.vnnlib:5:9:", "more than \(VNNLib.maxDNFSize) constraints"])
+    }
+
     /// A spec at the disjunct limit works: 200,000 clauses, each one atom, in one case.
     func testDisjunctLimitItselfWorks() throws {
         var text = decls(inputs: 1, outputs: 2) + "(assert (or"
