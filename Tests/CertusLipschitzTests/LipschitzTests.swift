@@ -112,6 +112,29 @@ final class LipschitzTests: XCTestCase {
         XCTAssertEqual(g.reduce(0) { $0 + abs($1) }, b.lower, accuracy: 1e-9 * b.lower)
     }
 
+    /// Coordinate ascent on the activation pattern (`PatternAscent`) raises the attained value of
+    /// mnist-net_256x2's output 9 at eps 0.01 from the reference's PGD value 49.42 to 50.03: one
+    /// flip of a second-layer neuron, found independently with numpy and HiGHS (a feasibility LP
+    /// per flipped pattern, see docs/benchmarks.md, "Lipschitz, fifth part").
+    /// The value must be the model's own gradient norm at a point of the region, and below the
+    /// certified bound.
+    func testPatternAscentRaisesAttainedValueOnMnist() throws {
+        let ref = try Self.load("mnist-net_256x2")
+        let graph = try ModelFile.load(ref.model)
+        let region = ref.regions[0]
+        let box = InputBox(lower: region.center.map { $0 - region.eps }, upper: region.center.map { $0 + region.eps })
+        var s = LipschitzSettings()
+        s.samples = 20; s.ascentRuns = 0; s.method = .crown; s.outputs = [9]
+        let r = try Lipschitz.analyze(model: graph, box: box, settings: s)
+        let b = r.perOutput[0]
+        XCTAssertGreaterThan(b.lower, region.sampled[9] * 1.01, "attained \(b.lower), reference PGD \(region.sampled[9])")
+        XCTAssertGreaterThanOrEqual(b.lower, 50.03004218892832 * (1 - 1e-9), "at least the pattern found by the independent search")
+        XCTAssertLessThanOrEqual(b.lower, b.upper)
+        for (i, x) in b.lowerPoint.enumerated() { XCTAssert(x >= box.lower[i] && x <= box.upper[i]) }
+        let g = try graph.gradient(at: b.lowerPoint, outputWeights: (0..<10).map { $0 == 9 ? 1 : 0 }).dx
+        XCTAssertEqual(g.reduce(0) { $0 + abs($1) }, b.lower, accuracy: 1e-9 * b.lower)
+    }
+
     /// On random small networks of every activation with a gradient node (ReLU, LeakyReLU,
     /// Sigmoid, Tanh, GeLU, Sin), every norm: the certified bound is above the gradient norm at
     /// 2000 random points of the box (independent of the analysis's own sampling).
