@@ -26,7 +26,7 @@ extension BoundEngine {
                   goal: [Double]? = nil, partner: [Int]? = nil, splits: SplitMap = [:]) throws -> [Double] {
         let rows = A.rows
         let record = BackwardRecord()
-        var best = try backward(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations, record: record)
+        var best = try backward(target: target, A: A, box: box, bounds: bounds, relaxations: &relaxations, record: record, stop: settings)
         guard iterations > 0 else { return best }
         let paramNodes = Array(record.atNode.keys).sorted()
         // Groups of rows: whole neurons (row and partner) when partners are given.
@@ -177,8 +177,14 @@ extension BoundEngine {
             if active.isEmpty { break }
             if let d = settings.deadline, Date() >= d { break }
             record = BackwardRecord()
-            let lb = try backward(target: target, A: Aw, box: box, bounds: bounds, relaxations: &relaxations,
-                                  parameters: params, record: record)
+            // A stop inside an iteration keeps the best bound found so far (each is sound).
+            let lb: [Double]
+            do {
+                lb = try backward(target: target, A: Aw, box: box, bounds: bounds, relaxations: &relaxations,
+                                  parameters: params, record: record, stop: settings)
+            } catch is BoundError where (try? settings.checkStop()) == nil {
+                break
+            }
             for (k, r) in active.enumerated() where lb[k] > best[r] { best[r] = lb[k] }
             let s = best.reduce(0, +)
             if s > bestSum + 1e-9 * max(1, abs(bestSum)) { bestSum = s; stale = 0 } else {

@@ -312,9 +312,12 @@ package final class BoundEngine {
 
     /// Lower bounds of A · value(target) over the box, for each row of A, given bounds of every
     /// value a relaxation needs. `parameters` (alpha-CROWN) override default relaxations.
+    ///
+    /// `stop`: settings whose `checkStop` is asked before each node (a pass over a wide graph may
+    /// take seconds), so that the time limit or a signal ends it there, with an error.
     func backward(target: Int, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
                   relaxations: inout [Int: Relaxation], parameters: [Int: NodeParameters]? = nil,
-                  record: BackwardRecord? = nil, intervalsOnly: Bool = false) throws -> [Double] {
+                  record: BackwardRecord? = nil, intervalsOnly: Bool = false, stop: BoundSettings? = nil) throws -> [Double] {
         let rows = A.rows
         var bias = [Double](repeating: 0, count: rows)
         var pending: [Int: Matrix] = [target: A]
@@ -329,6 +332,7 @@ package final class BoundEngine {
         for i in stride(from: last, through: 0, by: -1) {
             let node = graph.nodes[i]
             guard let Aout = pending.removeValue(forKey: node.output) else { continue }
+            try stop?.checkStop()
             // A node without a linear relaxation (IBP only: MaxPool, ReduceMax, Max of variables,
             // Softmax, ...) ends the backward pass on its branch: its output's coefficients are
             // concretised over the output's IBP interval (min of A y over y in [l, u], a valid
@@ -482,7 +486,7 @@ package final class BoundEngine {
         let shared = relaxations
         return try splittingRows(A, weights: weights, settings: settings, widest: widest) { sub in
             var rel = shared
-            return try self.backward(target: target, A: sub, box: box, bounds: bounds, relaxations: &rel)
+            return try self.backward(target: target, A: sub, box: box, bounds: bounds, relaxations: &rel, stop: settings)
         }
     }
 

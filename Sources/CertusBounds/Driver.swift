@@ -220,7 +220,7 @@ extension BoundEngine {
                               iterations: settings.alphaIterations, settings: settings)
         } else {
             lb = try backward(target: out, A: A, box: box, bounds: bounds, relaxations: &relax,
-                              record: record, intervalsOnly: settings.method == .ibp)
+                              record: record, intervalsOnly: settings.method == .ibp, stop: settings)
             crownRelax = relax
             if settings.method == .alphaCrown {
                 // A branch-and-bound domain: CROWN first (its coefficients steer branching and
