@@ -5,7 +5,7 @@ import CertusSpec
 
 /// Bounds of every row of a property, case by case, and whether they refute it.
 public struct PropertyBoundReport: Sendable, Codable {
-    /// One row of the property: a linear function c . y + d of the outputs and its certified bounds over one box.
+    /// One row of the property: the linear function c . y - d of the outputs (the atom c . y <= d of the unsafe set) and its certified bounds over one box.
     public struct Row: Sendable, Codable {
         /// The input box (case) the row belongs to, 0-based.
         public var box: Int
@@ -13,11 +13,11 @@ public struct PropertyBoundReport: Sendable, Codable {
         public var clause: Int
         /// Coefficients of the outputs (length: the flattened output size).
         public var c: [Double]
-        /// The constant term.
+        /// The right-hand side d of the atom c . y <= d.
         public var d: Double
-        /// Certified lower bound of c . y + d over the box (> 0 refutes this row of the clause).
+        /// Certified lower bound of c . y - d over the box (> 0 refutes this row of the clause).
         public var lower: Double
-        /// Certified upper bound of c . y + d over the box.
+        /// Certified upper bound of c . y - d over the box.
         public var upper: Double
     }
     /// The bound method used: `ibp`, `crown` or `alpha-crown`.

@@ -52,6 +52,7 @@ final class AttentionOpsFixtureTests: XCTestCase {
             let left = g.nodes.filter { n in
                 ["LayerNormalization", "Softmax"].contains(n.opType)
                     || (["Div", "MatMul"].contains(n.opType) && n.inputs.allSatisfy { g.constants[$0] == nil })
+                    || (n.opType == "Mul" && n.inputs.count == 2 && n.inputs[0] == n.inputs[1])
             }
             XCTAssertTrue(left.isEmpty, "\(name): not decomposed: \(left.map(\.name))")
             // The block's GeLU is fused (`GeluFusion`: Mul, Gelu, Mul) with the model's float32
@@ -245,5 +246,33 @@ final class AttentionOpsFixtureTests: XCTestCase {
         let large = robustness(2)
         let refuted = try Verifier.forMethod(.auto, graph: graph, property: large).verify(graph: graph, property: large)
         XCTAssertEqual(refuted.status, .sat, "\(refuted.details)")
+    }
+
+    /// A value times itself (div_opset13_vars squares h before its mean) is bounded as Pow(h, 2):
+    /// its lower bounds are never below 0, where McCormick's planes for two operands went negative
+    /// (and a divisor mean(h^2) + 0.1 was refused as holding 0). LayerNormalization with epsilon 0
+    /// refuses a box where the variance can be 0 (the output is NaN there), naming the reason.
+    func testSquaresAndZeroVariance() throws {
+        let graph = try folder.model("div_opset13_vars")
+        let engine = BoundEngine(graph: graph)
+        let square = try XCTUnwrap(engine.graph.nodes.first { $0.name == "square" })
+        XCTAssertTrue(square.op is Pow, "\(square.opType)")
+        var rng = SplitMix64(seed: 8)
+        for eps in [0.1, 0.5, 2.0] {
+            let center = try folder.reference("div_opset13_vars").cases[0].input
+            let box = InputBox(lower: center.map { $0 - eps }, upper: center.map { $0 + eps })
+            let m = graph.outputCount
+            let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
+            for method in [BoundMethod.ibp, .crown] {
+                let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))
+                try OpsFixtureFolder.assertRowsContainSamples(rows, graph: graph, box: box, rng: &rng, label: "\(method) eps \(eps)")
+            }
+        }
+        let ln = LayerNormalization(axis: 1, epsilon: 0)
+        let x = IntervalTensor(lower: Tensor(shape: [1, 3], data: [0, 0, 0]), upper: Tensor(shape: [1, 3], data: [1, 1, 1]))
+        let one = IntervalTensor(constant: Tensor(shape: [3], data: [1, 1, 1]))
+        XCTAssertThrowsError(try ln.interval([x, one])) { e in XCTAssertTrue("\(e)".contains("undefined (NaN)"), "\(e)") }
+        let apart = IntervalTensor(lower: Tensor(shape: [1, 3], data: [0, 2, 4]), upper: Tensor(shape: [1, 3], data: [1, 3, 5]))
+        XCTAssertNoThrow(try ln.interval([apart, one]))
     }
 }

@@ -52,6 +52,16 @@ package struct Mul: ElementwiseBinary, ProductRelaxation {
     }
 }
 
+extension Mul: BoundDecomposition {
+    /// x * x (one value times itself) as Pow(x, 2), whose convex relaxation knows the square is
+    /// never negative, where McCormick's planes for two operands do not. nil (kept) otherwise.
+    package func decomposition(_ node: Node, shapes: [[Int]], variable: [Bool], builder: inout SubgraphBuilder) -> [Node]? {
+        guard node.inputs.count == 2, node.inputs[0] == node.inputs[1], variable[0] else { return nil }
+        let two = builder.constant("\(node.name)/2", Tensor(scalar: 2))
+        return [Node(name: node.name, opType: Pow.opType, op: Pow(exponent: 2), inputs: [node.inputs[0], two], output: node.output)]
+    }
+}
+
 package struct Div: ElementwiseBinary {
     package static let opType = "Div"
     package init() {}

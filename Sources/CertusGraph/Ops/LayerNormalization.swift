@@ -116,7 +116,8 @@ package struct LayerNormalization: Operator, BoundDecomposition {
 
     /// Interval arithmetic step by step (see the type's documentation), the normalised value
     /// clipped to [-sqrt(N - 1), sqrt(N - 1)] before the scale and shift.
-    /// - Throws: `BoundError` for computed Scale or B.
+    /// - Throws: `BoundError` for computed Scale or B, or when epsilon is 0 and the variance can
+    ///   be 0 (the output is NaN there).
     package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
         guard x.dropFirst().allSatisfy({ $0.lower == $0.upper }) else {
             throw BoundError("LayerNormalization with a computed Scale or B is not supported")
@@ -144,8 +145,12 @@ package struct LayerNormalization: Operator, BoundDecomposition {
                 vLo += sqLo; vHi += sqHi
             }
             vLo /= Double(n); vHi /= Double(n)
+            // With epsilon 0 the output is 0/0 (NaN) wherever the variance is 0.
+            guard vLo + epsilon > 0 else {
+                throw BoundError("LayerNormalization with epsilon \(epsilon): the variance can be 0 on this box, where the output is undefined (NaN)")
+            }
             let rLo = 1 / (vHi + epsilon).squareRoot()
-            let rHi = vLo + epsilon > 0 ? 1 / (vLo + epsilon).squareRoot() : .infinity
+            let rHi = 1 / (vLo + epsilon).squareRoot()
             for i in 0..<n {
                 let corners = [dLo[i] * rLo, dLo[i] * rHi, dHi[i] * rLo, dHi[i] * rHi]
                 var nl = corners.min()!, nu = corners.max()!
