@@ -160,9 +160,12 @@ final class ExactLipschitzTests: XCTestCase {
         XCTAssertThrowsError(try ExactLipschitz.solve(model: sigmoid, box: box)) { e in
             XCTAssertTrue("\(e)".contains("act1") && "\(e)".contains("Sigmoid"), "\(e)")
         }
-        let values = [ValueInfo(name: "x", shape: [1, 2]), ValueInfo(name: "y", shape: [1, 2])]
-        let square = Graph(values: values, constants: [:], nodes: [Node(name: "square", opType: "Mul", op: Mul(), inputs: [0, 0], output: 1)],
-                           input: 0, outputs: [1], metadata: ModelMetadata())
+        // x * (-x): two operands (x * x itself is bounded as Pow(x, 2), refused as not piecewise linear).
+        let values = [ValueInfo(name: "x", shape: [1, 2]), ValueInfo(name: "n", shape: [1, 2]), ValueInfo(name: "y", shape: [1, 2])]
+        let square = Graph(values: values, constants: [:],
+                           nodes: [Node(name: "negate", opType: "Neg", op: Neg(), inputs: [0], output: 1),
+                                   Node(name: "square", opType: "Mul", op: Mul(), inputs: [0, 1], output: 2)],
+                           input: 0, outputs: [2], metadata: ModelMetadata())
         XCTAssertThrowsError(try ExactLipschitz.solve(model: square, box: box)) { e in
             XCTAssertTrue("\(e)".contains("square") && "\(e)".contains("product"), "\(e)")
         }
