@@ -223,7 +223,7 @@ package final class BoundEngine {
             b.widenNaN()
             // Arithmetic (affine maps, products) rounds; elementwise images are f itself.
             if let i = producer[n.output], kinds[i] == .affine {
-                let (magL, magU) = try affineMagnitudes(n, inputs: ins)
+                let (magL, magU) = try affineMagnitudes(node: i, inputs: ins)
                 for j in b.lower.indices {
                     b.lower[j] = RoundingGuard.down(b.lower[j], magnitude: magL[j])
                     b.upper[j] = RoundingGuard.up(b.upper[j], magnitude: magU[j])
@@ -248,12 +248,13 @@ package final class BoundEngine {
     /// sum_k c_k t_k + b however the operator computes it (a dot product of ends, or centre and
     /// radius), so its error is below 2^-40 (`RoundingGuard.relative`) of sum_k |c_k| M_k + |b|
     /// for sums of up to 2^12 terms, M_k = max(|l_k|, |u_k|). That magnitude is the upper end
-    /// of the same map on [-M, M], less b (b: the map at 0). Where an input end is infinite
+    /// of the same map on [-M, M], less b (b: the map at 0, `affineInputs`). Where an input end is infinite
     /// the operator's ends through it are infinite too, except in maps that add ends directly
     /// (sums, copies), whose finite end then carries only its own terms: M_k is replaced by
     /// |l_k| for the lower end and |u_k| for the upper end (through c_k > 0; the other way
     /// round through c_k < 0), as the maps on [-|u|, |l|] and [-|l|, |u|] give.
-    func affineMagnitudes(_ n: Node, inputs ins: [IntervalTensor]) throws -> (lower: [Double], upper: [Double]) {
+    func affineMagnitudes(node i: Int, inputs ins: [IntervalTensor]) throws -> (lower: [Double], upper: [Double]) {
+        let n = graph.nodes[i]
         let variable = n.inputs.map { graph.constants[$0] == nil }
         func box(_ t: IntervalTensor, forLower: Bool) -> IntervalTensor {
             var lo = t.lower, hi = t.upper
@@ -270,8 +271,7 @@ package final class BoundEngine {
             }
             return IntervalTensor(lower: lo, upper: hi)
         }
-        let zeros = zip(ins, variable).map { t, v in v ? Tensor(shape: t.lower.shape, repeating: 0) : t.lower }
-        let bias = try n.op.evaluate(zeros).data
+        let bias = try affineInputs(node: i).out0.data   // the map at 0, cached per node
         let forLower = try n.op.interval(zip(ins, variable).map { t, v in v ? box(t, forLower: true) : t }).upper.data
         let forUpper = try n.op.interval(zip(ins, variable).map { t, v in v ? box(t, forLower: false) : t }).upper.data
         func magnitude(_ end: [Double]) -> [Double] {

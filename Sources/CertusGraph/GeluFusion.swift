@@ -26,6 +26,7 @@ package enum GeluFusion {
         func only(_ v: Int) -> Int? { consumers[v].flatMap { $0.count == 1 ? $0[0] : nil } }
         var remove = Set<Int>()
         var replacements: [Int: [Node]] = [:]
+        var builder = SubgraphBuilder(values: g.values, constants: g.constants)   // the scales' values
         for (ei, e) in g.nodes.enumerated() where e.op is Erf {
             // t1 = x / sqrt2 (or x * 1/sqrt2)
             guard let di = producer[e.inputs[0]] else { continue }
@@ -59,23 +60,23 @@ package enum GeluFusion {
             let shape = g.values[x].shape
             let k = s * 2.0.squareRoot(), outScale = 2 * half / k
             var nodes: [Node] = [], input = x
-            func value(_ n: String) -> Int { g.values.append(ValueInfo(name: n, shape: shape)); return g.values.count - 1 }
-            func constant(_ n: String, _ v: Double) -> Int {
-                g.values.append(ValueInfo(name: n, shape: [])); g.constants[g.values.count - 1] = Tensor(scalar: v); return g.values.count - 1
-            }
             if k != 1 {
-                let scaled = value("\(name)/k x")
-                nodes.append(Node(name: "\(name)/k x", opType: Mul.opType, op: Mul(), inputs: [x, constant("\(name)/k", k)], output: scaled))
+                let scaled = builder.value("\(name)/k x", shape)
+                nodes.append(Node(name: "\(name)/k x", opType: Mul.opType, op: Mul(),
+                                  inputs: [x, builder.constant("\(name)/k", Tensor(scalar: k))], output: scaled))
                 input = scaled
             }
-            let geluOut = outScale != 1 ? value("\(name)/GeLU(k x)") : finalOut
+            let geluOut = outScale != 1 ? builder.value("\(name)/GeLU(k x)", shape) : finalOut
             nodes.append(Node(name: name, opType: Gelu.opType, op: Gelu(), inputs: [input], output: geluOut))
             if outScale != 1 {
-                nodes.append(Node(name: "\(name)/rescaled", opType: Mul.opType, op: Mul(), inputs: [geluOut, constant("\(name)/2 h / k", outScale)], output: finalOut))
+                nodes.append(Node(name: "\(name)/rescaled", opType: Mul.opType, op: Mul(),
+                                  inputs: [geluOut, builder.constant("\(name)/2 h / k", Tensor(scalar: outScale))], output: finalOut))
             }
             replacements[last] = nodes
         }
         if replacements.isEmpty { return graph }
+        g.values = builder.values
+        g.constants = builder.constants
         g.nodes = g.nodes.enumerated().flatMap { i, n -> [Node] in remove.contains(i) ? [] : (replacements[i] ?? [n]) }
         return g
     }

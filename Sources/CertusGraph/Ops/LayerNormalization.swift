@@ -53,6 +53,18 @@ package struct LayerNormalization: Operator, BoundDecomposition {
     /// (groups, group length) of an input of shape `shape`.
     private func layout(_ shape: [Int]) -> (Int, Int) { (shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *)) }
 
+    /// The mean of `data[base ..< base + count]` and r = 1 / sqrt(variance + epsilon) (the
+    /// biased variance), as `evaluate` and `backward` use them.
+    private func statistics(_ data: [Double], base: Int, count n: Int) -> (mean: Double, r: Double) {
+        var mean = 0.0
+        for i in 0..<n { mean += data[base + i] }
+        mean /= Double(n)
+        var variance = 0.0
+        for i in 0..<n { let d = data[base + i] - mean; variance += d * d }
+        variance /= Double(n)
+        return (mean, 1 / (variance + epsilon).squareRoot())
+    }
+
     /// Scale and B as full normalised-shape arrays (B zero when absent).
     private func parameters(_ inputs: [Tensor], normalised: [Int]) -> ([Double], [Double]) {
         let n = normalised.reduce(1, *)
@@ -68,13 +80,7 @@ package struct LayerNormalization: Operator, BoundDecomposition {
         let (scale, bias) = parameters(inputs, normalised: Array(y.shape[axis...]))
         for g in 0..<groups {
             let base = g * n
-            var mean = 0.0
-            for i in 0..<n { mean += y.data[base + i] }
-            mean /= Double(n)
-            var variance = 0.0
-            for i in 0..<n { let d = y.data[base + i] - mean; variance += d * d }
-            variance /= Double(n)
-            let r = 1 / (variance + epsilon).squareRoot()
+            let (mean, r) = statistics(y.data, base: base, count: n)
             for i in 0..<n { y.data[base + i] = (y.data[base + i] - mean) * r * scale[i] + bias[i] }
         }
         return y
@@ -90,13 +96,7 @@ package struct LayerNormalization: Operator, BoundDecomposition {
         var normalised = [Double](repeating: 0, count: n), h = normalised
         for g in 0..<groups {
             let base = g * n
-            var mean = 0.0
-            for i in 0..<n { mean += x.data[base + i] }
-            mean /= Double(n)
-            var variance = 0.0
-            for i in 0..<n { let d = x.data[base + i] - mean; variance += d * d }
-            variance /= Double(n)
-            let r = 1 / (variance + epsilon).squareRoot()
+            let (mean, r) = statistics(x.data, base: base, count: n)
             var meanH = 0.0, meanHN = 0.0
             for i in 0..<n {
                 normalised[i] = (x.data[base + i] - mean) * r

@@ -121,17 +121,17 @@ extension MatMul: BoundDecomposition {
         guard b[b.count - 2] == k, let batch = try? ShapeCheck.broadcast(Array(a.dropLast(2)), Array(b.dropLast(2))) else { return nil }
         let full = batch + [m, k, n]
         let name = node.name
-        let au = builder.value("\(name)/a [.., m, k, 1]", Array(a.dropLast(2)) + [m, k, 1])
-        let bu = builder.value("\(name)/b [.., 1, k, n]", Array(b.dropLast(2)) + [1, k, n])
-        let shape = builder.constant("\(name)/shape", Tensor(shape: [full.count], data: full.map(Double.init)))
-        let ae = builder.value("\(name)/a expanded", full), be = builder.value("\(name)/b expanded", full)
+        let aShape = Array(a.dropLast(2)) + [m, k, 1], bShape = Array(b.dropLast(2)) + [1, k, n]
+        let au = builder.value("\(name)/a [.., m, k, 1]", aShape)
+        let bu = builder.value("\(name)/b [.., 1, k, n]", bShape)
+        let ae = builder.expanded(au, from: aShape, to: full, name: "\(name)/expand a")
+        let be = builder.expanded(bu, from: bShape, to: full, name: "\(name)/expand b")
         let p = builder.value("\(name)/products", full)
         return [
             Node(name: "\(name)/unsqueeze a", opType: Unsqueeze.opType, op: Unsqueeze(axes: [a.count]), inputs: [node.inputs[0]], output: au),
             Node(name: "\(name)/unsqueeze b", opType: Unsqueeze.opType, op: Unsqueeze(axes: [b.count - 2]), inputs: [node.inputs[1]], output: bu),
-            Node(name: "\(name)/expand a", opType: Expand.opType, op: Expand(shape: full), inputs: [au, shape], output: ae),
-            Node(name: "\(name)/expand b", opType: Expand.opType, op: Expand(shape: full), inputs: [bu, shape], output: be),
-            Node(name: "\(name)/products", opType: Mul.opType, op: Mul(), inputs: [ae, be], output: p),
+        ] + ae.nodes + be.nodes + [
+            Node(name: "\(name)/products", opType: Mul.opType, op: Mul(), inputs: [ae.id, be.id], output: p),
             Node(name: "\(name)/sum over k", opType: ReduceSum.opType, op: ReduceSum(axes: [full.count - 2], keepDims: false),
                  inputs: [p], output: node.output),
         ]
