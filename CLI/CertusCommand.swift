@@ -283,15 +283,7 @@ struct Run: ParsableCommand {
             guard instance >= 0, instance < list.count else { throw ValidationError("--instance \(instance) does not exist") }
             return try runChild(list, answers, index: instance)
         }
-        var options = Certus.BatchOptions()
-        options.settings.seed = seed
-        options.settings.attackRestarts = restarts
-        options.settings.attackUntilDeadline = attackUntilTimeout
-        options.settings.reluSplit.branching = branching
-        options.settings.reluSplit.branchPoints = branchPoints
-        options.timeoutScale = timeoutScale
-        options.method = method
-        options.settings.memoryLimit = try memoryLimit.map(parseMemorySize)
+        var options = try batchOptions()
         let interactive = isatty(2) == 1
         let progressLine = ProgressLine.forStderr(enabled: true)
         let stderr = FileHandle.standardError
@@ -347,6 +339,20 @@ struct Run: ParsableCommand {
     /// Child mode (`--instance K`, started by `run` itself): runs instance K in this process and
     /// prints its record as JSON on stdout. SIGINT/SIGTERM stop it as its time limit would (the
     /// record then says `timeout`); if it has not returned 1.5 s later, a `timeout` record is printed.
+    /// The batch options the flags give, for the run and for each child instance alike.
+    func batchOptions() throws -> Certus.BatchOptions {
+        var options = Certus.BatchOptions()
+        options.settings.seed = seed
+        options.settings.attackRestarts = restarts
+        options.settings.attackUntilDeadline = attackUntilTimeout
+        options.settings.reluSplit.branching = branching
+        options.settings.reluSplit.branchPoints = branchPoints
+        options.timeoutScale = timeoutScale
+        options.method = method
+        options.settings.memoryLimit = try memoryLimit.map(parseMemorySize)
+        return options
+    }
+
     func runChild(_ list: [BatchInstance], _ answers: ExpectedAnswers?, index: Int) throws {
         let inst = list[index]
         let want = answers?.expected(for: inst)
@@ -360,15 +366,7 @@ struct Run: ParsableCommand {
                                 timeLimit: limit, method: "none", expected: want, verdict: BatchRecord.verdict(status: .timeout, expected: want))
             try? printJSON(r)
         }
-        var options = Certus.BatchOptions()
-        options.settings.seed = seed
-        options.settings.attackRestarts = restarts
-        options.settings.attackUntilDeadline = attackUntilTimeout
-        options.settings.reluSplit.branching = branching
-        options.settings.reluSplit.branchPoints = branchPoints
-        options.timeoutScale = timeoutScale
-        options.method = method
-        options.settings.memoryLimit = try memoryLimit.map(parseMemorySize)
+        var options = try batchOptions()
         options.stop = stop.token
         let one = ExpectedAnswers(answers: want.map { ["\(inst.onnx),\(inst.vnnlib)": $0] } ?? [:])
         let (records, _) = Certus.run([inst], expected: one, options: options)

@@ -494,14 +494,14 @@ struct VNNLibCompiler {
         // Coefficients held by the property (dense atoms, then boxes), against maxPropertyValues.
         // Every output constraint of the file may become one dense atom: their count is checked
         // before any is made; boxes are counted as they are made.
+        // Where an error about literal `li` points: the literal, or the property's fallback place.
+        func place(_ li: Int?) -> (line: Int, column: Int) {
+            if let li { return (literals[li].line, literals[li].column) }
+            let nd = tree.node(fallbackPosition)
+            return (nd.line, nd.column)
+        }
         func tooLarge(_ what: String, at li: Int?) -> SpecError {
-            let (line, column): (Int, Int)
-            if let li {
-                (line, column) = (literals[li].line, literals[li].column)
-            } else {
-                let nd = tree.node(fallbackPosition)
-                (line, column) = (nd.line, nd.column)
-            }
+            let (line, column) = place(li)
             return SpecError(kind: .tooLarge, file: source, line: line, column: column, message:
                 "the property is too large: \(what) need more than \(VNNLib.maxPropertyValues) coefficients in all (\(numInputs) inputs, \(numOutputs) outputs)")
         }
@@ -542,13 +542,7 @@ struct VNNLibCompiler {
             if empty { continue }
             for i in 0..<numInputs where !(lower[i].isFinite && upper[i].isFinite) {
                 let which = lower[i].isFinite ? "upper" : (upper[i].isFinite ? "lower" : "lower or upper")
-                let (line, column): (Int, Int)
-                if let first = lits.first {
-                    (line, column) = (literals[first].line, literals[first].column)
-                } else {
-                    let nd = tree.node(fallbackPosition)
-                    (line, column) = (nd.line, nd.column)
-                }
+                let (line, column) = place(lits.first)
                 throw SpecError(kind: .missingBound, file: source, line: line, column: column, message:
                     "missing bound: input X_\(i) has no \(which) bound in the input box of the disjunct whose constraints start here (every X_i needs a finite lower and upper bound)")
             }
