@@ -74,19 +74,10 @@ final class CheckStopCLITests: XCTestCase {
 
     /// Starts `certus check` with the test hooks in its environment and TMPDIR in the test's folder.
     func start(_ args: [String], hang: String) throws -> (Process, Pipe, Pipe) {
-        let p = Process()
-        p.executableURL = TestData.certusBinary
-        p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["CERTUS_CHECK_TEST_HANG"] = hang
         env["TMPDIR"] = tmp.appendingPathComponent("tmpdir").path
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        return (p, out, err)
+        return try TestData.startCertus(args, environment: env)
     }
 
     struct JUnitCases {

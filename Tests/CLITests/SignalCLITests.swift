@@ -21,17 +21,7 @@ final class SignalCLITests: XCTestCase {
     let spec = TestData.sharedPath("benchmarks/mnistfc/prop_1_0.03.vnnlib")
 
     /// Starts certus with `args`; returns the process and its stdout and stderr pipes.
-    func start(_ args: [String]) throws -> (Process, Pipe, Pipe) {
-        let p = Process()
-        p.executableURL = TestData.certusBinary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        return (p, out, err)
-    }
+    func start(_ args: [String]) throws -> (Process, Pipe, Pipe) { try TestData.startCertus(args) }
 
     /// Sends `signal` once the process has run `after` seconds, waits for it (at most 120 s, then
     /// kills it and fails) and returns its exit status, stdout and stderr.

@@ -80,7 +80,7 @@ final class AttentionOpsFixtureTests: XCTestCase {
                 let center = try folder.reference(name).cases[caseIndex].input
                 let box = InputBox(lower: center.map { $0 - eps }, upper: center.map { $0 + eps })
                 let m = graph.outputCount
-                let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
+                let atoms = OpsFixtureFolder.unitRows(m)
                 // alpha-CROWN on the block takes 35 to 50 s in a debug build (docs/benchmarks.md).
                 for method in name.hasPrefix("transformer") || name.hasPrefix("vit") ? [BoundMethod.ibp, .crown] : [.ibp, .crown, .alphaCrown] {
                     let rows: [RowBound]
@@ -106,7 +106,7 @@ final class AttentionOpsFixtureTests: XCTestCase {
             let center = try folder.reference(name).cases[0].input
             let box = InputBox(lower: center.map { $0 - 0.01 }, upper: center.map { $0 + 0.01 })
             let m = graph.outputCount
-            let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
+            let atoms = OpsFixtureFolder.unitRows(m)
             func width(_ method: BoundMethod) throws -> Double {
                 try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method)).map { $0.upper - $0.lower }.reduce(0, +)
             }
@@ -133,7 +133,7 @@ final class AttentionOpsFixtureTests: XCTestCase {
                 let center = try folder.reference(name).cases[0].input
                 let box = InputBox(lower: center.map { $0 - eps }, upper: center.map { $0 + eps })
                 let m = graph.outputCount
-                let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
+                let atoms = OpsFixtureFolder.unitRows(m)
                 let d = try BoundEngine(graph: graph).bound(box: box, atoms: atoms, settings: BoundSettings(method: .crown))
                 let q = try BoundEngine(graph: quotient).bound(box: box, atoms: atoms, settings: BoundSettings(method: .crown))
                 try OpsFixtureFolder.assertRowsContainSamples(q, graph: graph, box: box, rng: &rng, label: "\(name) quotient eps \(eps)")
@@ -182,21 +182,7 @@ final class AttentionOpsFixtureTests: XCTestCase {
     /// differences of the evaluation at each fixture's first input.
     func testGradientMatchesFiniteDifferences() throws {
         var rng = SplitMix64(seed: 31)
-        for name in small {
-            let graph = try folder.model(name)
-            let x = try folder.reference(name).cases[0].input
-            let w = (0..<graph.outputCount).map { _ in Double.random(in: -1...1, using: &rng) }
-            let (_, dx) = try graph.gradient(at: x, outputWeights: w)
-            let h = 1e-6
-            for j in x.indices {
-                var xp = x, xm = x
-                xp[j] += h; xm[j] -= h
-                let fp = zip(w, try graph.evaluateFirst(xp)).map { $0 * $1 }.reduce(0, +)
-                let fm = zip(w, try graph.evaluateFirst(xm)).map { $0 * $1 }.reduce(0, +)
-                let fd = (fp - fm) / (2 * h)
-                XCTAssertEqual(dx[j], fd, accuracy: 1e-5 * max(1, abs(fd)), "\(name): d/dx[\(j)]")
-            }
-        }
+        for name in small { try folder.assertGradientMatchesFiniteDifferences(name, tolerance: 1e-5, rng: &rng) }
     }
 
     /// The Transformer block is verified end to end: a threshold just below alpha-CROWN's lower
@@ -262,7 +248,7 @@ final class AttentionOpsFixtureTests: XCTestCase {
             let center = try folder.reference("div_opset13_vars").cases[0].input
             let box = InputBox(lower: center.map { $0 - eps }, upper: center.map { $0 + eps })
             let m = graph.outputCount
-            let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
+            let atoms = OpsFixtureFolder.unitRows(m)
             for method in [BoundMethod.ibp, .crown] {
                 let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))
                 try OpsFixtureFolder.assertRowsContainSamples(rows, graph: graph, box: box, rng: &rng, label: "\(method) eps \(eps)")

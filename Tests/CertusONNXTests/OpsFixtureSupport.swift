@@ -73,4 +73,29 @@ struct OpsFixtureFolder {
             }
         }
     }
+
+    /// One row per output, y_i (of `m` outputs), for bounding every output alone.
+    static func unitRows(_ m: Int) -> [LinearAtom] {
+        (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
+    }
+
+    /// `backward` (the J^T the bound engine's affine path uses) agrees with central finite
+    /// differences (step 1e-6) of the evaluation, to `tolerance` relative above 1, for a random
+    /// output weighting at fixture `name`'s first input.
+    func assertGradientMatchesFiniteDifferences(_ name: String, tolerance: Double, rng: inout SplitMix64,
+                                                file: StaticString = #filePath, line: UInt = #line) throws {
+        let graph = try model(name)
+        let x = try reference(name).cases[0].input
+        let w = (0..<graph.outputCount).map { _ in Double.random(in: -1...1, using: &rng) }
+        let (_, dx) = try graph.gradient(at: x, outputWeights: w)
+        let h = 1e-6
+        for j in x.indices {
+            var xp = x, xm = x
+            xp[j] += h; xm[j] -= h
+            let fp = zip(w, try graph.evaluateFirst(xp)).map { $0 * $1 }.reduce(0, +)
+            let fm = zip(w, try graph.evaluateFirst(xm)).map { $0 * $1 }.reduce(0, +)
+            let fd = (fp - fm) / (2 * h)
+            XCTAssertEqual(dx[j], fd, accuracy: tolerance * max(1, abs(fd)), "\(name): d/dx[\(j)]", file: file, line: line)
+        }
+    }
 }

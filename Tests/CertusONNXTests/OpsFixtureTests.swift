@@ -53,7 +53,7 @@ final class OpsFixtureTests: XCTestCase {
                 let center = try reference(name).cases[caseIndex].input
                 let box = InputBox(lower: center.map { $0 - eps }, upper: center.map { $0 + eps })
                 let m = graph.outputCount
-                let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
+                let atoms = OpsFixtureFolder.unitRows(m)
                 for method in [BoundMethod.ibp, .crown] {
                     let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))
                     XCTAssertEqual(rows.count, m, name)
@@ -67,21 +67,7 @@ final class OpsFixtureTests: XCTestCase {
     /// differences of the evaluation, for a random output weighting at each fixture's first input.
     func testGradientMatchesFiniteDifferences() throws {
         var rng = SplitMix64(seed: 1414)
-        for name in names {
-            let graph = try ModelFile.load("\(fixtures)/\(name).onnx")
-            let x = try reference(name).cases[0].input
-            let w = (0..<graph.outputCount).map { _ in Double.random(in: -1...1, using: &rng) }
-            let (_, dx) = try graph.gradient(at: x, outputWeights: w)
-            let h = 1e-6
-            for j in x.indices {
-                var xp = x, xm = x
-                xp[j] += h; xm[j] -= h
-                let fp = zip(w, try graph.evaluateFirst(xp)).map { $0 * $1 }.reduce(0, +)
-                let fm = zip(w, try graph.evaluateFirst(xm)).map { $0 * $1 }.reduce(0, +)
-                let fd = (fp - fm) / (2 * h)
-                XCTAssertEqual(dx[j], fd, accuracy: 1e-6 * max(1, abs(fd)), "\(name): d/dx[\(j)]")
-            }
-        }
+        for name in names { try folder.assertGradientMatchesFiniteDifferences(name, tolerance: 1e-6, rng: &rng) }
     }
 
     /// The refusals of this part name the node and the reason.

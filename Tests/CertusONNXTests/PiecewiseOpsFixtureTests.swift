@@ -50,7 +50,7 @@ final class PiecewiseOpsFixtureTests: XCTestCase {
                 let center = try reference(name).cases[caseIndex].input
                 let box = InputBox(lower: center.map { $0 - eps }, upper: center.map { $0 + eps })
                 let m = graph.outputCount
-                let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
+                let atoms = OpsFixtureFolder.unitRows(m)
                 for method in [BoundMethod.ibp, .crown, .alphaCrown] {
                     let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))
                     XCTAssertEqual(rows.count, m, name)

@@ -271,7 +271,7 @@ final class SmoothOpsTests: XCTestCase {
         let center = try reference(name).cases[0].input
         let box = InputBox(lower: center.map { $0 - 0.3 }, upper: center.map { $0 + 0.3 })
         let m = graph.outputCount
-        let atoms = (0..<m).map { i in LinearAtom(c: (0..<m).map { $0 == i ? 1 : 0 }, d: 0) }
+        let atoms = OpsFixtureFolder.unitRows(m)
         let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: .ibp))
         var rng = SplitMix64(seed: 7)
         for _ in 0..<500 {

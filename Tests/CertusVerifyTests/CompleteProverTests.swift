@@ -8,20 +8,6 @@ import TestSupport
 final class CompleteProverTests: XCTestCase {
     // MARK: - Helpers
 
-    struct ExactRef: Decodable {
-        struct Row: Decodable { var j: Int; var min: Double }
-        struct Exact: Decodable { var rows: [Row] }
-        var status: String
-        var exact: Exact
-        var label: Int
-    }
-
-    func zoo(_ model: String, _ spec: String) throws -> (VerificationProblem, ExactRef) {
-        let p = try VerifyTestData.problem("reference/zoo/\(model)/model.onnx", "reference/zoo/\(model)/\(spec).vnnlib")
-        let data = try Data(contentsOf: URL(fileURLWithPath: TestData.sharedPath("reference/zoo/\(model)/\(spec).ref.json")))
-        return (p, try JSONDecoder().decode(ExactRef.self, from: data))
-    }
-
     /// A prover outcome on a zoo spec must match its recorded status: proven only on unsat specs;
     /// on sat specs a counterexample that the verifier's check confirms (or unknown).
     func check(_ outcome: ProverOutcome, _ p: VerificationProblem, status: String, _ name: String) throws {
@@ -62,7 +48,7 @@ final class CompleteProverTests: XCTestCase {
         let prover = ReluSplitProver(settings: VerifierSettings())
         for model in ["mlp_relu_small", "mlp_relu_deep", "resnet_relu", "norm_mlp_relu"] {
             for spec in ["a", "b", "c"] {
-                let (p, ref) = try zoo(model, spec)
+                let (p, ref) = try VerifyTestData.zoo(model, spec)
                 let (outcome, stats) = try prover.run(graph: p.graph, property: p.property, deadline: Deadline(secondsFromNow: 60))
                 try check(outcome, p, status: ref.status, "relu-split \(model)/\(spec)")
                 if ref.status == "unsat" { XCTAssertEqual(outcome, ProverOutcome.proven, "\(model)/\(spec): \(stats.summary)") }
@@ -86,7 +72,7 @@ final class CompleteProverTests: XCTestCase {
         var lps = 0
         for model in ["mlp_relu_small", "mlp_relu_deep", "norm_mlp_relu"] {
             for spec in ["a", "b", "c"] {
-                let (p, ref) = try zoo(model, spec)
+                let (p, ref) = try VerifyTestData.zoo(model, spec)
                 let (outcome, stats) = try prover.run(graph: p.graph, property: p.property, deadline: Deadline(secondsFromNow: 60))
                 try check(outcome, p, status: ref.status, "relu-split (variants) \(model)/\(spec)")
                 if ref.status == "unsat" { XCTAssertEqual(outcome, ProverOutcome.proven, "\(model)/\(spec): \(stats.summary)") }
@@ -100,7 +86,7 @@ final class CompleteProverTests: XCTestCase {
         let prover = MILPProver(settings: VerifierSettings())
         for (model, spec) in [("mlp_relu_small", "a"), ("mlp_relu_small", "b"), ("mlp_relu_small", "c"), ("mlp_relu_deep", "b"),
                               ("resnet_relu", "b"), ("norm_mlp_relu", "b"), ("norm_mlp_relu", "c")] {
-            let (p, ref) = try zoo(model, spec)
+            let (p, ref) = try VerifyTestData.zoo(model, spec)
             let mins = try prover.minimize(graph: p.graph, property: p.property, caseIndex: 0, deadline: Deadline(secondsFromNow: 60))
             XCTAssertEqual(mins.count, ref.exact.rows.count)
             for (clause, m) in zip(p.property.cases[0].clauses, mins) {
@@ -123,7 +109,7 @@ final class CompleteProverTests: XCTestCase {
         var s = VerifyTestData.quickSettings
         s.timeout = 60
         for (model, spec) in [("mlp_relu_small", "b"), ("mlp_relu_small", "c"), ("resnet_relu", "b")] {
-            let (p, ref) = try zoo(model, spec)
+            let (p, ref) = try VerifyTestData.zoo(model, spec)
             let a = try Verifier(settings: s, provers: [ReluSplitProver(settings: s)]).verify(graph: p.graph, property: p.property)
             let b = try Verifier(settings: s, provers: [MILPProver(settings: s)]).verify(graph: p.graph, property: p.property)
             XCTAssertEqual(a.status, b.status, "\(model)/\(spec)")
@@ -132,7 +118,7 @@ final class CompleteProverTests: XCTestCase {
     }
 
     func testMILPRefusesLargeNetworks() throws {
-        let (p, _) = try zoo("mlp_relu_small", "b")   // CROWN alone does not verify it
+        let (p, _) = try VerifyTestData.zoo("mlp_relu_small", "b")   // CROWN alone does not verify it
         var s = VerifierSettings()
         s.milp.maxUnstable = 1
         let outcome = try MILPProver(settings: s).prove(graph: p.graph, property: p.property, deadline: Deadline(secondsFromNow: 30))
@@ -221,7 +207,7 @@ final class CompleteProverTests: XCTestCase {
     func testLeafLPMatchesExactMinimumOnFullySplitDomain() throws {
         // Fix every unstable ReLU of mlp_relu_small/b by the activation pattern at the reference
         // argmin: the exact LP's optimum is at most the row minimum, and its re-checked bound below it.
-        let (p, ref) = try zoo("mlp_relu_small", "b")
+        let (p, ref) = try VerifyTestData.zoo("mlp_relu_small", "b")
         let engine = BoundEngine(graph: p.graph)
         let pc = p.property.cases[0]
         let atom = pc.clauses[0].atoms[0]

@@ -10,6 +10,21 @@ enum VerifyTestData {
         try VerificationProblem.load(model: TestData.sharedPath(model), spec: TestData.sharedPath(spec))
     }
 
+    /// A zoo spec's recorded answer and exact clause minima (`reference/zoo/M/S.ref.json`).
+    struct ExactRef: Decodable {
+        struct Row: Decodable { var j: Int; var min: Double }
+        struct Exact: Decodable { var rows: [Row] }
+        var status: String
+        var exact: Exact
+    }
+
+    /// Zoo model `model`'s spec `spec` as a problem, with its reference.
+    static func zoo(_ model: String, _ spec: String) throws -> (VerificationProblem, ExactRef) {
+        let p = try problem("reference/zoo/\(model)/model.onnx", "reference/zoo/\(model)/\(spec).vnnlib")
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestData.sharedPath("reference/zoo/\(model)/\(spec).ref.json")))
+        return (p, try JSONDecoder().decode(ExactRef.self, from: data))
+    }
+
     /// Expected answers of a benchmark folder, keyed "onnx,vnnlib".
     static func expected(_ folder: String) throws -> [String: String] {
         let text = try String(contentsOfFile: TestData.sharedPath("benchmarks/\(folder)/expected.csv"), encoding: .utf8)

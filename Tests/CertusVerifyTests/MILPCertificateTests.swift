@@ -8,21 +8,8 @@ import TestSupport
 /// certificate (branch and bound over the binaries, every leaf a re-checked dual bound), checked
 /// against the zoo's exact minima (an independent solver's), and tampered GLPK claims are caught.
 final class MILPCertificateTests: XCTestCase {
-    struct ExactRef: Decodable {
-        struct Row: Decodable { var j: Int; var min: Double }
-        struct Exact: Decodable { var rows: [Row] }
-        var status: String
-        var exact: Exact
-    }
-
-    func zoo(_ model: String, _ spec: String) throws -> (VerificationProblem, ExactRef) {
-        let p = try VerifyTestData.problem("reference/zoo/\(model)/model.onnx", "reference/zoo/\(model)/\(spec).vnnlib")
-        let data = try Data(contentsOf: URL(fileURLWithPath: TestData.sharedPath("reference/zoo/\(model)/\(spec).ref.json")))
-        return (p, try JSONDecoder().decode(ExactRef.self, from: data))
-    }
-
     /// The reference minimum of a clause `y_label - y_j <= 0` (its row j).
-    func referenceMinimum(_ clause: Clause, _ ref: ExactRef) -> Double? {
+    func referenceMinimum(_ clause: Clause, _ ref: VerifyTestData.ExactRef) -> Double? {
         guard let j = clause.atoms[0].c.firstIndex(where: { $0 < 0 }) else { return nil }
         return ref.exact.rows.first { $0.j == j }?.min
     }
@@ -34,7 +21,7 @@ final class MILPCertificateTests: XCTestCase {
         var certified = 0, branched = 0
         for (model, spec) in [("mlp_relu_small", "a"), ("mlp_relu_small", "b"), ("mlp_relu_deep", "b"), ("resnet_relu", "b"),
                               ("norm_mlp_relu", "b")] {
-            let (p, ref) = try zoo(model, spec)
+            let (p, ref) = try VerifyTestData.zoo(model, spec)
             XCTAssertEqual(ref.status, "unsat")
             let mins = try prover.minimizeAndCertify(graph: p.graph, property: p.property, caseIndex: 0,
                                                      deadline: Deadline(secondsFromNow: 60))
@@ -66,7 +53,7 @@ final class MILPCertificateTests: XCTestCase {
             }
         }
         for (model, spec) in [("mlp_relu_small", "c"), ("mlp_relu_deep", "c"), ("resnet_relu", "c"), ("norm_mlp_relu", "c")] {
-            let (p, ref) = try zoo(model, spec)
+            let (p, ref) = try VerifyTestData.zoo(model, spec)
             XCTAssertEqual(ref.status, "sat")
             let mins = try prover.minimizeAndCertify(graph: p.graph, property: p.property, caseIndex: 0,
                                                      deadline: Deadline(secondsFromNow: 60), tamper: prover.tamper)
@@ -92,7 +79,7 @@ final class MILPCertificateTests: XCTestCase {
     func testTamperedInfeasibleClaimIsCaught() throws {
         var prover = MILPProver(settings: VerifierSettings())
         prover.tamper = { _ in .infeasible }
-        let (p, _) = try zoo("mlp_relu_small", "c")
+        let (p, _) = try VerifyTestData.zoo("mlp_relu_small", "c")
         let outcome = try prover.prove(graph: p.graph, property: p.property, deadline: Deadline(secondsFromNow: 60))
         XCTAssertNotEqual(outcome, .proven)
     }

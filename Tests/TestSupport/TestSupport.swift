@@ -80,16 +80,24 @@ public enum TestData {
         return repoRoot.appendingPathComponent(".build/debug/certus")
     }
 
-    /// Runs `certus` with arguments; returns exit code, stdout and stderr.
-    public static func runCertus(_ args: [String], timeout: TimeInterval = 120) throws -> (code: Int32, out: String, err: String) {
+    /// Starts `certus` with arguments (and `environment`, when given, instead of this process's),
+    /// stdin closed; returns the process and its stdout and stderr pipes.
+    public static func startCertus(_ args: [String], environment: [String: String]? = nil) throws -> (Process, Pipe, Pipe) {
         let p = Process()
         p.executableURL = certusBinary
         p.arguments = args
-        let outPipe = Pipe(), errPipe = Pipe()
-        p.standardOutput = outPipe
-        p.standardError = errPipe
+        if let environment { p.environment = environment }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
         p.standardInput = FileHandle.nullDevice
         try p.run()
+        return (p, out, err)
+    }
+
+    /// Runs `certus` with arguments; returns exit code, stdout and stderr.
+    public static func runCertus(_ args: [String], timeout: TimeInterval = 120) throws -> (code: Int32, out: String, err: String) {
+        let (p, outPipe, errPipe) = try startCertus(args)
         // Read before waiting so a full pipe cannot block the child.
         let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
         let errData = errPipe.fileHandleForReading.readDataToEndOfFile()
