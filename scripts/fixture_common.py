@@ -42,6 +42,12 @@ def finish(name, opset, nodes, in_shape, inits, out="y", out_shape=None, allow_s
     return m
 
 
+def scaled_model(name, opset, in_shape, op_nodes, inits, out="y"):
+    """x -> Mul(1.7) -> h -> op_nodes -> out: single-operator fixtures whose operator reads h."""
+    nodes = [helper.make_node("Mul", ["x", "c"], ["h"], name="scale")] + op_nodes
+    return finish(name, opset, nodes, in_shape, [floats("c", 1.7)] + inits, out)
+
+
 def references(m, rng, require_finite=False):
     """onnxruntime's outputs of model m on nine random float32 inputs (scales 1, 0.1 and 10)."""
     sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])

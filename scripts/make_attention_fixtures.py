@@ -31,16 +31,10 @@ import os
 import numpy as np
 from onnx import helper
 
-from fixture_common import finish, floats, ints, require_repo_root, write
+from fixture_common import finish, floats, ints, require_repo_root, scaled_model as model, write
 
 OUT = os.path.join("Tests", "Fixtures", "ops", "attention")
 rng = np.random.default_rng(20261201)
-
-
-def model(name, opset, in_shape, op_nodes, inits, out="y"):
-    """x -> Mul(1.7) -> h -> op_nodes -> out."""
-    nodes = [helper.make_node("Mul", ["x", "c"], ["h"], name="scale")] + op_nodes
-    return finish(name, opset, nodes, in_shape, [floats("c", 1.7)] + inits, out)
 
 
 def transformer(name, tokens, width, hidden):
