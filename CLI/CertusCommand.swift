@@ -102,7 +102,8 @@ struct Verify: ParsableCommand {
     @Option(help: "Branch and bound: where smooth activations are split: opt (GenBaB's pre-optimised points) or mid (the midpoint).") var branchPoints: BranchingPointStrategy = .optimized
     @Option(help: "Also write the VNN-COMP result text (answer line, then the counterexample) to this file.") var resultFile: String?
     @Option(help: "Resident memory limit, e.g. 2G, 512M (a plain number is MiB): the searches stop at it and the answer is unknown.") var memoryLimit: String?
-    @Flag(help: "Print a JSON object (status, counterexample {x, y}, time_s, method, details).") var json = false
+    @Option(help: "Arithmetic the answer holds for: real (the network as a real-valued function) or float32 (as onnxruntime evaluates it in float32, on the box's float32 inputs; see docs/reliability.md).") var semantics: NumericSemantics = .real
+    @Flag(help: "Print a JSON object (status, counterexample {x, y}, time_s, method, details, semantics).") var json = false
 
     func validate() throws {
         guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
@@ -129,6 +130,7 @@ struct Verify: ParsableCommand {
             options.settings.attackUntilDeadline = attackUntilTimeout
             options.settings.reluSplit.branching = branching
             options.settings.reluSplit.branchPoints = branchPoints
+            options.settings.semantics = semantics
             let line = ProgressLine.forStderr(enabled: !json)
             defer { line?.clear() }
             options.progress = line?.handler(prefix: "")
@@ -162,12 +164,15 @@ struct Verify: ParsableCommand {
             // How the counterexample differs from a plain float32 one (non-float32 coordinates,
             // zero-slack atoms), as comment lines that VNN-LIB readers skip.
             if result.status == .sat, let cx = result.counterexample { for n in cx.notes { print("; " + n) } }
+            // The semantics when it is not the default (real), as a comment line.
+            if result.semantics != .real { print("; semantics: \(result.semantics.rawValue) (the answer holds for the network evaluated in float32)") }
         }
         fflush(stdout)
     }
 }
 
 extension VerificationMethod: ExpressibleByArgument {}
+extension NumericSemantics: ExpressibleByArgument {}
 extension BranchingHeuristic: ExpressibleByArgument {}
 extension BranchingPointStrategy: ExpressibleByArgument {}
 
@@ -252,6 +257,7 @@ struct Run: ParsableCommand {
     @Option(help: "Branch and bound: where smooth activations are split: opt (GenBaB's pre-optimised points) or mid (the midpoint).") var branchPoints: BranchingPointStrategy = .optimized
     @Option(help: "Write one JSON object per instance (onnx, vnnlib, status, time_s, expected, ...) to this file.") var jsonOut: String?
     @Option(help: "Resident memory limit per instance, e.g. 2G, 512M (a plain number is MiB): the searches stop at it and the answer is unknown.") var memoryLimit: String?
+    @Option(help: "Arithmetic the answers hold for: real or float32 (see certus verify --help).") var semantics: NumericSemantics = .real
     @Flag(help: "Run the instances in this process (no child processes: each model is loaded once, but a crash ends the whole run).") var inProcess = false
     @Option(help: "Kill an instance's child process this many seconds after its time limit (default: 30, or half the limit when that is longer); it then counts as a timeout.") var killAfter: Double?
     @Option(help: .hidden) var instance: Int?
@@ -267,7 +273,7 @@ struct Run: ParsableCommand {
     func childArguments(_ index: Int) -> [String] {
         var a = ["run", instances, "--instance", String(index), "--timeout-scale", String(timeoutScale), "--seed", String(seed),
                  "--restarts", String(restarts), "--method", method.rawValue, "--branching", branching.rawValue,
-                 "--branch-points", branchPoints.rawValue]
+                 "--branch-points", branchPoints.rawValue, "--semantics", semantics.rawValue]
         if attackUntilTimeout { a.append("--attack-until-timeout") }
         if let expected { a += ["--expected", expected] }
         if let memoryLimit { a += ["--memory-limit", memoryLimit] }
@@ -347,6 +353,7 @@ struct Run: ParsableCommand {
         options.settings.attackUntilDeadline = attackUntilTimeout
         options.settings.reluSplit.branching = branching
         options.settings.reluSplit.branchPoints = branchPoints
+        options.settings.semantics = semantics
         options.timeoutScale = timeoutScale
         options.method = method
         options.settings.memoryLimit = try memoryLimit.map(parseMemorySize)

@@ -35,6 +35,11 @@ extension Certus {
             get { settings.seed }
             set { settings.seed = newValue }
         }
+        /// The arithmetic the answer holds for (default `.real`; `VerifierSettings.semantics`).
+        public var semantics: NumericSemantics {
+            get { settings.semantics }
+            set { settings.semantics = newValue }
+        }
 
         /// Options with a method and a time budget in seconds.
         public init(method: VerificationMethod = .auto, timeout: Double = 60) {

@@ -114,6 +114,13 @@ package final class BoundEngine {
     private var sparseCache: [Int: SparseLinearMap?] = [:]
     private var denseCache: [Int: DenseChain.Step] = [:]
     private let cacheLock = NSLock()
+    /// The arithmetic the bounds hold for (`NumericSemantics`): under `.float32` every node's
+    /// float32 rounding is an extra bounded term (`Float32Rounding`, BoundEngine+Float32.swift).
+    package let semantics: NumericSemantics
+    /// Per node, its float32 error model (`Operator.float32Rounding`), and why float32 bounds
+    /// cannot be computed on this graph (nil: they can); used only under `.float32`.
+    let float32Models: [Float32Rounding]
+    let float32Refusal: String?
 
     private var outputChainCache: DenseChain?? = nil
     /// The whole network as a dense chain to its first output, if it is one (computed once).
@@ -139,9 +146,11 @@ package final class BoundEngine {
     /// every public bounding entry point (`bound`, `rootBounds`, `boundDomain`, `boundDomains`,
     /// `bound(property:)`) runs with BLAS on one thread and restores the process's BLAS thread
     /// count when it returns (`BLAS.withSingleThread`); making an engine changes nothing.
-    package init(graph: Graph) {
+    package init(graph: Graph, semantics: NumericSemantics = .real) {
         let g = BoundDecompositions.expand(GeluFusion.fuse(graph))
         self.graph = g
+        self.semantics = semantics
+        (float32Models, float32Refusal) = BoundEngine.float32Models(original: graph, expanded: g)
         var producer: [Int: Int] = [:]
         for (i, n) in g.nodes.enumerated() { producer[n.output] = i }
         self.producer = producer
@@ -222,8 +231,10 @@ package final class BoundEngine {
             var b = ValueBounds(lower: r.lower.data, upper: r.upper.data)
             b.widenNaN()
             // Arithmetic (affine maps, products) rounds; elementwise images are f itself.
+            var magnitudes: (lower: [Double], upper: [Double])? = nil
             if let i = producer[n.output], kinds[i] == .affine {
                 let (magL, magU) = try affineMagnitudes(node: i, inputs: ins)
+                magnitudes = (magL, magU)
                 for j in b.lower.indices {
                     b.lower[j] = RoundingGuard.down(b.lower[j], magnitude: magL[j])
                     b.upper[j] = RoundingGuard.up(b.upper[j], magnitude: magU[j])
@@ -237,6 +248,10 @@ package final class BoundEngine {
                     b.lower[j] = RoundingGuard.down(l, magnitude: u.isFinite ? m : Swift.abs(l))
                     b.upper[j] = RoundingGuard.up(u, magnitude: l.isFinite ? m : Swift.abs(u))
                 }
+            }
+            // --semantics float32: the node's float32 rounding (BoundEngine+Float32.swift).
+            if semantics == .float32, let i = producer[n.output] {
+                try widenForFloat32(node: i, inputs: ins, &b, affineMagnitude: magnitudes)
             }
             return b
         } catch let e as BoundError {
@@ -329,6 +344,8 @@ package final class BoundEngine {
             if isConstant[v] { return }
             if var e = pending[v] { e.add(m); pending[v] = e } else { pending[v] = m }
         }
+        // --semantics float32: each node's error bound, whose terms the pass subtracts below.
+        let roundingErrors = try float32Errors(upTo: last, box: box, bounds: bounds)
         for i in stride(from: last, through: 0, by: -1) {
             let node = graph.nodes[i]
             guard let Aout = pending.removeValue(forKey: node.output) else { continue }
@@ -347,6 +364,7 @@ package final class BoundEngine {
                 for r in 0..<rows { bias[r] += lb[r] }
                 continue
             }
+            if let e = roundingErrors?[i] { subtractFloat32Error(Aout, e, bias: &bias) }
             switch kinds[i] {
             case .unsupported(let why):
                 throw BoundError("node '\(node.name)' (\(node.opType)): \(why)")

@@ -41,10 +41,12 @@ extension BoundEngine {
     /// the same intersections and split clamps, but walking the chain's precomputed weights
     /// instead of the general graph (no per-node dictionaries, tensors or dynamic dispatch).
     /// Returns nil when the graph is not such a chain or the settings ask for something only the
-    /// general pass does (IBP only, reference-compatible mode, optimised intermediate bounds).
+    /// general pass does (IBP only, reference-compatible mode, optimised intermediate bounds),
+    /// or under `--semantics float32` (the chain's passes carry no float32 error terms; the
+    /// general pass does).
     func chainIntermediateBounds(box: ValueBounds, settings: BoundSettings, relaxations: inout [Int: Relaxation],
                                  splits: SplitMap, known: [ValueBounds?]?) throws -> [ValueBounds?]? {
-        guard settings.method != .ibp, !settings.referenceCompatible, settings.intersectWithIBP,
+        guard semantics == .real, settings.method != .ibp, !settings.referenceCompatible, settings.intersectWithIBP,
               settings.method == .crown || settings.alphaIntermediateIterations == 0,
               graph.outputs.count == 1, let chain = outputChain else { return nil }
         // Every value a relaxation needs must be a ReLU input on the chain (other activations

@@ -177,7 +177,7 @@ extension BoundEngine {
     /// for it), for reuse by the domains of a branch and bound inside that box.
     package func rootBounds(box inputBox: InputBox, settings: BoundSettings) throws -> IntermediateBounds {
         BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }
-        let box = ValueBounds(lower: inputBox.lower, upper: inputBox.upper)
+        let box = try semanticBox(inputBox)   // float32 values only under --semantics float32
         var relax: [Int: Relaxation] = [:]
         return IntermediateBounds(values: try intermediateBounds(box: box, settings: settings, relaxations: &relax))
     }
@@ -196,7 +196,7 @@ extension BoundEngine {
         guard zip(inputBox.lower, inputBox.upper).allSatisfy({ $0.0 <= $0.1 && $0.0.isFinite && $0.1.isFinite }) else {
             throw BoundError("the input box is empty or not finite")
         }
-        let box = ValueBounds(lower: inputBox.lower, upper: inputBox.upper)
+        let box = try semanticBox(inputBox)   // float32 values only under --semantics float32
         let out = graph.outputs[0]
         let m = size(out)
         for a in atoms where a.c.count != m {
@@ -324,7 +324,7 @@ extension BoundEngine {
             return each(single)
         }
         let out = graph.outputs[0]
-        let box = ValueBounds(lower: inputBox.lower, upper: inputBox.upper)
+        guard let box = try? semanticBox(inputBox) else { return each(crownSettings) }
         guard inputBox.count == graph.inputCount,
               zip(inputBox.lower, inputBox.upper).allSatisfy({ $0.0 <= $0.1 && $0.0.isFinite && $0.1.isFinite }),
               domains.allSatisfy({ $0.atoms.allSatisfy { $0.c.count == size(out) } }) else { return each(crownSettings) }

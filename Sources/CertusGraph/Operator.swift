@@ -51,6 +51,12 @@ package protocol Operator: Sendable {
     /// for omitted ones): the constant the ONNX specification's default means, or nil (the
     /// default) when the operator cannot do without it, and the model is refused.
     static func omittedInput(at position: Int, inputShapes: [[Int]?]) -> Tensor?
+
+    /// How far onnxruntime's float32 evaluation of this node may lie from its exact result on
+    /// the same float32 inputs (`--semantics float32`; `Float32Rounding`), given the shapes of
+    /// its inputs and which of them are constant. Default: `.unmodelled` (float32 semantics
+    /// refuses to bound through it); copies are `.exact`.
+    func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding
 }
 
 /// An attribute value of an ONNX node, independent of the protobuf types.

@@ -180,7 +180,10 @@ private struct AttackRun {
     mutating func sample(_ x: [Double], caseIndex ci: Int) throws {
         try checkTime()
         report.evaluations += 1
-        let y = try graph.evaluateFirst(x)
+        // Under --semantics float32 a point counts by its float32 evaluation at the float32
+        // point the check will judge (violations that exist only through rounding).
+        let x = settings.semantics == .float32 ? CounterexampleCheck.witnessPoint(x, in: property.cases[ci].box)?.x ?? x : x
+        let y = settings.semantics == .float32 ? try graph.evaluateFirstFloat32(x) : try graph.evaluateFirst(x)
         guard y.allSatisfy({ $0.isFinite }) else { report.sawNonFinite = true; return }
         var violated = false
         for li in attacked[ci] {

@@ -9,9 +9,12 @@ import CertusBounds
 package struct BoundProver: PropertyProver {
     package var method: BoundMethod
     package var settings: BoundSettings
+    /// The arithmetic the proof is for (`NumericSemantics`; the engine's error terms).
+    package var semantics: NumericSemantics
 
-    package init(method: BoundMethod, settings: BoundSettings? = nil) {
+    package init(method: BoundMethod, settings: BoundSettings? = nil, semantics: NumericSemantics = .real) {
         self.method = method
+        self.semantics = semantics
         var s = settings ?? BoundSettings(method: method)
         s.method = method
         self.settings = s
@@ -23,7 +26,7 @@ package struct BoundProver: PropertyProver {
         var s = settings
         s.deadline = Date(timeIntervalSinceNow: max(0, deadline.remainingSeconds))
         s.stop(with: deadline)
-        let report = try BoundEngine(graph: graph).bound(property: property, settings: s)
+        let report = try BoundEngine(graph: graph, semantics: semantics).bound(property: property, settings: s)
         if report.verified { return .proven }
         return .unknown("\(method.rawValue): property lower bound \(report.propertyLower)")
     }

@@ -89,7 +89,7 @@ package struct BranchAndBoundProver: PropertyProver {
     package func run(graph: Graph, property: Property, deadline: Deadline) throws -> (outcome: ProverOutcome, statistics: Statistics) {
         var stats = Statistics()
         try settings.validate()
-        let engine = BoundEngine(graph: graph)
+        let engine = BoundEngine(graph: graph, semantics: settings.semantics)
         var open = false
         var reasons: [String] = []
         for (ci, pc) in property.cases.enumerated() where !pc.clauses.isEmpty {
@@ -263,7 +263,8 @@ private struct CaseSearch {
     mutating func tightenRootByLP(stats: inout BranchAndBoundProver.Statistics) {
         guard var tight = root else { return }
         let budget = Date(timeIntervalSinceNow: deadline.remainingSeconds * settings.reluSplit.lpTightenTimeFraction)
-        guard piecewiseLinear else { return }
+        // The LP encodes the real-valued network: no float32 error terms (off under float32).
+        guard piecewiseLinear, engine.semantics == .real else { return }
         for node in engine.splittableNodes.dropFirst() {
             guard Date() < budget else { break }
             guard let db = try? engine.boundDomain(box: box, atoms: [], splits: [], settings: BoundSettings(method: .crown), root: tight),
@@ -369,8 +370,9 @@ private struct CaseSearch {
         d.branch = best
         // Nothing left to split: on a piecewise-linear network the LP is exact and decides the
         // domain; with few unstable neurons the triangle LP may refute it (optional). Other
-        // networks' leaves stay open.
-        guard piecewiseLinear else {
+        // networks' leaves stay open, and so do all leaves under --semantics float32 (the LP
+        // encodes the real-valued network, without the float32 error terms).
+        guard piecewiseLinear, engine.semantics == .real else {
             return best == nil ? .unresolved(d) : .domain(d)
         }
         let unstable = db.splittable.reduce(0) { n, r in n + zip(r.lower, r.upper).filter { $0.0 < 0 && $0.1 > 0 }.count }

@@ -7,7 +7,8 @@ public struct Counterexample: Equatable, Sendable, Codable {
     /// The input (row-major flattened), inside the box of case `caseIndex`. Every value is
     /// exactly a float32 except at `nonFloat32Coordinates`.
     public var x: [Double]
-    /// The model's first output at `x`, evaluated in Double.
+    /// The model's first output at `x`, evaluated in Double (under `--semantics float32`: in
+    /// float32, `Graph.evaluateFirstFloat32`, the evaluation that violates the property).
     public var y: [Double]
     /// Index of the property case (input box) containing `x`.
     public var caseIndex: Int
@@ -281,6 +282,10 @@ package enum CounterexampleCheck {
             rejection = .outsideBox
             return nil
         }
+        if settings.semantics == .float32 {
+            return try confirmFloat32(graph: graph, property: property, point: xs, nonFloat32: nonFloat32,
+                                      preferredCase: preferredCase, rejection: &rejection)
+        }
         let y = try graph.evaluateFirst(xs)
         guard y.count == property.numOutputs, y.allSatisfy({ $0.isFinite }) else {
             rejection = .nonFiniteOutput
@@ -341,6 +346,32 @@ package enum CounterexampleCheck {
             guard near else { continue }
             if let cx = try confirm(graph: graph, property: property, candidate: x, preferredCase: ci, settings: settings) {
                 return cx
+            }
+        }
+        return nil
+    }
+
+    /// The check under `--semantics float32` (`VerifierSettings.semantics`): the witness point
+    /// `xs` must be all float32 (no `nonFloat32` coordinates), and some clause of a case whose
+    /// box contains it must hold in the float32 evaluation (`Graph.evaluateFirstFloat32`: float32
+    /// storage, each operator correctly rounded) with every atom's float32 slack `c·y - d <= 0`:
+    /// the property is violated by a float32 evaluation at a float32 input. No margin: the
+    /// violation may exist only through rounding. The counterexample's `y` and `float32Y` are
+    /// both the float32 evaluation (the Double one may satisfy the property).
+    static func confirmFloat32(graph: Graph, property: Property, point xs: [Double], nonFloat32: [Int],
+                               preferredCase: Int, rejection: inout CounterexampleRejection?) throws -> Counterexample? {
+        guard nonFloat32.isEmpty else { rejection = .outsideBox; return nil }
+        let y32 = try graph.evaluateFirstFloat32(xs)
+        guard y32.count == property.numOutputs, y32.allSatisfy({ $0.isFinite }) else {
+            rejection = .nonFiniteOutput
+            return nil
+        }
+        rejection = .margin
+        let order = [preferredCase] + property.cases.indices.filter { $0 != preferredCase }
+        for ci in order where property.cases[ci].box.contains(xs) {
+            for (li, clause) in property.cases[ci].clauses.enumerated()
+            where clause.atoms.allSatisfy({ a in a.slack(y32).map { $0.isFinite && $0 <= 0 } ?? false }) {
+                return Counterexample(x: xs, y: y32, caseIndex: ci, clauseIndex: li, float32X: nil, float32Y: y32)
             }
         }
         return nil

@@ -313,7 +313,7 @@ final class InputSplitSearch: @unchecked Sendable {
 
     /// One worker: its own bound engine, popping batches until the queue is empty and nobody is busy.
     func worker(_ id: Int) {
-        let engine = BoundEngine(graph: graph)
+        let engine = BoundEngine(graph: graph, semantics: settings.semantics)
         var stats = WorkerStats()
         defer {
             state.lock.lock()
@@ -533,7 +533,9 @@ final class InputSplitSearch: @unchecked Sendable {
         // a minimum reached only at one float32 value is seen; with the fast chain evaluation when
         // there is one (a hit is confirmed below by the model's own evaluation).
         let x = CounterexampleCheck.witnessPoint(x, in: pc.box)?.x ?? x
-        let y = try engine?.evaluateChain(x) ?? graph.evaluateFirst(x)
+        // Under --semantics float32 the check judges the float32 evaluation, so screen with it.
+        let y = settings.semantics == .float32 ? try graph.evaluateFirstFloat32(x)
+            : try engine?.evaluateChain(x) ?? graph.evaluateFirst(x)
         guard y.allSatisfy(\.isFinite) else { return (nil, .infinity) }
         var loss = Double.infinity
         for k in clauses {

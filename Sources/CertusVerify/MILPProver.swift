@@ -77,6 +77,7 @@ package struct MILPProver: PropertyProver {
     package func minimizeAndCertify(graph: Graph, property: Property, caseIndex: Int, deadline: Deadline, certify: Bool = true,
                                     tamper: (@Sendable (ClauseMinimum) -> ClauseMinimum)? = nil) throws -> [CertifiedMinimum] {
         try settings.validate()
+        try MILPProver.requireRealSemantics(settings)
         let pc = property.cases[caseIndex]
         let engine = BoundEngine(graph: graph)
         var bs = BoundSettings(method: settings.milp.alphaBounds ? .alphaCrown : .crown)
@@ -151,6 +152,7 @@ package struct MILPProver: PropertyProver {
     /// `prove` with a summary of the certificates for the log: clauses certified, their LPs and
     /// leaves, and the least certified lower bound.
     package func proveWithSummary(graph: Graph, property: Property, deadline: Deadline) throws -> (ProverOutcome, String?) {
+        try MILPProver.requireRealSemantics(settings)
         var certified = 0, certificateLPs = 0, certificateLeaves = 0
         var least = Double.infinity
         var summary: String {
@@ -213,5 +215,17 @@ package struct MILPProver: PropertyProver {
             }
         }
         return (proven ? .proven : .unknown("milp: " + notes.prefix(3).joined(separator: "; ")), summary)
+    }
+}
+
+extension MILPProver {
+    /// The MILP encodes the real-valued network exactly and has no float32 error terms: under
+    /// `--semantics float32` the prover refuses to run (the verifier logs the error; the answer
+    /// is `unknown` unless the attack finds a counterexample).
+    /// - Throws: `BoundError` naming the option when `settings.semantics` is not `.real`.
+    static func requireRealSemantics(_ settings: VerifierSettings) throws {
+        guard settings.semantics == .real else {
+            throw BoundError("--method milp is not available under --semantics float32 (the MILP encodes the real-valued network); use bab, input-split, crown or alpha-crown")
+        }
     }
 }

@@ -66,9 +66,9 @@ extension Verifier {
         case .attack:
             return []
         case .crown:
-            return [BoundProver(method: .crown)]
+            return [BoundProver(method: .crown, semantics: settings.semantics)]
         case .alphaCrown:
-            return [BoundProver(method: .alphaCrown)]
+            return [BoundProver(method: .alphaCrown, semantics: settings.semantics)]
         case .inputSplit:
             return [InputSplitProver(settings: settings, progress: progress)]
         case .branchAndBound, .reluSplit:
@@ -76,13 +76,13 @@ extension Verifier {
         case .milp:
             return [MILPProver(settings: settings)]
         case .auto:
-            var list: [any PropertyProver] = [BoundProver(method: .crown)]
+            var list: [any PropertyProver] = [BoundProver(method: .crown, semantics: settings.semantics)]
             if freeInputDimension(of: property) <= settings.inputSplitMaxDimension {
                 // alpha-CROWN rarely closes a low-dimensional box that CROWN could not, and input
                 // splitting is complete there: go straight to it.
                 list.append(InputSplitProver(settings: settings, progress: progress))
             } else {
-                list.append(BoundProver(method: .alphaCrown))
+                list.append(BoundProver(method: .alphaCrown, semantics: settings.semantics))
                 // Branch and bound over neuron splits: ReLU splitting, or GenBaB's general
                 // branching for other activations.
                 list.append(BranchAndBoundProver(settings: settings, progress: progress))

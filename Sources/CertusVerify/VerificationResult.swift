@@ -1,3 +1,5 @@
+import CertusBounds
+
 /// The answer to "is the property violated?", in VNN-COMP words.
 public enum VerificationStatus: String, Sendable, Codable, CaseIterable {
     /// A counterexample exists (and is attached, checked): the property is violated.
@@ -34,8 +36,22 @@ public struct VerificationResult: Sendable, Codable, Equatable {
     /// What the attack before the provers did (work counters, rejected points); nil when the
     /// pipeline stopped before it. Not part of the JSON form (its summary is in `details`).
     public var attack: AttackReport? = nil
+    /// The arithmetic the answer holds for (`VerifierSettings.semantics`): `unsat` under
+    /// `.float32` says nothing about the real-valued network, and the other way round.
+    public var semantics: NumericSemantics = .real
 
-    enum CodingKeys: String, CodingKey { case status, counterexample, timeSeconds = "time_s", method, details }
+    enum CodingKeys: String, CodingKey { case status, counterexample, timeSeconds = "time_s", method, details, semantics }
+
+    /// Decodes the JSON form; a result without `semantics` (written before it existed) is `real`.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        status = try c.decode(VerificationStatus.self, forKey: .status)
+        counterexample = try c.decodeIfPresent(Counterexample.self, forKey: .counterexample)
+        timeSeconds = try c.decode(Double.self, forKey: .timeSeconds)
+        method = try c.decode(String.self, forKey: .method)
+        details = try c.decode([String].self, forKey: .details)
+        semantics = try c.decodeIfPresent(NumericSemantics.self, forKey: .semantics) ?? .real
+    }
 
     /// Creates a result; every field is as documented on its property.
     public init(status: VerificationStatus, counterexample: Counterexample? = nil, timeSeconds: Double, method: String, details: [String] = []) {

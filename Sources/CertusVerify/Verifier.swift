@@ -78,11 +78,13 @@ package struct Verifier: Sendable {
     /// - Throws: `SpecError` (kind `.mismatch`) when the property does not fit the model,
     ///   `SettingsError` for unusable settings. Every other failure (model evaluation error,
     ///   prover error, NaN) gives `unknown` with the reason in `details`.
-    package func verify(graph: Graph, property: Property) throws -> VerificationResult {
+    package func verify(graph: Graph, property given: Property) throws -> VerificationResult {
         BLAS.beginSingleThread(); defer { BLAS.endSingleThread() }   // see BLAS.withSingleThread
         try settings.validate()
-        try property.validate(modelInputs: graph.inputCount, modelOutputs: graph.outputCount)
+        try given.validate(modelInputs: graph.inputCount, modelOutputs: graph.outputCount)
         let start = ContinuousClock.now
+        // --semantics float32: only the float32 inputs of each box (`Verifier.float32Property`).
+        let (property, semanticsNote) = settings.semantics == .float32 ? Verifier.float32Property(given) : (given, nil)
         var deadline = Deadline(secondsFromNow: settings.timeout, cancellation: cancellation)
         deadline.memory = settings.memoryLimit.map { MemoryBudget(limitBytes: $0) }
         var log: [String] = []
@@ -90,8 +92,11 @@ package struct Verifier: Sendable {
         func finish(_ status: VerificationStatus, _ method: String, _ cx: Counterexample? = nil) -> VerificationResult {
             var r = VerificationResult(status: status, counterexample: cx, timeSeconds: secondsSince(start), method: method, details: log)
             r.attack = attackReport
+            r.semantics = settings.semantics
             return r
         }
+        if let semanticsNote { log.append(semanticsNote) }
+        if property.cases.isEmpty { return finish(.unsat, "float32-box") }   // no float32 input in any box
 
         // 0. The graph to bound: without a final Softmax when the property compares its outputs
         // pairwise (equivalent there, and needing no Softmax relaxation).
@@ -108,7 +113,8 @@ package struct Verifier: Sendable {
         if !provers.isEmpty, property.cases.reduce(0, { $0 + $1.clauses.count }) >= settings.boundBeforeAttackClauses {
             // At most half the attack's share, so a slow bound still leaves time to attack.
             let boundDeadline = attackDeadline.capped(secondsFromNow: settings.timeout * settings.attackTimeFraction / 2)
-            let (open, note) = Verifier.clausesLeftByBound(graph: boundGraph, property: property, deadline: boundDeadline)
+            let (open, note) = Verifier.clausesLeftByBound(graph: boundGraph, property: property, deadline: boundDeadline,
+                                                           semantics: settings.semantics)
             openClauses = open
             log.append(note)
         }
@@ -189,9 +195,10 @@ extension Verifier {
     /// leaving it out of the attack loses no counterexample. Cases are bounded one after another
     /// until `deadline`; a case not reached, or whose bound fails (unsupported operator, NaN),
     /// keeps every clause open. `open` is nil when no case could be bounded.
-    package static func clausesLeftByBound(graph: Graph, property: Property, deadline: Deadline) -> (open: [[Bool]]?, note: String) {
+    package static func clausesLeftByBound(graph: Graph, property: Property, deadline: Deadline,
+                                           semantics: NumericSemantics = .real) -> (open: [[Bool]]?, note: String) {
         let start = ContinuousClock.now
-        let engine = BoundEngine(graph: graph)
+        let engine = BoundEngine(graph: graph, semantics: semantics)
         var open = property.cases.map { [Bool](repeating: true, count: $0.clauses.count) }
         var bounded = 0
         var failure: String? = nil
@@ -222,5 +229,26 @@ extension Verifier {
             + String(format: "%.3f s", secondsSince(start)) + ")"
         if let failure { note += "; some cases not bounded: \(failure)" }
         return (bounded > 0 ? open : nil, note)
+    }
+}
+
+extension Verifier {
+    /// `property` with every case's box shrunk to the float32 values inside it (each lower end
+    /// rounded up to a float32, each upper end down; `BoundEngine.float32Box`), the inputs a
+    /// float32 runtime can take; cases whose box holds no float32 value in some coordinate are
+    /// dropped (no float32 input lies there, so they cannot be violated). With a log line when
+    /// a box changed. An empty result means the property holds for every float32 input.
+    package static func float32Property(_ property: Property) -> (Property, String?) {
+        var out = property
+        var shrunk = 0, dropped = 0
+        out.cases = property.cases.compactMap { pc in
+            guard let (lo, hi) = BoundEngine.float32Box(lower: pc.box.lower, upper: pc.box.upper) else { dropped += 1; return nil }
+            if lo != pc.box.lower || hi != pc.box.upper { shrunk += 1 }
+            var c = pc
+            c.box = InputBox(lower: lo, upper: hi)
+            return c
+        }
+        guard shrunk + dropped > 0 else { return (out, nil) }
+        return (out, "semantics float32: \(shrunk) box(es) shrunk to their float32 values, \(dropped) without a float32 value dropped")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import CertusBounds
 /// Every knob of the verification pipeline, in one place.
 ///
 /// The defaults are chosen for VNN-COMP-style instances (ACAS Xu, MNIST fully connected): a
@@ -106,6 +107,16 @@ public struct VerifierSettings: Sendable, Equatable, Codable {
     /// remains, attack again (another seed) until the time limit: a property the search could
     /// neither prove nor refute in its budget may still fall to more restarts. Default true.
     public var finalAttack: Bool = true
+
+    // MARK: Semantics
+
+    /// Which arithmetic the answer holds for (`certus verify --semantics`; `NumericSemantics`).
+    /// `.real` (default): the network as a real-valued function of real inputs. `.float32`: the
+    /// network as onnxruntime evaluates it in float32, on the float32 inputs of the box: every
+    /// bound carries each operator's float32 rounding (`Float32Rounding`), the paths that cannot
+    /// (exact LP leaves, LP tightening, MILP) are off, and a counterexample must violate the
+    /// property in the float32 evaluation. See docs/reliability.md, "Semantics and rounding".
+    public var semantics: NumericSemantics = .real
 
     // MARK: Counterexample acceptance
 

@@ -72,3 +72,8 @@ package struct Abs: ElementwiseRelaxation, AttributeFree {
         l < 0 && u > 0 ? 0 : nil
     }
 }
+
+extension Abs {
+    /// |x| is exact in float32.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
+}

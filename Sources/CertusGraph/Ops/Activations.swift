@@ -632,3 +632,35 @@ enum GeluRelaxation {
         return (a <= b ? at(Swift.min(Swift.max(m, a), b), from: b, to: a) : 0, nil)
     }
 }
+
+// MARK: - float32 semantics (`Float32Rounding`)
+
+extension Relu {
+    /// max(x, 0) is exact in float32.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
+}
+
+extension LeakyRelu {
+    /// alpha x is one float32 multiplication (one rounding, half an ulp, plus underflow).
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .ulps(1, absolute: 0x1p-149) }
+}
+
+extension Sigmoid {
+    /// ONNX leaves the accuracy open: the smooth-activation allowance (`Float32Rounding.smoothActivation`).
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .smoothActivation }
+}
+
+extension Tanh {
+    /// ONNX leaves the accuracy open: the smooth-activation allowance (`Float32Rounding.smoothActivation`).
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .smoothActivation }
+}
+
+extension Neg {
+    /// A sign change is exact in float32.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
+}
+
+extension Identity {
+    /// A copy is exact in float32.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
+}

@@ -105,3 +105,27 @@ extension Div: BoundDecomposition {
 extension Tensor {
     func reshapedMap(_ f: (Double) -> Double) -> Tensor { Tensor(shape: shape, data: data.map(f)) }
 }
+
+// MARK: - float32 semantics (`Float32Rounding`)
+
+extension Add {
+    /// One float32 addition per element: one rounding of |a| + |b|.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .sums(roundings: 1) }
+}
+
+extension Sub {
+    /// One float32 subtraction per element: one rounding of |a| + |b|.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .sums(roundings: 1) }
+}
+
+extension Mul {
+    /// One float32 multiplication per element: one rounding of |a b|.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .sums(roundings: 1) }
+}
+
+extension Div {
+    /// One float32 division per element (by a constant: the engine decomposes a division by a
+    /// variable into Reciprocal, which has no float32 model). A runtime that multiplies by a
+    /// rounded reciprocal instead rounds twice, within `Float32Rounding.fusionSlack`.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .sums(roundings: 1) }
+}

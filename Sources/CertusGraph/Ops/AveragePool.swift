@@ -75,3 +75,11 @@ package struct AveragePool: Operator {
         }
     }
 }
+
+extension AveragePool {
+    /// A sum over the kH x kW window and one division (or a multiplication by a rounded 1/n):
+    /// window size + 2 roundings per term.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding {
+        .sums(roundings: window.kernel.reduce(1, *) + 2)
+    }
+}

@@ -72,3 +72,10 @@ package struct BatchNormalization: Operator {
         return [g, nil, nil, nil, nil]
     }
 }
+
+extension BatchNormalization {
+    /// (x - mean) / sqrt(var + eps) * scale + B: each term passes through the subtraction, the
+    /// division, the scaling and the addition, and its coefficient through eps's addition and the
+    /// square root: 8 roundings (a folded form rounds less).
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .sums(roundings: 8) }
+}

@@ -210,3 +210,8 @@ extension PiecewiseLinearEncoding {
         }
     }
 }
+
+extension Clip {
+    /// A selection of x or a (float32) bound: exact in float32.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
+}

@@ -238,3 +238,13 @@ package struct Conv: Operator {
         return [Tensor(shape: xs, data: gx)] + Array(repeating: nil, count: inputs.count - 1)
     }
 }
+
+extension Conv {
+    /// Each output a dot product over (C / group) x kH x kW weights plus the bias: that many
+    /// roundings plus one per term (any summation order; im2col + GEMM as onnxruntime's MLAS
+    /// computes it; FFT or Winograd convolution would need another model).
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding {
+        guard inputShapes.count >= 2, inputShapes[1].count >= 2 else { return .unmodelled("Conv weight shape unknown") }
+        return .sums(roundings: inputShapes[1].dropFirst().reduce(1, *) + 1)
+    }
+}

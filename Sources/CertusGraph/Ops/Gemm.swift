@@ -129,3 +129,13 @@ package struct Gemm: Operator {
         return grads
     }
 }
+
+extension Gemm {
+    /// Each output alpha (sum_k a_k b_k) + beta c: a dot product of K terms (K roundings per
+    /// term in any summation order, products included), the scaling by alpha, the product
+    /// beta c and the final addition: K + 3.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding {
+        guard let a = inputShapes.first, a.count == 2 else { return .unmodelled("Gemm input shape is not 2-D") }
+        return .sums(roundings: (transA ? a[0] : a[1]) + 3)
+    }
+}

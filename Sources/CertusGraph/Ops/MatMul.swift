@@ -138,3 +138,12 @@ extension MatMul: BoundDecomposition {
     }
 }
 
+
+extension MatMul {
+    /// Each output a dot product of K terms (the first input's last dimension): K roundings per
+    /// term in any summation order, the product included.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding {
+        guard let a = inputShapes.first, let k = a.last else { return .unmodelled("MatMul without a first input") }
+        return .sums(roundings: k)
+    }
+}

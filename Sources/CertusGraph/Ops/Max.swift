@@ -165,3 +165,8 @@ extension ElementwiseExtremum {
 
 extension Max: BoundDecomposition {}
 extension Min: BoundDecomposition {}
+
+extension ElementwiseExtremum {
+    /// A selection of one operand: exact in float32.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
+}

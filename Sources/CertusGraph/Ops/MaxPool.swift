@@ -79,3 +79,8 @@ extension MaxPool: BoundDecomposition {
                                 sign: 1, name: node.name, output: node.output)
     }
 }
+
+extension MaxPool {
+    /// A selection of one window element: exact in float32.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
+}

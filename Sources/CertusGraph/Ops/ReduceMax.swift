@@ -94,3 +94,8 @@ extension ExtremumReduction {
 
 extension ReduceMax: BoundDecomposition {}
 extension ReduceMin: BoundDecomposition {}
+
+extension ExtremumReduction {
+    /// A selection of one input element: exact in float32.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
+}

@@ -115,3 +115,14 @@ extension LinearReduction {
         try IntervalAffine.relabel(x) { try evaluate($0) }
     }
 }
+
+extension LinearReduction {
+    /// A sum over the reduced elements (n roundings per term in any order) and, for a mean, a
+    /// division or a multiplication by a rounded 1/n (2 more); the identity when `axes` is nil.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding {
+        guard let axes else { return .exact }
+        guard let shape = inputShapes.first else { return .unmodelled("\(Self.opType) without an input") }
+        let n = axes.filter { $0 < shape.count }.map { shape[$0] }.reduce(1, *)
+        return .sums(roundings: n + (scale(count: n) == 1 ? 0 : 2))
+    }
+}

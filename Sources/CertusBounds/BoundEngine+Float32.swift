@@ -1,0 +1,190 @@
+import Foundation
+import CertusTensor
+import CertusGraph
+import CertusSpec
+
+// `--semantics float32`: the network as onnxruntime evaluates it in float32. Every node's float32
+// output is its exact output on its (float32) inputs plus an error delta_j in [-e_j, e_j], with
+// e_j from the operator's error model (`Operator.float32Rounding`, `Float32Rounding`) and the
+// node's input intervals. IBP widens each node's interval by e_j (`interval(of:bounds:)`); every
+// backward (CROWN, alpha-CROWN, beta-CROWN) pass subtracts sum_j |lambda_j| e_j at each node its
+// coefficients lambda reach (`subtractFloat32Error`): CROWN of the network with one extra bounded
+// input per node. Paths that cannot carry these terms are off under float32: the dense-chain
+// intermediate bounds (`chainIntermediateBounds`), the exact LP leaves and LP tightening of
+// branch and bound, and the MILP prover (CertusVerify).
+
+/// Which arithmetic a verdict holds for (`certus verify --semantics`).
+///
+/// * `real` (default): the network as a real-valued function of real inputs in the box; the
+///   engine's own Double rounding is covered by `RoundingGuard`.
+/// * `float32`: the network as onnxruntime evaluates it in float32: only float32 inputs in the
+///   box, and every operator's float32 rounding enclosed as an interval term
+///   (`Float32Rounding`), in any summation order that ONNX allows. `unsat` then means that no
+///   float32 input in the box violates the property under round-to-nearest float32 evaluation
+///   within that error model (docs/reliability.md, "Semantics and rounding").
+public enum NumericSemantics: String, Sendable, Codable, CaseIterable {
+    /// The network as a real-valued function (exact arithmetic on real inputs).
+    case real
+    /// The network evaluated in float32 (onnxruntime), on float32 inputs.
+    case float32
+}
+
+extension BoundEngine {
+    /// Per node of the expanded graph, its float32 error model, and why float32 bounds cannot be
+    /// computed (the first node of `original` or `expanded` without a model), or nil.
+    /// `original` is checked too: an operator the engine decomposes (Softmax, LayerNormalization,
+    /// a fused GeLU) is covered only if it has a float32 model of its own, since its pieces'
+    /// models describe the pieces, not the runtime's kernel for the whole operator.
+    static func float32Models(original: Graph, expanded: Graph) -> ([Float32Rounding], String?) {
+        func model(_ g: Graph, _ n: Node) -> Float32Rounding {
+            n.op.float32Rounding(inputShapes: n.inputs.map { g.values[$0].shape },
+                                 constantInputs: n.inputs.map { g.constants[$0] != nil })
+        }
+        var refusal: String? = nil
+        for n in original.nodes {
+            if case .unmodelled(let why) = model(original, n) { refusal = "node '\(n.name)' (\(n.opType)): \(why)"; break }
+        }
+        let models = expanded.nodes.map { model(expanded, $0) }
+        if refusal == nil {
+            for (n, m) in zip(expanded.nodes, models) {
+                if case .unmodelled(let why) = m { refusal = "node '\(n.name)' (\(n.opType)): \(why)"; break }
+            }
+        }
+        return (models, refusal)
+    }
+
+    /// Under `.float32`, the error bound e (per output element) of node `i` whose inputs lie in
+    /// `ins` (constants as degenerate intervals); nil under `.real` or for an exact node.
+    /// `affineMagnitude`: the node's term magnitudes when the caller has them (`affineMagnitudes`).
+    /// - Throws: `BoundError` when the graph has an operator without a float32 model.
+    func float32Error(node i: Int, inputs ins: [IntervalTensor],
+                      affineMagnitude: (lower: [Double], upper: [Double])? = nil) throws -> [Double]? {
+        guard semantics == .float32 else { return nil }
+        if let why = float32Refusal { throw BoundError("--semantics float32: \(why)") }
+        let model = float32Models[i]
+        switch model {
+        case .exact: return nil
+        case .unmodelled(let why): throw BoundError("--semantics float32: node '\(graph.nodes[i].name)': \(why)")
+        case .sums:
+            if kinds[i] == .affine {
+                // sum_k |c_k| M_k + |b| per output (the terms' magnitudes over the input intervals).
+                let (mL, mU) = try affineMagnitude ?? affineMagnitudes(node: i, inputs: ins)
+                return mL.indices.map { j in model.bound(termMagnitude: Swift.max(mL[j], mU[j]), outputMagnitude: 0) ?? .infinity }
+            }
+            // A product of variables: one term, at most the exact image's largest end.
+            let r = try graph.nodes[i].op.interval(ins)
+            return r.lower.data.indices.map { j in
+                let m = Swift.max(Swift.abs(r.lower.data[j]), Swift.abs(r.upper.data[j]))
+                return model.bound(termMagnitude: m.isNaN ? .infinity : m, outputMagnitude: 0) ?? .infinity
+            }
+        case .ulps:
+            let r = try graph.nodes[i].op.interval(ins)
+            return r.lower.data.indices.map { j in
+                let m = Swift.max(Swift.abs(r.lower.data[j]), Swift.abs(r.upper.data[j]))
+                return model.bound(termMagnitude: 0, outputMagnitude: m.isNaN ? .infinity : m) ?? .infinity
+            }
+        }
+    }
+
+    /// The interval tensors of node `n`'s inputs from `bounds` (constants as degenerate
+    /// intervals), or nil when some variable input has no bounds.
+    func inputIntervals(of n: Node, bounds: [ValueBounds?]) -> [IntervalTensor]? {
+        var ins: [IntervalTensor] = []
+        for v in n.inputs {
+            if let t = graph.constants[v] { ins.append(IntervalTensor(constant: t)); continue }
+            guard let b = bounds[v] else { return nil }
+            let shape = graph.values[v].shape
+            ins.append(IntervalTensor(lower: Tensor(shape: shape, data: b.lower), upper: Tensor(shape: shape, data: b.upper)))
+        }
+        return ins
+    }
+
+    /// Under `.float32`, every node's error bound for a backward pass over the nodes up to
+    /// `last`, from the bounds of their inputs (`bounds`, which enclose the float32 values;
+    /// values without bounds get IBP's, float32-widened, from the box). nil under `.real`.
+    func float32Errors(upTo last: Int, box: ValueBounds, bounds: [ValueBounds?]) throws -> [[Double]?]? {
+        guard semantics == .float32 else { return nil }
+        var b = bounds
+        if b[graph.input] == nil { b[graph.input] = box }
+        var errors = [[Double]?](repeating: nil, count: last + 1)
+        for i in 0...last {
+            let n = graph.nodes[i]
+            // Nodes in topological order: every earlier output has bounds by now (given or IBP).
+            guard let ins = inputIntervals(of: n, bounds: b) else {
+                throw BoundError("--semantics float32: no bounds for the inputs of node '\(n.name)'")
+            }
+            errors[i] = try float32Error(node: i, inputs: ins)
+            if b[n.output] == nil { b[n.output] = try interval(of: n, bounds: b) }
+        }
+        return errors
+    }
+
+    /// bias_r -= sum_j |A_rj| e_j: the worst case of the float32 error terms delta_j in
+    /// [-e_j, e_j] of a node whose output carries coefficients A (rows x outputs), moved down by
+    /// the rounding guard of its own sum. An infinite e_j with a nonzero coefficient gives -inf.
+    func subtractFloat32Error(_ A: Matrix, _ e: [Double], bias: inout [Double]) {
+        let cols = A.cols
+        A.data.withUnsafeBufferPointer { a in
+            for r in 0..<A.rows {
+                var s = 0.0
+                let row = a.baseAddress! + r * cols
+                for j in 0..<cols where row[j] != 0 { s += Swift.abs(row[j]) * e[j] }
+                bias[r] -= s + RoundingGuard.relative * s
+            }
+        }
+    }
+
+    /// IBP's float32 widening of node `i`'s output bounds `b` (under `.float32`): each end moved
+    /// out by the node's error bound.
+    func widenForFloat32(node i: Int, inputs ins: [IntervalTensor], _ b: inout ValueBounds,
+                         affineMagnitude: (lower: [Double], upper: [Double])?) throws {
+        guard let e = try float32Error(node: i, inputs: ins, affineMagnitude: affineMagnitude) else { return }
+        for j in b.lower.indices {
+            b.lower[j] -= e[j] + RoundingGuard.relative * e[j]
+            b.upper[j] += e[j] + RoundingGuard.relative * e[j]
+        }
+        b.widenNaN()
+    }
+
+    /// The input box under `semantics`: unchanged under `.real`; under `.float32` the float32
+    /// values inside it (each lower end rounded up to a float32, each upper end down), or nil
+    /// when some coordinate holds no float32 value.
+    package static func float32Box(lower: [Double], upper: [Double]) -> (lower: [Double], upper: [Double])? {
+        var lo = lower, hi = upper
+        for k in lower.indices {
+            lo[k] = roundUpToFloat32(lower[k]); hi[k] = roundDownToFloat32(upper[k])
+            guard lo[k] <= hi[k] else { return nil }
+        }
+        return (lo, hi)
+    }
+
+    /// The least float32 value >= x (as a Double); +-inf and NaN unchanged, values above the
+    /// largest float32 give +inf.
+    package static func roundUpToFloat32(_ x: Double) -> Double {
+        guard x.isFinite else { return x }
+        var f = Float(x)
+        if Double(f) < x { f = f.nextUp }
+        return Double(f)
+    }
+
+    /// The greatest float32 value <= x (as a Double).
+    package static func roundDownToFloat32(_ x: Double) -> Double {
+        guard x.isFinite else { return x }
+        var f = Float(x)
+        if Double(f) > x { f = f.nextDown }
+        return Double(f)
+    }
+}
+
+extension BoundEngine {
+    /// The box the engine bounds over: `box` itself under `.real`; under `.float32` the float32
+    /// values inside it (`float32Box`), since only those are inputs of a float32 runtime.
+    /// - Throws: `BoundError` when the box holds no float32 value in some coordinate.
+    func semanticBox(_ box: InputBox) throws -> ValueBounds {
+        guard semantics == .float32 else { return ValueBounds(lower: box.lower, upper: box.upper) }
+        guard let (lo, hi) = BoundEngine.float32Box(lower: box.lower, upper: box.upper) else {
+            throw BoundError("--semantics float32: the input box holds no float32 value in some coordinate")
+        }
+        return ValueBounds(lower: lo, upper: hi)
+    }
+}

@@ -1,0 +1,229 @@
+import XCTest
+import Foundation
+import Certus
+import TestSupport
+
+/// `--semantics float32` (issue 15, item 2): the planted float32-only violations of
+/// Tests/Fixtures/float32 (scripts/make_float32_planted.py, with onnxruntime's float32 outputs as
+/// the evidence), enclosure of float32 evaluations by float32 bounds, and float32 proofs of zoo
+/// properties that hold with margin.
+final class Float32SemanticsTests: XCTestCase {
+    /// onnxruntime's evidence for one planted network (`NAME.ort.json`).
+    struct Evidence: Decodable {
+        struct Point: Decodable { var x: [Double]; var y: [Double] }
+        var float32_expected: String
+        var witness: Point?
+        var samples: [Point]
+    }
+
+    static let planted = ["cancel_add", "cancel_matmul", "relu_offset", "sum_order", "sum_order_relu", "smooth_mlp"]
+
+    func fixture(_ name: String) throws -> (VerificationProblem, Evidence) {
+        let dir = "Tests/Fixtures/float32/"
+        let p = try VerificationProblem.load(model: TestData.repoPath(dir + name + ".onnx"), spec: TestData.repoPath(dir + name + ".vnnlib"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestData.repoPath(dir + name + ".ort.json")))
+        return (p, try JSONDecoder().decode(Evidence.self, from: data))
+    }
+
+    func zoo(_ model: String, _ spec: String) throws -> VerificationProblem {
+        try VerifyTestData.problem("reference/zoo/\(model)/model.onnx", "reference/zoo/\(model)/\(spec).vnnlib")
+    }
+
+    func verify(_ p: VerificationProblem, _ semantics: NumericSemantics, method: VerificationMethod = .auto) throws -> VerificationResult {
+        var s = VerifierSettings()
+        s.timeout = 20
+        s.semantics = semantics
+        return try Verifier.forMethod(method, graph: p.graph, property: p.property, settings: s).verify(graph: p.graph, property: p.property)
+    }
+
+    /// Lower and upper bounds of every output over `box` (the engine's semantics).
+    func outputBounds(_ engine: BoundEngine, _ box: InputBox, outputs m: Int, method: BoundMethod) throws -> [(Double, Double)] {
+        var atoms: [LinearAtom] = []
+        for j in 0..<m {
+            var c = [Double](repeating: 0, count: m); c[j] = 1
+            atoms.append(LinearAtom(c: c, d: 0))
+            c[j] = -1
+            atoms.append(LinearAtom(c: c, d: 0))
+        }
+        let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))
+        return (0..<m).map { (rows[2 * $0].lower, -rows[2 * $0 + 1].lower) }
+    }
+
+    // MARK: - Planted float32-only violations
+
+    /// Over the reals every planted property holds (`unsat`); under float32 none is `unsat`, and
+    /// where onnxruntime's own float32 evaluation violates it at the recorded witness, the
+    /// answer is `sat` with a counterexample whose float32 evaluation violates the property.
+    func testPlantedRealUnsatFloat32NeverUnsat() throws {
+        for name in Self.planted {
+            let (p, ev) = try fixture(name)
+            let real = try verify(p, .real)
+            XCTAssertEqual(real.status, .unsat, "\(name) real: \(real.details)")
+            XCTAssertEqual(real.semantics, .real)
+            // The stored evidence: onnxruntime's float32 output at the witness violates the property.
+            if let w = ev.witness {
+                XCTAssertTrue(p.property.cases[0].box.contains(w.x), name)
+                XCTAssertTrue(p.property.cases[0].clauses.contains { $0.isSatisfied(by: w.y) }, "\(name): onnxruntime witness \(w.y)")
+            }
+            let f = try verify(p, .float32)
+            XCTAssertEqual(f.semantics, .float32)
+            if ev.float32_expected != "unsat" { XCTAssertNotEqual(f.status, .unsat, "\(name) float32: \(f.details)") }
+            if ev.float32_expected == "sat" {
+                XCTAssertEqual(f.status, .sat, "\(name) float32: \(f.details)")
+                let cx = try XCTUnwrap(f.counterexample, name)
+                let box = p.property.cases[cx.caseIndex].box
+                XCTAssertTrue(box.contains(cx.x), name)
+                XCTAssertTrue(cx.x.allSatisfy { Double(Float($0)) == $0 }, "\(name): not float32 \(cx.x)")
+                let y32 = try p.graph.evaluateFirstFloat32(cx.x)
+                XCTAssertEqual(cx.y, y32, name)
+                XCTAssertTrue(p.property.cases[cx.caseIndex].clauses[cx.clauseIndex].isSatisfied(by: y32), "\(name): \(y32)")
+                // ...while the real-valued (Double) evaluation there does not violate it.
+                XCTAssertFalse(p.property.cases[cx.caseIndex].clauses.contains { $0.isSatisfied(by: try! p.graph.evaluateFirst(cx.x)) }, name)
+            }
+            if ev.float32_expected == "unsat" { XCTAssertEqual(f.status, .unsat, "\(name) float32: \(f.details)") }
+        }
+    }
+
+    /// Every prover on its own under float32: never `unsat` on a planted violation (MILP refuses
+    /// float32: `unknown`).
+    func testEveryMethodUnderFloat32NeverUnsatOnPlanted() throws {
+        for name in Self.planted where name != "smooth_mlp" {
+            let (p, _) = try fixture(name)
+            for method in [VerificationMethod.crown, .alphaCrown, .inputSplit, .branchAndBound, .milp] {
+                let r = try verify(p, .float32, method: method)
+                XCTAssertNotEqual(r.status, .unsat, "\(name) \(method.rawValue): \(r.details)")
+            }
+            // The bound provers alone (no attack) do not prove them either.
+            for m in [BoundMethod.crown, .alphaCrown] {
+                let report = try BoundEngine(graph: p.graph, semantics: .float32).bound(property: p.property, settings: BoundSettings(method: m))
+                XCTAssertFalse(report.verified, "\(name) \(m.rawValue) float32 bound: \(report.propertyLower)")
+                let realReport = try BoundEngine(graph: p.graph).bound(property: p.property, settings: BoundSettings(method: m))
+                XCTAssertTrue(realReport.verified, "\(name) \(m.rawValue) real bound: \(realReport.propertyLower)")
+            }
+        }
+    }
+
+    // MARK: - Enclosure
+
+    /// At every recorded sample point (a degenerate box), the float32 IBP and CROWN bounds enclose
+    /// onnxruntime's float32 output; the real-valued bounds miss it at some point of each planted
+    /// network (which is what makes the float32 terms necessary, and this test able to fail).
+    func testFloat32BoundsEncloseOnnxRuntimeOutputs() throws {
+        for name in Self.planted {
+            let (p, ev) = try fixture(name)
+            let m = p.property.numOutputs
+            let f32 = BoundEngine(graph: p.graph, semantics: .float32), real = BoundEngine(graph: p.graph)
+            var realMisses = 0
+            for s in ev.samples + (ev.witness.map { [$0] } ?? []) {
+                let box = InputBox(lower: s.x, upper: s.x)
+                for method in [BoundMethod.ibp, .crown] {
+                    for (j, (lo, hi)) in try outputBounds(f32, box, outputs: m, method: method).enumerated() {
+                        XCTAssertTrue(lo <= s.y[j] && s.y[j] <= hi, "\(name) \(method.rawValue) at \(s.x): \(s.y[j]) not in [\(lo), \(hi)]")
+                    }
+                }
+                for (j, (lo, hi)) in try outputBounds(real, box, outputs: m, method: .crown).enumerated() where !(lo <= s.y[j] && s.y[j] <= hi) {
+                    realMisses += 1
+                }
+            }
+            if name != "smooth_mlp" { XCTAssertGreaterThan(realMisses, 0, "\(name): the real bounds enclose every onnxruntime output") }
+        }
+    }
+
+    /// Over random sub-boxes of zoo and fixture networks (ReLU, Sigmoid, Tanh, Conv, BatchNorm,
+    /// residual Add), float32 bounds (IBP, CROWN, alpha-CROWN) enclose the float32 evaluation
+    /// `Graph.evaluateFirstFloat32` at 200 random float32 points of each box.
+    func testFloat32BoundsEncloseFloat32EvaluationAtRandomPoints() throws {
+        var rng = SplitMix64(seed: 15)
+        var problems: [(String, VerificationProblem)] = []
+        for model in ["mlp_relu_small", "mlp_sigmoid", "mlp_tanh", "conv_bn_relu", "resnet_relu", "norm_mlp_relu"] {
+            problems.append((model, try zoo(model, "b")))
+        }
+        problems.append(("smooth_mlp", try fixture("smooth_mlp").0))
+        for (name, p) in problems {
+            let engine = BoundEngine(graph: p.graph, semantics: .float32)
+            let full = p.property.cases[0].box
+            for trial in 0..<3 {
+                // A sub-box: the whole box, then random parts of it.
+                var lo = full.lower, hi = full.upper
+                if trial > 0 {
+                    for k in lo.indices {
+                        let a = full.lower[k] + (full.upper[k] - full.lower[k]) * rng.nextUnit()
+                        let b = full.lower[k] + (full.upper[k] - full.lower[k]) * rng.nextUnit()
+                        (lo[k], hi[k]) = (min(a, b), max(a, b))
+                    }
+                }
+                let box = InputBox(lower: lo, upper: hi)
+                for method in [BoundMethod.ibp, .crown, .alphaCrown] {
+                    let b = try outputBounds(engine, box, outputs: p.property.numOutputs, method: method)
+                    for _ in 0..<200 {
+                        let x = lo.indices.map { k -> Double in
+                            let v = lo[k] + (hi[k] - lo[k]) * rng.nextUnit()
+                            return BoundEngine.roundDownToFloat32(max(BoundEngine.roundUpToFloat32(lo[k]), min(v, hi[k])))
+                        }
+                        guard zip(x, zip(lo, hi)).allSatisfy({ $0.0 >= $0.1.0 && $0.0 <= $0.1.1 }) else { continue }
+                        let y = try p.graph.evaluateFirstFloat32(x)
+                        for (j, (l, u)) in b.enumerated() {
+                            XCTAssertTrue(l <= y[j] && y[j] <= u, "\(name) \(method.rawValue): \(y[j]) not in [\(l), \(u)]")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The float32 box: ends rounded inward to float32 values; no float32 inside: nil.
+    func testFloat32BoxRoundsInward() {
+        let lower = [0.1, -0.1, 1, 0.3, -1e-40], upper = [0.3, 0.1, 1, 0.7, 1e-40]
+        let (lo, hi) = BoundEngine.float32Box(lower: lower, upper: upper)!
+        for k in lower.indices {
+            // Float32 values, inside, and the next float32 outward is outside.
+            XCTAssertEqual(Double(Float(lo[k])), lo[k]); XCTAssertEqual(Double(Float(hi[k])), hi[k])
+            XCTAssertTrue(lower[k] <= lo[k] && hi[k] <= upper[k], "\(k)")
+            XCTAssertLessThan(Double(Float(lo[k]).nextDown), lower[k], "\(k)")
+            XCTAssertGreaterThan(Double(Float(hi[k]).nextUp), upper[k], "\(k)")
+        }
+        XCTAssertEqual(lo[0], Double(Float(0.1)))            // Float(0.1) lies above 0.1
+        XCTAssertEqual(hi[0], Double(Float(0.3).nextDown))   // Float(0.3) lies above 0.3
+        XCTAssertEqual(lo[2], 1); XCTAssertEqual(hi[2], 1)
+        XCTAssertNil(BoundEngine.float32Box(lower: [0.7], upper: [0.7]))   // no float32 equals 0.7
+        // A property whose every box holds no float32: unsat under float32 (nothing to violate).
+        let p = Property(numInputs: 1, numOutputs: 1, cases: [PropertyCase(box: InputBox(lower: [0.7], upper: [0.7]),
+                                                                       clauses: [Clause(atoms: [LinearAtom(c: [1], d: 100)])])], source: "t")
+        XCTAssertTrue(Verifier.float32Property(p).0.cases.isEmpty)
+    }
+
+    /// An operator without a float32 model (Softmax decomposed, Erf, Pow...) makes float32 bounds
+    /// fail with a message naming it, so the answer is unknown, never unsat.
+    func testUnmodelledOperatorIsRefused() throws {
+        let p = try zoo("mlp_gelu_erf", "a")
+        XCTAssertThrowsError(try BoundEngine(graph: p.graph, semantics: .float32).bound(property: p.property)) { e in
+            XCTAssertTrue("\(e)".contains("float32"), "\(e)")
+        }
+        let r = try verify(p, .float32, method: .crown)
+        XCTAssertNotEqual(r.status, .unsat, "\(r.details)")
+        XCTAssertEqual(try verify(p, .real, method: .crown).status, .unsat)
+    }
+
+    // MARK: - Ordinary properties
+
+    /// Properties that hold with margin stay provable under float32: the zoo's `a` specs (CROWN
+    /// margins 1.7 to 16) and the `b` specs that branch and bound proves over the reals.
+    func testFloat32ProvesZooPropertiesWithMargin() throws {
+        for model in ["mlp_relu_small", "mlp_relu_deep", "mlp_sigmoid", "mlp_tanh", "conv_relu", "conv_bn_relu", "resnet_relu", "norm_mlp_relu"] {
+            let p = try zoo(model, "a")
+            let r = try verify(p, .float32)
+            XCTAssertEqual(r.status, .unsat, "\(model)/a float32: \(r.details)")
+        }
+        for model in ["mlp_relu_small", "resnet_relu"] {
+            let p = try zoo(model, "b")
+            let r = try verify(p, .float32, method: .branchAndBound)
+            XCTAssertEqual(r.status, .unsat, "\(model)/b float32: \(r.details)")
+        }
+        // sat specs stay sat (the attack's points violate in float32 too).
+        for model in ["mlp_relu_small", "mlp_sigmoid"] {
+            let p = try zoo(model, "c")
+            let r = try verify(p, .float32)
+            XCTAssertEqual(r.status, .sat, "\(model)/c float32: \(r.details)")
+        }
+    }
+}
