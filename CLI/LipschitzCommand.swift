@@ -30,6 +30,7 @@ struct LipschitzCommand: ParsableCommand {
     @Option(help: "Uniform samples for the attained lower bound.") var samples: Int = 1000
     @Option(help: "Seed of the sampler.") var seed: UInt64 = 0
     @Option(help: "Time limit in seconds (the best certified bound reached is reported).") var timeout: Double = 60
+    @Option(help: "Seconds the search for attained values may take after the certified bound (default: without --target-ratio 4x the bound's time, at least 1 s; with it, its share of --timeout).") var searchTime: Double?
     @Option(help: "Decide whether the constant is at most this value (exit code).") var max: Double?
     @Option(help: "Branch and bound until the certified bound is at most this ratio times the attained lower bound (overall), or the time limit; default: no branching.") var targetRatio: Double?
     @Option(help: "What branch and bound splits: auto (the region when it has at most 20 free inputs, else neurons), neuron-split or input-split.") var branching: LipschitzBranching = .auto
@@ -39,6 +40,7 @@ struct LipschitzCommand: ParsableCommand {
     func run() throws {
         let report: LipschitzReport = try reportingErrors {
             guard timeout > 0, timeout.isFinite else { throw CLIError("--timeout must be a positive number of seconds, got \(timeout)") }
+            if let searchTime, !(searchTime >= 0 && searchTime.isFinite) { throw CLIError("--search-time must be a number of seconds >= 0, got \(searchTime)") }
             guard samples >= 0 else { throw CLIError("--samples must be >= 0, got \(samples)") }
             if let max, !max.isFinite { throw CLIError("--max must be a finite number, got \(max)") }
             guard method != .ibp else { throw CLIError("--method must be crown or alpha-crown") }
@@ -56,6 +58,7 @@ struct LipschitzCommand: ParsableCommand {
             options.outputs = output.map { [$0] }
             options.settings.samples = samples
             options.settings.seed = seed
+            options.settings.searchSeconds = searchTime
             options.targetRatio = targetRatio
             options.settings.branching = branching
             options.exact = exact

@@ -1,3 +1,4 @@
+import CertusTensor
 import CertusGraph
 
 /// Fast paths of `BoundEngine.backward` for CROWN's default relaxations (no alpha-CROWN
@@ -13,25 +14,52 @@ extension BoundEngine {
     }
 
     /// The bias that `elementwiseBackward` adds for a relaxation with zero slopes (the same sums
-    /// in the same order), without the all-zero input coefficients.
+    /// in the same order), without the all-zero input coefficients. Neurons whose intercepts
+    /// are both 0 (a dead ReLU's derivative) add exactly +0 to each row's sums when the
+    /// coefficients are finite: only the others are visited then.
     func zeroSlopeBias(A: Matrix, relax: Relaxation, bias: inout [Double]) {
         let cols = A.cols
-        A.data.withUnsafeBufferPointer { a in
-        relax.bL.withUnsafeBufferPointer { bL in relax.bU.withUnsafeBufferPointer { bU in
-            for r in 0..<A.rows {
-                let base = r * cols
+        var columns = (0..<cols).filter { relax.bL[$0] != 0 || relax.bU[$0] != 0 }
+        if columns.count < cols && !BLAS.allFinite(A.data) { columns = Array(0..<cols) }   // 0 * inf is NaN
+        let n = columns.count
+        let bL = columns.map { relax.bL[$0] }, bU = columns.map { relax.bU[$0] }
+        A.data.withUnsafeBufferPointer { a in columns.withUnsafeBufferPointer { cp in
+        bL.withUnsafeBufferPointer { lp in bU.withUnsafeBufferPointer { up in
+            let c = cp.baseAddress!, l = lp.baseAddress!, u = up.baseAddress!
+            @inline(__always) func term(_ v: Double, _ k: Int) -> Double {
+                let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
+                return vp * l[k] + vn * u[k]
+            }
+            // Four rows at a time, so that their sums (each still added in column order, the
+            // same value as one row at a time) overlap in the pipeline.
+            var r = 0
+            while r + 4 <= A.rows {
+                let p0 = a.baseAddress! + r * cols, p1 = p0 + cols, p2 = p1 + cols, p3 = p2 + cols
+                var b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
+                for k in 0..<n {
+                    let j = c[k]
+                    let t0 = term(p0[j], k), t1 = term(p1[j], k), t2 = term(p2[j], k), t3 = term(p3[j], k)
+                    b0 += t0; m0 += Swift.abs(t0); b1 += t1; m1 += Swift.abs(t1)
+                    b2 += t2; m2 += Swift.abs(t2); b3 += t3; m3 += Swift.abs(t3)
+                }
+                bias[r] += b0 - RoundingGuard.relative * m0
+                bias[r + 1] += b1 - RoundingGuard.relative * m1
+                bias[r + 2] += b2 - RoundingGuard.relative * m2
+                bias[r + 3] += b3 - RoundingGuard.relative * m3
+                r += 4
+            }
+            while r < A.rows {
+                let row = a.baseAddress! + r * cols
                 var b = 0.0, mb = 0.0
-                for j in 0..<cols {
-                    let v = a[base + j]
-                    let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
-                    let t = vp * bL[j] + vn * bU[j]
+                for k in 0..<n {
+                    let t = term(row[c[k]], k)
                     b += t
                     mb += Swift.abs(t)
                 }
                 bias[r] += b - RoundingGuard.relative * mb
+                r += 1
             }
-        } }
-        }
+        } } } }
     }
 
     /// The product x y's backward step with CROWN's default McCormick planes (`defaultPlaneMix`,
@@ -54,7 +82,12 @@ extension BoundEngine {
             aboveX[j] = pa.x; aboveY[j] = pa.y; aboveC[j] = pa.c
         }
         let finite = [belowX, belowY, belowC, aboveX, aboveY, aboveC, mag].allSatisfy { $0.allSatisfy(\.isFinite) }
-        var Ax = Matrix(zeros: rows, cols), Ay = Matrix(zeros: rows, cols)
+        // Finite planes write every entry below: no zeros to write first.
+        func matrix() -> Matrix {
+            finite ? Matrix(rows: rows, cols: cols, data: [Double](unsafeUninitializedCapacity: rows * cols) { _, n in n = rows * cols })
+                   : Matrix(zeros: rows, cols)
+        }
+        var Ax = matrix(), Ay = matrix()
         A.data.withUnsafeBufferPointer { a in
         Ax.data.withUnsafeMutableBufferPointer { ox in Ay.data.withUnsafeMutableBufferPointer { oy in
         belowX.withUnsafeBufferPointer { bxp in belowY.withUnsafeBufferPointer { byp in belowC.withUnsafeBufferPointer { bcp in
@@ -63,6 +96,10 @@ extension BoundEngine {
             let bX = bxp.baseAddress!, bY = byp.baseAddress!, bC = bcp.baseAddress!
             let uX = axp.baseAddress!, uY = ayp.baseAddress!, uC = acp.baseAddress!, m = mp.baseAddress!
             let rel3 = RoundingGuard.relative * 3
+            @inline(__always) func term(_ v: Double, _ j: Int) -> Double {
+                let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
+                return (vp * bC[j] + vn * uC[j]) + rel3 * Swift.abs(v) * m[j]
+            }
             for r in 0..<rows where finite {
                 // Finite planes: a branch-free select of each column's plane by the sign of v
                 // (v+ times one, v- times the other, the unused one times 0), the same values.
@@ -73,13 +110,25 @@ extension BoundEngine {
                     xo[j] = vp * bX[j] + vn * uX[j]
                     yo[j] = vp * bY[j] + vn * uY[j]
                 }
-                var b = bias[r]
+            }
+            // The bias, four rows at a time (each row's sum still in column order: the same
+            // values, with the four sums overlapping in the pipeline).
+            var r = 0
+            while finite && r + 4 <= rows {
+                let p0 = a.baseAddress! + r * cols, p1 = p0 + cols, p2 = p1 + cols, p3 = p2 + cols
+                var b0 = bias[r], b1 = bias[r + 1], b2 = bias[r + 2], b3 = bias[r + 3]
                 for j in 0..<cols {
-                    let v = av[j]
-                    let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
-                    b -= (vp * bC[j] + vn * uC[j]) + rel3 * Swift.abs(v) * m[j]
+                    b0 -= term(p0[j], j); b1 -= term(p1[j], j); b2 -= term(p2[j], j); b3 -= term(p3[j], j)
                 }
+                bias[r] = b0; bias[r + 1] = b1; bias[r + 2] = b2; bias[r + 3] = b3
+                r += 4
+            }
+            while finite && r < rows {
+                let av = a.baseAddress! + r * cols
+                var b = bias[r]
+                for j in 0..<cols { b -= term(av[j], j) }
                 bias[r] = b
+                r += 1
             }
             for r in 0..<rows where !finite {
                 let av = a.baseAddress! + r * cols, xo = ox.baseAddress! + r * cols, yo = oy.baseAddress! + r * cols

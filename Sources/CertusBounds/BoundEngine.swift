@@ -114,6 +114,8 @@ package final class BoundEngine {
     private var sparseCache: [Int: SparseLinearMap?] = [:]
     private var denseCache: [Int: DenseChain.Step] = [:]
     private let cacheLock = NSLock()
+    /// The dense fast paths' per-engine data (DenseStart.swift).
+    let denseStart = DenseStartCache()
     /// The arithmetic the bounds hold for (`NumericSemantics`): under `.float32` every node's
     /// float32 rounding is an extra bounded term (`Float32Rounding`, BoundEngine+Float32.swift).
     package let semantics: NumericSemantics
@@ -227,13 +229,15 @@ package final class BoundEngine {
             return IntervalTensor(lower: Tensor(shape: shape, data: b.lower), upper: Tensor(shape: shape, data: b.upper))
         }
         do {
-            let r = try n.op.interval(ins)
+            // Dense layers with constant weights: the same interval and guard, |W| made once.
+            let dense = try producer[n.output].flatMap { try denseInterval(node: $0, inputs: ins) }
+            let r = try dense?.interval ?? n.op.interval(ins)
             var b = ValueBounds(lower: r.lower.data, upper: r.upper.data)
             b.widenNaN()
             // Arithmetic (affine maps, products) rounds; elementwise images are f itself.
             var magnitudes: (lower: [Double], upper: [Double])? = nil
             if let i = producer[n.output], kinds[i] == .affine {
-                let (magL, magU) = try affineMagnitudes(node: i, inputs: ins)
+                let (magL, magU) = try dense.map { ($0.magnitude, $0.magnitude) } ?? affineMagnitudes(node: i, inputs: ins)
                 magnitudes = (magL, magU)
                 for j in b.lower.indices {
                     b.lower[j] = RoundingGuard.down(b.lower[j], magnitude: magL[j])
@@ -332,9 +336,11 @@ package final class BoundEngine {
     /// take seconds), so that the time limit or a signal ends it there, with an error.
     func backward(target: Int, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
                   relaxations: inout [Int: Relaxation], parameters: [Int: NodeParameters]? = nil,
-                  record: BackwardRecord? = nil, intervalsOnly: Bool = false, stop: BoundSettings? = nil) throws -> [Double] {
+                  record: BackwardRecord? = nil, intervalsOnly: Bool = false, initialBias: [Double]? = nil,
+                  stop: BoundSettings? = nil) throws -> [Double] {
         let rows = A.rows
-        var bias = [Double](repeating: 0, count: rows)
+        // `initialBias`: constants already taken out of the rows (a first step done by the caller).
+        var bias = initialBias ?? [Double](repeating: 0, count: rows)
         var pending: [Int: Matrix] = [target: A]
         guard let last = producer[target] else {
             // The target is the input itself (or a constant).
@@ -492,20 +498,26 @@ package final class BoundEngine {
     /// enough to pay for them (rows are independent; the result is the same).
     func backwardRows(target: Int, A: Matrix, box: ValueBounds, bounds: [ValueBounds?],
                       relaxations: inout [Int: Relaxation], settings: BoundSettings) throws -> [Double] {
-        let last = producer[target] ?? -1
-        var weights = 0, widest = size(target)
-        for i in 0...max(0, last) where last >= 0 {
-            for v in graph.nodes[i].inputs { if isConstant[v] { weights += size(v) } else { widest = max(widest, size(v)) } }
-        }
-        // Every relaxation the pass needs, made once here so that parallel passes only read them.
-        for i in 0...max(0, last) where last >= 0 && kinds[i] == .elementwise && relaxations[i] == nil {
-            if let b = bounds[graph.nodes[i].inputs[0]] { relaxations[i] = relaxation(node: i, bounds: b) }
-        }
+        let (weights, widest) = prepareCone(last: producer[target] ?? -1, target: target, bounds: bounds, relaxations: &relaxations)
         let shared = relaxations
         return try splittingRows(A, weights: weights, settings: settings, widest: widest) { sub in
             var rel = shared
             return try self.backward(target: target, A: sub, box: box, bounds: bounds, relaxations: &rel, stop: settings)
         }
+    }
+
+    /// For a pass from `target` (produced by node `last`, -1: none): the weights in its cone
+    /// and the widest value it carries coefficients for (`splittingRows`), with every
+    /// relaxation the pass needs made here, so that parallel passes only read them.
+    func prepareCone(last: Int, target: Int, bounds: [ValueBounds?], relaxations: inout [Int: Relaxation]) -> (weights: Int, widest: Int) {
+        var weights = 0, widest = size(target)
+        for i in 0...max(0, last) where last >= 0 {
+            for v in graph.nodes[i].inputs { if isConstant[v] { weights += size(v) } else { widest = max(widest, size(v)) } }
+        }
+        for i in 0...max(0, last) where last >= 0 && kinds[i] == .elementwise && relaxations[i] == nil {
+            if let b = bounds[graph.nodes[i].inputs[0]] { relaxations[i] = relaxation(node: i, bounds: b) }
+        }
+        return (weights, widest)
     }
 
     /// Runs `pass` (lower bounds of some rows) on all of `A`, or on contiguous groups of its rows:
@@ -517,20 +529,30 @@ package final class BoundEngine {
     /// call concurrently.
     func splittingRows(_ A: Matrix, weights: Int, settings: BoundSettings, widest: Int = 0,
                        _ pass: (Matrix) throws -> [Double]) throws -> [Double] {
-        let threads = min(settings.threads, A.rows / settings.minimumRowsPerThread)
-        let groups = threads > 1 && A.rows * weights >= settings.parallelWork ? threads : 1
-        let pieceRows = max(settings.minimumRowsPerThread, rowBudget / max(1, widest))
-        let pieces = max(groups, (A.rows + pieceRows - 1) / pieceRows)
-        guard pieces > 1 else { return try pass(A) }
-        let chunks = (0..<pieces).map { t in Array((t * A.rows / pieces)..<((t + 1) * A.rows / pieces)) }
+        try splittingRowRanges(rows: A.rows, weights: weights, settings: settings, widest: widest) { range in
+            try pass(range.count == A.rows ? A : A.selectingRows(Array(range)))
+        }
+    }
+
+    /// `splittingRows` for a pass that makes its own rows: `pass` gets a range of the `rows`
+    /// rows (all of them, or contiguous pieces on up to `settings.threads` threads), pieces of
+    /// at most `budget / widest` rows (default `rowBudget`).
+    func splittingRowRanges(rows: Int, weights: Int, settings: BoundSettings, widest: Int = 0, budget: Int? = nil,
+                            _ pass: (Range<Int>) throws -> [Double]) throws -> [Double] {
+        let threads = min(settings.threads, rows / settings.minimumRowsPerThread)
+        let groups = threads > 1 && rows * weights >= settings.parallelWork ? threads : 1
+        let pieceRows = max(settings.minimumRowsPerThread, (budget ?? rowBudget) / max(1, widest))
+        let pieces = max(groups, (rows + pieceRows - 1) / pieceRows)
+        guard pieces > 1 else { return try pass(0..<rows) }
+        let chunks = (0..<pieces).map { t in (t * rows / pieces)..<((t + 1) * rows / pieces) }
         // `groups` workers, each taking every groups-th piece in turn.
         let results = concurrentResults(groups) { g in
             try stride(from: g, to: pieces, by: groups).map { t in
                 try settings.checkStop()
-                return (t, try pass(A.selectingRows(chunks[t])))
+                return (t, try pass(chunks[t]))
             }
         }
-        var lb = [Double](repeating: 0, count: A.rows)
+        var lb = [Double](repeating: 0, count: rows)
         for g in 0..<groups {
             for (t, part) in try results[g].get() {
                 for (k, r) in chunks[t].enumerated() { lb[r] = part[k] }
@@ -703,7 +725,9 @@ package final class BoundEngine {
         // Generic: offset f(0) and per-row vector-Jacobian products.
         let variable = node.inputs.enumerated().filter { !isConstant[$0.element] }
         let cache = try affineInputs(node: i)
-        addProduct(A, cache.out0.data, to: &bias)
+        // A linear node (offset 0, as an elementwise product with a constant) adds nothing to
+        // finite rows (0 * inf would be NaN: then the product is made as before).
+        if !(cache.out0.data.allSatisfy { $0 == 0 } && BLAS.allFinite(A.data)) { addProduct(A, cache.out0.data, to: &bias) }
         if let map = try sparseMap(node: i, inputs: cache.inputs) {
             // All rows at once through the operator's sparse terms.
             for (pos, v) in variable {
@@ -786,13 +810,7 @@ package final class BoundEngine {
             let k = g.transB ? B.shape[1] : B.shape[0]
             var Ain = A.multiplied(by: B.data, n: k, transposeB: !g.transB, leavingOutZeroColumns: leavingOutZeroColumns)
             if g.alpha != 1 { for t in 0..<Ain.data.count { Ain.data[t] *= g.alpha } }
-            if ins.count == 3 {
-                let c = offsetVector(node: node) {
-                    let C = graph.constants[ins[2]]!
-                    return Broadcast.indexMap(from: C.shape, to: [1, A.cols]).map { g.beta * C.data[$0] }
-                }
-                addProduct(A, c, to: &bias)
-            }
+            if ins.count == 3 { addProduct(A, gemmOffset(node: node, gemm: g, columns: A.cols), to: &bias) }
             return (ins[0], Ain)
         }
         if node.op is MatMul, ins.count == 2, !isConstant[ins[0]], isConstant[ins[1]] {

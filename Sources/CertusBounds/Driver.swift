@@ -109,6 +109,11 @@ extension BoundEngine {
     func neuronBoundRows(target: Int, neurons: [Int], box: ValueBounds, bounds: [ValueBounds?],
                          relaxations: inout [Int: Relaxation], settings: BoundSettings) throws -> [Double] {
         let n = size(target), s = neurons.count
+        // A dense producer: the unit rows' first step is a selection of its weights (DenseStart.swift).
+        if let lb = try selectionStartRows(target: target, neurons: neurons, box: box, bounds: bounds,
+                                           relaxations: &relaxations, settings: settings) {
+            return lb
+        }
         let batch = neuronBatch(width: n, settings: settings)
         var lb = [Double](repeating: 0, count: 2 * s)
         for start in stride(from: 0, to: s, by: batch) {

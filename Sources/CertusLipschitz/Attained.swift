@@ -53,8 +53,11 @@ extension Lipschitz {
         // Uniform points, and (every other sample) points on the box's faces: each coordinate at
         // a random end with probability 1/2, else uniform (maximisers of piecewise-linear
         // networks' gradient norms often sit on faces: several inputs at their bounds).
+        // The samples take at most half of the time left (a short search budget, as without
+        // branching, still reaches the ascents, which find the large values on ReLU networks).
+        let samplesEnd = settings.deadline.map { Date(timeIntervalSinceNow: 0.5 * Swift.max(0, $0.timeIntervalSinceNow)) }
         for k in 0..<settings.samples {
-            if expired() { break }
+            if expired() || samplesEnd.map({ Date() >= $0 }) == true { break }
             _ = try consider((0..<n).map { i in
                 if k % 2 == 1 && uniform() < 0.5 { return uniform() < 0.5 ? box.lower[i] : box.upper[i] }
                 return box.lower[i] + (box.upper[i] - box.lower[i]) * uniform()

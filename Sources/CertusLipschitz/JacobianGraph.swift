@@ -123,6 +123,9 @@ struct Builder {
     var jacobians: [Int: [Int: [Double]]] = [:]
     /// Gradient nodes f'(z) by forward value z (shared by every seed), flattened.
     var derivatives: [Int: Int] = [:]
+    /// The constants holding those Jacobians, by node and input position (shared by every seed,
+    /// so that the bound engine's per-weight work is done once).
+    var jacobianValues: [Int: [Int: Int]] = [:]
 
     init(model: Graph) {
         self.model = model
@@ -223,8 +226,14 @@ struct Builder {
                             for o in 0..<outN where c[o] != 0 { for k in 0..<inN { r[k] += c[o] * J[o * inN + k] } }
                             contribution = .constant(r)
                         case .value(let av):
-                            let w = constant("\(tag)/\(node.name)/jacobian\(pos)", Tensor(shape: [outN, inN], data: J))
-                            contribution = .value(add(MatMul(), "\(tag)/\(node.name)/vjp\(pos)", [av, w], shape: [1, inN]))
+                            let w: Int
+                            if let known = jacobianValues[i]?[pos] { w = known } else {
+                                w = constant("\(node.name)/jacobian\(pos)", Tensor(shape: [outN, inN], data: J))
+                                jacobianValues[i, default: [:]][pos] = w
+                            }
+                            // J is finite (`jacobian`): evaluation need not scan it.
+                            let op = MatMul(finiteOperands: FiniteOperands(known: [false, true]))
+                            contribution = .value(add(op, "\(tag)/\(node.name)/vjp\(pos)", [av, w], shape: [1, inN]))
                         }
                     }
                     try accumulate(&adj, v, contribution, tag: tag)

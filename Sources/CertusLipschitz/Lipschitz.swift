@@ -38,6 +38,14 @@ public struct LipschitzSettings: Sendable {
     public var seed: UInt64 = 0
     /// Stop refining at this time (the certified bound reached so far is reported).
     public var deadline: Date? = nil
+    /// Wall-clock seconds the search for attained values (sampling, ascent, pattern ascent) may
+    /// take after the certified bound of the whole region, within `deadline`. nil (default):
+    /// without branching and with a `deadline`, 4 x the bound's own time and at least 1 s
+    /// (a plain CROWN bound of mnist-net_256x2 then takes about a second in all, not the time
+    /// limit's search share); with branching, or without a deadline, no budget of its own (the
+    /// search ends by itself or at its share of the deadline; docs/benchmarks.md, "Lipschitz,
+    /// fifth part" and "sixth part").
+    public var searchSeconds: Double? = nil
     /// Branch and bound until the certified bound is at most this ratio times the attained lower
     /// bound (overall: the largest over the outputs), or the deadline (needed for branching)
     /// passes; nil: no branching (the bound of the whole region).
@@ -155,6 +163,13 @@ package enum Lipschitz {
         }
         let upper = try certifiedUpper(setup.jacobian, engine: setup.engine, box: box, settings: rootSettings)
         let boundSeconds = Date().timeIntervalSince(start)
+        // The search's own budget (`searchSeconds`), within its share of the deadline.
+        let budget = settings.searchSeconds
+            ?? (settings.targetRatio == nil && settings.deadline != nil ? Swift.max(1, 4 * boundSeconds) : nil)
+        if let budget {
+            let end = Date(timeIntervalSinceNow: Swift.max(0, budget))
+            searchSettings.deadline = Swift.min(searchSettings.deadline ?? end, end)
+        }
         let rootFinished = rootSettings.deadline.map { Date() < $0 } ?? true
         var per: [LipschitzBound] = []
         for (q, j) in setup.outputs.enumerated() {
@@ -171,7 +186,7 @@ package enum Lipschitz {
         }
         // (The pattern search gets at least 8% of the time limit: it decides the lower bound the
         // overall ratio divides by, and on mnist-net_256x2 ends by itself within about 3 s.)
-        let patternDeadline = searchSettings.deadline.map { d in
+        let patternDeadline = budget != nil ? searchSettings.deadline : searchSettings.deadline.map { d in
             let total = settings.deadline.map { Swift.max(0, $0.timeIntervalSince(start)) } ?? 0
             return Swift.max(d, Swift.min(settings.deadline ?? d, Date(timeIntervalSinceNow: 0.08 * total)))
         }

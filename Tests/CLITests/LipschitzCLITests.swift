@@ -78,5 +78,7 @@ final class LipschitzCLITests: XCTestCase {
         let badOutput = try region(#"{"center": [0, 0, 0, 0], "epsilon": 0.1}"#)
         let c = try TestData.runCertus(["lipschitz", model, badOutput, "--output", "7"])
         XCTAssertEqual(c.code, 3); XCTAssertTrue(c.err.contains("--output 7"), c.err)
+        let d = try TestData.runCertus(["lipschitz", model, badOutput, "--search-time", "nan"])
+        XCTAssertEqual(d.code, 3); XCTAssertTrue(d.err.contains("--search-time"), d.err)
     }
 }

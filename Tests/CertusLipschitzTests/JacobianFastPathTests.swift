@@ -12,17 +12,22 @@ import CertusVerify
 /// default planes, and a recorded pass neither stops at zero-slope nodes nor leaves out zero
 /// columns. Every value whose bounds a relaxation needs, and the graph's output, is bounded.
 final class JacobianFastPathTests: XCTestCase {
+    /// The Jacobian graph (3 seeds) of a random 5-32-32-3 ReLU MLP, its engine, and a box of
+    /// half-width 0.05 (even seeds) or 0.3 around a random centre.
+    static func jacobianCase(seed: UInt64, boxSeed: UInt64) throws -> (JacobianGraph, BoundEngine, ValueBounds) {
+        let model = LipschitzTests.mlp(seed: seed, act: Relu(), sizes: [5, 32, 32, 3])
+        let seeds = (0..<3).map { j in (0..<3).map { $0 == j ? 1.0 : 0.0 } }
+        let jac = try JacobianGraph(model: model, seeds: seeds, quantity: .absoluteSum)
+        var rng = SplitMix64(seed: boxSeed)
+        let center = (0..<5).map { _ in Double(rng.next() >> 11) / Double(1 << 53) - 0.5 }
+        let eps = seed % 2 == 0 ? 0.05 : 0.3
+        return (jac, BoundEngine(graph: jac.graph), ValueBounds(lower: center.map { $0 - eps }, upper: center.map { $0 + eps }))
+    }
+
     func testFastPathsGiveTheGeneralPassesBounds() throws {
         var checked = 0, zeroColumnPasses = 0
         for seed in UInt64(0)..<6 {
-            let model = LipschitzTests.mlp(seed: seed, act: Relu(), sizes: [5, 32, 32, 3])
-            let seeds = (0..<3).map { j in (0..<3).map { $0 == j ? 1.0 : 0.0 } }
-            let jac = try JacobianGraph(model: model, seeds: seeds, quantity: .absoluteSum)
-            let engine = BoundEngine(graph: jac.graph)
-            var rng = SplitMix64(seed: 100 + seed)
-            let center = (0..<5).map { _ in Double(rng.next() >> 11) / Double(1 << 53) - 0.5 }
-            let eps = seed % 2 == 0 ? 0.05 : 0.3
-            let box = ValueBounds(lower: center.map { $0 - eps }, upper: center.map { $0 + eps })
+            let (jac, engine, box) = try Self.jacobianCase(seed: seed, boxSeed: 100 + seed)
             var relax: [Int: BoundEngine.Relaxation] = [:]
             let bounds = try engine.intermediateBounds(box: box, settings: BoundSettings(method: .crown), relaxations: &relax)
             let targets = engine.needsBounds.sorted() + [jac.graph.outputs[0]]
@@ -57,5 +62,57 @@ final class JacobianFastPathTests: XCTestCase {
         }
         XCTAssertGreaterThan(checked, 30)
         print("fast-path passes checked: \(checked), rows differing in the last bits: \(zeroColumnPasses)")
+    }
+
+    /// The dense-layer fast paths of intermediate bounds (`DenseStart.swift`) against the general
+    /// code on Jacobian graphs (Gemm with a bias in the forward part, MatMul with the constant
+    /// Jacobians in the backward part): the unit rows' first step as a selection of the weight's
+    /// rows (`neuronBoundRows`, in pieces) against the pass from `Matrix.plusMinusRows`
+    /// (`backward`), and IBP with |W| made once against the operator's `interval` and
+    /// `affineMagnitudes`, which must agree bit for bit.
+    func testDenseStartGivesTheGeneralPassesBounds() throws {
+        var passes = 0, intervals = 0, differing = 0
+        for seed in UInt64(0)..<4 {
+            let (_, engine, box) = try Self.jacobianCase(seed: seed, boxSeed: 200 + seed)
+            var relax: [Int: BoundEngine.Relaxation] = [:]
+            var settings = BoundSettings(method: .crown)
+            settings.threads = 2; settings.parallelWork = 0; settings.minimumRowsPerThread = 1
+            let bounds = try engine.intermediateBounds(box: box, settings: settings, relaxations: &relax)
+            for v in engine.needsBounds.sorted() {
+                guard let i = engine.producer[v], engine.selectionStep(node: i) != nil else { continue }
+                let n = engine.size(v), neurons = Array(0..<n)
+                var r1 = relax, r2 = relax
+                let fast = try engine.neuronBoundRows(target: v, neurons: neurons, box: box, bounds: bounds,
+                                                      relaxations: &r1, settings: settings)
+                let general = try engine.backward(target: v, A: Matrix.plusMinusRows(neurons, width: n), box: box,
+                                                  bounds: bounds, relaxations: &r2)
+                XCTAssertEqual(fast.count, general.count)
+                for k in general.indices {
+                    // Zero columns left out of BLAS products piece by piece may reorder a sum's
+                    // terms (a last-bit difference); nothing else may differ.
+                    if fast[k] != general[k] { differing += 1 }
+                    XCTAssertEqual(fast[k], general[k], accuracy: 1e-12 * Swift.max(1, Swift.abs(general[k])),
+                                   "seed \(seed), value \(v), row \(k)")
+                }
+                passes += 1
+            }
+            for (i, node) in engine.graph.nodes.enumerated() where engine.kinds[i] == .affine {
+                let ins = node.inputs.map { v -> IntervalTensor in
+                    if let t = engine.graph.constants[v] { return IntervalTensor(constant: t) }
+                    let b = bounds[v]!, shape = engine.graph.values[v].shape
+                    return IntervalTensor(lower: Tensor(shape: shape, data: b.lower), upper: Tensor(shape: shape, data: b.upper))
+                }
+                guard let dense = try engine.denseInterval(node: i, inputs: ins) else { continue }
+                let r = try node.op.interval(ins)
+                let (magL, magU) = try engine.affineMagnitudes(node: i, inputs: ins)
+                XCTAssertEqual(dense.interval.lower.data, r.lower.data, "seed \(seed), node \(node.name)")
+                XCTAssertEqual(dense.interval.upper.data, r.upper.data, "seed \(seed), node \(node.name)")
+                XCTAssertEqual(dense.magnitude, magL); XCTAssertEqual(dense.magnitude, magU)
+                intervals += 1
+            }
+        }
+        XCTAssertGreaterThan(passes, 10)
+        XCTAssertGreaterThan(intervals, 20)
+        print("dense-start passes checked: \(passes), IBP nodes: \(intervals), rows differing in the last bits: \(differing)")
     }
 }
