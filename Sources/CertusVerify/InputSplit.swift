@@ -401,6 +401,13 @@ final class InputSplitSearch: @unchecked Sendable {
 
     /// Bounds one domain, clips it, checks cheap counterexample candidates, and closes or splits it.
     func process(_ d: InputDomain, engine: BoundEngine, settings bs: BoundSettings, stats: inout WorkerStats) throws -> Step {
+        var d = d
+        if engine.semantics == .float32 {
+            // Only float32 inputs count: the domain shrunk to them (split points are not float32
+            // values), so that clipping works on the box the engine bounded; none: closed.
+            guard let (lo, hi) = BoundEngine.float32Box(lower: d.lower, upper: d.upper) else { return .closed }
+            (d.lower, d.upper) = (lo, hi)
+        }
         let pc = property.cases[d.caseIndex]
         var atoms: [LinearAtom] = []
         var rowClause: [Int] = []   // per bounded row, its position in d.openClauses

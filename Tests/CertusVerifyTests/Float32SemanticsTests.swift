@@ -31,7 +31,7 @@ final class Float32SemanticsTests: XCTestCase {
 
     func verify(_ p: VerificationProblem, _ semantics: NumericSemantics, method: VerificationMethod = .auto) throws -> VerificationResult {
         var s = VerifierSettings()
-        s.timeout = 20
+        s.timeout = 5   // the sum_order networks run to it under float32 (no proof, no float32 witness)
         s.semantics = semantics
         return try Verifier.forMethod(method, graph: p.graph, property: p.property, settings: s).verify(graph: p.graph, property: p.property)
     }
