@@ -44,13 +44,38 @@ extension BoundEngine {
         for n in original.nodes {
             if case .unmodelled(let why) = model(original, n) { refusal = "node '\(n.name)' (\(n.opType)): \(why)"; break }
         }
-        let models = expanded.nodes.map { model(expanded, $0) }
+        let models = expanded.nodes.map { n -> Float32Rounding in
+            let m = model(expanded, n)
+            // Constants that are not float32 values (folded in Double at load, or written so):
+            // a float32 runtime holds them rounded, so a copy of one is off by its rounding, and
+            // every term with one passes through one more rounding.
+            var off = 0.0
+            for v in n.inputs { if let c = expanded.constants[v] { off = Swift.max(off, BoundEngine.float32RoundingError(c)) } }
+            guard off > 0 else { return m }
+            switch m {
+            case .exact: return .ulps(0, absolute: off)
+            case .sums(let r): return .sums(roundings: r + 1)
+            case .ulps(let k, let a): return .ulps(k, absolute: a + off)
+            case .unmodelled: return m
+            }
+        }
         if refusal == nil {
             for (n, m) in zip(expanded.nodes, models) {
                 if case .unmodelled(let why) = m { refusal = "node '\(n.name)' (\(n.opType)): \(why)"; break }
             }
         }
         return (models, refusal)
+    }
+
+    /// The largest |c - fl32(c)| over the finite elements of `t` (0 when all are float32 values;
+    /// infinite when one lies beyond float32's range).
+    static func float32RoundingError(_ t: Tensor) -> Double {
+        var worst = 0.0
+        for c in t.data where c.isFinite {
+            let f = Double(Float(c))
+            worst = Swift.max(worst, f.isFinite ? Swift.abs(c - f) : .infinity)
+        }
+        return worst
     }
 
     /// Under `.float32`, the error bound e (per output element) of node `i` whose inputs lie in

@@ -171,6 +171,48 @@ final class Float32SemanticsTests: XCTestCase {
         }
     }
 
+    /// The soundness battery's random networks (piecewise-linear and relaxable families, a quarter
+    /// of them with pre-activations near 1e2 to 1e6 or large cancelling terms, where float32
+    /// rounding is large): wherever float32 bounds exist (every operator modelled, a float32 value
+    /// in every coordinate), float32 IBP, CROWN and alpha-CROWN bounds over the box contain
+    /// `evaluateFirstFloat32` at 100 random float32 points.
+    func testFloat32BoundsEncloseRandomNetworks() throws {
+        var checked = 0, large = 0
+        for family in [RandomNetwork.Family.piecewiseLinear, .relaxable] {
+            for seed in UInt64(0)..<250 {
+                let net = RandomNetwork.generate(seed: seed, family: family)
+                let engine = BoundEngine(graph: net.graph, semantics: .float32)
+                guard let (lo, hi) = BoundEngine.float32Box(lower: net.box.lower, upper: net.box.upper) else { continue }
+                let m = net.graph.outputCount
+                var bounds: [[(Double, Double)]] = []
+                do {
+                    for method in [BoundMethod.ibp, .crown, .alphaCrown] {
+                        bounds.append(try outputBounds(engine, net.box, outputs: m, method: method))
+                    }
+                } catch {
+                    continue   // an operator without a float32 model, or an unbounded interval
+                }
+                checked += 1
+                if net.scale == .largeMagnitude { large += 1 }
+                var rng = SplitMix64(seed: seed ^ 0xF32)
+                for _ in 0..<100 {
+                    let x = lo.indices.map { k in
+                        max(lo[k], min(hi[k], BoundEngine.roundDownToFloat32(rng.uniform(lo[k], hi[k]))))
+                    }
+                    let y = try net.graph.evaluateFirstFloat32(x)
+                    for b in bounds {
+                        for (j, (l, u)) in b.enumerated() where y[j].isFinite {
+                            XCTAssertTrue(l <= y[j] && y[j] <= u, "\(family.rawValue) seed \(seed) (\(net.scale.rawValue)): \(y[j]) not in [\(l), \(u)]\n\(net.listing.joined(separator: "\n"))")
+                        }
+                    }
+                }
+            }
+        }
+        print("float32 enclosure: \(checked) random networks checked, \(large) of them at large magnitudes")
+        XCTAssertGreaterThan(checked, 150)
+        XCTAssertGreaterThan(large, 30)
+    }
+
     /// The float32 box: ends rounded inward to float32 values; no float32 inside: nil.
     func testFloat32BoxRoundsInward() {
         let lower = [0.1, -0.1, 1, 0.3, -1e-40], upper = [0.3, 0.1, 1, 0.7, 1e-40]
@@ -207,7 +249,8 @@ final class Float32SemanticsTests: XCTestCase {
     // MARK: - Ordinary properties
 
     /// Properties that hold with margin stay provable under float32: the zoo's `a` specs (CROWN
-    /// margins 1.7 to 16) and the `b` specs that branch and bound proves over the reals.
+    /// margins 1.7 to 16), the `b` specs that branch and bound proves over the reals, and two
+    /// unsat ACAS Xu instances.
     func testFloat32ProvesZooPropertiesWithMargin() throws {
         for model in ["mlp_relu_small", "mlp_relu_deep", "mlp_sigmoid", "mlp_tanh", "conv_relu", "conv_bn_relu", "resnet_relu", "norm_mlp_relu"] {
             let p = try zoo(model, "a")
@@ -218,6 +261,15 @@ final class Float32SemanticsTests: XCTestCase {
             let p = try zoo(model, "b")
             let r = try verify(p, .float32, method: .branchAndBound)
             XCTAssertEqual(r.status, .unsat, "\(model)/b float32: \(r.details)")
+        }
+        // ACAS Xu instances known unsat (input splitting under float32 too).
+        for (net, prop) in [("1_1", "prop_1"), ("1_2", "prop_3")] {
+            let p = try VerifyTestData.problem("benchmarks/acasxu/ACASXU_run2a_\(net)_batch_2000.onnx", "benchmarks/acasxu/\(prop).vnnlib")
+            var s = VerifierSettings()
+            s.timeout = 60
+            s.semantics = .float32
+            let r = try Verifier.forMethod(.auto, graph: p.graph, property: p.property, settings: s).verify(graph: p.graph, property: p.property)
+            XCTAssertEqual(r.status, .unsat, "ACAS Xu \(net) \(prop) float32: \(r.details)")
         }
         // sat specs stay sat (the attack's points violate in float32 too).
         for model in ["mlp_relu_small", "mlp_sigmoid"] {
