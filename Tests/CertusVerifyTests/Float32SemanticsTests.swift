@@ -213,6 +213,60 @@ final class Float32SemanticsTests: XCTestCase {
         XCTAssertGreaterThan(large, 30)
     }
 
+    /// The verifier under float32 on random networks, with a property that a known float32 point
+    /// violates (`Y_0 <= d`, d the least float32 output among 300 random float32 points of the
+    /// box): an `unsat` would be wrong, whichever prover gives it; `sat` counterexamples must
+    /// violate in float32. The provers also run alone (CROWN, alpha-CROWN, input splitting,
+    /// branch and bound, 1 s each), since the attack finds these points before them.
+    func testVerifierNeverUnsatWhereAFloat32PointViolates() throws {
+        var decided = 0, tried = 0, proverRuns = 0
+        for family in [RandomNetwork.Family.piecewiseLinear, .relaxable] {
+            for seed in UInt64(0)..<60 {
+                let net = RandomNetwork.generate(seed: seed, family: family)
+                guard let (lo, hi) = BoundEngine.float32Box(lower: net.box.lower, upper: net.box.upper) else { continue }
+                var rng = SplitMix64(seed: seed &+ 0x5EED)
+                var best: (x: [Double], y: Double)? = nil
+                for _ in 0..<300 {
+                    let x = lo.indices.map { k in max(lo[k], min(hi[k], BoundEngine.roundDownToFloat32(rng.uniform(lo[k], hi[k])))) }
+                    let y = try net.graph.evaluateFirstFloat32(x)[0]
+                    if y.isFinite && y < (best?.y ?? .infinity) { best = (x, y) }
+                }
+                guard let best else { continue }
+                let m = net.graph.outputCount
+                var c = [Double](repeating: 0, count: m); c[0] = 1
+                let property = Property(numInputs: net.graph.inputCount, numOutputs: m,
+                                        cases: [PropertyCase(box: net.box, clauses: [Clause(atoms: [LinearAtom(c: c, d: best.y)])])],
+                                        source: "random \(family.rawValue) \(seed)")
+                var s = VerifierSettings()
+                s.timeout = 2
+                s.semantics = .float32
+                tried += 1
+                for method in [VerificationMethod.auto, .branchAndBound] {
+                    let r = try Verifier.forMethod(method, graph: net.graph, property: property, settings: s).verify(graph: net.graph, property: property)
+                    XCTAssertNotEqual(r.status, .unsat, "\(family.rawValue) seed \(seed) \(method.rawValue): \(r.details)\n\(net.listing.joined(separator: "\n"))")
+                    if r.status == .sat, let cx = r.counterexample {
+                        decided += 1
+                        XCTAssertLessThanOrEqual(try net.graph.evaluateFirstFloat32(cx.x)[0], best.y, "\(family.rawValue) seed \(seed)")
+                        XCTAssertTrue(net.box.contains(cx.x))
+                    }
+                }
+                // The provers alone (the attack finds these points first): none may prove it.
+                let shrunk = Verifier.float32Property(property).0
+                let provers: [any PropertyProver] = [BoundProver(method: .crown, semantics: .float32),
+                                                     BoundProver(method: .alphaCrown, semantics: .float32),
+                                                     InputSplitProver(settings: s), BranchAndBoundProver(settings: s)]
+                for prover in provers {
+                    let outcome = try? prover.prove(graph: net.graph, property: shrunk, deadline: Deadline(secondsFromNow: 1))
+                    XCTAssertNotEqual(outcome, .proven, "\(family.rawValue) seed \(seed) \(prover.name) proved a property a float32 point violates")
+                    if outcome != nil { proverRuns += 1 }
+                }
+            }
+        }
+        print("float32 verifier on random networks: \(tried) properties, \(decided) sat answers (x2 methods), \(proverRuns) prover runs")
+        XCTAssertGreaterThan(tried, 80)
+        XCTAssertGreaterThan(proverRuns, 200)
+    }
+
     /// The float32 box: ends rounded inward to float32 values; no float32 inside: nil.
     func testFloat32BoxRoundsInward() {
         let lower = [0.1, -0.1, 1, 0.3, -1e-40], upper = [0.3, 0.1, 1, 0.7, 1e-40]
