@@ -412,6 +412,8 @@ struct Run: ParsableCommand {
                      ("no expected answer", "\(s.unchecked)")]
         }
         rows += [("total time (s)", String(format: "%.2f", s.totalTime)), ("median time (s)", String(format: "%.3f", s.medianTime))]
+        // The arithmetic the answers hold for, when it is not the default (real).
+        if semantics != .real { rows.append(("semantics", semantics.rawValue)) }
         let w = rows.map(\.0.count).max() ?? 0
         return rows.map { $0.0 + String(repeating: " ", count: w - $0.0.count) + "  " + $0.1 }.joined(separator: "\n")
     }

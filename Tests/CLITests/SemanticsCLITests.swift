@@ -40,4 +40,20 @@ final class SemanticsCLITests: XCTestCase {
         let milp = try TestData.runCertus(["verify", model, spec, "--semantics", "float32", "--method", "milp", "--restarts", "0"])
         XCTAssertNotEqual(milp.code, 0, milp.out + milp.err)
     }
+
+    /// `certus run --semantics float32`: the child instances get it (the planted instance is sat)
+    /// and the summary names it.
+    func testRunPassesSemantics() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("certus-sem-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = dir.appendingPathComponent("instances.csv").path
+        try "\(model),\(spec),20\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        for (sem, word) in [("real", "unsat"), ("float32", "sat")] {
+            let r = try TestData.runCertus(["run", csv, "--semantics", sem])
+            XCTAssertEqual(r.code, 0, r.out + r.err)
+            XCTAssertTrue(r.out.split(separator: "\n").contains { $0.hasPrefix(word + " ") && $0.hasSuffix(" 1") }, "\(sem): \(r.out)")
+            XCTAssertEqual(r.out.contains("semantics"), sem == "float32", r.out)
+        }
+    }
 }
