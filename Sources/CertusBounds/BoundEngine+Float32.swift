@@ -82,10 +82,21 @@ extension BoundEngine {
     /// `ins` (constants as degenerate intervals); nil under `.real` or for an exact node.
     /// `affineMagnitude`: the node's term magnitudes when the caller has them (`affineMagnitudes`).
     /// - Throws: `BoundError` when the graph has an operator without a float32 model.
+    /// Computed once per node and input intervals: IBP computes it for the intervals that the
+    /// backward passes of the same bounds then ask about again (`Float32ErrorCache`).
     func float32Error(node i: Int, inputs ins: [IntervalTensor],
                       affineMagnitude: (lower: [Double], upper: [Double])? = nil) throws -> [Double]? {
         guard semantics == .float32 else { return nil }
         if let why = float32Refusal { throw BoundError("--semantics float32: \(why)") }
+        if case .exact = float32Models[i] { return nil }
+        if let e = float32Cache.lookup(node: i, inputs: ins) { return e }
+        let e = try computeFloat32Error(node: i, inputs: ins, affineMagnitude: affineMagnitude)
+        float32Cache.store(node: i, inputs: ins, errors: e)
+        return e
+    }
+
+    private func computeFloat32Error(node i: Int, inputs ins: [IntervalTensor],
+                                     affineMagnitude: (lower: [Double], upper: [Double])?) throws -> [Double]? {
         let model = float32Models[i]
         switch model {
         case .exact: return nil
@@ -211,5 +222,24 @@ extension BoundEngine {
             throw BoundError("--semantics float32: the input box holds no float32 value in some coordinate")
         }
         return ValueBounds(lower: lo, upper: hi)
+    }
+}
+
+/// The last float32 error bound of each node with the input intervals it was computed from
+/// (`BoundEngine.float32Error`): a hit needs the very same intervals (compared element by
+/// element), so a stale entry can never be used. One entry per node; safe across threads.
+final class Float32ErrorCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [Int: (inputs: [IntervalTensor], errors: [Double]?)] = [:]
+
+    func lookup(node i: Int, inputs: [IntervalTensor]) -> [Double]?? {
+        lock.lock(); defer { lock.unlock() }
+        guard let e = entries[i], e.inputs == inputs else { return nil }
+        return .some(e.errors)
+    }
+
+    func store(node i: Int, inputs: [IntervalTensor], errors: [Double]?) {
+        lock.lock(); defer { lock.unlock() }
+        entries[i] = (inputs, errors)
     }
 }

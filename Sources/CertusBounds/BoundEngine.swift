@@ -123,6 +123,7 @@ package final class BoundEngine {
     /// cannot be computed on this graph (nil: they can); used only under `.float32`.
     let float32Models: [Float32Rounding]
     let float32Refusal: String?
+    let float32Cache = Float32ErrorCache()
 
     private var outputChainCache: DenseChain?? = nil
     /// The whole network as a dense chain to its first output, if it is one (computed once).
