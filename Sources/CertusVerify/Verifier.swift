@@ -101,7 +101,9 @@ package struct Verifier: Sendable {
         // 0. The graph to bound: without a final Softmax when the property compares its outputs
         // pairwise (equivalent there, and needing no Softmax relaxation).
         var boundGraph = graph
-        if !provers.isEmpty {
+        // Not under float32: Softmax's rounding can tie or swap outputs whose logits differ, so
+        // comparing the logits is no longer equivalent (and Softmax has no float32 model).
+        if !provers.isEmpty && settings.semantics == .real {
             let (g, note) = OutputSoftmax.graphForBounds(graph, property: property)
             boundGraph = g
             if let note { log.append(note) }

@@ -300,6 +300,23 @@ final class Float32SemanticsTests: XCTestCase {
         XCTAssertEqual(try verify(p, .real, method: .crown).status, .unsat)
     }
 
+    /// A final Softmax is not dropped under float32 (its rounding can tie or swap outputs whose
+    /// logits differ), and it has no float32 model: the argmax property that CROWN proves over the
+    /// reals through the logits is not `unsat` under float32.
+    func testFinalSoftmaxIsKeptUnderFloat32() throws {
+        let helper = OutputSoftmaxTests(name: "helper", testClosure: { _ in })   // its network builders
+        let net = try helper.classifier(softmax: true)
+        let p = helper.argmaxProperty(label: 0, centre: [1, -1], eps: 0.1)
+        var s = VerifierSettings()
+        s.timeout = 5
+        XCTAssertEqual(try Verifier.forMethod(.crown, graph: net, property: p, settings: s).verify(graph: net, property: p).status, .unsat)
+        s.semantics = .float32
+        let r = try Verifier.forMethod(.crown, graph: net, property: p, settings: s).verify(graph: net, property: p)
+        XCTAssertNotEqual(r.status, .unsat, "\(r.details)")
+        XCTAssertFalse(r.details.contains { $0.contains("removed") }, "\(r.details)")
+        XCTAssertTrue(r.details.contains { $0.contains("float32") && $0.contains("Softmax") }, "\(r.details)")
+    }
+
     // MARK: - Ordinary properties
 
     /// Properties that hold with margin stay provable under float32: the zoo's `a` specs (CROWN
