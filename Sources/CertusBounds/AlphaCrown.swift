@@ -405,26 +405,18 @@ extension BoundEngine {
         let node = graph.nodes[i]
         let ins = node.inputs
         let outN = size(node.output)
-        if let g = node.op as? Gemm, ins.count >= 2, !isConstant[ins[0]], isConstant[ins[1]] {
-            let xs = graph.values[ins[0]].shape
-            if xs.count == 2, !g.transA, xs[0] == 1, ins.count == 2 || isConstant[ins[2]] {
-                let X = values[ins[0]]!, B = graph.constants[ins[1]]!
-                var Y = X.multiplied(by: B.data, n: outN, transposeB: g.transB)
-                if g.alpha != 1 { for t in 0..<Y.data.count { Y.data[t] *= g.alpha } }
-                if ins.count == 3 {
-                    // The same offset vector the backward pass uses (cached per node).
-                    let c = offsetVector(node: node) {
-                        let C = graph.constants[ins[2]]!
-                        return Broadcast.indexMap(from: C.shape, to: [1, outN]).map { g.beta * C.data[$0] }
-                    }
-                    Y.data.withUnsafeMutableBufferPointer { yp in
-                        c.withUnsafeBufferPointer { cp in
-                            for r in 0..<rows { for j in 0..<outN { yp[r * outN + j] += cp[j] } }
-                        }
+        if affineClasses[i] == .dense, let d = denseAffine(node: i), d.density >= Self.denseBackwardDensity,
+           case .linear(let w, let b, _, _, _) = d.step, let v = ins.first(where: { !isConstant[$0] }), let X = values[v] {
+            // The node's dense map (the backward pass's W), one BLAS product for all rows.
+            var Y = w.map { X.multiplied(by: $0, n: outN, transposeB: true) } ?? X
+            if !d.zeroOffset {
+                Y.data.withUnsafeMutableBufferPointer { yp in
+                    b.withUnsafeBufferPointer { cp in
+                        for r in 0..<rows { for j in 0..<outN { yp[r * outN + j] += cp[j] } }
                     }
                 }
-                return Y
             }
+            return Y
         }
         if node.op is any ShapeOnly || node.op is Identity { return values[ins[0]]! }
         // Generic: evaluate each row.

@@ -94,6 +94,10 @@ package final class BoundEngine {
     let gates: [Int?]
     /// Which affine fast path a node may take, decided once (dynamic casts are slow in hot loops).
     enum AffineClass { case dense, passThrough, generic }
+    /// The backward and forward passes multiply by an affine node's dense W (`denseAffine`)
+    /// when at least this fraction of its entries is non-zero; sparser maps keep their
+    /// per-term scatter.
+    static let denseBackwardDensity = 0.25
     let affineClasses: [AffineClass]
     /// Values whose bounds a relaxation needs (variable inputs of elementwise/bilinear nodes),
     /// and the sources of those that are copies (`copies`).
@@ -109,10 +113,10 @@ package final class BoundEngine {
     /// Offsets f(0) of affine nodes, and the zero-variable inputs used to get J^T by `backward`.
     /// Filled lazily under `cacheLock`, so one engine may serve several threads at once.
     private var affineCache: [Int: (inputs: [Tensor], out0: Tensor)] = [:]
-    private var offsetCache: [Int: [Double]] = [:]
     /// Sparse linear maps of generic affine nodes (`Operator.sparseLinearMap`; nil inside: none).
     private var sparseCache: [Int: SparseLinearMap?] = [:]
-    private var denseCache: [Int: DenseChain.Step] = [:]
+    /// Dense maps of affine nodes (`denseAffine`; nil inside: the node has none).
+    private var denseCache: [Int: DenseAffine?] = [:]
     private let cacheLock = NSLock()
     /// The dense fast paths' per-engine data (DenseStart.swift).
     let denseStart = DenseStartCache()
@@ -136,11 +140,12 @@ package final class BoundEngine {
         return c
     }
 
-    func cachedDenseStep(_ i: Int) -> DenseChain.Step? {
+    /// The cached dense map of node `i`: nil when not computed yet, `.some(nil)` when it has none.
+    func cachedDenseAffine(_ i: Int) -> DenseAffine?? {
         cacheLock.lock(); defer { cacheLock.unlock() }
         return denseCache[i]
     }
-    func storeDenseStep(_ i: Int, _ s: DenseChain.Step) {
+    func storeDenseAffine(_ i: Int, _ s: DenseAffine?) {
         cacheLock.lock(); defer { cacheLock.unlock() }
         denseCache[i] = s
     }
@@ -201,10 +206,10 @@ package final class BoundEngine {
         self.copies = copies
         self.needsBounds = needs
         self.gates = g.nodes.map { ($0.op as? any ProductRelaxation)?.gate }
-        self.affineClasses = g.nodes.map { n in
-            if n.op is Gemm || n.op is MatMul || n.op is Add || n.op is Sub { return .dense }
+        self.affineClasses = g.nodes.enumerated().map { i, n in
             if n.op is any ShapeOnly || n.op is Identity { return .passThrough }
-            return .generic
+            // Affine in exactly one variable input: may have a dense map (`denseAffine`).
+            return kinds[i] == .affine && n.inputs.filter({ !isConstant[$0] }).count == 1 ? .dense : .generic
         }
     }
 
@@ -713,8 +718,12 @@ package final class BoundEngine {
         // Fast paths.
         switch affineClasses[i] {
         case .dense:
-            if let fast = try denseFastPath(node: node, A: A, bias: &bias, leavingOutZeroColumns: leavingOutZeroColumns) {
-                accumulate(fast.0, fast.1)
+            // W^T through one BLAS product where W is mostly non-zero (dense layers, 1x1
+            // convolutions of a 1x1 image); sparse maps (Conv, BatchNormalization) stay generic.
+            if let d = denseAffine(node: i), d.density >= Self.denseBackwardDensity,
+               case .linear(let w, let b, let inN, _, _) = d.step, let v = node.inputs.first(where: { !isConstant[$0] }) {
+                if !d.zeroOffset { addProduct(A, b, to: &bias) }
+                accumulate(v, w.map { A.multiplied(by: $0, n: inN, transposeB: false, leavingOutZeroColumns: leavingOutZeroColumns) } ?? A)
                 return
             }
         case .passThrough:
@@ -775,15 +784,6 @@ package final class BoundEngine {
         return map
     }
 
-    /// The constant offset vector of a dense node (bias, broadcast constant), computed once.
-    func offsetVector(node: Node, _ make: () -> [Double]) -> [Double] {
-        cacheLock.lock(); defer { cacheLock.unlock() }
-        if let c = offsetCache[node.output] { return c }
-        let c = make()
-        offsetCache[node.output] = c
-        return c
-    }
-
     /// bias += A c (one BLAS matrix-vector product), moved down by the rounding guard of
     /// |A| |c| (summed row by row beside it), which covers the rounding of the sum where its terms cancel.
     func addProduct(_ A: Matrix, _ c: [Double], to bias: inout [Double]) {
@@ -798,45 +798,5 @@ package final class BoundEngine {
                 bias[r] += prod[r] - RoundingGuard.relative * mag
             }
         }
-    }
-
-    /// Dense layers and constant-operand arithmetic without per-row calls.
-    func denseFastPath(node: Node, A: Matrix, bias: inout [Double], leavingOutZeroColumns: Bool = false) throws -> (Int, Matrix)? {
-        let ins = node.inputs
-        if let g = node.op as? Gemm, ins.count >= 2, !isConstant[ins[0]], isConstant[ins[1]],
-           ins.count == 2 || isConstant[ins[2]] {
-            let xs = graph.values[ins[0]].shape
-            guard xs.count == 2, (g.transA ? xs[1] : xs[0]) == 1 else { return nil }
-            let B = graph.constants[ins[1]]!
-            let k = g.transB ? B.shape[1] : B.shape[0]
-            var Ain = A.multiplied(by: B.data, n: k, transposeB: !g.transB, leavingOutZeroColumns: leavingOutZeroColumns)
-            if g.alpha != 1 { for t in 0..<Ain.data.count { Ain.data[t] *= g.alpha } }
-            if ins.count == 3 { addProduct(A, gemmOffset(node: node, gemm: g, columns: A.cols), to: &bias) }
-            return (ins[0], Ain)
-        }
-        if node.op is MatMul, ins.count == 2, !isConstant[ins[0]], isConstant[ins[1]] {
-            let xs = graph.values[ins[0]].shape, W = graph.constants[ins[1]]!
-            guard W.rank == 2, xs.count >= 1, xs.dropLast().allSatisfy({ $0 == 1 }) else { return nil }
-            return (ins[0], A.multiplied(by: W.data, n: W.shape[0], transposeB: true, leavingOutZeroColumns: leavingOutZeroColumns))
-        }
-        let isAdd = node.op is Add, isSub = node.op is Sub
-        if (isAdd || isSub), ins.count == 2 {
-            let outShape = graph.values[node.output].shape
-            let v0 = !isConstant[ins[0]], v1 = !isConstant[ins[1]]
-            guard (!v0 || graph.values[ins[0]].shape.reduce(1, *) == A.cols),
-                  (!v1 || graph.values[ins[1]].shape.reduce(1, *) == A.cols) else { return nil }
-            if v0 && v1 {
-                return nil   // both variable: generic path (two outputs)
-            }
-            let c = offsetVector(node: node) {
-                let C = graph.constants[v0 ? ins[1] : ins[0]]!
-                let c = Broadcast.indexMap(from: C.shape, to: outShape).map { C.data[$0] }
-                return isSub && v0 ? c.map { -$0 } : c
-            }
-            addProduct(A, c, to: &bias)
-            if isSub && v1 { return (ins[1], Matrix(rows: A.rows, cols: A.cols, data: A.data.map { -$0 })) }
-            return (v0 ? ins[0] : ins[1], A)
-        }
-        return nil
     }
 }

@@ -37,47 +37,7 @@ struct FloatChain {
     func original(_ k: Int, _ j: Int) -> Int { kept[k]?[j] ?? j }
 }
 
-/// A chain of dense steps in Double (see `BoundEngine.denseChain`).
-struct DenseChain {
-    enum Step {
-        /// y = x W^T + b, W stored outN x inN row-major (nil: identity).
-        case linear(w: [Double]?, b: [Double], inN: Int, outN: Int, output: Int)
-        /// A ReLU node and its input value.
-        case relu(node: Int, input: Int)
-        /// Any other elementwise node with a relaxation (Sigmoid, Tanh, GeLU, LeakyReLU, ...)
-        /// and its input value.
-        case general(node: Int, input: Int)
-    }
-    /// From the input to the target.
-    var steps: [Step]
-}
-
 extension BoundEngine {
-    /// The chain from the graph input to `target`, or nil when the cone holds anything other
-    /// than dense layers, constant bias additions, reshapes and elementwise activations with a
-    /// relaxation.
-    func denseChain(target: Int) -> DenseChain? {
-        var steps: [DenseChain.Step] = []
-        var v = target
-        while v != graph.input {
-            guard let i = producer[v] else { return nil }
-            let node = graph.nodes[i]
-            let vars = node.inputs.filter { !isConstant[$0] }
-            guard vars.count == 1, size(vars[0]) > 0 else { return nil }
-            if let op = node.op as? any ElementwiseRelaxation, kinds[i] == .elementwise {
-                steps.append(op.isReluShaped ? .relu(node: i, input: vars[0]) : .general(node: i, input: vars[0]))
-            } else if affineClasses[i] == .passThrough {
-                // Flatten, Reshape, Identity: same data.
-            } else if let step = denseLinear(node: i) {
-                steps.append(step)
-            } else {
-                return nil
-            }
-            v = vars[0]
-        }
-        return DenseChain(steps: steps.reversed())
-    }
-
     /// The Float chain to `target` with the given relaxations; neurons whose relaxation is zero
     /// are dropped unless listed in `protect` (by ReLU node: split neurons keep their multiplier).
     func floatChain(target: Int, relaxations: [Int: Relaxation], protect: [Int: Set<Int>] = [:]) -> FloatChain? {
@@ -143,52 +103,6 @@ extension BoundEngine {
         }
         chain.steps = steps
         return chain
-    }
-
-    /// A dense node as a linear step (cached per node).
-    private func denseLinear(node i: Int) -> DenseChain.Step? {
-        if let c = cachedDenseStep(i) { return c }
-        let node = graph.nodes[i]
-        let ins = node.inputs
-        let outN = size(node.output)
-        var step: DenseChain.Step? = nil
-        if let g = node.op as? Gemm, ins.count >= 2, !isConstant[ins[0]], isConstant[ins[1]],
-           ins.count == 2 || isConstant[ins[2]], !g.transA {
-            let xs = graph.values[ins[0]].shape
-            let B = graph.constants[ins[1]]!
-            if xs.count == 2, xs[0] == 1, B.rank == 2 {
-                let inN = xs[1]
-                var w = [Double](repeating: 0, count: outN * inN)
-                for o in 0..<outN {
-                    for k in 0..<inN {
-                        w[o * inN + k] = g.alpha * (g.transB ? B.data[o * inN + k] : B.data[k * outN + o])
-                    }
-                }
-                var b = [Double](repeating: 0, count: outN)
-                if ins.count == 3 {
-                    let C = graph.constants[ins[2]]!
-                    let map = Broadcast.indexMap(from: C.shape, to: [1, outN])
-                    for o in 0..<outN { b[o] = g.beta * C.data[map[o]] }
-                }
-                step = .linear(w: w, b: b, inN: inN, outN: outN, output: node.output)
-            }
-        } else if node.op is MatMul, ins.count == 2, !isConstant[ins[0]], isConstant[ins[1]] {
-            let xs = graph.values[ins[0]].shape, W = graph.constants[ins[1]]!
-            if W.rank == 2, xs.count >= 1, xs.dropLast().allSatisfy({ $0 == 1 }) {
-                let inN = W.shape[0]
-                var w = [Double](repeating: 0, count: outN * inN)
-                for o in 0..<outN { for k in 0..<inN { w[o * inN + k] = W.data[k * outN + o] } }
-                step = .linear(w: w, b: [Double](repeating: 0, count: outN), inN: inN, outN: outN, output: node.output)
-            }
-        } else if node.op is Add || node.op is Sub, ins.count == 2, !isConstant[ins[0]], isConstant[ins[1]],
-                  size(ins[0]) == outN {
-            let C = graph.constants[ins[1]]!
-            let map = Broadcast.indexMap(from: C.shape, to: graph.values[node.output].shape)
-            let sign: Double = node.op is Sub ? -1 : 1
-            step = .linear(w: nil, b: map.map { sign * C.data[$0] }, inN: outN, outN: outN, output: node.output)
-        }
-        if let step { storeDenseStep(i, step) }
-        return step
     }
 
     /// Projected Adam in Float over the rows of `A` (one group), returning the best parameters

@@ -46,6 +46,13 @@ package protocol Operator: Sendable {
     /// engine calls `backward` per row instead.
     func sparseLinearMap(_ inputs: [Tensor], variable: [Bool]) throws -> SparseLinearMap?
 
+    /// For an operator the engine treats as `.affine`: its Jacobian with respect to the
+    /// variable input `position`, an (output count) x (that input's count) row-major matrix,
+    /// given the inputs as for `sparseLinearMap` and `output`, the operator at those inputs
+    /// (its offset f(0)). The default (`genericAffineJacobian`) reads `sparseLinearMap` or
+    /// calls `backward` once per output; dense layers give their weights directly.
+    func affineJacobian(_ inputs: [Tensor], variable: [Bool], position: Int, output: Tensor) throws -> [Double]
+
     /// The value an omitted optional input takes when a later input is present (ONNX writes an
     /// empty name for it, as in `Clip(x, "", max)`), given the shapes of the node's inputs (nil
     /// for omitted ones): the constant the ONNX specification's default means, or nil (the

@@ -60,3 +60,45 @@ extension IndexMapping {
         return SparseLinearMap(inputs: [terms] + Array(repeating: nil, count: inputs.count - 1))
     }
 }
+
+extension Operator {
+    /// `genericAffineJacobian`.
+    package func affineJacobian(_ inputs: [Tensor], variable: [Bool], position: Int, output: Tensor) throws -> [Double] {
+        try genericAffineJacobian(inputs, variable: variable, position: position, output: output)
+    }
+
+    /// The Jacobian of an affine use of this operator with respect to its input `position`, as
+    /// an `outputCount` x (that input's element count) row-major matrix: from the operator's
+    /// `sparseLinearMap` when it has one, else from `backward` applied to each unit output
+    /// row. `inputs` holds the constants and zeros for the variable inputs; `output` is the
+    /// operator evaluated there (its offset f(0)). These are the coefficients the bound engine
+    /// propagates through the node, so an encoding built from them (a dense chain step, an LP
+    /// row) describes the same affine map, unlike differences f(e_k) - f(0), which round
+    /// wherever the offset is large.
+    /// - Throws: the operator's own errors, or `ModelError` when it gives no derivative for
+    ///   that input.
+    package func genericAffineJacobian(_ inputs: [Tensor], variable: [Bool], position: Int, output: Tensor) throws -> [Double] {
+        let m = output.data.count, n = inputs[position].data.count
+        var J = [Double](repeating: 0, count: m * n)
+        if let map = try sparseLinearMap(inputs, variable: variable) {
+            guard position < map.inputs.count, let terms = map.inputs[position] else {
+                throw ModelError(.unsupportedFeature, "\(Self.opType): no linear map for input \(position)")
+            }
+            for t in terms.output.indices where terms.output[t] < m && terms.input[t] < n {
+                J[terms.output[t] * n + terms.input[t]] += terms.coefficient[t]
+            }
+            return J
+        }
+        var unit = Tensor(shape: output.shape, repeating: 0)
+        for o in 0..<m {
+            unit.data[o] = 1
+            let grads = try backward(inputs, output: output, gradient: unit)
+            unit.data[o] = 0
+            guard position < grads.count, let g = grads[position], g.data.count == n else {
+                throw ModelError(.unsupportedFeature, "\(Self.opType): no linear map for input \(position)")
+            }
+            J.replaceSubrange((o * n)..<((o + 1) * n), with: g.data)
+        }
+        return J
+    }
+}

@@ -216,8 +216,8 @@ package final class NetworkLP {
         binaryVariables = binaries
     }
 
-    /// The output expressions of an affine node: a dense Jacobian per variable input (from the
-    /// weights for Gemm/MatMul, otherwise by evaluating the node at unit vectors), composed with
+    /// The output expressions of an affine node: a dense Jacobian per variable input
+    /// (`Operator.affineJacobian`, the coefficients the bound engine propagates), composed with
     /// the input expressions.
     private static func affine(node: Node, graph: Graph, inputs: (Int) throws -> [LPExpression],
                                variableCount: Int) throws -> [LPExpression] {
@@ -226,34 +226,10 @@ package final class NetworkLP {
         let m = out0.data.count
         var parts: [(J: [Double], n: Int, exprs: [LPExpression])] = []   // J is m x n, row-major
         let ins = node.inputs
-        if let g = node.op as? Gemm, ins.count >= 2, graph.constants[ins[0]] == nil, let B = graph.constants[ins[1]],
-           ins.count == 2 || graph.constants[ins[2]] != nil, B.shape.count == 2 {
-            let n = graph.values[ins[0]].shape.reduce(1, *)
-            let k = g.transB ? B.shape[1] : B.shape[0], N = g.transB ? B.shape[0] : B.shape[1]
-            guard k == n, N == m else { throw LPEncodingError("node '\(node.name)' (Gemm): unexpected shapes") }
-            var J = [Double](repeating: 0, count: m * n)
-            for i in 0..<m { for kk in 0..<n { J[i * n + kk] = g.alpha * (g.transB ? B.data[i * n + kk] : B.data[kk * m + i]) } }
-            parts.append((J, n, try inputs(ins[0])))
-        } else if node.op is MatMul, ins.count == 2, graph.constants[ins[0]] == nil, let W = graph.constants[ins[1]], W.shape.count == 2,
-                  graph.values[ins[0]].shape.dropLast().allSatisfy({ $0 == 1 }) {
-            let n = W.shape[0]
-            guard W.shape[1] == m else { throw LPEncodingError("node '\(node.name)' (MatMul): unexpected shapes") }
-            var J = [Double](repeating: 0, count: m * n)
-            for i in 0..<m { for kk in 0..<n { J[i * n + kk] = W.data[kk * m + i] } }
-            parts.append((J, n, try inputs(ins[0])))
-        } else {
-            var probe = base
-            for (p, v) in ins.enumerated() where graph.constants[v] == nil {
-                let n = probe[p].data.count
-                var J = [Double](repeating: 0, count: m * n)
-                for kk in 0..<n {
-                    probe[p].data[kk] = 1
-                    let o = try node.op.evaluate(probe)
-                    probe[p].data[kk] = 0
-                    for i in 0..<m { J[i * n + kk] = o.data[i] - out0.data[i] }
-                }
-                parts.append((J, n, try inputs(v)))
-            }
+        let variable = ins.map { graph.constants[$0] == nil }
+        for (p, v) in ins.enumerated() where variable[p] {
+            let J = try node.op.affineJacobian(base, variable: variable, position: p, output: out0)
+            parts.append((J, base[p].data.count, try inputs(v)))
         }
         var acc = [Double](repeating: 0, count: variableCount)
         var touched: [Int] = []

@@ -105,6 +105,31 @@ package struct Gemm: Operator {
         throw BoundError("Gemm of two variable matrices is not supported")
     }
 
+    /// With A variable and B constant: output (i, o) depends on op(A)(i, t) with coefficient
+    /// alpha * op(B)(t, o), read from the weights (the default would call `backward` per output).
+    package func affineJacobian(_ inputs: [Tensor], variable: [Bool], position: Int, output: Tensor) throws -> [Double] {
+        guard position == 0, variable.count >= 2, !variable[1] else {
+            return try genericAffineJacobian(inputs, variable: variable, position: position, output: output)
+        }
+        let (m, k, n) = try dims(inputs[0].shape, inputs[1].shape)
+        let B = inputs[1].data, inN = m * k
+        if m == 1 && transB {
+            // One row of A and B stored n x k: J is B itself (times alpha).
+            return alpha == 1 ? B : B.map { alpha * $0 }
+        }
+        var J = [Double](repeating: 0, count: m * n * inN)
+        for i in 0..<m {
+            for o in 0..<n {
+                let row = (i * n + o) * inN
+                for t in 0..<k {
+                    let a = transA ? t * m + i : i * k + t            // op(A)(i, t) in A's storage
+                    J[row + a] = alpha * (transB ? B[o * k + t] : B[t * n + o])
+                }
+            }
+        }
+        return J
+    }
+
     package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
         let (m, k, n) = try dims(inputs[0].shape, inputs[1].shape)
         let g = gradient.data

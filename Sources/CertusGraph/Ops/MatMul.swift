@@ -76,6 +76,27 @@ package struct MatMul: Operator, AttributeFree {
         return Tensor(shape: p.outShape, data: out)
     }
 
+    /// With A variable and B a constant matrix (rank 1 or 2, shared by every batch of A):
+    /// output (t, i, o) depends on A(t, i, k) with coefficient B(k, o), read from the weights
+    /// (the default would call `backward` per output).
+    package func affineJacobian(_ inputs: [Tensor], variable: [Bool], position: Int, output: Tensor) throws -> [Double] {
+        let p = try plan(inputs[0].shape, inputs[1].shape)
+        let rows = p.batchShape.reduce(1, *) * p.m
+        guard position == 0, variable.count == 2, !variable[1], inputs[1].shape.count <= 2,
+              inputs[0].data.count == rows * p.k, output.data.count == rows * p.n else {
+            return try genericAffineJacobian(inputs, variable: variable, position: position, output: output)
+        }
+        let B = inputs[1].data, inN = rows * p.k
+        var J = [Double](repeating: 0, count: rows * p.n * inN)
+        for r in 0..<rows {
+            for o in 0..<p.n {
+                let row = (r * p.n + o) * inN + r * p.k
+                for t in 0..<p.k { J[row + t] = B[t * p.n + o] }
+            }
+        }
+        return J
+    }
+
     package func boundKind(constantInputs: [Bool]) -> BoundKind {
         constantInputs.contains(true) ? .affine : .unsupported("MatMul of two variable tensors")
     }
