@@ -405,8 +405,7 @@ extension BoundEngine {
         let node = graph.nodes[i]
         let ins = node.inputs
         let outN = size(node.output)
-        if affineClasses[i] == .dense, let d = denseAffine(node: i), d.density >= Self.denseBackwardDensity,
-           case .linear(let w, let b, _, _, _) = d.step, let v = ins.first(where: { !isConstant[$0] }), let X = values[v] {
+        if let d = passDenseAffine(node: i), case .linear(let w, let b, _, _, _) = d.step, let v = ins.first(where: { !isConstant[$0] }), let X = values[v] {
             // The node's dense map (the backward pass's W), one BLAS product for all rows.
             var Y = w.map { X.multiplied(by: $0, n: outN, transposeB: true) } ?? X
             if !d.zeroOffset {

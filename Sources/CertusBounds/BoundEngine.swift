@@ -117,6 +117,8 @@ package final class BoundEngine {
     private var sparseCache: [Int: SparseLinearMap?] = [:]
     /// Dense maps of affine nodes (`denseAffine`; nil inside: the node has none).
     private var denseCache: [Int: DenseAffine?] = [:]
+    /// Whether the passes multiply by a node's dense map (`passDenseAffine`).
+    private var passDenseCache: [Int: Bool] = [:]
     private let cacheLock = NSLock()
     /// The dense fast paths' per-engine data (DenseStart.swift).
     let denseStart = DenseStartCache()
@@ -144,6 +146,14 @@ package final class BoundEngine {
     func cachedDenseAffine(_ i: Int) -> DenseAffine?? {
         cacheLock.lock(); defer { cacheLock.unlock() }
         return denseCache[i]
+    }
+    func cachedPassDense(_ i: Int) -> Bool? {
+        cacheLock.lock(); defer { cacheLock.unlock() }
+        return passDenseCache[i]
+    }
+    func storePassDense(_ i: Int, _ b: Bool) {
+        cacheLock.lock(); defer { cacheLock.unlock() }
+        passDenseCache[i] = b
     }
     func storeDenseAffine(_ i: Int, _ s: DenseAffine?) {
         cacheLock.lock(); defer { cacheLock.unlock() }
@@ -720,8 +730,7 @@ package final class BoundEngine {
         case .dense:
             // W^T through one BLAS product where W is mostly non-zero (dense layers, 1x1
             // convolutions of a 1x1 image); sparse maps (Conv, BatchNormalization) stay generic.
-            if let d = denseAffine(node: i), d.density >= Self.denseBackwardDensity,
-               case .linear(let w, let b, let inN, _, _) = d.step, let v = node.inputs.first(where: { !isConstant[$0] }) {
+            if let d = passDenseAffine(node: i), case .linear(let w, let b, let inN, _, _) = d.step, let v = node.inputs.first(where: { !isConstant[$0] }) {
                 if !d.zeroOffset { addProduct(A, b, to: &bias) }
                 accumulate(v, w.map { A.multiplied(by: $0, n: inN, transposeB: false, leavingOutZeroColumns: leavingOutZeroColumns) } ?? A)
                 return

@@ -78,6 +78,34 @@ extension BoundEngine {
         return d ?? nil
     }
 
+    /// The dense map of node `i` when the backward and forward passes multiply by it: at least
+    /// `denseBackwardDensity` of W non-zero (dense layers, 1x1 convolutions of a 1x1 image) or
+    /// the identity (a constant shift); nil otherwise, and then the passes take the operator's
+    /// sparse terms or its `backward`. A node whose sparse map (`Operator.sparseLinearMap`) is
+    /// sparser than that is decided from its term count, without making W (decided once).
+    func passDenseAffine(node i: Int) -> DenseAffine? {
+        guard affineClasses[i] == .dense else { return nil }
+        if let take = cachedPassDense(i) { return take ? denseAffine(node: i) : nil }
+        var take = true
+        let node = graph.nodes[i]
+        if let position = node.inputs.firstIndex(where: { !isConstant[$0] }),
+           let cache = try? affineInputs(node: i), let m = try? sparseMap(node: i, inputs: cache.inputs),
+           position < m.inputs.count, let t = m.inputs[position] {
+            let entries = Double(size(node.inputs[position])) * Double(size(node.output))
+            let identity = size(node.inputs[position]) == size(node.output) && Self.isIdentity(t, count: size(node.output))
+            if !identity && Double(t.output.count) < Self.denseBackwardDensity * entries { take = false }
+        }
+        if take { take = (denseAffine(node: i)?.density ?? 0) >= Self.denseBackwardDensity }
+        storePassDense(i, take)
+        return take ? denseAffine(node: i) : nil
+    }
+
+    /// Whether sparse terms are the identity on `count` elements (one term of coefficient 1 per
+    /// output, from the same element).
+    static func isIdentity(_ t: SparseLinearMap.Terms, count: Int) -> Bool {
+        t.output.count == count && t.output.indices.allSatisfy { t.output[$0] == $0 && t.input[$0] == $0 && t.coefficient[$0] == 1 }
+    }
+
     private func makeDenseAffine(node i: Int) throws -> DenseAffine? {
         let node = graph.nodes[i]
         guard kinds[i] == .affine, affineClasses[i] != .passThrough else { return nil }
@@ -93,8 +121,7 @@ extension BoundEngine {
         // A constant shift (Add or Sub of a constant, Identity-like maps): its sparse map is one
         // term of coefficient 1 per output, from the same element; no dense matrix is needed.
         if inN == outN, let map = try sparseMap(node: i, inputs: cache.inputs), position < map.inputs.count,
-           let t = map.inputs[position], t.output.count == outN,
-           t.output.indices.allSatisfy({ t.output[$0] == $0 && t.input[$0] == $0 && t.coefficient[$0] == 1 }) {
+           let t = map.inputs[position], Self.isIdentity(t, count: outN) {
             return DenseAffine(step: .linear(w: nil, b: b, inN: inN, outN: outN, output: node.output),
                                density: 1, zeroOffset: zeroOffset)
         }

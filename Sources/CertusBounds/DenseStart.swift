@@ -8,8 +8,9 @@ import CertusGraph
 final class DenseStartCache: @unchecked Sendable {
     let lock = NSLock()
     var steps: [Int: BoundEngine.SelectionStep?] = [:]
-    /// By node: |W| of its dense map.
-    var absoluteWeights: [Int: [Double]] = [:]
+    /// |W| by the buffer of W (`BoundEngine.absoluteWeight`).
+    var absoluteWeights: [BufferKey: [Double]] = [:]
+    struct BufferKey: Hashable { var address: UInt; var count: Int }
 }
 
 /// Dense-layer fast paths of intermediate bounds, each giving bit for bit what the general
@@ -53,8 +54,7 @@ extension BoundEngine {
 
     private func makeSelectionStep(node i: Int) -> SelectionStep? {
         // The same conditions as `affineBackward`'s dense case, so the general pass takes the same path.
-        guard affineClasses[i] == .dense, let d = denseAffine(node: i), d.density >= Self.denseBackwardDensity,
-              case .linear(let w?, let b, let inN, let outN, _) = d.step,
+        guard let d = passDenseAffine(node: i), case .linear(let w?, let b, let inN, let outN, _) = d.step,
               let v = graph.nodes[i].inputs.first(where: { !isConstant[$0] }) else { return nil }
         return SelectionStep(node: i, input: v, inCount: inN, outCount: outN, weightRows: w, offset: d.zeroOffset ? nil : b)
     }
@@ -139,13 +139,17 @@ extension BoundEngine {
         return (interval, magnitude)
     }
 
-    /// |W| of a selection step's dense map (computed once per node).
+    /// |W| of a selection step's dense map, computed once per weight buffer: nodes whose maps
+    /// share one W (a Gemm's weight is its map, shared without a copy, as in the Jacobian
+    /// graph's seeds) share one |W|. The key is the buffer's address and length; the engine's
+    /// dense maps keep every such buffer alive as long as the engine, so no address is reused.
     private func absoluteWeight(_ step: SelectionStep) -> [Double] {
+        let key = step.weightRows.withUnsafeBufferPointer { DenseStartCache.BufferKey(address: UInt(bitPattern: $0.baseAddress), count: $0.count) }
         denseStart.lock.lock()
-        if let t = denseStart.absoluteWeights[step.node] { denseStart.lock.unlock(); return t }
+        if let t = denseStart.absoluteWeights[key] { denseStart.lock.unlock(); return t }
         denseStart.lock.unlock()
         let t = step.weightRows.map { Swift.abs($0) }
-        denseStart.lock.lock(); denseStart.absoluteWeights[step.node] = t; denseStart.lock.unlock()
+        denseStart.lock.lock(); denseStart.absoluteWeights[key] = t; denseStart.lock.unlock()
         return t
     }
 }

@@ -178,23 +178,19 @@ struct Builder {
         return try node.op.evaluate(node.inputs.map { try constantValue($0) })
     }
 
-    /// The Jacobian of affine node `i` with respect to input position `pos` (out x in), from the
-    /// operator's vector-Jacobian products of unit vectors.
+    /// The Jacobian of affine node `i` with respect to input position `pos` (out x in): the
+    /// operator's own (`Operator.affineJacobian`, the coefficients the bound engine propagates).
     mutating func jacobian(node i: Int, position pos: Int) throws -> [Double] {
         if let j = jacobians[i]?[pos] { return j }
         let node = model.nodes[i]
         let inputs = try inputTensors(node)
         let out0 = try node.op.evaluate(inputs)
-        let outN = out0.data.count, inN = inputs[pos].data.count
-        var J = [Double](repeating: 0, count: outN * inN)
-        for r in 0..<outN {
-            var e = Tensor(shape: out0.shape, repeating: 0)
-            e.data[r] = 1
-            let g = try node.op.backward(inputs, output: out0, gradient: e)
-            guard pos < g.count, let gr = g[pos], gr.data.count == inN else {
-                throw JacobianError("node '\(node.name)' (\(node.opType)): no linear map for input \(pos)")
-            }
-            for c in 0..<inN { J[r * inN + c] = gr.data[c] }
+        let variable = node.inputs.map { !isConstant[$0] }
+        let J: [Double]
+        do {
+            J = try node.op.affineJacobian(inputs, variable: variable, position: pos, output: out0)
+        } catch {
+            throw JacobianError("node '\(node.name)' (\(node.opType)): no linear map for input \(pos)")
         }
         guard J.allSatisfy(\.isFinite) else { throw JacobianError("node '\(node.name)' (\(node.opType)): its Jacobian is not finite") }
         jacobians[i, default: [:]][pos] = J
@@ -226,13 +222,18 @@ struct Builder {
                             for o in 0..<outN where c[o] != 0 { for k in 0..<inN { r[k] += c[o] * J[o * inN + k] } }
                             contribution = .constant(r)
                         case .value(let av):
+                            // a^T J as Gemm(a, J^T, transB): J^T (in x out) is stored once per
+                            // layer and is itself the product's dense map (`Gemm.affineJacobian`),
+                            // shared by every seed without a copy.
                             let w: Int
                             if let known = jacobianValues[i]?[pos] { w = known } else {
-                                w = constant("\(node.name)/jacobian\(pos)", Tensor(shape: [outN, inN], data: J))
+                                var T = [Double](repeating: 0, count: inN * outN)
+                                for o in 0..<outN { for k in 0..<inN { T[k * outN + o] = J[o * inN + k] } }
+                                w = constant("\(node.name)/jacobian\(pos)", Tensor(shape: [inN, outN], data: T))
                                 jacobianValues[i, default: [:]][pos] = w
                             }
                             // J is finite (`jacobian`): evaluation need not scan it.
-                            let op = MatMul(finiteOperands: FiniteOperands(known: [false, true]))
+                            let op = Gemm(transB: true, finiteOperands: FiniteOperands(known: [false, true]))
                             contribution = .value(add(op, "\(tag)/\(node.name)/vjp\(pos)", [av, w], shape: [1, inN]))
                         }
                     }
