@@ -417,7 +417,7 @@ extension BoundEngine {
             }
             return Y
         }
-        if node.op is any ShapeOnly || node.op is Identity { return values[ins[0]]! }
+        if node.op.preservesData { return values[ins[0]]! }
         // Generic: evaluate each row.
         var Y = Matrix(zeros: rows, outN)
         for r in 0..<rows {

@@ -194,7 +194,7 @@ package final class BoundEngine {
             guard variable.filter({ $0 }).count == 1, let v = n.inputs.first(where: { !isConstant[$0] }) else { continue }
             let outCount = g.values[n.output].shape.reduce(1, *), inCount = g.values[v].shape.reduce(1, *)
             var index: [Int]? = nil
-            if n.op is any ShapeOnly || n.op is Identity {
+            if n.op.preservesData {
                 if outCount == inCount { index = Array(0..<outCount) }
             } else {
                 let zeros = n.inputs.map { id in g.constants[id] ?? Tensor(shape: g.values[id].shape, repeating: 0) }
@@ -217,7 +217,7 @@ package final class BoundEngine {
         self.needsBounds = needs
         self.gates = g.nodes.map { ($0.op as? any ProductRelaxation)?.gate }
         self.affineClasses = g.nodes.enumerated().map { i, n in
-            if n.op is any ShapeOnly || n.op is Identity { return .passThrough }
+            if n.op.preservesData { return .passThrough }
             // Affine in exactly one variable input: may have a dense map (`denseAffine`).
             return kinds[i] == .affine && n.inputs.filter({ !isConstant[$0] }).count == 1 ? .dense : .generic
         }

@@ -46,6 +46,12 @@ package protocol Operator: Sendable {
     /// engine calls `backward` per row instead.
     func sparseLinearMap(_ inputs: [Tensor], variable: [Bool]) throws -> SparseLinearMap?
 
+    /// Whether the output is the first input's data unchanged, in the same row-major order
+    /// (Reshape, Flatten, Squeeze, Unsqueeze, Identity): analyses pass values, bounds and
+    /// coefficients through it as they are. Default false; `ShapeOnly` operators and Identity
+    /// say true.
+    var preservesData: Bool { get }
+
     /// For an operator the engine treats as `.affine`: its Jacobian with respect to the
     /// variable input `position`, an (output count) x (that input's count) row-major matrix,
     /// given the inputs as for `sparseLinearMap` and `output`, the operator at those inputs

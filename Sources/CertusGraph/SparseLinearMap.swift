@@ -62,6 +62,9 @@ extension IndexMapping {
 }
 
 extension Operator {
+    /// False: see `Operator.preservesData`.
+    package var preservesData: Bool { false }
+
     /// `genericAffineJacobian`.
     package func affineJacobian(_ inputs: [Tensor], variable: [Bool], position: Int, output: Tensor) throws -> [Double] {
         try genericAffineJacobian(inputs, variable: variable, position: position, output: output)

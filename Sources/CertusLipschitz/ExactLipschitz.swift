@@ -395,7 +395,7 @@ final class PatternProblem {
             if variable.isEmpty { steps.append(.constant); continue }
             let whereNode = "node '\(node.name)' (\(node.opType))"
             let needs = "the exact mode needs affine operators and piecewise-linear activations with one kink at 0 (ReLU, LeakyReLU)"
-            if node.op is any ShapeOnly || node.op is Identity {
+            if node.op.preservesData {
                 guard variable.count == 1, variable[0].offset == 0 else { throw JacobianError("\(whereNode): unexpected inputs") }
                 steps.append(.passThrough(variable[0].element)); continue
             }

@@ -211,7 +211,7 @@ struct Builder {
             case .affine:
                 for (pos, v) in variable {
                     let contribution: Adjoint
-                    if node.op is any ShapeOnly || node.op is Identity {
+                    if node.op.preservesData {
                         contribution = a        // same data, flat
                     } else {
                         let J = try jacobian(node: i, position: pos)
@@ -305,7 +305,7 @@ struct Builder {
             let kind = node.op.boundKind(constantInputs: node.inputs.map { isConstant[$0] })
             switch kind {
             case .affine:
-                if node.op is any ShapeOnly || node.op is Identity { break }
+                if node.op.preservesData { break }
                 guard let J = try? jacobian(node: i, position: variable[0].offset) else { return nil }
                 steps.append((J, size(node.output), size(cur), nil))
             case .elementwise:

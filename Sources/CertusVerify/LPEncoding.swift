@@ -120,7 +120,7 @@ package final class NetworkLP {
                     exprs[node.output] = t.data.map { LPExpression(terms: [], constant: $0) }
                     continue
                 }
-                if node.op is any ShapeOnly || node.op is Identity {
+                if node.op.preservesData {
                     exprs[node.output] = try inputExprs(node.inputs[0])
                     continue
                 }

@@ -327,6 +327,8 @@ package struct Identity: ElementwiseUnary, AttributeFree {
     package func apply(_ x: Double) -> Double { x }
     package func derivative(_ x: Double, _ y: Double) -> Double { 1 }
     package func evaluate(_ inputs: [Tensor]) throws -> Tensor { inputs[0] }
+    /// Its input, unchanged.
+    package var preservesData: Bool { true }
     package func boundKind(constantInputs: [Bool]) -> BoundKind { .affine }
     package func image(l: Double, u: Double) -> (Double, Double) { (l, u) }
 }

@@ -18,6 +18,9 @@ extension DataMovement {
 package protocol ShapeOnly: DataMovement {}
 
 extension ShapeOnly {
+    /// The same row-major data in another shape.
+    package var preservesData: Bool { true }
+
     package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         inputs[0].reshaped(try outputShape(inputs.map(\.shape)))
     }
