@@ -10,6 +10,7 @@ final class ExactLipschitzCLITests: XCTestCase {
     func region(_ text: String) throws -> String {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("certus-exact-\(UUID().uuidString).json")
         try text.write(to: url, atomically: true, encoding: .utf8)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
         return url.path
     }
 

@@ -9,6 +9,7 @@ final class LipschitzCLITests: XCTestCase {
     func region(_ text: String, ext: String = "json") throws -> String {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("certus-lip-\(UUID().uuidString).\(ext)")
         try text.write(to: url, atomically: true, encoding: .utf8)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
         return url.path
     }
 

@@ -104,18 +104,20 @@ final class AdversarialSpecTests: XCTestCase {
         let andOr = d + "(assert " + String(repeating: "(and (or ", count: depth / 2 - 1) + "(<= Y_0 0)"
             + String(repeating: "))", count: depth / 2 - 1) + ")"
         let terms = d + "(assert (<= " + String(repeating: "(- ", count: depth) + "Y_0" + String(repeating: ")", count: depth) + " 0))"
-        var results: [Int?] = [nil, nil]
+        // Written by the thread, read after the semaphore (which orders the two).
+        final class Results: @unchecked Sendable { var counts: [Int?] = [nil, nil] }
+        let results = Results()
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
-            results[0] = (try? VNNLib.parse(text: andOr, source: "andor.vnnlib"))?.cases.first?.clauses.count
-            results[1] = (try? VNNLib.parse(text: terms, source: "terms.vnnlib"))?.cases.first?.clauses.count
+            results.counts[0] = (try? VNNLib.parse(text: andOr, source: "andor.vnnlib"))?.cases.first?.clauses.count
+            results.counts[1] = (try? VNNLib.parse(text: terms, source: "terms.vnnlib"))?.cases.first?.clauses.count
             done.signal()
         }
         thread.stackSize = 256 << 10
         thread.start()
         done.wait()
-        XCTAssertEqual(results[0], 1)
-        XCTAssertEqual(results[1], 1)
+        XCTAssertEqual(results.counts[0], 1)
+        XCTAssertEqual(results.counts[1], 1)
     }
 
     /// JSON specs nested 100,000 arrays deep, and a `center` of 1,000,000 values: the first is a

@@ -61,6 +61,7 @@ final class PropertyTests: XCTestCase {
     private func temp(_ name: String, _ contents: String) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("certus-spec-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent(name)
         try contents.write(to: url, atomically: true, encoding: .utf8)
         return url.path
