@@ -11,12 +11,25 @@ struct Bounds: ParsableCommand {
     @Argument(help: "Model file (.onnx or ONNX-JSON .json).") var model: String
     @Argument(help: "Property: .vnnlib or a JSON robustness spec.") var spec: String
     @Option(help: "ibp, crown or alpha-crown.") var method: BoundMethod = .crown
+    @Option(help: "Time limit in seconds from the process's start, model loading included: alpha-CROWN reports the bounds reached by then; a pass still running 0.5 s after it ends the command with `timeout` (exit 2). Default: none.") var timeout: Double?
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        if let timeout, !(timeout.isFinite && timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
     func run() throws {
+        let stop = timeout.map { SignalStop.plainTimeLimit(command: "bounds", limit: $0, json: json) }
         let report: PropertyBoundReport = try reportingErrors {
-            try Certus.bounds(model: .file(model), spec: .file(spec), options: Certus.BoundsOptions(method: method))
+            let loaded = try Certus.Model.load(model)
+            let left = timeout.map { max(1e-3, $0 - ProcessClock.elapsed) }
+            return try Certus.bounds(model: loaded, spec: .file(spec), options: Certus.BoundsOptions(method: method, timeout: left))
         }
+        if let stop { _ = try stop.finish { try output(report) } } else { try output(report) }
+    }
+
+    /// Prints the report: JSON, or the table of rows and the verdict.
+    func output(_ report: PropertyBoundReport) throws {
         if json { try printJSON(report); return }
         print("method: \(report.method)   time: \(String(format: "%.4f", report.timeS)) s")
         print(" box clause row  " + "c . y <= d".padding(toLength: 24, withPad: " ", startingAt: 0) + "            lower            upper")
@@ -33,5 +46,6 @@ struct Bounds: ParsableCommand {
         }
         print("property lower bound: \(report.propertyLower)")
         print(report.verified ? "verified: every unsafe clause is refuted" : "not verified by \(report.method)")
+        fflush(stdout)
     }
 }

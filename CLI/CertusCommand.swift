@@ -121,8 +121,28 @@ struct Verify: ParsableCommand {
                                        details: [SignalStop.message(signal, command: "verify") + "; the search did not return in time"])
             try? this.write(r, signal: signal)
         }
+        // The time limit, guaranteed: `timeout` seconds after the process started (model loading
+        // included), plus a 0.5 s grace for the library's own stop, the watchdog writes `timeout`
+        // with the last progress of the search (its global lower bound) and exits.
+        let last = LastProgress()
+        stop.armDeadline(limit: timeout, exitCode: VerificationStatus.timeout.exitCode) { signal in
+            let elapsed = ProcessClock.elapsed
+            var details = [String(format: "certus verify: time limit of %g s reached (the watchdog: no answer %.2f s after it)",
+                                  this.timeout, elapsed - this.timeout)]
+            if let p = last.value { details.append("last progress: " + ProgressLine.format(p)) }
+            let r = VerificationResult(status: .timeout, timeSeconds: elapsed, method: "none", details: details)
+            try? this.write(r, signal: signal, stopNote: signal == nil ? details[0] : nil)
+        }
         let result: VerificationResult = try reportingErrors {
-            var options = Certus.VerifyOptions(method: method, timeout: timeout)
+            // The model is read first, so that the search's own limit is what is left of the
+            // process's (`ProcessClock`).
+            let loaded = try Certus.Model.load(model)
+            // Test hook (DeadlineCLITests): a stage this many seconds long without a single stop
+            // check, as a long model load or GLPK call would be, to exercise the watchdog.
+            if let stall = ProcessInfo.processInfo.environment["CERTUS_TEST_STALL_SECONDS"].flatMap(Double.init), stall > 0 {
+                usleep(UInt32(min(stall, 60) * 1e6))
+            }
+            var options = Certus.VerifyOptions(method: method, timeout: max(1e-3, timeout - ProcessClock.elapsed))
             options.stop = stop.token
             options.settings.memoryLimit = try memoryLimit.map(parseMemorySize)
             options.seed = seed
@@ -133,8 +153,8 @@ struct Verify: ParsableCommand {
             options.settings.semantics = semantics
             let line = ProgressLine.forStderr(enabled: !json)
             defer { line?.clear() }
-            options.progress = line?.handler(prefix: "")
-            return try Certus.verify(model: .file(model), spec: .file(spec), options: options)
+            options.progress = last.recording(line?.handler(prefix: ""))
+            return try Certus.verify(model: loaded, spec: .file(spec), options: options)
         }
         if let signal = try stop.finish({ try write(result, signal: stop.signal) }) {
             FileHandle.standardError.write(Data((SignalStop.message(signal, command: "verify") + "\n").utf8))
@@ -146,10 +166,13 @@ struct Verify: ParsableCommand {
     /// Writes the result: the result file (if any), then stdout (JSON or the VNN-COMP text). After
     /// a signal the text gets comment lines (`; ...`, which VNN-LIB readers skip): the stop and the
     /// last lines of the log (the search's global lower bound).
-    func write(_ result: VerificationResult, signal: Int32?) throws {
+    /// `stopNote` (the watchdog's) gives the same comment lines without a signal.
+    func write(_ result: VerificationResult, signal: Int32?, stopNote: String? = nil) throws {
         var text = result.resultText
         if let signal {
             text += "; " + SignalStop.message(signal, command: "verify") + " after " + String(format: "%.2f s", result.timeSeconds) + "\n"
+        }
+        if signal != nil || stopNote != nil {
             for line in result.details.suffix(3) { text += "; " + line.replacingOccurrences(of: "\n", with: " ") + "\n" }
         }
         if let resultFile {
@@ -220,6 +243,21 @@ func parseMemorySize(_ text: String) throws -> Double {
         throw ValidationError("--memory-limit must be a size of at least 1M such as 2G or 512M (a plain number is MiB), got '\(text)'")
     }
     return v * unit
+}
+
+/// The last branch-and-bound progress report of a search (for the watchdog's partial result).
+final class LastProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: BranchAndBoundProgress? = nil
+    var value: BranchAndBoundProgress? { lock.lock(); defer { lock.unlock() }; return last }
+
+    /// A handler that keeps each report, then passes it on to `next` (if any).
+    func recording(_ next: ProgressHandler?) -> ProgressHandler {
+        { [self] p in
+            lock.lock(); last = p; lock.unlock()
+            next?(p)
+        }
+    }
 }
 
 /// The records of the instances finished so far (for the output of a stopped run).
@@ -371,6 +409,13 @@ struct Run: ParsableCommand {
         let stop = SignalStop { _ in
             let r = BatchRecord(onnx: inst.onnx, vnnlib: inst.vnnlib, status: .timeout, timeSeconds: Date().timeIntervalSince(started),
                                 timeLimit: limit, method: "none", expected: want, verdict: BatchRecord.verdict(status: .timeout, expected: want))
+            try? printJSON(r)
+        }
+        // The time limit, guaranteed (as for `verify`): a `timeout` record (method "watchdog"),
+        // exit 0 as for any record.
+        stop.armDeadline(limit: limit, exitCode: 0) { _ in
+            let r = BatchRecord(onnx: inst.onnx, vnnlib: inst.vnnlib, status: .timeout, timeSeconds: ProcessClock.elapsed,
+                                timeLimit: limit, method: "watchdog", expected: want, verdict: BatchRecord.verdict(status: .timeout, expected: want))
             try? printJSON(r)
         }
         var options = try batchOptions()

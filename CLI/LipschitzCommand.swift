@@ -38,6 +38,10 @@ struct LipschitzCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        // The time limit, guaranteed: twice --timeout with --exact (the MILP gets its own), from the
+        // process's start; past it (plus 0.5 s) the command ends with `timeout` (exit 2).
+        let stop = timeout > 0 && timeout.isFinite
+            ? SignalStop.plainTimeLimit(command: "lipschitz", limit: (exact ? 2 : 1) * timeout, json: json) : nil
         let report: LipschitzReport = try reportingErrors {
             guard timeout > 0, timeout.isFinite else { throw CLIError("--timeout must be a positive number of seconds, got \(timeout)") }
             if let searchTime, !(searchTime >= 0 && searchTime.isFinite) { throw CLIError("--search-time must be a number of seconds >= 0, got \(searchTime)") }
@@ -54,7 +58,7 @@ struct LipschitzCommand: ParsableCommand {
             if let output, output < 0 || output >= outputCount {
                 throw CLIError("--output \(output) does not exist: the model has \(outputCount) outputs (0..\(outputCount - 1))")
             }
-            var options = Certus.LipschitzOptions(norm: norm, method: method, timeout: timeout)
+            var options = Certus.LipschitzOptions(norm: norm, method: method, timeout: Swift.max(1e-3, timeout - ProcessClock.elapsed))
             options.outputs = output.map { [$0] }
             options.settings.samples = samples
             options.settings.seed = seed
@@ -74,12 +78,16 @@ struct LipschitzCommand: ParsableCommand {
             defer { line?.clear() }
             return try Certus.lipschitz(model: m, region: .file(region), options: options)
         }
-        if json {
-            try printJSON(report)
-        } else {
-            printTable(report.result)
-            if let exactResult = report.exact { printExact(exactResult) }
+        let emit = {
+            if json {
+                try printJSON(report)
+            } else {
+                printTable(report.result)
+                if let exactResult = report.exact { printExact(exactResult) }
+            }
+            fflush(stdout)
         }
+        if let stop { _ = try stop.finish(emit) } else { try emit() }
         if let max {
             if report.upper <= max { throw ExitCode(0) }
             if report.lower > max { throw ExitCode(1) }

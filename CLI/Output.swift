@@ -77,6 +77,7 @@ extension CertusCommand {
     /// ArgumentParser's `main` with one change: an error thrown by a command's `run()` ends with
     /// its classified exit code (3 or 70) instead of ArgumentParser's default 1, which means sat.
     static func main() {
+        ProcessClock.markStart()
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

@@ -10,8 +10,11 @@ import Foundation
 /// a second signal arrives, `fallback` writes a result without it and the process exits.
 /// `onSignal` sees every signal (the first one included) before that.
 ///
-/// Exactly one of the main path (`finish`) and the fallback writes the output: whichever claims
-/// it first; the other never returns.
+/// The same object keeps the time limit (`armDeadline`: a watchdog thread that writes `timeout`
+/// and exits when the library has not answered shortly after the limit).
+///
+/// Exactly one of the main path (`finish`), the signal fallback and the watchdog writes the
+/// output: whichever claims it first; the others never write.
 final class SignalStop: @unchecked Sendable {
     /// Seconds between the signal and the fallback output (default).
     static let fallbackAfter: Double = 1.5
@@ -68,8 +71,43 @@ final class SignalStop: @unchecked Sendable {
         Foundation.exit(128 + s)
     }
 
-    /// Claims the output for the caller; false when the fallback already has it (then the
-    /// process is about to exit).
+    /// Seconds after the time limit at which the watchdog writes its `timeout` (default): the
+    /// library's own stop (cooperative checks) usually answers before it, with its log.
+    static let deadlineGrace: Double = 0.5
+
+    /// Arms the time-limit watchdog, so that the answer comes within about `grace` seconds of
+    /// the limit whatever the library is doing (reading or decoding a model, a GLPK solve, a bound
+    /// pass between two checks). `limit` seconds (plus `grace`) after the process started
+    /// (`ProcessClock`: model loading included, as VNN-COMP counts the time), unless the main path
+    /// has claimed the output by then, `write` is called with the signal received (if any) and
+    /// must write a result saying `timeout` (or `unknown`), never `sat` or `unsat`; then the
+    /// process ends at once (`_exit`, no library clean-up runs) with 128 + signal after a signal,
+    /// else `exitCode`. The watchdog is a thread of its own (not a Dispatch queue, whose workers
+    /// may all be busy), sleeping in slices of at most 50 ms. Exactly one of the main path, the
+    /// signal fallback and the watchdog writes (`claim`).
+    func armDeadline(limit: Double, grace: Double = SignalStop.deadlineGrace, exitCode: Int32,
+                     write: @escaping @Sendable (Int32?) -> Void) {
+        let fireAt = ProcessClock.start + max(0, limit) + max(0, grace)
+        let thread = Thread { [self] in
+            while true {
+                let left = fireAt - ProcessClock.now
+                if left <= 0 { break }
+                usleep(UInt32(min(left, 0.05) * 1e6) + 1)
+            }
+            guard claim() else { return }
+            let s = signal
+            write(s)
+            fflush(stdout)
+            fflush(stderr)
+            _exit(s.map { 128 + $0 } ?? exitCode)
+        }
+        thread.name = "certus.deadline"
+        thread.start()
+    }
+
+    /// Claims the output for the caller; false when the fallback or the watchdog already has it
+    /// (then the process is about to exit). Atomic (under `lock`): of the main path, the signal
+    /// fallback and the deadline watchdog, exactly the first caller gets true.
     private func claim() -> Bool {
         lock.lock(); defer { lock.unlock() }
         if claimed { return false }
@@ -77,8 +115,8 @@ final class SignalStop: @unchecked Sendable {
         return true
     }
 
-    /// The main path: runs `write` (the output) unless the fallback has written already, in which
-    /// case it waits for the exit. Returns the signal received, if any (then exit 128 + signal).
+    /// The main path: runs `write` (the output) unless the fallback or the watchdog has claimed
+    /// the output already, in which case it waits for the exit. Returns the signal received, if any (then exit 128 + signal).
     func finish(_ write: () throws -> Void) rethrows -> Int32? {
         guard claim() else { while true { sleep(60) } }
         try write()
@@ -88,5 +126,65 @@ final class SignalStop: @unchecked Sendable {
     /// The message on stderr after a stop.
     static func message(_ s: Int32, command: String) -> String {
         "certus \(command): stopped by " + (s == SIGINT ? "SIGINT (Ctrl-C)" : s == SIGTERM ? "SIGTERM" : "signal \(s)")
+    }
+}
+
+extension SignalStop {
+    /// The time limit of a command without a partial result of its own (`certus bounds`,
+    /// `certus lipschitz`): `limit` seconds after the process started plus the grace, and 1.5 s
+    /// after SIGINT/SIGTERM, the output is `timeout: <why>` (with `json`, `{"details": why,
+    /// "status": "timeout"}`) and the exit code 2 (128 + signal after a signal). The command writes
+    /// its own output through `finish`.
+    static func plainTimeLimit(command: String, limit: Double, json: Bool) -> SignalStop {
+        @Sendable func write(_ why: String) {
+            if json {
+                try? printJSON(["status": "timeout", "details": why])
+            } else {
+                print("timeout: " + why)
+            }
+        }
+        let stop = SignalStop { s in write(SignalStop.message(s, command: command)) }
+        stop.armDeadline(limit: limit, exitCode: VerificationStatus.timeout.exitCode) { s in
+            write(s.map { SignalStop.message($0, command: command) }
+                  ?? String(format: "certus %@: time limit of %g s reached (the watchdog: no answer %.2f s after it)",
+                            command, limit, ProcessClock.elapsed - limit))
+        }
+        return stop
+    }
+}
+
+/// Wall time since this process started (monotonic clock, seconds), so that a time limit counts
+/// the process's start and the model's loading, as VNN-COMP's does. On Linux the start is the
+/// kernel's record of the process (`/proc/self/stat`, field 22, against `/proc/uptime`; 10 ms
+/// ticks); elsewhere, or if those cannot be read, the first use of `start` (call `markStart()`
+/// first thing in `main`).
+enum ProcessClock {
+    /// Seconds on the monotonic clock (`DispatchTime`'s uptime).
+    static var now: Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// The process's start on the `now` clock.
+    static let start: Double = {
+        let t = now
+        return t - (sinceStartFromProc() ?? 0)
+    }()
+
+    /// Fixes `start` (reads it once); call first thing in `main`.
+    static func markStart() { _ = start }
+
+    /// Seconds since the process started.
+    static var elapsed: Double { now - start }
+
+    /// Seconds since the process started, from /proc (nil when unavailable or implausible).
+    private static func sinceStartFromProc() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let uptime = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // Fields after the command name (which may hold spaces) start with field 3 (state).
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard fields.count > 19, let startTicks = Double(fields[19]), ticks > 0,
+              let up = uptime.split(separator: " ").first.flatMap({ Double($0) }) else { return nil }
+        let since = up - startTicks / ticks
+        return since >= 0 && since < 60 ? since : nil
     }
 }

@@ -759,9 +759,10 @@ package final class BoundEngine {
         }
         var outs = variable.map { Matrix(zeros: A.rows, size($0.element)) }
         let outShape = graph.values[node.output].shape
+        let wanted = node.inputs.map { !isConstant[$0] }
         for r in 0..<A.rows {
             let g = Tensor(shape: outShape, data: Array(A.row(r)))
-            let grads = try node.op.backward(cache.inputs, output: cache.out0, gradient: g)
+            let grads = try node.op.backward(cache.inputs, output: cache.out0, gradient: g, wanted: wanted)
             for (k, (pos, v)) in variable.enumerated() {
                 guard pos < grads.count, let gk = grads[pos] else {
                     throw BoundError("node '\(node.name)' (\(node.opType)): no linear map for input \(pos)")

@@ -140,7 +140,8 @@ extension Graph {
         for node in nodes.reversed() {
             guard let g = grads[node.output] else { continue }
             let inputsNeeded = node.inputs.map { constants[$0] == nil }
-            let local = try node.op.backward(node.inputs.map { store[$0]! }, output: store[node.output]!, gradient: g)
+            let local = try node.op.backward(node.inputs.map { store[$0]! }, output: store[node.output]!, gradient: g,
+                                             wanted: inputsNeeded)
             for (k, id) in node.inputs.enumerated() where inputsNeeded[k] {
                 guard k < local.count, let gk = local[k] else {
                     throw ModelError(.unsupportedFeature, location: "node '\(node.name)' (\(node.opType))",

@@ -32,6 +32,13 @@ package protocol Operator: Sendable {
     /// At a kink (ReLU at 0) any element of the Clarke generalized gradient may be returned.
     func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?]
 
+    /// `backward` for the inputs with `wanted[i]` true only (`wanted` has one entry per input);
+    /// the others' entries may be nil. Callers that need the gradient of the variable inputs
+    /// alone (the bound engine's generic affine step, `genericAffineJacobian`, the graph's
+    /// gradient) ask this, so that an operator whose parameter gradient is as large as its
+    /// weights (MatMul, Gemm: a k x n matrix per call) does not make it. Default: `backward`.
+    func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor, wanted: [Bool]) throws -> [Tensor?]
+
     /// Interval bound propagation: an interval containing every output for inputs in the given
     /// intervals (constants come as degenerate intervals).
     func interval(_ inputs: [IntervalTensor]) throws -> IntervalTensor
@@ -70,6 +77,12 @@ package protocol Operator: Sendable {
     /// its inputs and which of them are constant. Default: `.unmodelled` (float32 semantics
     /// refuses to bound through it); copies are `.exact`.
     func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding
+}
+
+extension Operator {
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor, wanted: [Bool]) throws -> [Tensor?] {
+        try backward(inputs, output: output, gradient: gradient)
+    }
 }
 
 /// An attribute value of an ONNX node, independent of the protobuf types.

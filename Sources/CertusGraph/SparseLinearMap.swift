@@ -95,7 +95,7 @@ extension Operator {
         var unit = Tensor(shape: output.shape, repeating: 0)
         for o in 0..<m {
             unit.data[o] = 1
-            let grads = try backward(inputs, output: output, gradient: unit)
+            let grads = try backward(inputs, output: output, gradient: unit, wanted: inputs.indices.map { $0 == position })
             unit.data[o] = 0
             guard position < grads.count, let g = grads[position], g.data.count == n else {
                 throw ModelError(.unsupportedFeature, "\(Self.opType): no linear map for input \(position)")

@@ -47,6 +47,54 @@ final class GradientTests: XCTestCase {
         for op in [Add(), Sub(), Mul(), Div()] as [any Operator] { try check(op, [a, b], wrt: [0, 1]) }
     }
 
+    /// `backward(..., wanted:)`: MatMul makes only the wanted gradients (a weight's gradient is
+    /// as large as the weight), each equal to the one the full call gives (itself checked by
+    /// finite differences above and below), broadcast batches included.
+    func testMatMulWantedGradientsOnly() throws {
+        for (a, b) in [(random([2, 3, 4]), random([4, 5])), (random([4]), random([2, 4, 3])), (random([3, 4]), random([4, 2]))] {
+            let op = MatMul()
+            let y = try op.evaluate([a, b])
+            let g = random(y.shape)
+            let full = try op.backward([a, b], output: y, gradient: g)
+            try check(op, [a, b], wrt: [0, 1])
+            let onlyA = try op.backward([a, b], output: y, gradient: g, wanted: [true, false])
+            let onlyB = try op.backward([a, b], output: y, gradient: g, wanted: [false, true])
+            XCTAssertNil(onlyA[1]); XCTAssertNil(onlyB[0])
+            XCTAssertEqual(onlyA[0]?.data, full[0]?.data)
+            XCTAssertEqual(onlyB[1]?.data, full[1]?.data)
+        }
+        for (ta, tb) in [(0, 0), (1, 1)] {
+            let op = try Gemm.make(ctx("Gemm", [], ["transA": .int(ta), "transB": .int(tb), "alpha": .float(0.7), "beta": .float(1.3)]))
+            let a = random(ta == 1 ? [4, 3] : [3, 4]), b = random(tb == 1 ? [2, 4] : [4, 2]), c = random([2])
+            let y = try op.evaluate([a, b, c])
+            let g = random(y.shape)
+            let full = try op.backward([a, b, c], output: y, gradient: g)
+            let onlyA = try op.backward([a, b, c], output: y, gradient: g, wanted: [true, false, false])
+            XCTAssertNil(onlyA[1])
+            XCTAssertEqual(onlyA[0]?.data, full[0]?.data)
+        }
+    }
+
+    /// IBP through MatMul and Gemm with constant weights (read in place) contains sampled outputs.
+    func testLinearIntervalsWithConstantWeightsContainSamples() throws {
+        let x = IntervalTensor(lower: Tensor(shape: [2, 3], data: [-1, 0, 0.5, -2, 1, 0]),
+                               upper: Tensor(shape: [2, 3], data: [1, 0.5, 0.5, -1, 3, 2]))
+        let w = random([3, 4]), wt = random([4, 3]), c = random([4])
+        let gemm = try Gemm.make(ctx("Gemm", [], ["transB": .int(1), "alpha": .float(-0.7)]))
+        let cases: [(any Operator, [Tensor])] = [(MatMul(), [w]), (gemm, [wt, c])]
+        for (op, constants) in cases {
+            let box = try op.interval([x] + constants.map { IntervalTensor(lower: $0, upper: $0) })
+            for _ in 0..<200 {
+                let s = Tensor(shape: [2, 3], data: (0..<6).map { Double.random(in: x.lower.data[$0]...x.upper.data[$0], using: &rng) })
+                let y = try op.evaluate([s] + constants)
+                for i in 0..<y.count {
+                    XCTAssertLessThanOrEqual(box.lower.data[i], y.data[i] + 1e-12)
+                    XCTAssertGreaterThanOrEqual(box.upper.data[i], y.data[i] - 1e-12)
+                }
+            }
+        }
+    }
+
     func testLinearOperators() throws {
         for (ta, tb) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
             let op = try Gemm.make(ctx("Gemm", [], ["transA": .int(ta), "transB": .int(tb), "alpha": .float(0.7), "beta": .float(1.3)]))

@@ -96,7 +96,12 @@ package struct Gemm: Operator {
         let constA = x[0].lower == x[0].upper, constB = x[1].lower == x[1].upper
         if constB || constA {
             // Centre through the map, radius through |map| (alpha's sign absorbed by abs).
-            let (ca, ra) = IntervalAffine.midRadius(x[0]), (cb, rb) = IntervalAffine.midRadius(x[1])
+            // A constant B (the weights) is read in place: its centre 0.5 (B + B) is B itself at
+            // magnitudes up to half the largest double, and its radius (zero) is not used; only
+            // |B| is made (not two more copies of the weights).
+            let inPlace = constB && x[1].lower.data.allSatisfy { Swift.abs($0) <= Double.greatestFiniteMagnitude / 2 }
+            let (ca, ra) = IntervalAffine.midRadius(x[0])
+            let (cb, rb) = inPlace ? (x[1].lower, x[1].lower) : IntervalAffine.midRadius(x[1])
             let center = try evaluate([ca, cb] + x.dropFirst(2).map(\.lower))
             let absOp = Gemm(alpha: Swift.abs(alpha), beta: 0, transA: transA, transB: transB, finiteOperands: finiteOperands)
             let radius = constB ? try absOp.evaluate([ra, IntervalAffine.abs(cb)]) : try absOp.evaluate([IntervalAffine.abs(ca), rb])
@@ -131,20 +136,27 @@ package struct Gemm: Operator {
     }
 
     package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        try backward(inputs, output: output, gradient: gradient, wanted: inputs.map { _ in true })
+    }
+
+    /// The gradients of the wanted inputs only (a weight's is as large as the weight).
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor, wanted: [Bool]) throws -> [Tensor?] {
         let (m, k, n) = try dims(inputs[0].shape, inputs[1].shape)
         let g = gradient.data
+        func want(_ i: Int) -> Bool { i < wanted.count ? wanted[i] : true }
         // op(A) = A or A^T (m x k); op(B) (k x n). dop(A) = g op(B)^T, dop(B) = op(A)^T g.
-        var ga = transA
+        var ga = !want(0) ? [] : transA
             ? BLAS.matmul(inputs[1].data, g, m: k, n: m, k: n, transA: transB, transB: true)     // (g op(B)^T)^T = op(B) g^T
             : BLAS.matmul(g, inputs[1].data, m: m, n: k, k: n, transA: false, transB: !transB)
-        var gb = transB
+        var gb = !want(1) ? [] : transB
             ? BLAS.matmul(g, inputs[0].data, m: n, n: k, k: m, transA: true, transB: transA)      // (op(A)^T g)^T = g^T op(A)
             : BLAS.matmul(inputs[0].data, g, m: k, n: n, k: m, transA: !transA, transB: false)
         if alpha != 1 {
             for i in 0..<ga.count { ga[i] *= alpha }
             for i in 0..<gb.count { gb[i] *= alpha }
         }
-        var grads: [Tensor?] = [Tensor(shape: inputs[0].shape, data: ga), Tensor(shape: inputs[1].shape, data: gb)]
+        var grads: [Tensor?] = [want(0) ? Tensor(shape: inputs[0].shape, data: ga) : nil,
+                                want(1) ? Tensor(shape: inputs[1].shape, data: gb) : nil]
         if inputs.count == 3 {
             var gc = Tensor(shape: inputs[2].shape, repeating: 0)
             let map = Broadcast.indexMap(from: inputs[2].shape, to: [m, n])

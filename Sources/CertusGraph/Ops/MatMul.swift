@@ -101,7 +101,17 @@ package struct MatMul: Operator, AttributeFree {
         constantInputs.contains(true) ? .affine : .unsupported("MatMul of two variable tensors")
     }
 
+    /// Centre and radius: c_A c_B +- (r_A |c_B| or |c_A| r_B). A constant B (the weights) is read
+    /// in place: its centre 0.5 (B + B) is B itself at magnitudes up to half the largest double,
+    /// so only |B| is made (not a centre and a radius copy of the weights as well: three times
+    /// the weights' memory on a large layer).
     package func interval(_ x: [IntervalTensor]) throws -> IntervalTensor {
+        if x[1].lower == x[1].upper, x[1].lower.data.allSatisfy({ Swift.abs($0) <= Double.greatestFiniteMagnitude / 2 }) {
+            let (ca, ra) = IntervalAffine.midRadius(x[0])
+            let b = x[1].lower
+            let center = try evaluate([ca, b])
+            return IntervalAffine.combine(center: center, radius: try evaluate([ra, IntervalAffine.abs(b)]))
+        }
         let (ca, ra) = IntervalAffine.midRadius(x[0]), (cb, rb) = IntervalAffine.midRadius(x[1])
         let center = try evaluate([ca, cb])
         if x[1].lower == x[1].upper { return IntervalAffine.combine(center: center, radius: try evaluate([ra, IntervalAffine.abs(cb)])) }
@@ -110,22 +120,57 @@ package struct MatMul: Operator, AttributeFree {
     }
 
     package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor) throws -> [Tensor?] {
+        try backward(inputs, output: output, gradient: gradient, wanted: [true, true])
+    }
+
+    /// dA = g B^T and dB = A^T g per batch (broadcast batches summed), each only when wanted
+    /// (the gradient of a constant weight is as large as the weight: never made for the bound
+    /// engine's rows). The operands are read in place (no copy of a weight per call).
+    package func backward(_ inputs: [Tensor], output: Tensor, gradient: Tensor, wanted: [Bool]) throws -> [Tensor?] {
         let p = try plan(inputs[0].shape, inputs[1].shape)
         let batches = p.batchShape.reduce(1, *)
         let aMap = Broadcast.indexMap(from: p.aBatch, to: p.batchShape)
         let bMap = Broadcast.indexMap(from: p.bBatch, to: p.batchShape)
         let sa = p.m * p.k, sb = p.k * p.n, sc = p.m * p.n
-        var ga = [Double](repeating: 0, count: inputs[0].count), gb = [Double](repeating: 0, count: inputs[1].count)
-        let a = inputs[0].data, b = inputs[1].data, g = gradient.data
-        for t in 0..<batches {
-            let gt = Array(g[(t * sc)..<((t + 1) * sc)])
-            let at = Array(a[(aMap[t] * sa)..<((aMap[t] + 1) * sa)]), bt = Array(b[(bMap[t] * sb)..<((bMap[t] + 1) * sb)])
-            let dA = BLAS.matmul(gt, bt, m: p.m, n: p.k, k: p.n, transB: true)    // g B^T
-            let dB = BLAS.matmul(at, gt, m: p.k, n: p.n, k: p.m, transA: true)    // A^T g
-            for i in 0..<sa { ga[aMap[t] * sa + i] += dA[i] }                    // broadcast batches summed
-            for i in 0..<sb { gb[bMap[t] * sb + i] += dB[i] }
+        let wantA = wanted.first ?? true, wantB = wanted.count > 1 ? wanted[1] : true
+        var ga = [Double](repeating: 0, count: wantA ? inputs[0].count : 0)
+        var gb = [Double](repeating: 0, count: wantB ? inputs[1].count : 0)
+        guard p.k > 0, sc > 0 else {
+            return [wantA ? Tensor(shape: inputs[0].shape, data: ga) : nil, wantB ? Tensor(shape: inputs[1].shape, data: gb) : nil]
         }
-        return [Tensor(shape: inputs[0].shape, data: ga), Tensor(shape: inputs[1].shape, data: gb)]
+        // A batch slot written once is the product itself (beta = 0); one that broadcast batches
+        // share gets each product made apart and added, in batch order.
+        let aShared = Set(aMap).count < batches, bShared = Set(bMap).count < batches
+        func product(into c: UnsafeMutablePointer<Double>, count: Int, shared: Bool, _ make: (UnsafeMutablePointer<Double>) -> Void) {
+            if !shared { make(c); return }
+            let part = [Double](unsafeUninitializedCapacity: count) { q, n in make(q.baseAddress!); n = count }
+            for i in 0..<count { c[i] += part[i] }
+        }
+        inputs[0].data.withUnsafeBufferPointer { pa in
+            inputs[1].data.withUnsafeBufferPointer { pb in
+                gradient.data.withUnsafeBufferPointer { pg in
+                    for t in 0..<batches {
+                        if wantA {
+                            ga.withUnsafeMutableBufferPointer { pga in
+                                product(into: pga.baseAddress! + aMap[t] * sa, count: sa, shared: aShared) { c in
+                                    BLAS.gemm(transB: true, m: p.m, n: p.k, k: p.n, a: pg.baseAddress! + t * sc,     // g B^T
+                                              b: pb.baseAddress! + bMap[t] * sb, c: c)
+                                }
+                            }
+                        }
+                        if wantB {
+                            gb.withUnsafeMutableBufferPointer { pgb in
+                                product(into: pgb.baseAddress! + bMap[t] * sb, count: sb, shared: bShared) { c in
+                                    BLAS.gemm(transA: true, m: p.k, n: p.n, k: p.m, a: pa.baseAddress! + aMap[t] * sa, // A^T g
+                                              b: pg.baseAddress! + t * sc, c: c)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [wantA ? Tensor(shape: inputs[0].shape, data: ga) : nil, wantB ? Tensor(shape: inputs[1].shape, data: gb) : nil]
     }
 }
 
