@@ -127,6 +127,11 @@ package enum Lipschitz {
         var seeds: [[Double]]
         var jacobian: JacobianGraph
         var engine: BoundEngine
+        /// The same Jacobian graph with CROWN's constant default lines for the smooth gradient
+        /// nodes (`ActivationDerivative.constantDefault`), for a second CROWN bound of which
+        /// the smaller is kept; nil when every gradient node is piecewise constant (its default
+        /// is the constant already).
+        var constantDefaultEngine: BoundEngine?
         var naive: [Double]?
 
         init(model: Graph, settings: LipschitzSettings) throws {
@@ -137,6 +142,15 @@ package enum Lipschitz {
             self.seeds = seeds
             jacobian = try JacobianGraph(model: model, seeds: seeds, quantity: settings.norm == .inf ? .absoluteSum : .gradient)
             engine = BoundEngine(graph: jacobian.graph)
+            var alternate = jacobian.graph, smooth = false
+            for k in alternate.nodes.indices {
+                guard var d = alternate.nodes[k].op as? ActivationDerivative,
+                      d.base.derivativeRelaxation(l: -1, u: 1) == nil else { continue }
+                d.constantDefault = true
+                alternate.nodes[k].op = d
+                smooth = true
+            }
+            constantDefaultEngine = smooth && settings.method == .crown ? BoundEngine(graph: alternate) : nil
             naive = Lipschitz.naiveBounds(jacobian, seeds: seeds, norm: settings.norm)
         }
     }
@@ -161,7 +175,13 @@ package enum Lipschitz {
             rootSettings.deadline = start.addingTimeInterval((branching ? 0.1 : 0.8) * total)
             searchSettings.deadline = start.addingTimeInterval((branching ? 0.4 : 1.0) * total)
         }
-        let upper = try certifiedUpper(setup.jacobian, engine: setup.engine, box: box, settings: rootSettings)
+        var upper = try certifiedUpper(setup.jacobian, engine: setup.engine, box: box, settings: rootSettings)
+        if let alternate = setup.constantDefaultEngine {
+            // Two sound CROWN bounds (each gradient node's default lines sloped or constant):
+            // the smaller holds.
+            let other = try certifiedUpper(setup.jacobian, engine: alternate, box: box, settings: rootSettings)
+            for q in upper.indices where other[q] < upper[q] { upper[q] = other[q] }
+        }
         let boundSeconds = Date().timeIntervalSince(start)
         // The search's own budget (`searchSeconds`), within its share of the deadline.
         let budget = settings.searchSeconds

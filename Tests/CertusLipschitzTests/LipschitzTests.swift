@@ -89,6 +89,33 @@ final class LipschitzTests: XCTestCase {
         }
     }
 
+    /// Issue 12's target on the smooth zoo MLPs: plain CROWN's local constant (per output the
+    /// smaller of the sloped and the constant default lines of the gradient nodes,
+    /// `ActivationDerivative.constantDefault`) is at most the reference's CROWN on every
+    /// region, and every certified bound
+    /// stays above the gradient norm the reference sampled there. The constant lines alone are
+    /// looser on mlp_tanh, the sloped ones on mlp_sigmoid at eps 0.25 (9.83 against 9.79).
+    func testPlainCrownAtMostReferenceCrownOnSmoothMLPs() throws {
+        for name in ["mlp_sigmoid", "mlp_tanh", "mlp_gelu"] {
+            let ref = try Self.load(name)
+            let graph = try ModelFile.load(ref.model)
+            for region in ref.regions {
+                let box = InputBox(lower: region.center.map { $0 - region.eps }, upper: region.center.map { $0 + region.eps })
+                var s = LipschitzSettings()
+                s.samples = 0; s.ascentRuns = 0; s.smoothedRuns = 0; s.method = .crown
+                let r = try Lipschitz.analyze(model: graph, box: box, settings: s)
+                // The local constant (the largest over the outputs), as the target states it; per
+                // output the reference is tighter on two (mlp_sigmoid eps 0.25 output 0: 3.507
+                // against 3.456; mlp_tanh eps 0.0955 output 0: 35.36 against 32.73).
+                let overall = r.perOutput.map(\.upper).max()!
+                XCTAssertLessThanOrEqual(overall, region.crown.max()! * (1 + 1e-9), "\(name) eps \(region.eps)")
+                for b in r.perOutput {
+                    XCTAssertGreaterThanOrEqual(b.upper, region.sampled[b.output], "\(name) eps \(region.eps) output \(b.output)")
+                }
+            }
+        }
+    }
+
     /// The attained lower bound on mnist-net_256x2 (eps 0.01, output 9): uniform samples stay
     /// near a gradient norm of 1 (the ReLU net's gradient is piecewise constant, an ascent on it
     /// has no direction); the annealed ascent on the smoothed surrogate reaches the reference's

@@ -212,6 +212,11 @@ extension Cos: ClarkeDerivative {
 package struct ActivationDerivative: ElementwiseRelaxation {
     package static let opType = "ClarkeDerivative"
     package let base: any ClarkeDerivative
+    /// CROWN's default line on each side (no parameter given): false, the candidate leaving the
+    /// smaller gap to the derivative over the interval; true, the constant line (the range's
+    /// end). Neither is better on every network (the zoo's mlp_sigmoid favours the constants,
+    /// mlp_tanh the sloped lines), so `Lipschitz` bounds with both and keeps the smaller.
+    package var constantDefault = false
     /// The candidates by interval (alpha-CROWN asks for the same intervals with many
     /// parameters; computing them takes 32 range evaluations).
     let cache: CandidateCache
@@ -350,7 +355,8 @@ package struct ActivationDerivative: ElementwiseRelaxation {
 
     package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
         let c = candidates(l: l, u: u)
-        return (c.lowerSloped == nil ? nil : (c.lowerPrefersSloped ? 1 : 0), c.upperSloped == nil ? nil : (c.upperPrefersSloped ? 1 : 0))
+        return (c.lowerSloped == nil ? nil : (c.lowerPrefersSloped && !constantDefault ? 1 : 0),
+                c.upperSloped == nil ? nil : (c.upperPrefersSloped && !constantDefault ? 1 : 0))
     }
 
     package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
@@ -360,12 +366,12 @@ package struct ActivationDerivative: ElementwiseRelaxation {
         var dl = (0.0, 0.0), du = (0.0, 0.0)
         guard l.isFinite, u.isFinite, u - l > 1e-12 else { return (rel, dl, du) }
         if let s = c.lowerSloped {
-            let p = unitParameter(lowerParameter) ?? (c.lowerPrefersSloped ? 1 : 0)
+            let p = unitParameter(lowerParameter) ?? (c.lowerPrefersSloped && !constantDefault ? 1 : 0)
             rel.aL = p * s.a; rel.bL = p * s.b + (1 - p) * c.lowerConstant
             if lowerParameter != nil { dl = (s.a, s.b - c.lowerConstant) }
         }
         if let s = c.upperSloped {
-            let p = unitParameter(upperParameter) ?? (c.upperPrefersSloped ? 1 : 0)
+            let p = unitParameter(upperParameter) ?? (c.upperPrefersSloped && !constantDefault ? 1 : 0)
             rel.aU = p * s.a; rel.bU = p * s.b + (1 - p) * c.upperConstant
             if upperParameter != nil { du = (s.a, s.b - c.upperConstant) }
         }
