@@ -7,9 +7,10 @@ import TestSupport
 /// (auto_LiRPA's CROWN on its Jacobian graph, exact MILP values on small ReLU MLPs, sampled
 /// lower bounds), and against gradients attained at sampled points of each region.
 final class LipschitzTests: XCTestCase {
+    typealias ReferenceRegion = (center: [Double], eps: Double, crown: [Double], exact: [Double]?, sampled: [Double])
     struct Reference {
         var model: String            // path of the ONNX model
-        var regions: [(center: [Double], eps: Double, crown: [Double], exact: [Double]?, sampled: [Double])]
+        var regions: [ReferenceRegion]
         var naive: [Double]
     }
 
@@ -21,7 +22,7 @@ final class LipschitzTests: XCTestCase {
         let onnx = obj["onnx"] as! String
         let modelPath = onnx.hasPrefix("zoo/") ? TestData.shared.appendingPathComponent("reference/" + onnx).path
                                                : TestData.shared.appendingPathComponent("benchmarks/mnistfc/" + (onnx as NSString).lastPathComponent).path
-        var regions: [(center: [Double], eps: Double, crown: [Double], exact: [Double]?, sampled: [Double])] = []
+        var regions: [ReferenceRegion] = []
         for r in obj["regions"] as! [[String: Any]] {
             let lirpa = r["auto_LiRPA"] as! [String: Any]
             let crown = (lirpa["CROWN"] as! [String: Any])["per_output"] as! [Double]
@@ -73,18 +74,25 @@ final class LipschitzTests: XCTestCase {
     /// `Mul.gate`) and the indicator its constant range, so both sides agree to rounding. (Before
     /// the gate, mlp_relu_deep at eps 0.158 gave 724 against 451: this fails if either goes.)
     func testPlainCrownEqualsReferenceCrownOnReluMLPs() throws {
-        for name in ["mlp_relu_small", "mlp_relu_deep", "norm_mlp_relu"] {
+        try plainCrownOnEveryRegion(["mlp_relu_small", "mlp_relu_deep", "norm_mlp_relu"]) { name, region, r in
+            for b in r.perOutput {
+                XCTAssertEqual(b.upper, region.crown[b.output], accuracy: 1e-6 * region.crown[b.output],
+                               "\(name) eps \(region.eps) output \(b.output)")
+            }
+        }
+    }
+
+    /// `Lipschitz.analyze` with plain CROWN and no attained-value search on every reference
+    /// region of each named zoo model, handed to `check`.
+    private func plainCrownOnEveryRegion(_ names: [String], _ check: (String, ReferenceRegion, LipschitzResult) -> Void) throws {
+        for name in names {
             let ref = try Self.load(name)
             let graph = try ModelFile.load(ref.model)
             for region in ref.regions {
                 let box = InputBox(lower: region.center.map { $0 - region.eps }, upper: region.center.map { $0 + region.eps })
                 var s = LipschitzSettings()
                 s.samples = 0; s.ascentRuns = 0; s.smoothedRuns = 0; s.method = .crown
-                let r = try Lipschitz.analyze(model: graph, box: box, settings: s)
-                for b in r.perOutput {
-                    XCTAssertEqual(b.upper, region.crown[b.output], accuracy: 1e-6 * region.crown[b.output],
-                                   "\(name) eps \(region.eps) output \(b.output)")
-                }
+                check(name, region, try Lipschitz.analyze(model: graph, box: box, settings: s))
             }
         }
     }
@@ -92,26 +100,17 @@ final class LipschitzTests: XCTestCase {
     /// Issue 12's target on the smooth zoo MLPs: plain CROWN's local constant (per output the
     /// smaller of the sloped and the constant default lines of the gradient nodes,
     /// `ActivationDerivative.constantDefault`) is at most the reference's CROWN on every
-    /// region, and every certified bound
-    /// stays above the gradient norm the reference sampled there. The constant lines alone are
+    /// region, and every certified bound stays above the gradient norm the reference sampled there. The constant lines alone are
     /// looser on mlp_tanh, the sloped ones on mlp_sigmoid at eps 0.25 (9.83 against 9.79).
     func testPlainCrownAtMostReferenceCrownOnSmoothMLPs() throws {
-        for name in ["mlp_sigmoid", "mlp_tanh", "mlp_gelu"] {
-            let ref = try Self.load(name)
-            let graph = try ModelFile.load(ref.model)
-            for region in ref.regions {
-                let box = InputBox(lower: region.center.map { $0 - region.eps }, upper: region.center.map { $0 + region.eps })
-                var s = LipschitzSettings()
-                s.samples = 0; s.ascentRuns = 0; s.smoothedRuns = 0; s.method = .crown
-                let r = try Lipschitz.analyze(model: graph, box: box, settings: s)
-                // The local constant (the largest over the outputs), as the target states it; per
-                // output the reference is tighter on two (mlp_sigmoid eps 0.25 output 0: 3.507
-                // against 3.456; mlp_tanh eps 0.0955 output 0: 35.36 against 32.73).
-                let overall = r.perOutput.map(\.upper).max()!
-                XCTAssertLessThanOrEqual(overall, region.crown.max()! * (1 + 1e-9), "\(name) eps \(region.eps)")
-                for b in r.perOutput {
-                    XCTAssertGreaterThanOrEqual(b.upper, region.sampled[b.output], "\(name) eps \(region.eps) output \(b.output)")
-                }
+        try plainCrownOnEveryRegion(["mlp_sigmoid", "mlp_tanh", "mlp_gelu"]) { name, region, r in
+            // The local constant (the largest over the outputs), as the target states it; per
+            // output the reference is tighter on two (mlp_sigmoid eps 0.25 output 0: 3.507
+            // against 3.456; mlp_tanh eps 0.0955 output 0: 35.36 against 32.73).
+            let overall = r.perOutput.map(\.upper).max()!
+            XCTAssertLessThanOrEqual(overall, region.crown.max()! * (1 + 1e-9), "\(name) eps \(region.eps)")
+            for b in r.perOutput {
+                XCTAssertGreaterThanOrEqual(b.upper, region.sampled[b.output], "\(name) eps \(region.eps) output \(b.output)")
             }
         }
     }
