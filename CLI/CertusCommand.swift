@@ -120,6 +120,8 @@ struct Verify: ParsableCommand {
             let r = VerificationResult(status: .timeout, timeSeconds: Date().timeIntervalSince(started), method: "none",
                                        details: [SignalStop.message(signal, command: "verify") + "; the search did not return in time"])
             try? this.write(r, signal: signal)
+            // The same line on stderr as when the search returns (below).
+            FileHandle.standardError.write(Data((SignalStop.message(signal, command: "verify") + "\n").utf8))
         }
         // The time limit, guaranteed: `timeout` seconds after the process started (model loading
         // included), plus a 0.5 s grace for the library's own stop, the watchdog writes `timeout`

@@ -176,6 +176,7 @@ extension BoundEngine {
         for it in 1...iterations {
             if active.isEmpty { break }
             if let d = settings.deadline, Date() >= d { break }
+            if let s = settings.stopRequested, s() { break }   // a stop request: keep the best so far, as at the deadline
             record = BackwardRecord()
             // A stop inside an iteration keeps the best bound found so far (each is sound).
             let lb: [Double]

@@ -195,6 +195,7 @@ extension BoundEngine {
             let R = active.count
             if R == 0 { break }
             if let d = settings.deadline, Date() >= d { break }
+            if let s = settings.stopRequested, s() { break }   // a stop request: keep the best so far, as at the deadline
             // Backward pass.
             var atRelu: [Int: [Float]] = [:]
             var cur = Aw, curN = outN
