@@ -30,36 +30,46 @@ extension BoundEngine {
                 let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
                 return vp * l[k] + vn * u[k]
             }
-            // Four rows at a time, so that their sums (each still added in column order, the
-            // same value as one row at a time) overlap in the pipeline.
-            var r = 0
-            while r + 4 <= A.rows {
-                let p0 = a.baseAddress! + r * cols, p1 = p0 + cols, p2 = p1 + cols, p3 = p2 + cols
-                var b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
-                for k in 0..<n {
-                    let j = c[k]
-                    let t0 = term(p0[j], k), t1 = term(p1[j], k), t2 = term(p2[j], k), t3 = term(p3[j], k)
-                    b0 += t0; m0 += Swift.abs(t0); b1 += t1; m1 += Swift.abs(t1)
-                    b2 += t2; m2 += Swift.abs(t2); b3 += t3; m3 += Swift.abs(t3)
-                }
-                bias[r] += b0 - RoundingGuard.relative * m0
-                bias[r + 1] += b1 - RoundingGuard.relative * m1
-                bias[r + 2] += b2 - RoundingGuard.relative * m2
-                bias[r + 3] += b3 - RoundingGuard.relative * m3
-                r += 4
-            }
-            while r < A.rows {
-                let row = a.baseAddress! + r * cols
-                var b = 0.0, mb = 0.0
-                for k in 0..<n {
-                    let t = term(row[c[k]], k)
-                    b += t
-                    mb += Swift.abs(t)
-                }
-                bias[r] += b - RoundingGuard.relative * mb
-                r += 1
+            BoundEngine.addGuardedRowSums(a.baseAddress!, rows: A.rows, cols: cols, terms: n, to: &bias) { row, k in
+                term(row[c[k]], k)
             }
         } } } }
+    }
+
+    /// bias[r] += sum_k t(r, k) - `RoundingGuard.relative` * sum_k |t(r, k)| for every row r of a
+    /// row-major `rows` x `cols` matrix at `a`, where t(r, k) = `term(row r, k)` for k in
+    /// 0..<`terms`, summed in that order: the guarded bias sums of the backward fast paths. Four
+    /// rows at a time, so that their sums (each still added in order, the same value as one row
+    /// at a time) overlap in the pipeline.
+    @inline(__always)
+    static func addGuardedRowSums(_ a: UnsafePointer<Double>, rows: Int, cols: Int, terms n: Int, to bias: inout [Double],
+                                  _ term: (UnsafePointer<Double>, Int) -> Double) {
+        var r = 0
+        while r + 4 <= rows {
+            let p0 = a + r * cols, p1 = p0 + cols, p2 = p1 + cols, p3 = p2 + cols
+            var b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
+            for k in 0..<n {
+                let t0 = term(p0, k), t1 = term(p1, k), t2 = term(p2, k), t3 = term(p3, k)
+                b0 += t0; m0 += Swift.abs(t0); b1 += t1; m1 += Swift.abs(t1)
+                b2 += t2; m2 += Swift.abs(t2); b3 += t3; m3 += Swift.abs(t3)
+            }
+            bias[r] += b0 - RoundingGuard.relative * m0
+            bias[r + 1] += b1 - RoundingGuard.relative * m1
+            bias[r + 2] += b2 - RoundingGuard.relative * m2
+            bias[r + 3] += b3 - RoundingGuard.relative * m3
+            r += 4
+        }
+        while r < rows {
+            let row = a + r * cols
+            var b = 0.0, mb = 0.0
+            for k in 0..<n {
+                let t = term(row, k)
+                b += t
+                mb += Swift.abs(t)
+            }
+            bias[r] += b - RoundingGuard.relative * mb
+            r += 1
+        }
     }
 
     /// The product x y's backward step with CROWN's default McCormick planes (`defaultPlaneMix`,

@@ -315,31 +315,8 @@ extension BoundEngine {
         let rows = A.rows, n = A.cols
         A.data.withUnsafeBufferPointer { a in
             c.withUnsafeBufferPointer { cp in
-                let ap = a.baseAddress!, cv = cp.baseAddress!
-                var r = 0
-                // Four rows at a time: their sums (each in column order) overlap in the pipeline.
-                while r + 4 <= rows {
-                    let p0 = ap + r * n, p1 = p0 + n, p2 = p1 + n, p3 = p2 + n
-                    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
-                    for j in 0..<n {
-                        let cj = cv[j]
-                        let t0 = p0[j] * cj, t1 = p1[j] * cj, t2 = p2[j] * cj, t3 = p3[j] * cj
-                        s0 += t0; m0 += Swift.abs(t0); s1 += t1; m1 += Swift.abs(t1)
-                        s2 += t2; m2 += Swift.abs(t2); s3 += t3; m3 += Swift.abs(t3)
-                    }
-                    bias[r] += s0 - RoundingGuard.relative * m0
-                    bias[r + 1] += s1 - RoundingGuard.relative * m1
-                    bias[r + 2] += s2 - RoundingGuard.relative * m2
-                    bias[r + 3] += s3 - RoundingGuard.relative * m3
-                    r += 4
-                }
-                while r < rows {
-                    let row = ap + r * n
-                    var s = 0.0, m = 0.0
-                    for j in 0..<n { let t = row[j] * cv[j]; s += t; m += Swift.abs(t) }
-                    bias[r] += s - RoundingGuard.relative * m
-                    r += 1
-                }
+                let cv = cp.baseAddress!
+                BoundEngine.addGuardedRowSums(a.baseAddress!, rows: rows, cols: n, terms: n, to: &bias) { row, j in row[j] * cv[j] }
             }
         }
     }
