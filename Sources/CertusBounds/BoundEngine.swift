@@ -165,7 +165,10 @@ package final class BoundEngine {
     /// `bound(property:)`) runs with BLAS on one thread and restores the process's BLAS thread
     /// count when it returns (`BLAS.withSingleThread`); making an engine changes nothing.
     package init(graph: Graph, semantics: NumericSemantics = .real) {
-        let g = BoundDecompositions.expand(GeluFusion.fuse(graph))
+        // Under real semantics, ReLU sums of one variable are bounded as the one piecewise-linear
+        // function they compute (`PiecewiseLinearFusion`; the fused node has no float32 model).
+        let fused = GeluFusion.fuse(graph)
+        let g = BoundDecompositions.expand(semantics == .real ? PiecewiseLinearFusion.fuse(fused) : fused)
         self.graph = g
         self.semantics = semantics
         (float32Models, float32Refusal) = BoundEngine.float32Models(original: graph, expanded: g)

@@ -238,12 +238,40 @@ extension BoundEngine {
             }
         }
         // A NaN row (the model overflows) is widened to the trivially sound [-inf, +inf].
-        let result = atoms.enumerated().map { k, a in
-            let lo = lb[k] - a.d, hi = -lb[r + k] - a.d
-            return RowBound(lower: lo.isNaN ? -.infinity : lo, upper: hi.isNaN ? .infinity : hi)
+        func rows(_ lb: [Double]) -> [RowBound] {
+            atoms.enumerated().map { k, a in
+                let lo = lb[k] - a.d, hi = -lb[r + k] - a.d
+                return RowBound(lower: lo.isNaN ? -.infinity : lo, upper: hi.isNaN ? .infinity : hi)
+            }
         }
-        return domainBounds(rows: result, coefficientRows: crownRows ?? result, record: record, bounds: bounds,
+        let linear = rows(lb)
+        // The output's own interval bounds each row too (a saturating output such as a
+        // piecewise-linear sigmoid is bounded exactly by IBP, while its relaxation's line
+        // still rises over the interval); branching keeps the linear bounds' coefficients.
+        if settings.intersectWithIBP && !settings.referenceCompatible && settings.method != .ibp, let y = bounds[out] {
+            for (k, a) in atoms.enumerated() {
+                let (lo, hi) = BoundEngine.intervalRow(a.c, y)
+                lb[k] = max(lb[k], lo); lb[r + k] = max(lb[r + k], -hi)
+            }
+        }
+        let result = rows(lb)
+        return domainBounds(rows: result, coefficientRows: crownRows ?? linear, record: record, bounds: bounds,
                             box: box, relaxations: crownRelax, withValues: settings.relaxedValues)
+    }
+
+    /// Bounds of c . y for y in the box `y` (IBP of one spec row): each end the sum of c_j times
+    /// the end of y_j its sign selects, moved outward by `RoundingGuard` of the terms' magnitude;
+    /// infinite where a used end is.
+    static func intervalRow(_ c: [Double], _ y: ValueBounds) -> (lower: Double, upper: Double) {
+        var lo = 0.0, hi = 0.0, magnitude = 0.0
+        for (j, cj) in c.enumerated() where cj != 0 {
+            let a = cj * y.lower[j], b = cj * y.upper[j]
+            lo += Swift.min(a, b); hi += Swift.max(a, b)
+            magnitude += Swift.max(Swift.abs(a), Swift.abs(b))
+        }
+        if lo.isNaN { lo = -.infinity }
+        if hi.isNaN { hi = .infinity }
+        return (RoundingGuard.down(lo, magnitude: magnitude), RoundingGuard.up(hi, magnitude: magnitude))
     }
 
     /// The intermediate bounds of a domain (its splits as a neuron → active map) and the

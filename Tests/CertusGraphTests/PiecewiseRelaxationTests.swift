@@ -18,6 +18,7 @@ final class PiecewiseRelaxationTests: XCTestCase {
             + Max.representatives.map { $0 as any ElementwiseRelaxation }
             + Min.representatives.map { $0 as any ElementwiseRelaxation }
             + [Floor(), Sign(), Max(constant: -1e30), Min(constant: 1e30), Max(constant: 3e20), Clip(low: -1e30, high: 2e29)]
+            + PiecewiseLinear.representatives.map { $0 as any ElementwiseRelaxation }
     }
 
     /// Kinks and jumps of an operator (where intervals should start, end or cross).
@@ -27,6 +28,7 @@ final class PiecewiseRelaxationTests: XCTestCase {
         case let m as Max: return [m.constant!]
         case let m as Min: return [m.constant!]
         case is Floor: return [-3, -1, 0, 1, 2, 5]
+        case let p as PiecewiseLinear: return p.breakpoints.isEmpty ? [0] : p.breakpoints
         default: return [0]
         }
     }
@@ -214,5 +216,47 @@ final class PiecewiseRelaxationTests: XCTestCase {
         let x = Tensor(shape: [2, 3], data: [0, 7, 7, 1, -1, 1])
         let gr = try ReduceMax(axes: [1], keepDims: false).backward([x], output: Tensor(shape: [2], data: [7, 1]), gradient: Tensor(shape: [2], data: [2, 3]))
         XCTAssertEqual(gr[0]?.data, [0, 2, 0, 3, 0, 0])
+    }
+}
+
+extension PiecewiseRelaxationTests {
+    /// `PiecewiseLinear` (fused ReLU sums): the image is the exact range on finite intervals (the
+    /// sampled extremes, breakpoints included, reach it up to rounding), alpha's analytic
+    /// derivatives match central differences where the extremum's point does not jump, and both
+    /// branching strategies pick a breakpoint strictly inside.
+    func testPiecewiseLinearImageDerivativesAndBranching() {
+        var rng = RNG(seed: 31)
+        for op in PiecewiseLinear.representatives where !op.breakpoints.isEmpty {
+            for _ in 0..<300 {
+                let a = Double.random(in: -8...8, using: &rng), b = Double.random(in: -8...8, using: &rng)
+                let (l, u) = (Swift.min(a, b), Swift.max(a, b))
+                let (lo, hi) = op.image(l: l, u: u)
+                let xs = [l, u] + op.breakpoints.filter { $0 >= l && $0 <= u } + (0..<50).map { _ in Double.random(in: l...u, using: &rng) }
+                let ys = xs.map(op.apply)
+                XCTAssertEqual(lo, ys.min()!, accuracy: 1e-9)
+                XCTAssertEqual(hi, ys.max()!, accuracy: 1e-9)
+                for strategy in BranchingPointStrategy.allCases {
+                    if let p = op.branchingPoint(l: l, u: u, strategy: strategy) {
+                        XCTAssertTrue(l < p && p < u && op.breakpoints.contains(p), "\(strategy) \(p) on [\(l), \(u)]")
+                    } else {
+                        XCTAssertFalse(op.breakpoints.contains { $0 > l && $0 < u }, "no point although a kink is inside [\(l), \(u)]")
+                    }
+                }
+                let p = Double.random(in: 0.05...0.95, using: &rng), h = 1e-7
+                let d = op.relaxationWithDerivatives(l: l, u: u, lowerParameter: p, upperParameter: p)
+                let r1 = op.relaxation(l: l, u: u, lowerParameter: p + h, upperParameter: p + h)
+                let r0 = op.relaxation(l: l, u: u, lowerParameter: p - h, upperParameter: p - h)
+                XCTAssertEqual(d.lower.0, (r1.aL - r0.aL) / (2 * h), accuracy: 1e-5 * Swift.max(1, Swift.abs(d.lower.0)))
+                XCTAssertEqual(d.upper.0, (r1.aU - r0.aU) / (2 * h), accuracy: 1e-5 * Swift.max(1, Swift.abs(d.upper.0)))
+                // The intercept's derivative holds on either side of a jump of the extremum's point.
+                let fdL = (r1.bL - r0.bL) / (2 * h), fdU = (r1.bU - r0.bU) / (2 * h)
+                let rightL = (r1.bL - d.relaxation.bL) / h, leftL = (d.relaxation.bL - r0.bL) / h
+                XCTAssertTrue(Swift.abs(d.lower.1 - fdL) <= 1e-4 * Swift.max(1, Swift.abs(fdL)) || Swift.abs(d.lower.1 - rightL) <= 1e-4 * Swift.max(1, Swift.abs(rightL))
+                              || Swift.abs(d.lower.1 - leftL) <= 1e-4 * Swift.max(1, Swift.abs(leftL)), "lower intercept derivative \(d.lower.1) vs \(fdL)")
+                let rightU = (r1.bU - d.relaxation.bU) / h, leftU = (d.relaxation.bU - r0.bU) / h
+                XCTAssertTrue(Swift.abs(d.upper.1 - fdU) <= 1e-4 * Swift.max(1, Swift.abs(fdU)) || Swift.abs(d.upper.1 - rightU) <= 1e-4 * Swift.max(1, Swift.abs(rightU))
+                              || Swift.abs(d.upper.1 - leftU) <= 1e-4 * Swift.max(1, Swift.abs(leftU)), "upper intercept derivative \(d.upper.1) vs \(fdU)")
+            }
+        }
     }
 }
