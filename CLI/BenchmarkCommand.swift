@@ -17,6 +17,9 @@ struct Benchmark: ParsableCommand {
     @Option(help: "Methods, comma-separated.") var methods: String = "ibp,crown,alpha-crown"
     @Option(help: "Write the markdown table to this file as well.") var output: String?
     @Option(help: "Only cases whose name contains this text (e.g. ACAS, 256x6).") var filter: String?
+    // Hidden: also time every pass without the engine's rounding guard (the cost of
+    // rounding-safe bounds, docs/reliability.md). The switch never reaches verify or bounds.
+    @Flag(help: .hidden) var roundingGuardCost = false
 
     func run() throws {
         let ms = try methods.split(separator: ",").map { s -> BoundMethod in
@@ -26,12 +29,13 @@ struct Benchmark: ParsableCommand {
         let dgemm = BoundsBenchmark.measureGemmRate()
         let results = try reportingErrors {
             let cases = BoundsBenchmark.standardCases(shared: shared).filter { filter == nil || $0.name.contains(filter!) }
-            return try BoundsBenchmark.run(cases, methods: ms, runs: runs) {
+            return try BoundsBenchmark.run(cases, methods: ms, runs: runs, roundingGuardCost: roundingGuardCost) {
                 FileHandle.standardError.write(Data(($0 + "\n").utf8))
             }
         }
         let machine = "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.operatingSystemVersionString)"
-        let table = BoundsBenchmark.markdown(results, runs: runs, machine: machine, dgemmRate: dgemm)
+        var table = BoundsBenchmark.markdown(results, runs: runs, machine: machine, dgemmRate: dgemm)
+        if roundingGuardCost { table += "\n" + BoundsBenchmark.roundingGuardMarkdown(results, runs: runs) }
         print(table)
         if let output {
             try reportingErrors {

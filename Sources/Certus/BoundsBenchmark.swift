@@ -32,6 +32,13 @@ public enum BoundsBenchmark {
         /// Floating-point operations of the pass's matrix products (2 m n k each, `BLAS.gemmFlops`).
         public var gemmFlops: Int = 0
 
+        /// With the rounding guard's cost measured (`run(..., roundingGuardCost: true)`): the
+        /// median time of the same pass without the guard (`BoundEngine.roundingGuard` off),
+        /// timed alternately with the guarded pass; nil otherwise.
+        public var unguardedTime: Double? = nil
+        /// The unguarded pass's property lower bound (not sound under rounding; for comparison).
+        public var unguardedLower: Double? = nil
+
         /// The products' rate over the whole pass: gemmFlops / medianTime, in GFLOP/s.
         public var gflops: Double { Double(gemmFlops) / max(medianTime, 1e-12) / 1e9 }
     }
@@ -79,8 +86,11 @@ public enum BoundsBenchmark {
     static let referenceKey: [BoundMethod: String] = [.ibp: "IBP", .crown: "CROWN", .alphaCrown: "alpha-CROWN"]
 
     /// Times every method on every case (median of `runs`), calling `progress` after each.
+    /// `roundingGuardCost`: also time each pass without the rounding guard (`runs` unguarded
+    /// passes after the guarded ones, on engines of their own), for the cost of rounding-safe
+    /// bounds (issue 15); the reported bounds stay the guarded ones.
     /// - Throws: `ModelError` or `SpecError` for a case whose files cannot be used.
-    public static func run(_ cases: [Case], methods: [BoundMethod], runs: Int,
+    public static func run(_ cases: [Case], methods: [BoundMethod], runs: Int, roundingGuardCost: Bool = false,
                            progress: (String) -> Void = { _ in }) throws -> [Result] {
         var out: [Result] = []
         for c in cases {
@@ -88,8 +98,8 @@ public enum BoundsBenchmark {
             let property = try PropertyLoader.load(path: c.spec, numOutputs: graph.outputCount)
             let ref = try? JSONDecoder().decode(Ref.self, from: Data(contentsOf: URL(fileURLWithPath: c.reference)))
             for m in methods {
-                var times: [Double] = []
-                var lower = 0.0, flops = 0
+                var times: [Double] = [], unguardedTimes: [Double] = []
+                var lower = 0.0, unguardedLower = 0.0, flops = 0
                 for _ in 0..<max(1, runs) {
                     let engine = BoundEngine(graph: graph)
                     let flops0 = BLAS.gemmFlops
@@ -99,14 +109,48 @@ public enum BoundsBenchmark {
                     flops = BLAS.gemmFlops - flops0
                     lower = report.propertyLower
                 }
-                times.sort()
+                // The unguarded runs after the guarded ones (alternating them in one process
+                // made either slower by the other's memory, up to 2x on millisecond passes).
+                for _ in 0..<(roundingGuardCost ? max(1, runs) : 0) {
+                    let plain = BoundEngine(graph: graph)
+                    plain.roundingGuard = false
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    unguardedLower = try plain.bound(property: property, settings: BoundSettings(method: m)).propertyLower
+                    unguardedTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                }
                 let r = referenceKey[m].flatMap { ref?.results[$0] }
-                out.append(Result(name: c.name, method: m, medianTime: times[times.count / 2], propertyLower: lower,
-                                  referenceTime: r?.time_s, referenceLower: r?.property_lower, gemmFlops: flops))
-                progress("\(c.name) \(m.rawValue): \(String(format: "%.4f", times[times.count / 2])) s, bound \(lower)")
+                var result = Result(name: c.name, method: m, medianTime: median(times), propertyLower: lower,
+                                    referenceTime: r?.time_s, referenceLower: r?.property_lower, gemmFlops: flops)
+                var line = "\(c.name) \(m.rawValue): \(String(format: "%.4f", result.medianTime)) s, bound \(lower)"
+                if roundingGuardCost {
+                    result.unguardedTime = median(unguardedTimes)
+                    result.unguardedLower = unguardedLower
+                    line += String(format: "; without the rounding guard %.4f s", result.unguardedTime!)
+                }
+                out.append(result)
+                progress(line)
             }
         }
         return out
+    }
+
+    static func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
+    /// The rounding guard's cost as a markdown table (results measured with
+    /// `roundingGuardCost`): per case and method the median times with and without the guard,
+    /// their ratio less 1 (the cost), and both property lower bounds.
+    public static func roundingGuardMarkdown(_ results: [Result], runs: Int) -> String {
+        var s = "| case | method | guarded (ms) | unguarded (ms) | cost | guarded lower | unguarded lower |\n|---|---|---|---|---|---|---|\n"
+        var total = 0.0, totalPlain = 0.0
+        for r in results {
+            guard let u = r.unguardedTime, let ul = r.unguardedLower else { continue }
+            total += r.medianTime; totalPlain += u
+            s += "| \(r.name) | \(r.method.rawValue) | \(String(format: "%.3f", 1000 * r.medianTime)) | \(String(format: "%.3f", 1000 * u)) | "
+            s += "\(String(format: "%+.1f%%", 100 * (r.medianTime / max(u, 1e-12) - 1))) | \(String(format: "%.10g", r.propertyLower)) | \(String(format: "%.10g", ul)) |\n"
+        }
+        s += "\nRounding guard on vs off (`BoundEngine.roundingGuard`), the unguarded runs after the guarded ones, median of \(runs) runs each; "
+        s += "sum of medians \(String(format: "%.4f", total)) s vs \(String(format: "%.4f", totalPlain)) s (\(String(format: "%+.1f%%", 100 * (total / max(totalPlain, 1e-12) - 1)))).\n"
+        return s
     }
 
     /// The results as a markdown table. speed-up = reference time / Certus time; GFLOP/s is the

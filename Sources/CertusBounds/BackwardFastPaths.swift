@@ -30,7 +30,7 @@ extension BoundEngine {
                 let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
                 return vp * l[k] + vn * u[k]
             }
-            BoundEngine.addGuardedRowSums(a.baseAddress!, rows: A.rows, cols: cols, terms: n, to: &bias) { row, k in
+            BoundEngine.addGuardedRowSums(a.baseAddress!, rows: A.rows, cols: cols, terms: n, to: &bias, guarded: isGuarded) { row, k in
                 term(row[c[k]], k)
             }
         } } } }
@@ -41,35 +41,45 @@ extension BoundEngine {
     /// 0..<`terms`, summed in that order: the guarded bias sums of the backward fast paths. Four
     /// rows at a time, so that their sums (each still added in order, the same value as one row
     /// at a time) overlap in the pipeline.
+    /// `guarded` false (`roundingGuard` off, benchmarks only): the plain sums, without the
+    /// magnitudes (the loops are inlined twice with a constant, so each copy does only its work).
+    /// `after`, if given, is called with each group of rows once their sums are added (a caller
+    /// that rewrites those rows in place).
     @inline(__always)
     static func addGuardedRowSums(_ a: UnsafePointer<Double>, rows: Int, cols: Int, terms n: Int, to bias: inout [Double],
+                                  guarded: Bool = true, after: ((Range<Int>) -> Void)? = nil,
                                   _ term: (UnsafePointer<Double>, Int) -> Double) {
-        var r = 0
-        while r + 4 <= rows {
-            let p0 = a + r * cols, p1 = p0 + cols, p2 = p1 + cols, p3 = p2 + cols
-            var b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
-            for k in 0..<n {
-                let t0 = term(p0, k), t1 = term(p1, k), t2 = term(p2, k), t3 = term(p3, k)
-                b0 += t0; m0 += Swift.abs(t0); b1 += t1; m1 += Swift.abs(t1)
-                b2 += t2; m2 += Swift.abs(t2); b3 += t3; m3 += Swift.abs(t3)
+        @inline(__always) func sums(_ g: Bool) {
+            var r = 0
+            while r + 4 <= rows {
+                let p0 = a + r * cols, p1 = p0 + cols, p2 = p1 + cols, p3 = p2 + cols
+                var b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
+                for k in 0..<n {
+                    let t0 = term(p0, k), t1 = term(p1, k), t2 = term(p2, k), t3 = term(p3, k)
+                    b0 += t0; b1 += t1; b2 += t2; b3 += t3
+                    if g { m0 += Swift.abs(t0); m1 += Swift.abs(t1); m2 += Swift.abs(t2); m3 += Swift.abs(t3) }
+                }
+                bias[r] += RoundingGuard.down(b0, magnitude: m0, g)
+                bias[r + 1] += RoundingGuard.down(b1, magnitude: m1, g)
+                bias[r + 2] += RoundingGuard.down(b2, magnitude: m2, g)
+                bias[r + 3] += RoundingGuard.down(b3, magnitude: m3, g)
+                after?(r..<(r + 4))
+                r += 4
             }
-            bias[r] += b0 - RoundingGuard.relative * m0
-            bias[r + 1] += b1 - RoundingGuard.relative * m1
-            bias[r + 2] += b2 - RoundingGuard.relative * m2
-            bias[r + 3] += b3 - RoundingGuard.relative * m3
-            r += 4
-        }
-        while r < rows {
-            let row = a + r * cols
-            var b = 0.0, mb = 0.0
-            for k in 0..<n {
-                let t = term(row, k)
-                b += t
-                mb += Swift.abs(t)
+            while r < rows {
+                let row = a + r * cols
+                var b = 0.0, mb = 0.0
+                for k in 0..<n {
+                    let t = term(row, k)
+                    b += t
+                    if g { mb += Swift.abs(t) }
+                }
+                bias[r] += RoundingGuard.down(b, magnitude: mb, g)
+                after?(r..<(r + 1))
+                r += 1
             }
-            bias[r] += b - RoundingGuard.relative * mb
-            r += 1
         }
+        if guarded { sums(true) } else { sums(false) }
     }
 
     /// The product x y's backward step with CROWN's default McCormick planes (`defaultPlaneMix`,

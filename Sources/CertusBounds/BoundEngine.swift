@@ -122,6 +122,18 @@ package final class BoundEngine {
     private let cacheLock = NSLock()
     /// The dense fast paths' per-engine data (DenseStart.swift).
     let denseStart = DenseStartCache()
+    /// Whether the engine's own sums carry the rounding guard (`RoundingGuard`): IBP ends of
+    /// affine and product nodes, the bias sums of backward steps and the concretisation over
+    /// the box are moved outward by 2^-40 of their terms' magnitude. Default true, and true in
+    /// every verify, bounds and run path. false exists only to measure the guard's cost (`certus
+    /// benchmark --rounding-guard-cost`, `BoundsBenchmark`): the bounds are then not sound under
+    /// the engine's rounding. Relaxation lines (`NeuronRelaxation.paddedForRounding`, a few
+    /// operations per neuron) stay padded either way, and float32 semantics keeps the guard
+    /// (`isGuarded`). Set it before the engine is used.
+    package var roundingGuard = true
+    /// `roundingGuard`, forced on under float32 semantics (whose error terms reuse the guard's
+    /// magnitudes).
+    var isGuarded: Bool { roundingGuard || semantics == .float32 }
     /// The arithmetic the bounds hold for (`NumericSemantics`): under `.float32` every node's
     /// float32 rounding is an extra bounded term (`Float32Rounding`, BoundEngine+Float32.swift).
     package let semantics: NumericSemantics
@@ -255,14 +267,14 @@ package final class BoundEngine {
             b.widenNaN()
             // Arithmetic (affine maps, products) rounds; elementwise images are f itself.
             var magnitudes: (lower: [Double], upper: [Double])? = nil
-            if let i = producer[n.output], kinds[i] == .affine {
+            if let i = producer[n.output], kinds[i] == .affine, isGuarded {
                 let (magL, magU) = try dense.map { ($0.magnitude, $0.magnitude) } ?? affineMagnitudes(node: i, inputs: ins)
                 magnitudes = (magL, magU)
                 for j in b.lower.indices {
                     b.lower[j] = RoundingGuard.down(b.lower[j], magnitude: magL[j])
                     b.upper[j] = RoundingGuard.up(b.upper[j], magnitude: magU[j])
                 }
-            } else if let i = producer[n.output], kinds[i] == .bilinear {
+            } else if let i = producer[n.output], kinds[i] == .bilinear, isGuarded {
                 // Each end is one rounded corner product, at most max(|l|, |u|) in size; an
                 // infinite other end does not make a finite end's guard infinite.
                 for j in b.lower.indices {
@@ -311,14 +323,18 @@ package final class BoundEngine {
         }
         let bias = try affineInputs(node: i).out0.data   // the map at 0, cached per node
         let forLower = try n.op.interval(zip(ins, variable).map { t, v in v ? box(t, forLower: true) : t }).upper.data
-        let forUpper = try n.op.interval(zip(ins, variable).map { t, v in v ? box(t, forLower: false) : t }).upper.data
         func magnitude(_ end: [Double]) -> [Double] {
             end.indices.map { j in
                 let m = Swift.abs(end[j] - bias[j]) + Swift.abs(bias[j])
                 return m.isNaN ? .infinity : m
             }
         }
-        return (magnitude(forLower), magnitude(forUpper))
+        let lower = magnitude(forLower)
+        // With every variable input end finite the two boxes are the same [-M, M]: one map.
+        let finite = zip(ins, variable).allSatisfy { t, v in !v || (BLAS.allFinite(t.lower.data) && BLAS.allFinite(t.upper.data)) }
+        if finite { return (lower, lower) }
+        let forUpper = try n.op.interval(zip(ins, variable).map { t, v in v ? box(t, forLower: false) : t }).upper.data
+        return (lower, magnitude(forUpper))
     }
 
     // MARK: - Relaxations
@@ -603,37 +619,42 @@ package final class BoundEngine {
             let l = lo.baseAddress!, h = hi.baseAddress!, n = A.cols
             // Each term is v * (v >= 0 ? l : h), the end chosen without a branch (the signs are
             // unpredictable). Four rows at a time, so that their sums (each still added in column
-            // order, the same value as one row at a time) overlap in the pipeline.
-            var r = 0
-            while r + 4 <= A.rows {
-                let p0 = a.baseAddress! + r * n, p1 = p0 + n, p2 = p1 + n, p3 = p2 + n
-                var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
-                for j in 0..<n {
-                    let lj = l[j], hj = h[j]
-                    let v0 = p0[j], v1 = p1[j], v2 = p2[j], v3 = p3[j]
-                    let t0 = v0 * (v0 >= 0 ? lj : hj), t1 = v1 * (v1 >= 0 ? lj : hj)
-                    let t2 = v2 * (v2 >= 0 ? lj : hj), t3 = v3 * (v3 >= 0 ? lj : hj)
-                    s0 += t0; m0 += Swift.abs(t0); s1 += t1; m1 += Swift.abs(t1)
-                    s2 += t2; m2 += Swift.abs(t2); s3 += t3; m3 += Swift.abs(t3)
+            // order, the same value as one row at a time) overlap in the pipeline. `guarded`
+            // false (`roundingGuard`, benchmarks only) leaves the magnitudes out: the loops are
+            // inlined twice with a constant, so each copy does only its own work.
+            @inline(__always) func rows(guarded: Bool) {
+                var r = 0
+                while r + 4 <= A.rows {
+                    let p0 = a.baseAddress! + r * n, p1 = p0 + n, p2 = p1 + n, p3 = p2 + n
+                    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
+                    for j in 0..<n {
+                        let lj = l[j], hj = h[j]
+                        let v0 = p0[j], v1 = p1[j], v2 = p2[j], v3 = p3[j]
+                        let t0 = v0 * (v0 >= 0 ? lj : hj), t1 = v1 * (v1 >= 0 ? lj : hj)
+                        let t2 = v2 * (v2 >= 0 ? lj : hj), t3 = v3 * (v3 >= 0 ? lj : hj)
+                        s0 += t0; s1 += t1; s2 += t2; s3 += t3
+                        if guarded { m0 += Swift.abs(t0); m1 += Swift.abs(t1); m2 += Swift.abs(t2); m3 += Swift.abs(t3) }
+                    }
+                    lb[r] = RoundingGuard.down(lb[r] + s0, magnitude: m0 + Swift.abs(lb[r]), guarded)
+                    lb[r + 1] = RoundingGuard.down(lb[r + 1] + s1, magnitude: m1 + Swift.abs(lb[r + 1]), guarded)
+                    lb[r + 2] = RoundingGuard.down(lb[r + 2] + s2, magnitude: m2 + Swift.abs(lb[r + 2]), guarded)
+                    lb[r + 3] = RoundingGuard.down(lb[r + 3] + s3, magnitude: m3 + Swift.abs(lb[r + 3]), guarded)
+                    r += 4
                 }
-                lb[r] = RoundingGuard.down(lb[r] + s0, magnitude: m0 + Swift.abs(lb[r]))
-                lb[r + 1] = RoundingGuard.down(lb[r + 1] + s1, magnitude: m1 + Swift.abs(lb[r + 1]))
-                lb[r + 2] = RoundingGuard.down(lb[r + 2] + s2, magnitude: m2 + Swift.abs(lb[r + 2]))
-                lb[r + 3] = RoundingGuard.down(lb[r + 3] + s3, magnitude: m3 + Swift.abs(lb[r + 3]))
-                r += 4
-            }
-            while r < A.rows {
-                var s = 0.0, mag = 0.0
-                let row = a.baseAddress! + r * n
-                for j in 0..<n {
-                    let v = row[j]
-                    let t = v * (v >= 0 ? l[j] : h[j])
-                    s += t
-                    mag += Swift.abs(t)
+                while r < A.rows {
+                    var s = 0.0, mag = 0.0
+                    let row = a.baseAddress! + r * n
+                    for j in 0..<n {
+                        let v = row[j]
+                        let t = v * (v >= 0 ? l[j] : h[j])
+                        s += t
+                        if guarded { mag += Swift.abs(t) }
+                    }
+                    lb[r] = RoundingGuard.down(lb[r] + s, magnitude: mag + Swift.abs(lb[r]), guarded)
+                    r += 1
                 }
-                lb[r] = RoundingGuard.down(lb[r] + s, magnitude: mag + Swift.abs(lb[r]))
-                r += 1
             }
+            if isGuarded { rows(guarded: true) } else { rows(guarded: false) }
         } }
         }
         return lb
@@ -649,20 +670,23 @@ package final class BoundEngine {
                 Ain.data.withUnsafeMutableBufferPointer { o in
                     relax.aL.withUnsafeBufferPointer { aL in relax.bL.withUnsafeBufferPointer { bL in
                     relax.aU.withUnsafeBufferPointer { aU in relax.bU.withUnsafeBufferPointer { bU in
-                        for r in 0..<A.rows {
-                            let base = r * cols
-                            var b = 0.0, mb = 0.0
-                            for j in 0..<cols {
-                                // Branch-free sign split (vectorises): v+ takes the lower line, v- the upper.
-                                let v = a[base + j]
-                                let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
-                                o[base + j] = vp * aL[j] + vn * aU[j]
-                                let t = vp * bL[j] + vn * bU[j]
-                                b += t
-                                mb += Swift.abs(t)
+                        @inline(__always) func rows(guarded: Bool) {
+                            for r in 0..<A.rows {
+                                let base = r * cols
+                                var b = 0.0, mb = 0.0
+                                for j in 0..<cols {
+                                    // Branch-free sign split (vectorises): v+ takes the lower line, v- the upper.
+                                    let v = a[base + j]
+                                    let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
+                                    o[base + j] = vp * aL[j] + vn * aU[j]
+                                    let t = vp * bL[j] + vn * bU[j]
+                                    b += t
+                                    if guarded { mb += Swift.abs(t) }
+                                }
+                                bias[r] += RoundingGuard.down(b, magnitude: mb, guarded)
                             }
-                            bias[r] += b - RoundingGuard.relative * mb
                         }
+                        if isGuarded { rows(guarded: true) } else { rows(guarded: false) }
                     } } } }
                 }
             }
@@ -678,21 +702,24 @@ package final class BoundEngine {
             relax.aL.withUnsafeBufferPointer { aL in relax.bL.withUnsafeBufferPointer { bL in
             relax.aU.withUnsafeBufferPointer { aU in relax.bU.withUnsafeBufferPointer { bU in
                 let aLp = aL.baseAddress!, bLp = bL.baseAddress!, aUp = aU.baseAddress!, bUp = bU.baseAddress!
-                for r in 0..<A.rows {
-                    let base = r * cols
-                    let av = a.baseAddress! + base, q = p.baseAddress! + base, out = o.baseAddress! + base
-                    var b = 0.0, mb = 0.0
-                    for j in 0..<cols {
-                        let v = av[j], pl = q[j]
-                        let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
-                        let free = pl == pl          // not NaN
-                        out[j] = vp * (free ? pl : aLp[j]) + vn * aUp[j]
-                        let t = vp * (free ? 0 : bLp[j]) + vn * bUp[j]
-                        b += t
-                        mb += Swift.abs(t)
+                @inline(__always) func rows(guarded: Bool) {
+                    for r in 0..<A.rows {
+                        let base = r * cols
+                        let av = a.baseAddress! + base, q = p.baseAddress! + base, out = o.baseAddress! + base
+                        var b = 0.0, mb = 0.0
+                        for j in 0..<cols {
+                            let v = av[j], pl = q[j]
+                            let vp = Swift.max(v, 0), vn = Swift.min(v, 0)
+                            let free = pl == pl          // not NaN
+                            out[j] = vp * (free ? pl : aLp[j]) + vn * aUp[j]
+                            let t = vp * (free ? 0 : bLp[j]) + vn * bUp[j]
+                            b += t
+                            if guarded { mb += Swift.abs(t) }
+                        }
+                        bias[r] += RoundingGuard.down(b, magnitude: mb, guarded)
                     }
-                    bias[r] += b - RoundingGuard.relative * mb
                 }
+                if isGuarded { rows(guarded: true) } else { rows(guarded: false) }
             } } } }
             } } }
             return Ain
@@ -717,7 +744,7 @@ package final class BoundEngine {
                         b += t
                         mb += Swift.abs(t)
                     }
-                    bias[r] += b - RoundingGuard.relative * mb
+                    bias[r] += RoundingGuard.down(b, magnitude: mb, isGuarded)
                 }
             }
         }
@@ -801,6 +828,10 @@ package final class BoundEngine {
     /// |A| |c| (summed row by row beside it), which covers the rounding of the sum where its terms cancel.
     func addProduct(_ A: Matrix, _ c: [Double], to bias: inout [Double]) {
         let prod = BLAS.matmul(A.data, c, m: A.rows, n: 1, k: A.cols)
+        guard isGuarded else {
+            for r in 0..<A.rows { bias[r] += prod[r] }
+            return
+        }
         let absC = c.map { Swift.abs($0) }
         A.data.withUnsafeBufferPointer { a in
             for r in 0..<A.rows {

@@ -91,7 +91,7 @@ extension BoundEngine {
                     for o in 0..<outN { nl[o] = lo[o] + b[o]; nh[o] = hi[o] + b[o] }
                 }
                 // The rounding guard of the general IBP (`BoundEngine.interval(of:)`), same formula.
-                for o in 0..<outN {
+                for o in 0..<outN where isGuarded {
                     let m = Swift.max(Swift.abs(nl[o]), Swift.abs(nh[o]))
                     nl[o] = RoundingGuard.down(nl[o], magnitude: m); nh[o] = RoundingGuard.up(nh[o], magnitude: m)
                 }
@@ -266,42 +266,17 @@ extension BoundEngine {
                         out[j] = Swift.max(v, 0) * aLp[j] + Swift.min(v, 0) * aUp[j]
                     }
                 }
-                var r = 0
-                // Four rows at a time: their intercept sums (each in column order) overlap. Only
-                // columns with an intercept enter them (for a ReLU the unstable neurons'): the
-                // others' terms are exact zeros, which leave a sum unchanged.
-                while r + 4 <= rows {
-                    let p0 = ap + r * outW, p1 = p0 + outW, p2 = p1 + outW, p3 = p2 + outW
-                    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
-                    for j in intercepts {
-                        let bl = bLp[j], bu = bUp[j]
-                        let v0 = p0[j], v1 = p1[j], v2 = p2[j], v3 = p3[j]
-                        let t0 = Swift.max(v0, 0) * bl + Swift.min(v0, 0) * bu
-                        let t1 = Swift.max(v1, 0) * bl + Swift.min(v1, 0) * bu
-                        let t2 = Swift.max(v2, 0) * bl + Swift.min(v2, 0) * bu
-                        let t3 = Swift.max(v3, 0) * bl + Swift.min(v3, 0) * bu
-                        s0 += t0; m0 += Swift.abs(t0); s1 += t1; m1 += Swift.abs(t1)
-                        s2 += t2; m2 += Swift.abs(t2); s3 += t3; m3 += Swift.abs(t3)
+                // The intercept sums, four rows at a time (`addGuardedRowSums`). Only columns with
+                // an intercept enter them (for a ReLU the unstable neurons'): the others' terms are
+                // exact zeros, which leave a sum unchanged. Each group of rows gets its lines
+                // after its sums.
+                intercepts.withUnsafeBufferPointer { ip in
+                    let cols = ip.baseAddress!
+                    BoundEngine.addGuardedRowSums(ap, rows: rows, cols: outW, terms: intercepts.count, to: &bias,
+                                                  guarded: isGuarded, after: { for q in $0 { line(q) } }) { row, k in
+                        let j = cols[k], v = row[j]
+                        return Swift.max(v, 0) * bLp[j] + Swift.min(v, 0) * bUp[j]
                     }
-                    bias[r] += s0 - RoundingGuard.relative * m0
-                    bias[r + 1] += s1 - RoundingGuard.relative * m1
-                    bias[r + 2] += s2 - RoundingGuard.relative * m2
-                    bias[r + 3] += s3 - RoundingGuard.relative * m3
-                    for q in r..<(r + 4) { line(q) }
-                    r += 4
-                }
-                while r < rows {
-                    let row = ap + r * outW
-                    var b = 0.0, mb = 0.0
-                    for j in intercepts {
-                        let v = row[j]
-                        let t = Swift.max(v, 0) * bLp[j] + Swift.min(v, 0) * bUp[j]
-                        b += t
-                        mb += Swift.abs(t)
-                    }
-                    bias[r] += b - RoundingGuard.relative * mb
-                    line(r)
-                    r += 1
                 }
             } } } }
         }
@@ -316,7 +291,7 @@ extension BoundEngine {
         A.data.withUnsafeBufferPointer { a in
             c.withUnsafeBufferPointer { cp in
                 let cv = cp.baseAddress!
-                BoundEngine.addGuardedRowSums(a.baseAddress!, rows: rows, cols: n, terms: n, to: &bias) { row, j in row[j] * cv[j] }
+                BoundEngine.addGuardedRowSums(a.baseAddress!, rows: rows, cols: n, terms: n, to: &bias, guarded: isGuarded) { row, j in row[j] * cv[j] }
             }
         }
     }

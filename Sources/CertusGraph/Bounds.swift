@@ -65,6 +65,13 @@ package enum RoundingGuard {
     /// `x` moved up by `relative` of `magnitude` (default |x|).
     @inline(__always)
     package static func up(_ x: Double, magnitude: Double? = nil) -> Double { x + relative * (magnitude ?? Swift.abs(x)) }
+    /// `x` moved down by `relative` of `magnitude` when `guarded`, else `x` itself (the bound
+    /// engine's switch for measuring the guard's cost; `BoundEngine.roundingGuard`).
+    @inline(__always)
+    package static func down(_ x: Double, magnitude: Double, _ guarded: Bool) -> Double { guarded ? x - relative * magnitude : x }
+    /// `x` moved up by `relative` of `magnitude` when `guarded`, else `x` itself.
+    @inline(__always)
+    package static func up(_ x: Double, magnitude: Double, _ guarded: Bool) -> Double { guarded ? x + relative * magnitude : x }
 }
 
 /// A product of two variables (`BoundKind.bilinear`) that names the operand acting as a
