@@ -12,7 +12,8 @@ struct Bounds: ParsableCommand {
     @Argument(help: "Property: .vnnlib or a JSON robustness spec.") var spec: String
     @Option(help: "ibp, crown or alpha-crown.") var method: BoundMethod = .crown
     @Option(help: "Time limit in seconds from the process's start, model loading included: alpha-CROWN reports the bounds reached by then; a pass still running 0.5 s after it ends the command with `timeout` (exit 2). Default: none.") var timeout: Double?
-    @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Arithmetic the bounds hold for: real (the network as a real-valued function) or float32 (as onnxruntime evaluates it in float32, on the box's float32 inputs; see docs/reliability.md).") var semantics: NumericSemantics = .real
+    @Flag(help: "Print JSON (with \"semantics\").") var json = false
 
     func validate() throws {
         if let timeout, !(timeout.isFinite && timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
@@ -23,7 +24,9 @@ struct Bounds: ParsableCommand {
         let report: PropertyBoundReport = try reportingErrors {
             let loaded = try Certus.Model.load(model)
             let left = timeout.map { max(1e-3, $0 - ProcessClock.elapsed) }
-            return try Certus.bounds(model: loaded, spec: .file(spec), options: Certus.BoundsOptions(method: method, timeout: left))
+            var options = Certus.BoundsOptions(method: method, timeout: left)
+            options.semantics = semantics
+            return try Certus.bounds(model: loaded, spec: .file(spec), options: options)
         }
         if let stop { _ = try stop.finish { try output(report) } } else { try output(report) }
     }
@@ -31,7 +34,7 @@ struct Bounds: ParsableCommand {
     /// Prints the report: JSON, or the table of rows and the verdict.
     func output(_ report: PropertyBoundReport) throws {
         if json { try printJSON(report); return }
-        print("method: \(report.method)   time: \(String(format: "%.4f", report.timeS)) s")
+        print("method: \(report.method)   semantics: \(report.semantics.rawValue)   time: \(String(format: "%.4f", report.timeS)) s")
         print(" box clause row  " + "c . y <= d".padding(toLength: 24, withPad: " ", startingAt: 0) + "            lower            upper")
         var rowInClause: [String: Int] = [:]
         for r in report.rows {

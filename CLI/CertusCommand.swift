@@ -298,7 +298,7 @@ struct Run: ParsableCommand {
     @Option(help: "Write one JSON object per instance (onnx, vnnlib, status, time_s, expected, ...) to this file.") var jsonOut: String?
     @Option(help: "Resident memory limit per instance, e.g. 2G, 512M (a plain number is MiB): the searches stop at it and the answer is unknown.") var memoryLimit: String?
     @Option(help: "Arithmetic the answers hold for: real or float32 (see certus verify --help).") var semantics: NumericSemantics = .real
-    @Flag(help: "Run the instances in this process (no child processes: each model is loaded once, but a crash ends the whole run).") var inProcess = false
+    @Flag(help: "Run the instances in this process (no child processes: each model is loaded once, but a crash ends the whole run; an instance still running 0.5 s after its limit is recorded as timeout and left behind).") var inProcess = false
     @Option(help: "Kill an instance's child process this many seconds after its time limit (default: 30, or half the limit when that is longer); it then counts as a timeout.") var killAfter: Double?
     @Option(help: .hidden) var instance: Int?
 
@@ -352,6 +352,10 @@ struct Run: ParsableCommand {
             try? this.writeOutputs(done, BatchSummary(records: done), hasExpected: answers != nil, signal: signal, total: list.count)
         }
         options.stop = stop.token
+        // In this process, each instance's limit is kept by a watchdog of its own (as a child's,
+        // `armDeadline`): an instance that has not returned 0.5 s after its limit (counted from
+        // its start, loading included) is recorded as `timeout` and the run goes on.
+        if inProcess { options.watchdogGrace = SignalStop.deadlineGrace }
         if !inProcess {
             let scale = timeoutScale, grace = killAfter
             options.execute = { k, inst, want in
@@ -397,6 +401,8 @@ struct Run: ParsableCommand {
         options.timeoutScale = timeoutScale
         options.method = method
         options.settings.memoryLimit = try memoryLimit.map(parseMemorySize)
+        // Test hook (DeadlineCLITests): a stage this long after loading without any stop check.
+        options.stallAfterLoading = ProcessInfo.processInfo.environment["CERTUS_TEST_STALL_SECONDS"].flatMap(Double.init)
         return options
     }
 
@@ -422,6 +428,9 @@ struct Run: ParsableCommand {
         }
         var options = try batchOptions()
         options.stop = stop.token
+        // The instance's limit counts from this process's start (the runtime's start-up and the
+        // model's loading included), as the watchdog's does.
+        options.firstStart = ContinuousClock.now - .nanoseconds(Int64(ProcessClock.elapsed * 1e9))
         let one = ExpectedAnswers(answers: want.map { ["\(inst.onnx),\(inst.vnnlib)": $0] } ?? [:])
         let (records, _) = Certus.run([inst], expected: one, options: options)
         _ = try stop.finish {

@@ -35,6 +35,7 @@ struct LipschitzCommand: ParsableCommand {
     @Option(help: "Branch and bound until the certified bound is at most this ratio times the attained lower bound (overall), or the time limit; default: no branching.") var targetRatio: Double?
     @Option(help: "What branch and bound splits: auto (the region when it has at most 20 free inputs, else neurons), neuron-split or input-split.") var branching: LipschitzBranching = .auto
     @Flag(help: "Also compute the exact constant by a MILP over activation patterns (GLPK; ReLU/LeakyReLU networks, --norm inf or 1): a cross-check, not a certified bound.") var exact = false
+    @Option(help: "Arithmetic: only real is supported (the Lipschitz constant of the real-valued network); float32 is refused (see docs/reliability.md).") var semantics: NumericSemantics = .real
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -48,6 +49,11 @@ struct LipschitzCommand: ParsableCommand {
             guard samples >= 0 else { throw CLIError("--samples must be >= 0, got \(samples)") }
             if let max, !max.isFinite { throw CLIError("--max must be a finite number, got \(max)") }
             guard method != .ibp else { throw CLIError("--method must be crown or alpha-crown") }
+            if semantics == .float32 {
+                throw CLIError("--semantics float32 is not supported by lipschitz: the float32 evaluation of a network is a step "
+                               + "function of its inputs (finitely many float32 values), so its Lipschitz constant in the usual "
+                               + "sense is not defined; the bounds are of the real-valued network (--semantics real)")
+            }
             if let targetRatio, !(targetRatio >= 1 && targetRatio.isFinite) { throw CLIError("--target-ratio must be a finite number >= 1, got \(targetRatio)") }
             if targetRatio != nil && norm == .l2 { throw CLIError("--target-ratio needs --norm inf or 1: branching bounds a linear quantity, and the gradient's L2 norm is not one") }
             if exact && norm == .l2 {

@@ -80,7 +80,8 @@ public enum Certus {
     /// Certified lower and upper bounds of every row `c . y - d` of `spec`'s unsafe set over its
     /// input box(es), by IBP, CROWN (Zhang et al., NeurIPS 2018) or alpha-CROWN (Xu et al.,
     /// ICLR 2021). A clause is refuted when one of its rows has a positive lower bound; the
-    /// property is `verified` when every clause is.
+    /// property is `verified` when every clause is. The bounds hold for `options.semantics`
+    /// (the real-valued network, or its float32 evaluation), which the report states.
     ///
     /// - Returns: the rows in the order `certus bounds` prints them, the property's lower bound,
     ///   whether it is verified, and the time.
@@ -96,7 +97,7 @@ public enum Certus {
             // The rows are of the model's own outputs, so a final Softmax stays (bounded through its
             // IBP interval); `verify` drops it for argmax properties and bounds the logits.
             let report: PropertyBoundReport = try CertusError.wrapping(model: model.name) {
-                try BoundEngine(graph: graph).bound(property: property, settings: settings)
+                try BoundEngine(graph: graph, semantics: options.semantics).bound(property: property, settings: settings)
             }
             try check(options.cancellation)
             return report
@@ -239,9 +240,14 @@ public enum Certus {
     public static func run(_ instances: [BatchInstance], expected: ExpectedAnswers? = nil, options: BatchOptions = BatchOptions(),
                            events: (@Sendable (BatchEvent) -> Void)? = nil) -> (records: [BatchRecord], summary: BatchSummary) {
         BLAS.withSingleThread {
-            let runner = BatchRunner(settings: options.settings, timeoutScale: options.timeoutScale)
-            runner.method = options.method
-            runner.cancellation = options.stop
+            func makeRunner() -> BatchRunner {
+                let runner = BatchRunner(settings: options.settings, timeoutScale: options.timeoutScale)
+                runner.method = options.method
+                runner.cancellation = options.stop
+                runner.stallAfterLoading = options.stallAfterLoading
+                return runner
+            }
+            var runner = makeRunner()
             var records: [BatchRecord] = []
             for (k, inst) in instances.enumerated() {
                 if options.stop?.isCancelled == true { break }
@@ -250,12 +256,61 @@ public enum Certus {
                     runner.progress = { @Sendable p in events(.search(index: k, progress: p)) }
                 }
                 let want = expected?.expected(for: inst)
-                let r = options.execute?(k, inst, want) ?? runner.run(inst, expected: want)
+                let start = k == 0 ? options.firstStart ?? .now : .now
+                runner.nextStart = start
+                let r: BatchRecord
+                if let execute = options.execute {
+                    r = execute(k, inst, want)
+                } else if let grace = options.watchdogGrace {
+                    let limit = inst.timeout * options.timeoutScale
+                    if let done = watched(runner, inst, want, start: start, limit: limit, grace: grace, stop: options.stop) {
+                        r = done
+                    } else {
+                        // The abandoned thread keeps its runner; the next instances get a new one.
+                        r = BatchRecord(onnx: inst.onnx, vnnlib: inst.vnnlib, status: .timeout, timeSeconds: seconds(since: start),
+                                        timeLimit: limit, method: "watchdog", expected: want,
+                                        verdict: BatchRecord.verdict(status: .timeout, expected: want))
+                        runner = makeRunner()
+                    }
+                } else {
+                    r = runner.run(inst, expected: want)
+                }
                 records.append(r)
                 events?(.finished(index: k, record: r))
             }
             return (records, BatchSummary(records: records))
         }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = (ContinuousClock.now - start).components
+        return Double(d.seconds) + Double(d.attoseconds) * 1e-18
+    }
+
+    /// Runs one instance on a thread of its own (16 MiB stack, as Certus's workers) and waits
+    /// until `grace` seconds after its time limit, counted from `start`; nil when it has not
+    /// returned by then (its stop token is then cancelled, so it ends at its next check).
+    static func watched(_ runner: BatchRunner, _ inst: BatchInstance, _ want: VerificationStatus?, start: ContinuousClock.Instant,
+                        limit: Double, grace: Double, stop: CancellationToken?) -> BatchRecord? {
+        final class Slot: @unchecked Sendable {
+            let done = DispatchSemaphore(value: 0)
+            var record: BatchRecord? = nil
+        }
+        let own = CancellationToken()
+        runner.cancellation = CancellationToken.either(stop, own)
+        let slot = Slot()
+        let t = Thread {
+            slot.record = runner.run(inst, expected: want)
+            slot.done.signal()
+        }
+        t.stackSize = 16 << 20
+        t.start()
+        let left = Swift.max(0, limit + grace - seconds(since: start))
+        if slot.done.wait(timeout: .now() + left) == .timedOut {
+            own.cancel()
+            return nil
+        }
+        return slot.record
     }
 
     // MARK: JSON

@@ -59,6 +59,11 @@ extension Certus {
         /// of kind `.cancelled`); within alpha-CROWN's optimisation, `timeout` bounds the time.
         public var cancellation: CancellationToken? = nil
 
+        /// The arithmetic the bounds hold for (default `.real`): under `.float32` they enclose the
+        /// float32 evaluation on the box's float32 inputs (docs/reliability.md), and the report
+        /// says so (`PropertyBoundReport.semantics`).
+        public var semantics: NumericSemantics = .real
+
         /// IBP, CROWN (default) or alpha-CROWN.
         public var method: BoundMethod {
             get { settings.method }
@@ -139,6 +144,17 @@ extension Certus {
         /// on): given the 0-based index, the instance and its expected answer, returns its record.
         /// nil (default): every instance runs in this process.
         public var execute: (@Sendable (_ index: Int, _ instance: BatchInstance, _ expected: VerificationStatus?) -> BatchRecord)? = nil
+        /// Where the first instance's time limit counts from (nil: its own start, before its model
+        /// is loaded). A `certus run` child passes its process's start (`ProcessClock`).
+        package var firstStart: ContinuousClock.Instant? = nil
+        /// The watchdog of instances run in this process (`certus run --in-process`): when set, each
+        /// instance runs on a thread of its own, and if it has not returned this many seconds after
+        /// its time limit (counted from its start, loading included), its record is `timeout`
+        /// (method `watchdog`), its stop token is cancelled and the run goes on (the abandoned
+        /// thread ends at its next stop check, or with the process). nil: no watchdog.
+        package var watchdogGrace: Double? = nil
+        /// Test hook (`BatchRunner.stallAfterLoading`).
+        package var stallAfterLoading: Double? = nil
         /// Default options.
         public init() {}
     }

@@ -30,9 +30,30 @@ public struct PropertyBoundReport: Sendable, Codable {
     public var verified: Bool
     /// Wall-clock seconds of the bound computation (JSON `time_s`).
     public var timeS: Double
+    /// The arithmetic the bounds hold for (`NumericSemantics`): the real-valued network, or its
+    /// float32 evaluation on the box's float32 inputs (JSON `semantics`; `real` when absent).
+    public var semantics: NumericSemantics = .real
 
     enum CodingKeys: String, CodingKey {
-        case method, rows, propertyLower = "property_lower", verified, timeS = "time_s"
+        case method, rows, propertyLower = "property_lower", verified, timeS = "time_s", semantics
+    }
+
+    /// A report from its parts.
+    package init(method: String, rows: [Row], propertyLower: Double, verified: Bool, timeS: Double,
+                 semantics: NumericSemantics = .real) {
+        self.method = method; self.rows = rows; self.propertyLower = propertyLower
+        self.verified = verified; self.timeS = timeS; self.semantics = semantics
+    }
+
+    /// Decodes a report; one written before `semantics` existed holds for the reals.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        method = try c.decode(String.self, forKey: .method)
+        rows = try c.decode([Row].self, forKey: .rows)
+        propertyLower = try c.decode(Double.self, forKey: .propertyLower)
+        verified = try c.decode(Bool.self, forKey: .verified)
+        timeS = try c.decode(Double.self, forKey: .timeS)
+        semantics = try c.decodeIfPresent(NumericSemantics.self, forKey: .semantics) ?? .real
     }
 
     /// A clause is refuted when one of its rows has a lower bound above this margin, which
@@ -68,6 +89,6 @@ extension BoundEngine {
             }
         }
         return PropertyBoundReport(method: settings.method.rawValue, rows: rows, propertyLower: propertyLower,
-                                   verified: verified, timeS: Date().timeIntervalSince(start))
+                                   verified: verified, timeS: Date().timeIntervalSince(start), semantics: semantics)
     }
 }

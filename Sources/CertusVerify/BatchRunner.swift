@@ -258,6 +258,13 @@ package final class BatchRunner {
     package var progress: ProgressHandler? = nil
     /// Cancelling it ends the running instance as its time limit would (`Verifier.cancellation`).
     package var cancellation: CancellationToken? = nil
+    /// Where the next instance's time limit counts from (nil: the instance's own start, before
+    /// its model is loaded); used once, then cleared. A `certus run` child sets its process's
+    /// start, so that the runtime's start-up counts too.
+    package var nextStart: ContinuousClock.Instant? = nil
+    /// Test hook (`CERTUS_TEST_STALL_SECONDS`, read by the command line): seconds to sleep after
+    /// loading, without any stop check, as a long load or GLPK call would (the watchdog's test).
+    package var stallAfterLoading: Double? = nil
     /// Loads a model from a path (`ModelFile.load` in the Certus module).
     package let loadModel: (String) throws -> Graph
     private var cache: [String: Graph] = [:]
@@ -280,23 +287,29 @@ package final class BatchRunner {
 
     /// Runs one instance. Bad input (unreadable model or spec, mismatch) is recorded in the
     /// record's `error` with status `unknown`; nothing is thrown.
+    /// The time limit counts from the instance's start (`nextStart`, else the call), model and
+    /// spec loading included, as VNN-COMP counts it: the search gets what is left after loading.
     package func run(_ instance: BatchInstance, expected: VerificationStatus?) -> BatchRecord {
-        let start = ContinuousClock.now
+        let start = nextStart ?? ContinuousClock.now
+        nextStart = nil
         var s = settings
         s.timeout = instance.timeout * timeoutScale
+        let limit = s.timeout
         do {
             let graph = try model(at: instance.onnxPath)
             let property = try PropertyLoader.load(path: instance.vnnlibPath, numOutputs: graph.outputCount)
+            if let stall = stallAfterLoading, stall > 0 { usleep(UInt32(Swift.min(stall, 60) * 1e6)) }
+            s.timeout = Swift.max(1e-3, limit - secondsSince(start))
             var verifier = try method.map { try Verifier.forMethod($0, graph: graph, property: property, settings: s, progress: progress) }
                 ?? Verifier(settings: s, provers: provers)
             verifier.cancellation = cancellation
             let result = try verifier.verify(graph: graph, property: property)
             return BatchRecord(onnx: instance.onnx, vnnlib: instance.vnnlib, status: result.status,
-                               timeSeconds: secondsSince(start), timeLimit: s.timeout, method: result.method,
+                               timeSeconds: secondsSince(start), timeLimit: limit, method: result.method,
                                expected: expected, verdict: BatchRecord.verdict(status: result.status, expected: expected))
         } catch {
             return BatchRecord(onnx: instance.onnx, vnnlib: instance.vnnlib, status: .unknown,
-                               timeSeconds: secondsSince(start), timeLimit: s.timeout, method: "none",
+                               timeSeconds: secondsSince(start), timeLimit: limit, method: "none",
                                expected: expected, verdict: BatchRecord.verdict(status: .unknown, expected: expected),
                                error: "\(error)")
         }
