@@ -44,7 +44,27 @@ extension BoundEngine {
         for n in original.nodes {
             if case .unmodelled(let why) = model(original, n) { refusal = "node '\(n.name)' (\(n.opType)): \(why)"; break }
         }
-        let models = expanded.nodes.map { n -> Float32Rounding in
+        // Decompositions whose operator models its whole kernel (`float32ModelCoversDecomposition`):
+        // their nodes are exact, and the last one (writing the operator's output, a value of
+        // `original`) carries the operator's model. `expand` emits each decomposition's nodes
+        // in a row, the last writing the operator's output; new values have ids past the
+        // original ones.
+        var originalProducer: [Int: Int] = [:]
+        for (i, n) in original.nodes.enumerated() { originalProducer[n.output] = i }
+        var wholeKernel: [Int: Float32Rounding] = [:]   // expanded node -> its operator's model
+        var pending: [Int] = []
+        for (i, n) in expanded.nodes.enumerated() {
+            guard n.output < original.values.count, let o = originalProducer[n.output] else { pending.append(i); continue }
+            let on = original.nodes[o]
+            if let d = on.op as? any BoundDecomposition, d.float32ModelCoversDecomposition {
+                let m = model(original, on)
+                for k in pending { wholeKernel[k] = .exact }
+                wholeKernel[i] = m
+            }
+            pending = []
+        }
+        let models = expanded.nodes.enumerated().map { i, n -> Float32Rounding in
+            if let m = wholeKernel[i] { return m }
             let m = model(expanded, n)
             // Constants that are not float32 values (folded in Double at load, or written so):
             // a float32 runtime holds them rounded, so a copy of one is off by its rounding, and
@@ -56,6 +76,7 @@ extension BoundEngine {
             case .exact: return .ulps(0, absolute: off)
             case .sums(let r): return .sums(roundings: r + 1)
             case .ulps(let k, let a): return .ulps(k, absolute: a + off)
+            case .ulpsOfInputAndOutput(let k, let kIn, let a): return .ulpsOfInputAndOutput(output: k, input: kIn, absolute: a + off)
             case .unmodelled: return m
             }
         }
@@ -113,11 +134,18 @@ extension BoundEngine {
                 let m = Swift.max(Swift.abs(r.lower.data[j]), Swift.abs(r.upper.data[j]))
                 return model.bound(termMagnitude: m.isNaN ? .infinity : m, outputMagnitude: 0) ?? .infinity
             }
-        case .ulps:
+        case .ulps, .ulpsOfInputAndOutput:
+            // Elementwise: output j's input is element j of the first input (same shape).
             let r = try graph.nodes[i].op.interval(ins)
+            let x = ins.first.flatMap { $0.lower.count == r.lower.count ? $0 : nil }
             return r.lower.data.indices.map { j in
                 let m = Swift.max(Swift.abs(r.lower.data[j]), Swift.abs(r.upper.data[j]))
-                return model.bound(termMagnitude: 0, outputMagnitude: m.isNaN ? .infinity : m) ?? .infinity
+                var mIn = 0.0
+                if case .ulpsOfInputAndOutput = model {
+                    mIn = x.map { Swift.max(Swift.abs($0.lower.data[j]), Swift.abs($0.upper.data[j])) } ?? .infinity
+                }
+                return model.bound(termMagnitude: 0, outputMagnitude: m.isNaN ? .infinity : m,
+                                   inputMagnitude: mIn.isNaN ? .infinity : mIn) ?? .infinity
             }
         }
     }

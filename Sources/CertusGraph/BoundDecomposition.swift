@@ -26,6 +26,16 @@ package protocol BoundDecomposition: Operator {
     /// is not a constant; `shapes[i]` its shape), with new values made through `builder`; nil
     /// to keep the node as it is.
     func decomposition(_ node: Node, shapes: [[Int]], variable: [Bool], builder: inout SubgraphBuilder) -> [Node]?
+    /// Whether the operator's float32 error model (`Operator.float32Rounding`) is of its whole
+    /// kernel, as a runtime computes it (Softmax): the decomposition's nodes then compute the
+    /// exact function of the node's float32 inputs, and the model's error enters once, at the
+    /// decomposition's output (`BoundEngine.float32Models`). Default false: the pieces' own
+    /// models apply, each to its piece.
+    var float32ModelCoversDecomposition: Bool { get }
+}
+
+extension BoundDecomposition {
+    package var float32ModelCoversDecomposition: Bool { false }
 }
 
 package enum BoundDecompositions {

@@ -22,6 +22,11 @@ package enum Float32Rounding: Sendable, Equatable {
     /// largest output magnitude plus `absolute`: an allowance, since ONNX does not specify the
     /// accuracy of transcendental functions (onnxruntime's MLAS uses polynomial approximations).
     case ulps(Double, absolute: Double)
+    /// An elementwise function evaluated as a short float32 formula around an inaccurate kernel
+    /// (GeLU as x/2 (1 + erf(x / sqrt 2)): the kernel's absolute error is multiplied by x):
+    /// within `output` float32 ulps of the largest output magnitude, plus `input` float32 ulps
+    /// of the largest input magnitude, plus `absolute`.
+    case ulpsOfInputAndOutput(output: Double, input: Double, absolute: Double)
     /// No float32 error model: `--semantics float32` refuses to bound through this operator
     /// (the answer is `unknown`), with the reason given.
     case unmodelled(String)
@@ -47,7 +52,8 @@ package enum Float32Rounding: Sendable, Equatable {
     /// largest magnitude of its exact value (`outputMagnitude`, for `ulps`); 0 for `exact`, nil
     /// for `unmodelled`. Infinite when a magnitude reaches float32's range (the float32
     /// evaluation may overflow there, which the model does not cover).
-    package func bound(termMagnitude: Double, outputMagnitude: Double) -> Double? {
+    /// `inputMagnitude`: the largest magnitude of the (first) input, for `ulpsOfInputAndOutput`.
+    package func bound(termMagnitude: Double, outputMagnitude: Double, inputMagnitude: Double = 0) -> Double? {
         let limit = Double(Float.greatestFiniteMagnitude) / 2
         switch self {
         case .exact:
@@ -59,6 +65,9 @@ package enum Float32Rounding: Sendable, Equatable {
         case .ulps(let k, let absolute):
             guard outputMagnitude.isFinite, outputMagnitude < limit else { return .infinity }
             return (k * 0x1p-23 * outputMagnitude + absolute) * (1 + 1e-9)
+        case .ulpsOfInputAndOutput(let k, let kIn, let absolute):
+            guard outputMagnitude.isFinite, outputMagnitude < limit, inputMagnitude.isFinite, inputMagnitude < limit else { return .infinity }
+            return (k * 0x1p-23 * outputMagnitude + kIn * 0x1p-23 * inputMagnitude + absolute) * (1 + 1e-9)
         case .unmodelled:
             return nil
         }
@@ -69,6 +78,18 @@ package enum Float32Rounding: Sendable, Equatable {
     /// are accurate in absolute rather than relative terms near 0 (MLAS's logistic and tanh
     /// clamp their inputs at about +-18 and +-9).
     package static let smoothActivation = Float32Rounding.ulps(4, absolute: 0x1p-22)
+
+    /// The allowance of other transcendental kernels whose accuracy ONNX leaves open (Erf, Log,
+    /// Exp near 0): the same 4 ulps plus 2^-22 absolute. onnxruntime's expf, logf and erff
+    /// (MLAS and Eigen polynomial approximations) are not correctly rounded; their documented
+    /// and tested errors are a few ulps, and this allowance is generous against them
+    /// (docs/reliability.md; sampled against Swift's Float functions in
+    /// `Float32OperatorRoundingTests`).
+    package static let transcendental = Float32Rounding.ulps(4, absolute: 0x1p-22)
+
+    /// A correctly rounded float32 operation (IEEE 754 requires it of division and square root):
+    /// half an ulp, counted as one, plus the smallest subnormal for underflow.
+    package static let correctlyRounded = Float32Rounding.ulps(1, absolute: 0x1p-149)
 }
 
 extension Operator {

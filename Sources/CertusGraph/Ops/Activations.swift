@@ -666,3 +666,21 @@ extension Identity {
     /// A copy is exact in float32.
     package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
 }
+
+extension Erf {
+    /// erff is not correctly rounded in onnxruntime (MLAS's polynomial): the transcendental
+    /// allowance, 4 ulps of the output plus 2^-22 absolute (`Float32Rounding.transcendental`).
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .transcendental }
+}
+
+extension Gelu {
+    /// GeLU as runtimes compute it, x/2 (1 + erf(x / sqrt 2)) (or the tanh form) in float32, also
+    /// as the Erf pattern that `GeluFusion` fuses: the kernel's absolute error (erff or tanhf,
+    /// 4 ulps plus 2^-22) is multiplied by |x| / 2, the argument's rounding moves erf by at most
+    /// (2 / sqrt pi) max_s s e^{-s^2} u < u / 2, and the sum and products round 3 times. Bound:
+    /// 4 ulps of the output, 8 ulps of the input (about twice the 4.5 the terms above give) and
+    /// 2^-125 for underflow.
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding {
+        .ulpsOfInputAndOutput(output: 4, input: 8, absolute: 0x1p-125)
+    }
+}

@@ -30,3 +30,9 @@ extension Exp: ClarkeDerivative {
     }
     package func secondDerivative(_ x: Double) -> Double { Foundation.exp(x) }
 }
+
+extension Exp {
+    /// expf is not correctly rounded in onnxruntime (Eigen's and MLAS's polynomials): the
+    /// transcendental allowance, 4 ulps of the output plus 2^-22 (`Float32Rounding.transcendental`).
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .transcendental }
+}

@@ -46,3 +46,9 @@ extension Reciprocal: ClarkeDerivative {
     package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) { Self.power.derivativeRange(l: l, u: u) }
     package func secondDerivative(_ x: Double) -> Double { 2 / (x * x * x) }
 }
+
+extension Reciprocal {
+    /// 1 / x is one correctly rounded division: half an ulp, counted as one, plus the smallest subnormal for
+    /// underflow (`Float32Rounding.correctlyRounded`).
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .correctlyRounded }
+}

@@ -181,3 +181,44 @@ extension Softmax {
         }
     }
 }
+
+extension Softmax {
+    /// The whole kernel's model (`float32ModelCoversDecomposition`: the decomposition computes the
+    /// exact softmax of the float32 inputs, and this error enters once at its output).
+    package var float32ModelCoversDecomposition: Bool { true }
+
+    /// The float32 error of softmax over groups of n, as runtimes compute it (onnxruntime's
+    /// MLAS: m = max_j x_j, e_j = expf(x_j - m), S = sum_j e_j in any order, y_i = e_i / S or
+    /// e_i * (1 / S)), bounded per output by a relative term of the output and an absolute one
+    /// (`Float32Rounding.ulps`). With u = 2^-24, expf within relative kappa = 4 ulps = 2^-21
+    /// plus alpha = 2^-22 absolute (`Float32Rounding.transcendental`), and d_j = m - x_j >= 0:
+    ///
+    /// * x_j - m is rounded once: exp of it is e^{-d_j} (1 + rho), |rho| <= e^{u d_j} - 1
+    ///   <= 1.0001 u d_j (d_j <= 88 before expf underflows), and d e^{-d} <= 1/e, so each
+    ///   computed e_j is off by at most kappa e^{-d_j} + c, c = alpha + 1.0001 u (1 + kappa) / e;
+    /// * S >= 1 exactly (the maximum's term is e^0), the computed sum is off by at most
+    ///   kappa S + n c before its n - 1 roundings (gamma_{n-1}, any order; Higham eq. 3.5):
+    ///   |S' - S| <= eps S with eps = kappa + gamma_{n-1} (1 + kappa) + n c (1 + gamma_{n-1});
+    /// * then |e_i' / S' - y_i| <= (y_i (kappa + eps) + c) / (1 - eps), and the final division
+    ///   (or reciprocal and product: gamma_2) adds gamma_2 of itself and of y_i.
+    ///
+    /// Hence e <= k 2^-23 Y + a with k 2^-23 = (kappa + eps)(1 + gamma_2) / (1 - eps) + gamma_2
+    /// and a = c (1 + gamma_2) / (1 - eps), Y the largest output magnitude. Unmodelled when eps
+    /// reaches 1/4 (groups of about 10^5 or more), and for kernels that do not subtract the
+    /// maximum (not covered: their S may be far below 1).
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding {
+        guard let shape = inputShapes.first else { return .unmodelled("Softmax without an input") }
+        let s = shape.isEmpty ? [1] : shape
+        guard axis < s.count else { return .unmodelled("Softmax axis \(axis) outside the input's rank") }
+        let n = legacyCoerce ? s[axis...].reduce(1, *) : s[axis]
+        let u = Float32Rounding.unitRoundoff, kappa = 4 * 0x1p-23, alpha = 0x1p-22
+        let c = alpha + 1.0001 * u * (1 + kappa) / M_E
+        let gSum = Float32Rounding.gamma(Swift.max(0, n - 1)), g2 = Float32Rounding.gamma(2)
+        let eps = kappa + gSum * (1 + kappa) + Double(n) * c * (1 + gSum)
+        guard eps.isFinite, eps < 0.25 else {
+            return .unmodelled("Softmax over \(n) elements: beyond its float32 error model (groups below about 10^5)")
+        }
+        let relative = (kappa + eps) * (1 + g2) / (1 - eps) + g2
+        return .ulps(relative / 0x1p-23 * (1 + 1e-9), absolute: c * (1 + g2) / (1 - eps) * (1 + 1e-9))
+    }
+}

@@ -42,3 +42,8 @@ extension Sqrt: ClarkeDerivative {
     }
     package func secondDerivative(_ x: Double) -> Double { -0.25 / (x * x.squareRoot()) }
 }
+
+extension Sqrt {
+    /// IEEE 754 rounds the square root correctly: half an ulp, counted as one (`Float32Rounding.correctlyRounded`).
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .correctlyRounded }
+}
