@@ -9,6 +9,8 @@ lstm_unrolled (opset 13): an LSTM cell unrolled over 3 steps, input 4, hidden 6,
   step 0, where h = c = 0), cut into i, f, g, o with Split (steps 0 and 2, sizes given as an input)
   or Slice (step 1); c = Sigmoid(f) * c + Sigmoid(i) * Tanh(g), h = Sigmoid(o) * Tanh(c) (Mul of
   two variables). y = Gemm(Concat(h, c)) [1, 2]. Not the ONNX LSTM operator, which Certus refuses.
+  lstm_unrolled_saturated is the same cell with input and recurrent weights 3 times larger, so
+  that the gates saturate (the S-shaped relaxations' flat tails).
 lyapunov_controller (opset 13): a neural Lyapunov-style closed loop. State x [1, 4] (position,
   angle theta, velocity, angular velocity omega) -> Gemm -> LeakyRelu -> Gemm -> u [1, 1]
   (controller), plus ConstantOfShape(Shape(u)) (zeros, folded at load). theta and omega are
@@ -47,9 +49,9 @@ def w(shape, s):
     return rng.normal(0, s / np.sqrt(shape[-1]), size=shape).astype(np.float32)
 
 
-def lstm(name, steps=3, inp=4, hidden=6, out=2):
+def lstm(name, steps=3, inp=4, hidden=6, out=2, gain=1.0):
     H = hidden
-    inits = [floats("W", w((4 * H, inp), 1.0)), floats("R", rng.normal(0, 1 / np.sqrt(H), size=(H, 4 * H)).astype(np.float32)),
+    inits = [floats("W", w((4 * H, inp), gain)), floats("R", rng.normal(0, gain / np.sqrt(H), size=(H, 4 * H)).astype(np.float32)),
              floats("b", rng.normal(0, 0.1, size=(4 * H,)).astype(np.float32)),
              floats("Wy", w((out, 2 * H), 1.0)), floats("by", rng.normal(0, 0.1, size=(out,)).astype(np.float32)),
              ints("sizes", [H, H, H, H]), ints("ax0", [0]), ints("ax1", [1])]
@@ -169,6 +171,7 @@ def fixtures():
     yield lstm("lstm_unrolled")
     yield controller("lyapunov_controller")
     yield powerflow("powerflow_products")
+    yield lstm("lstm_unrolled_saturated", gain=3.0)
 
 
 def main():

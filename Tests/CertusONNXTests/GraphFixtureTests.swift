@@ -9,7 +9,7 @@ import TestSupport
 /// operator of the list has an onnxruntime-referenced fixture.
 /// scripts/make_graph_fixtures.py writes Tests/Fixtures/ops/graphs: lstm_unrolled (an LSTM cell
 /// unrolled over 3 steps in plain operators: Slice, Gather, Split, Gemm, MatMul, Sigmoid, Tanh,
-/// Mul of two variables, Concat), lyapunov_controller (Gemm, LeakyRelu, Gather, Slice, Sin, Cos,
+/// Mul of two variables, Concat; lstm_unrolled_saturated with 3 times larger weights), lyapunov_controller (Gemm, LeakyRelu, Gather, Slice, Sin, Cos,
 /// products of variables, ReduceSum of squares, Pow, Shape -> ConstantOfShape) and
 /// powerflow_products (Sigmoid voltages, Sin/Cos angles, products of variables, MatMul by
 /// admittance matrices, Pow), with onnxruntime's outputs on 9 inputs each.
@@ -17,7 +17,7 @@ final class GraphFixtureTests: XCTestCase {
     let folder = OpsFixtureFolder("Tests/Fixtures/ops/graphs")
 
     func testFixturesArePresent() throws {
-        XCTAssertEqual(folder.names, ["lstm_unrolled", "lyapunov_controller", "powerflow_products"])
+        XCTAssertEqual(folder.names, ["lstm_unrolled", "lstm_unrolled_saturated", "lyapunov_controller", "powerflow_products"])
         // The shape-only subgraph (Shape -> ConstantOfShape) folds to a constant at load.
         let controller = try folder.model("lyapunov_controller")
         XCTAssertEqual(controller.metadata.opCounts["ConstantOfShape"], 1)
