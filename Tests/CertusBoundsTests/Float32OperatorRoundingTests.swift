@@ -5,6 +5,7 @@ import CertusGraph
 import CertusSpec
 import CertusBounds
 import CertusTensor
+import TestSupport
 
 /// The float32 error models of Softmax, Exp, Log, Sqrt, Reciprocal, Erf and GeLU (issue 15,
 /// `Float32Rounding`), by sampling: small random networks evaluated in Swift Float arithmetic,
@@ -213,6 +214,41 @@ final class Float32OperatorRoundingTests: XCTestCase {
         // Rounding takes every head's float32 value out of its real bounds somewhere.
         for head in Head.allCases { XCTAssertGreaterThan(outside[head] ?? 0, 0, "\(head)") }
         print("float32 operator models at points: \(checked) evaluations; outside the real bounds: \(outside)")
+    }
+
+    /// onnxruntime's own float32 kernels (Tests/Fixtures/float32/ops, scripts/make_float32_ops.py:
+    /// one-operator models and onnxruntime 1.32's outputs at 200 random float32 inputs of 8
+    /// values each, over wide ranges): at every point, the float32 bounds of the one-point box
+    /// (the exact value plus the model's error term) hold onnxruntime's output. Prints, per
+    /// operator, the largest |onnxruntime - exact| as a fraction of the allowed error.
+    func testModelsHoldOnnxRuntimeKernels() throws {
+        struct Evidence: Decodable {
+            struct Point: Decodable { var x: [Double]; var y: [Double] }
+            var points: [Point]
+        }
+        let folder = TestData.repoPath("Tests/Fixtures/float32/ops")
+        let names = ["exp", "log", "sqrt", "reciprocal", "erf", "gelu", "gelu_tanh", "gelu_erf", "softmax"]
+        var report: [String] = []
+        for name in names {
+            let graph = try ModelFile.load("\(folder)/\(name).onnx")
+            let evidence = try JSONDecoder().decode(Evidence.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name).ort.json")))
+            XCTAssertEqual(evidence.points.count, 200, name)
+            let engine = BoundEngine(graph: graph, semantics: .float32)
+            let m = graph.outputCount, atoms = Self.unitAtoms(m)
+            var worst = 0.0
+            for p in evidence.points {
+                let rows = try engine.bound(box: InputBox(lower: p.x, upper: p.x), atoms: atoms, settings: BoundSettings(method: .ibp))
+                let exact = try graph.evaluate(p.x)[0].data
+                for j in 0..<m {
+                    let lo = rows[2 * j].lower, hi = -rows[2 * j + 1].lower, y = p.y[j]
+                    XCTAssertTrue(y >= lo && y <= hi, "\(name): onnxruntime's \(y) at x = \(p.x[j]) outside [\(lo), \(hi)] (exact \(exact[j]))")
+                    let allowed = Swift.max(hi - exact[j], exact[j] - lo)
+                    if allowed > 0 && allowed.isFinite { worst = Swift.max(worst, Swift.abs(y - exact[j]) / allowed) }
+                }
+            }
+            report.append("\(name) \(String(format: "%.3f", worst))")
+        }
+        print("onnxruntime's largest error as a fraction of the float32 model's: " + report.joined(separator: ", "))
     }
 
     /// The bounds are float32 ones: without the error terms (real semantics), some sampled

@@ -1,0 +1,97 @@
+"""onnxruntime's float32 kernels against Certus's float32 error models (issue 15,
+`--semantics float32` for Softmax, Exp, Log, Sqrt, Reciprocal, Erf and GeLU): one-operator
+models x [1, n] -> OP -> y (and GeLU spelt out as its Erf pattern, which onnxruntime fuses),
+with onnxruntime's float32 outputs at random float32 inputs over wide ranges (exp near its
+overflow and underflow, log near 1 and over decades, softmax logits 60 apart...). Writes into
+Tests/Fixtures/float32/ops/, per model NAME:
+
+  NAME.onnx       the model (float32)
+  NAME.ort.json   {"model", "onnxruntime", "points": [{"x": [...], "y": [...]}, ...]}
+
+Float32OperatorRoundingTests checks that the float32 bounds of each one-point box hold
+onnxruntime's output (the bounds there are the exact value plus the model's error term).
+
+Run from the repository root with a Python that has onnx, onnxruntime and numpy:
+  /tmp/venv-ref/bin/python scripts/make_float32_ops.py
+"""
+import json
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+from fixture_common import floats, require_repo_root
+
+FOLDER = "Tests/Fixtures/float32/ops"
+N = 8          # inputs (and outputs) per model
+POINTS = 200   # random input vectors per model
+
+
+def model(name, nodes, inits, opset):
+    g = helper.make_graph(nodes, name,
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, N])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, N])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="certus-fixture")
+    m.ir_version = 8 if opset < 21 else 10
+    onnx.checker.check_model(m, full_check=True)
+    return m
+
+
+def one(op, **attrs):
+    return [helper.make_node(op, ["x"], ["y"], name=op.lower(), **attrs)]
+
+
+def main():
+    require_repo_root()
+    os.makedirs(FOLDER, exist_ok=True)
+    rng = np.random.default_rng(15)
+
+    def uniform(lo, hi):
+        return lambda: rng.uniform(lo, hi, N)
+
+    def log_uniform(lo, hi, signs=False):
+        def draw():
+            v = np.exp(rng.uniform(np.log(lo), np.log(hi), N))
+            return v * rng.choice([-1, 1], N) if signs else v
+        return draw
+
+    def mixed(*draws):
+        return lambda: draws[rng.integers(len(draws))]()
+
+    gelu_erf = [
+        helper.make_node("Div", ["x", "sqrt2"], ["t"], name="div"),
+        helper.make_node("Erf", ["t"], ["e"], name="erf"),
+        helper.make_node("Add", ["e", "one"], ["s"], name="add"),
+        helper.make_node("Mul", ["x", "s"], ["p"], name="mul"),
+        helper.make_node("Mul", ["p", "half"], ["y"], name="half"),
+    ]
+    models = {
+        "exp": (one("Exp"), [], 13, mixed(uniform(-87, 88), uniform(-5, 5), uniform(-100, -80))),
+        "log": (one("Log"), [], 13, mixed(log_uniform(1e-30, 1e30), uniform(0.9, 1.1), uniform(0.999, 1.001))),
+        "sqrt": (one("Sqrt"), [], 13, mixed(log_uniform(1e-30, 1e30), uniform(0, 4))),
+        "reciprocal": (one("Reciprocal"), [], 13, mixed(log_uniform(1e-30, 1e30, signs=True), uniform(0.5, 2))),
+        "erf": (one("Erf"), [], 13, mixed(uniform(-5, 5), uniform(-0.01, 0.01), uniform(-1, 1))),
+        "gelu": (one("Gelu"), [], 20, mixed(uniform(-10, 10), uniform(-100, 100), uniform(-1, 1))),
+        "gelu_tanh": (one("Gelu", approximate="tanh"), [], 20, mixed(uniform(-10, 10), uniform(-100, 100), uniform(-1, 1))),
+        "gelu_erf": (gelu_erf, [floats("sqrt2", np.sqrt(2)), floats("one", 1), floats("half", 0.5)], 13,
+                     mixed(uniform(-10, 10), uniform(-100, 100), uniform(-1, 1))),
+        "softmax": (one("Softmax", axis=-1), [], 13, mixed(uniform(-30, 30), uniform(-1, 1), uniform(-100, 100))),
+    }
+    for name, (nodes, inits, opset, draw) in models.items():
+        m = model(name, nodes, inits, opset)
+        sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        points = []
+        for _ in range(POINTS):
+            x = draw().astype(np.float32).reshape(1, N)
+            y = sess.run(None, {"x": x})[0].ravel()
+            points.append({"x": [float(v) for v in x.ravel()], "y": [float(v) for v in y]})
+        onnx.save(m, os.path.join(FOLDER, name + ".onnx"))
+        with open(os.path.join(FOLDER, name + ".ort.json"), "w") as f:
+            json.dump({"model": name + ".onnx", "onnxruntime": ort.__version__, "points": points}, f)
+        print(name, len(points))
+
+
+if __name__ == "__main__":
+    main()
