@@ -82,6 +82,24 @@ final class GraphFixtureTests: XCTestCase {
         }
     }
 
+    /// The JSON form of each fixture (ModelFile.convert) loads to the same model and evaluates
+    /// bit for bit like the binary one on the nine reference inputs.
+    func testJSONFormEvaluatesLikeBinary() throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("graphs-json-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        for name in folder.names {
+            let json = tmp.appendingPathComponent("\(name).json").path
+            try ModelFile.convert(from: "\(folder.path)/\(name).onnx", to: json)
+            XCTAssertEqual(ModelFile.encoding(of: json), .json)
+            XCTAssertEqual(try ModelFile.readProto(json), try ModelFile.readProto("\(folder.path)/\(name).onnx"), name)
+            let binary = try folder.model(name), text = try ModelFile.load(json)
+            for c in try folder.reference(name).cases {
+                XCTAssertEqual(try binary.evaluateFirst(c.input).map(\.bitPattern), try text.evaluateFirst(c.input).map(\.bitPattern), name)
+            }
+        }
+    }
+
     /// The analytic gradients agree with central finite differences at each fixture's first input.
     func testGradientMatchesFiniteDifferences() throws {
         var rng = SplitMix64(seed: 1406)
