@@ -321,7 +321,25 @@ package final class BoundEngine {
             }
             return IntervalTensor(lower: lo, upper: hi)
         }
-        let bias = try affineInputs(node: i).out0.data   // the map at 0, cached per node
+        let cache = try affineInputs(node: i)
+        let bias = cache.out0.data   // the map at 0, cached per node
+        // With every variable input end finite the two boxes are the same [-M, M]: one map, and
+        // where the operator has sparse terms (sums and products with a constant, copies: the
+        // generic nodes of ACAS Xu and most graphs) sum_k |c_k| M_k + |b| directly from them,
+        // without building and mapping the box (which cost ACAS Xu's IBP a fifth of its time).
+        let finite = zip(ins, variable).allSatisfy { t, v in !v || (BLAS.allFinite(t.lower.data) && BLAS.allFinite(t.upper.data)) }
+        if finite, let map = try sparseMap(node: i, inputs: cache.inputs) {
+            var mag = bias.map { Swift.abs($0) }
+            for (pos, t) in ins.enumerated() where variable[pos] {
+                guard pos < map.inputs.count, let terms = map.inputs[pos] else { continue }
+                for k in terms.output.indices {
+                    let j = terms.input[k]
+                    mag[terms.output[k]] += Swift.abs(terms.coefficient[k]) * Swift.max(Swift.abs(t.lower.data[j]), Swift.abs(t.upper.data[j]))
+                }
+            }
+            for j in mag.indices where mag[j].isNaN { mag[j] = .infinity }
+            return (mag, mag)
+        }
         let forLower = try n.op.interval(zip(ins, variable).map { t, v in v ? box(t, forLower: true) : t }).upper.data
         func magnitude(_ end: [Double]) -> [Double] {
             end.indices.map { j in
@@ -330,8 +348,6 @@ package final class BoundEngine {
             }
         }
         let lower = magnitude(forLower)
-        // With every variable input end finite the two boxes are the same [-M, M]: one map.
-        let finite = zip(ins, variable).allSatisfy { t, v in !v || (BLAS.allFinite(t.lower.data) && BLAS.allFinite(t.upper.data)) }
         if finite { return (lower, lower) }
         let forUpper = try n.op.interval(zip(ins, variable).map { t, v in v ? box(t, forLower: false) : t }).upper.data
         return (lower, magnitude(forUpper))
