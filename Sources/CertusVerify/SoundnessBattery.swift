@@ -308,18 +308,11 @@ private struct NetworkCheck {
             + ["  box lower \(box.lower)", "  box upper \(box.upper)"]
     }
 
-    /// Whether [l, u] holds a crest or trough (Sin, Cos), the minimum (GeLU), or 0 (the
-    /// inflection of the S-shapes, the kink of ReLU and LeakyRelu).
+    /// Whether [l, u] holds a point where the operator's function changes shape (a kink, an
+    /// inflection, an extremum: `ElementwiseUnary.crossesShapeChange`).
     static func crosses(_ op: any Operator, _ l: Double, _ u: Double) -> Bool {
-        guard l.isFinite, u.isFinite, l < u else { return false }
-        switch op {
-        case is Sin: return u - l >= .pi || ((l - .pi / 2) / .pi).rounded(.up) <= (u - .pi / 2) / .pi
-        case is Cos: return u - l >= .pi || (l / .pi).rounded(.up) <= u / .pi
-        case let g as Gelu: let m = g.tanhApproximation ? Gelu.argminTanh : Gelu.argmin; return l < m && m < u
-        case is Sigmoid, is Tanh, is Erf: return l < 0 && 0 < u
-        case let r as any ElementwiseRelaxation where r.isPiecewiseLinear: return l < 0 && 0 < u   // the kink at 0
-        default: return false
-        }
+        guard l.isFinite, u.isFinite, l < u, let f = op as? any ElementwiseUnary else { return false }
+        return f.crossesShapeChange(l: l, u: u)
     }
 
     /// A bound may miss a sampled value by this fraction of max(1, |bound|, |value|). Honest

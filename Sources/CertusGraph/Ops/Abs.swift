@@ -71,6 +71,8 @@ package struct Abs: ElementwiseRelaxation, AttributeFree {
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         l < 0 && u > 0 ? 0 : nil
     }
+    /// The kink at 0.
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { l < 0 && 0 < u }
 }
 
 extension Abs {

@@ -50,6 +50,8 @@ package struct Relu: ElementwiseRelaxation, AttributeFree {
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         l < 0 && u > 0 ? 0 : nil
     }
+    /// The kink at 0.
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { l < 0 && 0 < u }
 }
 
 package struct LeakyRelu: ElementwiseRelaxation {
@@ -115,6 +117,8 @@ package struct LeakyRelu: ElementwiseRelaxation {
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         l < 0 && u > 0 && alpha != 1 ? 0 : nil
     }
+    /// The kink at 0.
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { l < 0 && 0 < u }
 }
 
 package struct Sigmoid: ElementwiseRelaxation, AttributeFree {
@@ -144,6 +148,8 @@ package struct Sigmoid: ElementwiseRelaxation, AttributeFree {
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(.sigmoid, l: l, u: u, strategy: strategy)
     }
+    /// The inflection at 0.
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { l < 0 && 0 < u }
 }
 
 package struct Tanh: ElementwiseRelaxation, AttributeFree {
@@ -168,6 +174,8 @@ package struct Tanh: ElementwiseRelaxation, AttributeFree {
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(.tanh, l: l, u: u, strategy: strategy)
     }
+    /// The inflection at 0.
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { l < 0 && 0 < u }
 }
 
 package struct Gelu: ElementwiseRelaxation {
@@ -237,6 +245,11 @@ package struct Gelu: ElementwiseRelaxation {
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(tanhApproximation ? .geluTanh : .gelu, l: l, u: u, strategy: strategy)
     }
+    /// The minimum (`argmin`, `argminTanh`).
+    package func crossesShapeChange(l: Double, u: Double) -> Bool {
+        let m = tanhApproximation ? Gelu.argminTanh : Gelu.argmin
+        return l < m && m < u
+    }
 }
 
 package struct Erf: ElementwiseRelaxation, AttributeFree {
@@ -261,6 +274,8 @@ package struct Erf: ElementwiseRelaxation, AttributeFree {
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(.erf, l: l, u: u, strategy: strategy)
     }
+    /// The inflection at 0.
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { l < 0 && 0 < u }
 }
 
 package struct Sin: ElementwiseRelaxation, AttributeFree {
@@ -285,6 +300,10 @@ package struct Sin: ElementwiseRelaxation, AttributeFree {
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(.sin, l: l, u: u, strategy: strategy)
     }
+    /// A crest or trough (pi/2 + k pi) inside, or a whole half period.
+    package func crossesShapeChange(l: Double, u: Double) -> Bool {
+        l.isFinite && u.isFinite && l < u && (u - l >= .pi || ((l - .pi / 2) / .pi).rounded(.up) <= (u - .pi / 2) / .pi)
+    }
 }
 
 package struct Cos: ElementwiseRelaxation, AttributeFree {
@@ -308,6 +327,10 @@ package struct Cos: ElementwiseRelaxation, AttributeFree {
     /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
         BranchingPoints.point(.cos, l: l, u: u, strategy: strategy)
+    }
+    /// A crest or trough (k pi) inside, or a whole half period.
+    package func crossesShapeChange(l: Double, u: Double) -> Bool {
+        l.isFinite && u.isFinite && l < u && (u - l >= .pi || (l / .pi).rounded(.up) <= u / .pi)
     }
 }
 

@@ -25,6 +25,10 @@ package protocol ElementwiseUnary: Operator {
     /// name), so that no bound is computed from NaN; `image` and the relaxation are only asked
     /// about intervals without a violation. Default nil (defined on the whole real line).
     func domainViolation(l: Double, u: Double) -> String?
+    /// Whether a point where f changes shape (a kink, an inflection or an extremum, where a
+    /// relaxation has the most to get wrong) lies strictly inside the finite interval (l, u).
+    /// The soundness battery counts the intervals that cross one. Default false.
+    func crossesShapeChange(l: Double, u: Double) -> Bool
 }
 
 /// Images of monotone functions, for operators' `image(l:u:)`.
@@ -47,6 +51,7 @@ extension AttributeFree {
 
 extension ElementwiseUnary {
     package func domainViolation(l: Double, u: Double) -> String? { nil }
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { false }
 
     package func outputShape(_ inputShapes: [[Int]]) throws -> [Int] {
         try ShapeCheck.count(inputShapes, 1...1, Self.opType)

@@ -282,6 +282,9 @@ package struct PiecewiseLinear: ElementwiseRelaxation {
         return (rel, d(lowSide, lb.at), d(highSide, ub.at))
     }
 
+    /// A breakpoint inside.
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { breakpoints.contains { $0 > l && $0 < u } }
+
     /// A breakpoint strictly inside (l, u) (see the type's documentation), or nil when none is
     /// (f is affine on [l, u]) or an end is infinite.
     package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
