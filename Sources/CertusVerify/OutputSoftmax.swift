@@ -35,7 +35,7 @@ package enum OutputSoftmax {
     package static func graphForBounds(_ graph: Graph, property: Property) -> (graph: Graph, note: String?) {
         guard graph.outputs.count == 1,
               let k = graph.nodes.lastIndex(where: { $0.output == graph.outputs[0] }),
-              let softmax = graph.nodes[k].op as? Softmax else { return (graph, nil) }
+              let softmax = graph.nodes[k].op as? any PairwiseOrderPreserving else { return (graph, nil) }
         let node = graph.nodes[k]
         let kept = "final Softmax '\(node.name)' kept (bounds need its relaxation): "
         guard !graph.nodes.contains(where: { $0.inputs.contains(node.output) }), node.inputs.count == 1,

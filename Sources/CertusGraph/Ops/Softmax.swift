@@ -7,7 +7,17 @@ import CertusTensor
 /// Bounds: IBP from monotonicity (each output increases in its own logit and decreases in the
 /// others). CROWN bounds the decomposition chosen by `form` (see `Form`), made of operators the
 /// engine relaxes, so alpha-CROWN and branch and bound reach it too.
-package struct Softmax: Operator, BoundDecomposition {
+/// An operator that normalises groups of its input's coordinates by one strictly increasing
+/// map per group: within a group, y_i - y_j has the sign of x_i - x_j (and is 0 exactly when
+/// x_i = x_j), so a property that only compares outputs of one group pairwise, with no offset,
+/// holds at exactly the inputs where it holds on the operator's input (`OutputSoftmax`).
+package protocol PairwiseOrderPreserving: Operator {
+    /// Calls `body(indices)` with the row-major flat indices of every group of a value of
+    /// `shape`, group after group.
+    func forEachGroup(_ shape: [Int], _ body: ([Int]) -> Void)
+}
+
+package struct Softmax: Operator, BoundDecomposition, PairwiseOrderPreserving {
     package static let opType = "Softmax"
     package let axis: Int
     package let legacyCoerce: Bool
