@@ -90,8 +90,9 @@ public enum BoundsBenchmark {
 
     /// Times every method on every case (median of `runs`), calling `progress` after each.
     /// `roundingGuardCost`: also time each pass without the rounding guard (`runs` unguarded
-    /// passes after the guarded ones, on engines of their own), for the cost of rounding-safe
-    /// bounds (issue 15); the reported bounds stay the guarded ones.
+    /// passes on engines of their own, in blocks of 5 in turn with the guarded ones after a
+    /// warm-up of each), for the cost of rounding-safe bounds (issue 15); the reported bounds
+    /// stay the guarded ones.
     /// - Throws: `ModelError` or `SpecError` for a case whose files cannot be used.
     public static func run(_ cases: [Case], methods: [BoundMethod], runs: Int, roundingGuardCost: Bool = false,
                            progress: (String) -> Void = { _ in }) throws -> [Result] {
@@ -103,23 +104,32 @@ public enum BoundsBenchmark {
             for m in methods {
                 var times: [Double] = [], unguardedTimes: [Double] = []
                 var lower = 0.0, unguardedLower = 0.0, flops = 0
-                for _ in 0..<max(1, runs) {
+                // One pass, guarded or not (`roundingGuard`), timed; `record` false: a warm-up.
+                func pass(guarded: Bool, record: Bool) throws {
                     let engine = BoundEngine(graph: graph)
+                    engine.roundingGuard = guarded
                     let flops0 = BLAS.gemmFlops
                     let start = DispatchTime.now().uptimeNanoseconds
                     let report = try engine.bound(property: property, settings: BoundSettings(method: m))
-                    times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                    flops = BLAS.gemmFlops - flops0
-                    lower = report.propertyLower
+                    let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    guard record else { return }
+                    if guarded {
+                        times.append(t); flops = BLAS.gemmFlops - flops0; lower = report.propertyLower
+                    } else {
+                        unguardedTimes.append(t); unguardedLower = report.propertyLower
+                    }
                 }
-                // The unguarded runs after the guarded ones (alternating them in one process
-                // made either slower by the other's memory, up to 2x on millisecond passes).
-                for _ in 0..<(roundingGuardCost ? max(1, runs) : 0) {
-                    let plain = BoundEngine(graph: graph)
-                    plain.roundingGuard = false
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    unguardedLower = try plain.bound(property: property, settings: BoundSettings(method: m)).propertyLower
-                    unguardedTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                // With the guard's cost: one warm-up pass of each, then blocks of 5 guarded and 5
+                // unguarded runs in turn (run by run alternation made either slower by the
+                // other's memory, up to 2x on millisecond passes; one block each after the other
+                // favoured the second).
+                if roundingGuardCost { try pass(guarded: true, record: false); try pass(guarded: false, record: false) }
+                var done = 0
+                while done < max(1, runs) {
+                    let block = roundingGuardCost ? min(5, max(1, runs) - done) : max(1, runs)
+                    for _ in 0..<block { try pass(guarded: true, record: true) }
+                    for _ in 0..<(roundingGuardCost ? block : 0) { try pass(guarded: false, record: true) }
+                    done += block
                 }
                 let r = referenceKey[m].flatMap { ref?.results[$0] }
                 var result = Result(name: c.name, method: m, medianTime: median(times), propertyLower: lower,
@@ -155,7 +165,7 @@ public enum BoundsBenchmark {
             s += "\(String(format: "%.3f / %.3f", 1000 * f.guarded, 1000 * f.unguarded)) | \(String(format: "%+.1f%%", 100 * (f.guarded / max(f.unguarded, 1e-12) - 1))) | "
             s += "\(String(format: "%.10g", r.propertyLower)) | \(String(format: "%.10g", ul)) |\n"
         }
-        s += "\nRounding guard on vs off (`BoundEngine.roundingGuard`), the unguarded runs after the guarded ones, median of \(runs) runs each; "
+        s += "\nRounding guard on vs off (`BoundEngine.roundingGuard`), blocks of 5 runs in turn after a warm-up of each, median of \(runs) runs each; "
         s += "sum of medians \(String(format: "%.3f", 1000 * total)) ms vs \(String(format: "%.3f", 1000 * totalPlain)) ms (\(String(format: "%+.1f%%", 100 * (total / max(totalPlain, 1e-12) - 1)))); "
         s += "of the fastest runs \(String(format: "%.3f", 1000 * fast)) ms vs \(String(format: "%.3f", 1000 * fastPlain)) ms (\(String(format: "%+.1f%%", 100 * (fast / max(fastPlain, 1e-12) - 1)))).\n"
         return s
