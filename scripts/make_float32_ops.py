@@ -1,5 +1,5 @@
 """onnxruntime's float32 kernels against Certus's float32 error models (issue 15,
-`--semantics float32` for Softmax, Exp, Log, Sqrt, Reciprocal, Erf and GeLU): one-operator
+`--semantics float32` for Softmax, Exp, Log, Sqrt, Reciprocal, Erf, GeLU and Pow): one-operator
 models x [1, n] -> OP -> y (and GeLU spelt out as its Erf pattern, which onnxruntime fuses),
 with onnxruntime's float32 outputs at random float32 inputs over wide ranges (exp near its
 overflow and underflow, log near 1 and over decades, softmax logits 60 apart...). Writes into
@@ -60,6 +60,9 @@ def main():
     def mixed(*draws):
         return lambda: draws[rng.integers(len(draws))]()
 
+    def pow_of(p):
+        return [helper.make_node("Pow", ["x", "p"], ["y"], name="pow")]
+
     gelu_erf = [
         helper.make_node("Div", ["x", "sqrt2"], ["t"], name="div"),
         helper.make_node("Erf", ["t"], ["e"], name="erf"),
@@ -78,6 +81,11 @@ def main():
         "gelu_erf": (gelu_erf, [floats("sqrt2", np.sqrt(2)), floats("one", 1), floats("half", 0.5)], 13,
                      mixed(uniform(-10, 10), uniform(-100, 100), uniform(-1, 1))),
         "softmax": (one("Softmax", axis=-1), [], 13, mixed(uniform(-30, 30), uniform(-1, 1), uniform(-100, 100))),
+        "pow2": (pow_of(2), [floats("p", 2)], 13, mixed(uniform(-10, 10), log_uniform(1e-15, 1e15, signs=True))),
+        "pow3": (pow_of(3), [floats("p", 3)], 13, mixed(uniform(-10, 10), log_uniform(1e-10, 1e10, signs=True))),
+        "pow_half": (pow_of(0.5), [floats("p", 0.5)], 13, mixed(uniform(0, 10), log_uniform(1e-30, 1e30))),
+        "pow_1_7": (pow_of(1.7), [floats("p", 1.7)], 13, mixed(uniform(0, 10), log_uniform(1e-20, 1e20))),
+        "pow_minus_1": (pow_of(-1), [floats("p", -1)], 13, mixed(uniform(0.5, 2), log_uniform(1e-30, 1e30, signs=True))),
     }
     for name, (nodes, inits, opset, draw) in models.items():
         m = model(name, nodes, inits, opset)

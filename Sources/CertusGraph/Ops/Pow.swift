@@ -323,3 +323,10 @@ extension Pow: ClarkeDerivative {
     package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) { power.derivativeRange(l: l, u: u) }
     package func secondDerivative(_ x: Double) -> Double { power.d2f(x) }
 }
+
+extension Pow {
+    /// x^p in float32 (onnxruntime: x * x for p = 2, std::pow otherwise; glibc's powf is within
+    /// 1 ulp, products of a few factors within a few roundings): the transcendental allowance,
+    /// 4 ulps of the output plus 2^-22 absolute (`Float32Rounding.transcendental`).
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .transcendental }
+}
