@@ -1,5 +1,6 @@
 """onnxruntime's float32 kernels against Certus's float32 error models (issue 15,
-`--semantics float32` for Softmax, Exp, Log, Sqrt, Reciprocal, Erf, GeLU and Pow): one-operator
+`--semantics float32` for Softmax, Exp, Log, Sqrt, Reciprocal, Erf, GeLU, Pow and
+LayerNormalization): one-operator
 models x [1, n] -> OP -> y (and GeLU spelt out as its Erf pattern, which onnxruntime fuses),
 with onnxruntime's float32 outputs at random float32 inputs over wide ranges (exp near its
 overflow and underflow, log near 1 and over decades, softmax logits 60 apart...). Writes into
@@ -47,6 +48,7 @@ def main():
     require_repo_root()
     os.makedirs(FOLDER, exist_ok=True)
     rng = np.random.default_rng(15)
+    ln_rng = np.random.default_rng(17)
 
     def uniform(lo, hi):
         return lambda: rng.uniform(lo, hi, N)
@@ -86,6 +88,11 @@ def main():
         "pow_half": (pow_of(0.5), [floats("p", 0.5)], 13, mixed(uniform(0, 10), log_uniform(1e-30, 1e30))),
         "pow_1_7": (pow_of(1.7), [floats("p", 1.7)], 13, mixed(uniform(0, 10), log_uniform(1e-20, 1e20))),
         "pow_minus_1": (pow_of(-1), [floats("p", -1)], 13, mixed(uniform(0.5, 2), log_uniform(1e-30, 1e30, signs=True))),
+        # Last, and with constants of its own generator, so the fixtures above stay as they were.
+        "layernorm": ([helper.make_node("LayerNormalization", ["x", "scale", "bias"], ["y"], name="layernorm", axis=-1)],
+                      [floats("scale", ln_rng.uniform(-2, 2, N)), floats("bias", ln_rng.uniform(-1, 1, N))], 17,
+                      mixed(uniform(-1, 1), uniform(-10, 10), lambda: 3 + rng.uniform(-0.1, 0.1, N),
+                            uniform(-0.01, 0.01))),
     }
     for name, (nodes, inits, opset, draw) in models.items():
         m = model(name, nodes, inits, opset)

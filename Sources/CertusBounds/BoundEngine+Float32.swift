@@ -35,7 +35,9 @@ extension BoundEngine {
     /// `original` is checked too: an operator the engine decomposes (Softmax, LayerNormalization,
     /// a fused GeLU) is covered only if it has a float32 model of its own, since its pieces'
     /// models describe the pieces, not the runtime's kernel for the whole operator.
-    static func float32Models(original: Graph, expanded: Graph) -> ([Float32Rounding], String?) {
+    /// The third result: for each expanded node that closes a whole-kernel decomposition, the
+    /// original node (whose inputs a `.fromInputs` model needs).
+    static func float32Models(original: Graph, expanded: Graph) -> ([Float32Rounding], String?, [Int: Node]) {
         func model(_ g: Graph, _ n: Node) -> Float32Rounding {
             n.op.float32Rounding(inputShapes: n.inputs.map { g.values[$0].shape },
                                  constantInputs: n.inputs.map { g.constants[$0] != nil })
@@ -52,6 +54,7 @@ extension BoundEngine {
         var originalProducer: [Int: Int] = [:]
         for (i, n) in original.nodes.enumerated() { originalProducer[n.output] = i }
         var wholeKernel: [Int: Float32Rounding] = [:]   // expanded node -> its operator's model
+        var origins: [Int: Node] = [:]
         var pending: [Int] = []
         for (i, n) in expanded.nodes.enumerated() {
             guard n.output < original.values.count, let o = originalProducer[n.output] else { pending.append(i); continue }
@@ -60,6 +63,7 @@ extension BoundEngine {
                 let m = model(original, on)
                 for k in pending { wholeKernel[k] = .exact }
                 wholeKernel[i] = m
+                origins[i] = on
             }
             pending = []
         }
@@ -77,7 +81,7 @@ extension BoundEngine {
             case .sums(let r): return .sums(roundings: r + 1)
             case .ulps(let k, let a): return .ulps(k, absolute: a + off)
             case .ulpsOfInputAndOutput(let k, let kIn, let a): return .ulpsOfInputAndOutput(output: k, input: kIn, absolute: a + off)
-            case .unmodelled: return m
+            case .unmodelled, .fromInputs: return m
             }
         }
         if refusal == nil {
@@ -85,7 +89,7 @@ extension BoundEngine {
                 if case .unmodelled(let why) = m { refusal = "node '\(n.name)' (\(n.opType)): \(why)"; break }
             }
         }
-        return (models, refusal)
+        return (models, refusal, origins)
     }
 
     /// The largest |c - fl32(c)| over the finite elements of `t` (0 when all are float32 values;
@@ -105,11 +109,20 @@ extension BoundEngine {
     /// - Throws: `BoundError` when the graph has an operator without a float32 model.
     /// Computed once per node and input intervals: IBP computes it for the intervals that the
     /// backward passes of the same bounds then ask about again (`Float32ErrorCache`).
-    func float32Error(node i: Int, inputs ins: [IntervalTensor],
+    /// `bounds`: the bounds known to the pass, for a `.fromInputs` model of a decomposed
+    /// operator (its own inputs' intervals, which are then the cache's key).
+    func float32Error(node i: Int, inputs nodeInputs: [IntervalTensor], bounds: [ValueBounds?],
                       affineMagnitude: (lower: [Double], upper: [Double])? = nil) throws -> [Double]? {
         guard semantics == .float32 else { return nil }
         if let why = float32Refusal { throw BoundError("--semantics float32: \(why)") }
         if case .exact = float32Models[i] { return nil }
+        var ins = nodeInputs
+        if case .fromInputs = float32Models[i], let origin = float32Origins[i] {
+            guard let o = inputIntervals(of: origin, bounds: bounds) else {
+                throw BoundError("--semantics float32: no bounds for the inputs of node '\(origin.name)'")
+            }
+            ins = o
+        }
         if let e = float32Cache.lookup(node: i, inputs: ins) { return e }
         let e = try computeFloat32Error(node: i, inputs: ins, affineMagnitude: affineMagnitude)
         float32Cache.store(node: i, inputs: ins, errors: e)
@@ -122,6 +135,12 @@ extension BoundEngine {
         switch model {
         case .exact: return nil
         case .unmodelled(let why): throw BoundError("--semantics float32: node '\(graph.nodes[i].name)': \(why)")
+        case .fromInputs:
+            // The operator's own bound (of the original node when decomposed; `ins` are its inputs).
+            guard let op = (float32Origins[i]?.op ?? graph.nodes[i].op) as? any Float32InputErrorBound else {
+                throw BoundError("--semantics float32: node '\(graph.nodes[i].name)' has no float32 error bound")
+            }
+            return op.float32ErrorBound(ins).map { $0.isNaN ? .infinity : $0 }
         case .sums:
             if kinds[i] == .affine {
                 // sum_k |c_k| M_k + |b| per output (the terms' magnitudes over the input intervals).
@@ -177,7 +196,7 @@ extension BoundEngine {
             guard let ins = inputIntervals(of: n, bounds: b) else {
                 throw BoundError("--semantics float32: no bounds for the inputs of node '\(n.name)'")
             }
-            errors[i] = try float32Error(node: i, inputs: ins)
+            errors[i] = try float32Error(node: i, inputs: ins, bounds: b)
             if b[n.output] == nil { b[n.output] = try interval(of: n, bounds: b) }
         }
         return errors
@@ -200,9 +219,9 @@ extension BoundEngine {
 
     /// IBP's float32 widening of node `i`'s output bounds `b` (under `.float32`): each end moved
     /// out by the node's error bound.
-    func widenForFloat32(node i: Int, inputs ins: [IntervalTensor], _ b: inout ValueBounds,
+    func widenForFloat32(node i: Int, inputs ins: [IntervalTensor], bounds: [ValueBounds?], _ b: inout ValueBounds,
                          affineMagnitude: (lower: [Double], upper: [Double])?) throws {
-        guard let e = try float32Error(node: i, inputs: ins, affineMagnitude: affineMagnitude) else { return }
+        guard let e = try float32Error(node: i, inputs: ins, bounds: bounds, affineMagnitude: affineMagnitude) else { return }
         for j in b.lower.indices {
             b.lower[j] -= e[j] + RoundingGuard.relative * e[j]
             b.upper[j] += e[j] + RoundingGuard.relative * e[j]

@@ -141,6 +141,8 @@ package final class BoundEngine {
     /// cannot be computed on this graph (nil: they can); used only under `.float32`.
     let float32Models: [Float32Rounding]
     let float32Refusal: String?
+    /// The original node of each expanded node that closes a whole-kernel decomposition.
+    let float32Origins: [Int: Node]
     let float32Cache = Float32ErrorCache()
 
     private var outputChainCache: DenseChain?? = nil
@@ -183,7 +185,7 @@ package final class BoundEngine {
         let g = BoundDecompositions.expand(semantics == .real ? PiecewiseLinearFusion.fuse(fused) : fused)
         self.graph = g
         self.semantics = semantics
-        (float32Models, float32Refusal) = BoundEngine.float32Models(original: graph, expanded: g)
+        (float32Models, float32Refusal, float32Origins) = BoundEngine.float32Models(original: graph, expanded: g)
         var producer: [Int: Int] = [:]
         for (i, n) in g.nodes.enumerated() { producer[n.output] = i }
         self.producer = producer
@@ -286,7 +288,7 @@ package final class BoundEngine {
             }
             // --semantics float32: the node's float32 rounding (BoundEngine+Float32.swift).
             if semantics == .float32, let i = producer[n.output] {
-                try widenForFloat32(node: i, inputs: ins, &b, affineMagnitude: magnitudes)
+                try widenForFloat32(node: i, inputs: ins, bounds: bounds, &b, affineMagnitude: magnitudes)
             }
             return b
         } catch let e as BoundError {

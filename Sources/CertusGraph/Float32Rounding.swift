@@ -27,6 +27,11 @@ package enum Float32Rounding: Sendable, Equatable {
     /// within `output` float32 ulps of the largest output magnitude, plus `input` float32 ulps
     /// of the largest input magnitude, plus `absolute`.
     case ulpsOfInputAndOutput(output: Double, input: Double, absolute: Double)
+    /// The operator bounds its float32 error itself from its inputs' intervals
+    /// (`Float32InputErrorBound`): for kernels whose error is no multiple of one magnitude
+    /// (LayerNormalization's grows with max|x|^3 / epsilon^1.5). For an operator the engine
+    /// decomposes, the inputs are the operator's own (`BoundEngine.float32Models`).
+    case fromInputs
     /// No float32 error model: `--semantics float32` refuses to bound through this operator
     /// (the answer is `unknown`), with the reason given.
     case unmodelled(String)
@@ -68,7 +73,7 @@ package enum Float32Rounding: Sendable, Equatable {
         case .ulpsOfInputAndOutput(let k, let kIn, let absolute):
             guard outputMagnitude.isFinite, outputMagnitude < limit, inputMagnitude.isFinite, inputMagnitude < limit else { return .infinity }
             return (k * 0x1p-23 * outputMagnitude + kIn * 0x1p-23 * inputMagnitude + absolute) * (1 + 1e-9)
-        case .unmodelled:
+        case .unmodelled, .fromInputs:
             return nil
         }
     }
@@ -90,6 +95,14 @@ package enum Float32Rounding: Sendable, Equatable {
     /// A correctly rounded float32 operation (IEEE 754 requires it of division and square root):
     /// half an ulp, counted as one, plus the smallest subnormal for underflow.
     package static let correctlyRounded = Float32Rounding.ulps(1, absolute: 0x1p-149)
+}
+
+/// An operator that bounds its own float32 error (`Float32Rounding.fromInputs`).
+package protocol Float32InputErrorBound {
+    /// Per output element, a bound e >= |fl(y) - y| of the float32 evaluation on any float32
+    /// inputs within `inputs` (constants as degenerate intervals); +inf where none holds (the
+    /// kernel may give NaN or overflow there).
+    func float32ErrorBound(_ inputs: [IntervalTensor]) -> [Double]
 }
 
 extension Operator {

@@ -209,3 +209,79 @@ package struct LayerNormalization: Operator, BoundDecomposition {
         return nodes
     }
 }
+
+extension LayerNormalization: Float32InputErrorBound {
+    /// The whole kernel's model, from the inputs' intervals (`float32ErrorBound`).
+    package var float32ModelCoversDecomposition: Bool { true }
+    package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .fromInputs }
+
+    /// onnxruntime's CPU kernel in float32 (stash_type 1): per group of n, mu = sum(x) / n,
+    /// Q = sum(x^2) / n, V = Q - mu^2, D = sqrt(V + epsilon), y = (x - mu) / D * scale + b, each
+    /// operation rounded (u = 2^-24, gamma_m = m u / (1 - m u), any summation order). With A the
+    /// group's largest |x|, |x - mu| <= 2A, and V_lo a lower bound of the exact variance over
+    /// the intervals (the mean of the squared gaps between each [l_k, u_k] and the range of the
+    /// mean; exact at a point):
+    ///
+    /// * |mu' - mu| <= e_mu = gamma_{n+1} A, |Q' - Q| <= e_Q = gamma_{n+2} A^2,
+    ///   |mu'^2 - mu^2| <= e_M = e_mu (2A + e_mu) + u (A + e_mu)^2,
+    ///   |V' - V| <= e_V = e_Q + e_M + u (A^2 + e_Q + (A + e_mu)^2) (the cancellation of
+    ///   E[x^2] - E[x]^2);
+    /// * V' + epsilon rounds to (V + epsilon)(1 + theta), |theta| <= theta_m = e_V (1 + u) /
+    ///   (V_lo + epsilon) + u; when theta_m > 1/4 the computed variance may vanish (the kernel
+    ///   may give NaN) and the bound is infinite;
+    /// * D' = D (1 + rho), |rho| <= rho_m = theta_m + u (1 + theta_m), D >= D_lo = sqrt(V_lo + epsilon);
+    /// * x - mu' is within e_t = e_mu (1 + u) + 2 u A of x - mu; the exact normalised value z
+    ///   has |z| <= z_m = min(2A / D_lo, sqrt n), and the computed one (a division, or a
+    ///   reciprocal and a product: gamma_2) is within e_z = (e_t / D_lo + z_m rho_m + gamma_2
+    ///   (z_m + e_t / D_lo)) / (1 - rho_m) of it;
+    /// * the scale and the shift: e = |s| e_z (1 + gamma_2) + gamma_2 (|s| z_m + |b|), with |s|
+    ///   and |b| the largest over the scale and shift.
+    ///
+    /// Kernels that accumulate in double round less and are covered too.
+    package func float32ErrorBound(_ inputs: [IntervalTensor]) -> [Double] {
+        guard let x = inputs.first, axis < x.shape.count else { return [] }
+        let (groups, n) = layout(x.shape)
+        let u = Float32Rounding.unitRoundoff, g2 = Float32Rounding.gamma(2)
+        let eps = Double(Float(epsilon))
+        func largest(_ t: IntervalTensor?) -> Double {
+            guard let t else { return 0 }
+            var m = 0.0
+            for k in 0..<t.lower.count { m = Swift.max(m, Swift.abs(t.lower.data[k]), Swift.abs(t.upper.data[k])) }
+            return m
+        }
+        // Scale and shift broadcast over the normalised shape: their largest magnitudes bound
+        // every element's.
+        let s = largest(inputs.count > 1 ? inputs[1] : nil), b = largest(inputs.count > 2 ? inputs[2] : nil)
+        var out = [Double](repeating: .infinity, count: x.lower.count)
+        for g in 0..<groups {
+            let range = (g * n)..<((g + 1) * n)
+            var a = 0.0, sumL = 0.0, sumU = 0.0
+            for k in range {
+                a = Swift.max(a, Swift.abs(x.lower.data[k]), Swift.abs(x.upper.data[k]))
+                sumL += x.lower.data[k]; sumU += x.upper.data[k]
+            }
+            // The mean lies in [muL, muU] (widened for the Double sums), each x_k in its interval.
+            let slack = 1e-12 * Double(n) * a
+            let muL = sumL / Double(n) - slack, muU = sumU / Double(n) + slack
+            var gaps = 0.0
+            for k in range {
+                let gap = Swift.max(0, x.lower.data[k] - muU, muL - x.upper.data[k])
+                gaps += gap * gap
+            }
+            let vLo = Swift.max(0, gaps / Double(n) * (1 - 1e-12))
+            let eMu = Float32Rounding.gamma(n + 1) * a, eQ = Float32Rounding.gamma(n + 2) * a * a
+            let eM = eMu * (2 * a + eMu) + u * (a + eMu) * (a + eMu)
+            let eV = eQ + eM + u * (a * a + eQ + (a + eMu) * (a + eMu))
+            let theta = eV * (1 + u) / (vLo + eps) + u
+            guard vLo + eps > 0, theta.isFinite, theta <= 0.25 else { continue }
+            let rho = theta + u * (1 + theta)
+            let dLo = (vLo + eps).squareRoot()
+            let eT = eMu * (1 + u) + 2 * u * a
+            let zM = Swift.min(2 * a / dLo, Double(n).squareRoot())
+            let eZ = (eT / dLo + zM * rho + g2 * (zM + eT / dLo)) / (1 - rho)
+            let e = (s * eZ * (1 + g2) + g2 * (s * zM + b)) * (1 + 1e-9)
+            for k in range { out[k] = e.isFinite ? e : .infinity }
+        }
+        return out
+    }
+}
