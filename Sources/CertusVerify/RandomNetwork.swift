@@ -9,10 +9,11 @@ import CertusSpec
 /// Every node is made the way the ONNX loader makes it: a `NodeContext` (attributes, input shapes,
 /// constant inputs) handed to `OperatorRegistry.make`, the output shape from the operator, and
 /// nodes whose inputs are all constant folded into constants (this is how `Constant` nodes
-/// appear). The generator picks operators from its recipe table, one recipe per registered op
-/// type (`RandomNetwork.recipeOpTypes`), and keeps a node only when the family allows the
-/// operator's `BoundKind` in that use, so a new operator joins the right families by what it
-/// declares.
+/// appear). The generator picks operators from its recipe table, at least one recipe per
+/// registered op type (`RandomNetwork.recipeOpTypes`; Relu has a second one, the ReLU sum that
+/// `PiecewiseLinearFusion` fuses), and keeps a node only when the family allows the operator's
+/// `BoundKind` in that use (or, for the relaxable family, every node of its `BoundDecomposition`),
+/// so a new operator joins the right families by what it declares.
 ///
 /// Scales: weights and explicit gains make pre-activations span from tiny to several units
 /// (Sin/Cos across several periods, GeLU across its minimum, S-shapes across their inflection);
@@ -39,8 +40,9 @@ package struct RandomNetwork: Sendable {
     package enum Family: String, Sendable, CaseIterable, Codable {
         /// Every operator the generator knows (IBP bounds all of them).
         case general
-        /// Operators with a linear relaxation (`BoundKind` other than `.unsupported`): what CROWN,
-        /// alpha-CROWN and input splitting bound.
+        /// Operators with a linear relaxation (`BoundKind` other than `.unsupported`, or a
+        /// `BoundDecomposition` into such operators): what CROWN, alpha-CROWN, input splitting
+        /// and `bab` bound.
         case relaxable
         /// Affine operators and ReLU: what the LP/MILP encoding (`NetworkLP`) accepts, except
         /// LeakyReLU (which it also encodes), left out so that every seed keeps its network.
@@ -170,12 +172,19 @@ struct GraphSketch {
 
     /// Adds a node built by the registry. Folded when every input is constant; refused
     /// (`RecipeRejected`) when the family does not allow the operator's bound kind here.
+    /// `outputs` and `part`: a node of several outputs (`MultipleOutputs`, Split) computing its
+    /// output `part` of `outputs`, as the loader makes one node per used output.
     @discardableResult
-    mutating func node(_ opType: String, _ inputs: [Int], _ attributes: [String: AttributeValue] = [:], opset: Int = 13) throws -> Int {
+    mutating func node(_ opType: String, _ inputs: [Int], _ attributes: [String: AttributeValue] = [:], opset: Int = 13,
+                       outputs: Int = 1, part: Int = 0) throws -> Int {
         let shapes = inputs.map { values[$0].shape }
         let ctx = NodeContext(name: "n\(nodes.count)_\(opType)", opType: opType, opset: opset, attributes: attributes,
-                              inputShapes: shapes, constantInputs: inputs.map { constants[$0] })
-        let op = try OperatorRegistry.make(ctx)
+                              inputShapes: shapes, constantInputs: inputs.map { constants[$0] }, outputCount: outputs)
+        var op = try OperatorRegistry.make(ctx)
+        if let multi = op as? any MultipleOutputs {
+            guard part < multi.outputCount else { throw RecipeRejected() }
+            op = multi.output(part)
+        }
         let outShape = try op.outputShape(shapes)
         guard outShape.allSatisfy({ $0 > 0 }) else { throw RecipeRejected() }
         // Folded like the loader folds: all inputs constant, or an operator that reads only shapes.
@@ -185,7 +194,9 @@ struct GraphSketch {
             let kind = op.boundKind(constantInputs: inputs.map { constants[$0] != nil })
             switch family {
             case .general: break
-            case .relaxable: if case .unsupported = kind { throw RecipeRejected() }
+            case .relaxable:
+                if case .unsupported = kind, !relaxableByDecomposition(Node(name: ctx.name, opType: opType, op: op, inputs: inputs, output: values.count),
+                                                                         outputShape: outShape) { throw RecipeRejected() }
             case .piecewiseLinear:
                 // ReLU-shaped activations only (LeakyReLU, Abs would be encodable too, but admitting
                 // them reshuffles every seed's network; see the family's doc).
@@ -202,10 +213,25 @@ struct GraphSketch {
             listing.append("c\(id) = \(opType)(\(args))\(attrText) -> \(outShape) (folded)")
         } else {
             nodes.append(Node(name: ctx.name, opType: opType, op: op, inputs: inputs, output: id))
-            listing.append("v\(id) = \(opType)(\(args))\(attrText)\(opset == 13 ? "" : " opset \(opset)") -> \(outShape)")
+            let partText = outputs > 1 ? " output \(part) of \(outputs)" : ""
+            listing.append("v\(id) = \(opType)(\(args))\(attrText)\(opset == 13 ? "" : " opset \(opset)")\(partText) -> \(outShape)")
         }
         opTypes.insert(opType)
         return id
+    }
+
+    /// Whether the bound engine relaxes `node` (of an operator without a relaxation of its own)
+    /// through its decomposition (`BoundDecomposition`: MaxPool, LayerNormalization, Max of two
+    /// variables, ReduceMax over several elements): every node it expands into has a relaxation.
+    func relaxableByDecomposition(_ node: Node, outputShape: [Int]) -> Bool {
+        guard node.op is any BoundDecomposition else { return false }
+        let g = Graph(values: values + [ValueInfo(name: "probe", shape: outputShape)], constants: constants, nodes: [node],
+                      input: input, outputs: [node.output], metadata: ModelMetadata())
+        let expanded = BoundDecompositions.expand(g)   // the node itself when it gives no decomposition
+        return expanded.nodes.allSatisfy { n in
+            if case .unsupported = n.op.boundKind(constantInputs: n.inputs.map { expanded.constants[$0] != nil }) { return false }
+            return true
+        }
     }
 
     static func describe(_ a: AttributeValue) -> String {
@@ -310,6 +336,43 @@ struct NetworkBuilder {
         Recipe(opType: "Softmax", weight: 0.5) { try $0.softmax() },
         Recipe(opType: "Shape", weight: 0.3) { try $0.staticShapeReshape() },
         Recipe(opType: "Gather", weight: 0.6) { try $0.gather() },
+        // Issue 14: the operators added after the battery's first seeds, at lower weights so
+        // that the classic ones above still make up about three quarters of the draws.
+        Recipe(opType: "Relu", weight: 0.8) { try $0.reluSum() },
+        Recipe(opType: "Abs", weight: 0.5) { try $0.activation("Abs") },
+        Recipe(opType: "Exp", weight: 0.3) { try $0.exponential() },
+        Recipe(opType: "Log", weight: 0.3) { b in b.current = try b.positive(b.current); try b.unary("Log") },
+        Recipe(opType: "Sqrt", weight: 0.3) { b in b.current = try b.positive(b.current); try b.unary("Sqrt") },
+        Recipe(opType: "Reciprocal", weight: 0.3) { try $0.reciprocal() },
+        Recipe(opType: "Pow", weight: 0.4) { try $0.power() },
+        Recipe(opType: "Clip", weight: 0.4) { try $0.clip() },
+        Recipe(opType: "Max", weight: 0.4) { try $0.extremum("Max") },
+        Recipe(opType: "Min", weight: 0.4) { try $0.extremum("Min") },
+        Recipe(opType: "Floor", weight: 0.2) { try $0.activation("Floor", target: 0.5) },
+        Recipe(opType: "Sign", weight: 0.2) { try $0.activation("Sign") },
+        Recipe(opType: "ReduceMax", weight: 0.25) { try $0.reduce("ReduceMax", inputOpset: 18) },
+        Recipe(opType: "ReduceMin", weight: 0.25) { try $0.reduce("ReduceMin", inputOpset: 18) },
+        Recipe(opType: "ReduceSum", weight: 0.25) { try $0.reduce("ReduceSum", inputOpset: 13) },
+        Recipe(opType: "ReduceMean", weight: 0.25) { try $0.reduce("ReduceMean", inputOpset: 18) },
+        Recipe(opType: "MaxPool", weight: 0.4) { try $0.maxPool() },
+        Recipe(opType: "GlobalAveragePool", weight: 0.25) { b in try b.toImage(); try b.unary("GlobalAveragePool") },
+        Recipe(opType: "LayerNormalization", weight: 0.3) { try $0.layerNorm() },
+        Recipe(opType: "Dropout", weight: 0.15) { try $0.dropout() },
+        Recipe(opType: "Slice", weight: 0.3) { try $0.slice() },
+        Recipe(opType: "Expand", weight: 0.2) { try $0.expand() },
+        Recipe(opType: "Tile", weight: 0.2) { try $0.tile() },
+        Recipe(opType: "Pad", weight: 0.25) { try $0.pad() },
+        Recipe(opType: "Split", weight: 0.3) { try $0.split() },
+        Recipe(opType: "ConstantOfShape", weight: 0.15) { try $0.constantOfShape() },
+        Recipe(opType: "Cast", weight: 0.15) { try $0.cast() },
+        Recipe(opType: "Range", weight: 0.15) { try $0.range() },
+        Recipe(opType: "Where", weight: 0.15) { b in try b.whereNode(comparison: b.pick(NetworkBuilder.comparisons)) },
+        Recipe(opType: "Equal", weight: 0.1) { try $0.whereNode(comparison: "Equal") },
+        Recipe(opType: "Less", weight: 0.1) { try $0.whereNode(comparison: "Less") },
+        Recipe(opType: "Greater", weight: 0.1) { try $0.whereNode(comparison: "Greater") },
+        Recipe(opType: "LessOrEqual", weight: 0.1) { try $0.whereNode(comparison: "LessOrEqual") },
+        Recipe(opType: "GreaterOrEqual", weight: 0.1) { try $0.whereNode(comparison: "GreaterOrEqual") },
+        Recipe(opType: "Not", weight: 0.1) { b in try b.whereNode(comparison: b.pick(NetworkBuilder.comparisons), negated: true) },
     ]
 
     // MARK: Random helpers
@@ -623,13 +686,20 @@ struct NetworkBuilder {
         set(try sketch.node("BatchNormalization", inputs, chance(0.5) ? ["epsilon": .float(logUniform(1e-5, 0.1))] : [:]))
     }
 
-    mutating func averagePool() throws {
+    /// The current value as an image and a pooling window on it: a kernel of 1 to 3 per axis,
+    /// pads below the kernel, strides of 1 or 2 (attributes of AveragePool and MaxPool).
+    mutating func poolingWindow() throws -> [String: AttributeValue] {
         try toImage()
         let h = shape[2], w = shape[3]
         let kh = int(1...min(3, h + 1)), kw = int(1...min(3, w + 1))
         var attrs: [String: AttributeValue] = ["kernel_shape": .ints([kh, kw])]
         if chance(0.5) { attrs["pads"] = .ints([int(0...min(1, kh - 1)), int(0...min(1, kw - 1)), int(0...min(1, kh - 1)), int(0...min(1, kw - 1))]) }
         if chance(0.4) { attrs["strides"] = .ints([int(1...2), int(1...2)]) }
+        return attrs
+    }
+
+    mutating func averagePool() throws {
+        var attrs = try poolingWindow()
         if chance(0.4) { attrs["count_include_pad"] = .int(1) }
         if chance(0.2) { attrs["ceil_mode"] = .int(1) }
         set(try sketch.node("AveragePool", [current], attrs))
@@ -804,5 +874,399 @@ struct NetworkBuilder {
         if scale == .largeMagnitude && chance(0.5) { try largeWeight() }
         guard !sketch.nodes.isEmpty, sketch.constants[current] == nil else { throw RecipeRejected() }
         return (sketch.graph(output: current), sketch.opTypes, sketch.listing)
+    }
+}
+
+// MARK: Recipes of issue 14
+
+extension NetworkBuilder {
+    /// The comparisons, applied to constants only (folded, as at load).
+    static let comparisons = ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"]
+
+    /// The overall sampled range of `v` (smallest and largest element over the probes).
+    mutating func overallRange(_ v: Int) throws -> (lo: Double, hi: Double) {
+        guard let (lo, hi) = sampledRange(v), let a = lo.min(), let b = hi.max() else { throw RecipeRejected() }
+        return (a, b)
+    }
+
+    /// g v + shift with the sampled range of each element mapped to at most `span` units
+    /// around `target` (the gain log-uniform in [0.3, 3], smaller for wide values).
+    mutating func spanned(_ v: Int, target: Double, span: Double) throws -> Int {
+        let (lo, hi) = try overallRange(v)
+        let g = (rng.nextBool() ? 1 : -1) * Swift.min(logUniform(0.3, 3), span / Swift.max(hi - lo, 1e-9))
+        return try centred(v, target: target, gain: g, offset: 0)
+    }
+
+    /// A value made positive from `v` (the domain of Log, Sqrt, fractional and negative powers):
+    /// a per-element shift lifting the sampled minimum by 0.3 to 1.5 times the sampled width
+    /// plus 0.01 to 2 (the bounds may still reach 0, which the methods must refuse, not get
+    /// wrong), or a nonnegative function plus 0.01 to 2 (Relu, Abs, a scaled Sigmoid).
+    mutating func positive(_ v: Int) throws -> Int {
+        let c = sketch.initializer(Tensor(scalar: logUniform(0.01, 2)))
+        switch int(0...3) {
+        case 0, 1:
+            guard let (lo, hi) = sampledRange(v) else { throw RecipeRejected() }
+            let shift = Tensor(shape: sketch.shape(v), data: lo.indices.map { j in
+                -lo[j] + (hi[j] - lo[j]) * rng.uniform(0.3, 1.5) + logUniform(0.01, 2)
+            })
+            return try sketch.node("Add", [v, sketch.initializer(shift)])
+        case 2:
+            return try sketch.node("Add", [try sketch.node(chance(0.5) ? "Relu" : "Abs", [v]), c])
+        default:
+            let s = sketch.initializer(Tensor(scalar: logUniform(0.5, 5)))
+            return try sketch.node("Add", [try sketch.node("Mul", [try sketch.node("Sigmoid", [v]), s]), c])
+        }
+    }
+
+    /// Exp of an input spanning at most 6 units around -3 to 1 (no overflow, values up to ~1e3).
+    mutating func exponential() throws {
+        current = try spanned(current, target: rng.uniform(-3, 1), span: 6)
+        try unary("Exp")
+    }
+
+    /// 1/x of an input away from 0, positive or negative.
+    mutating func reciprocal() throws {
+        current = try positive(current)
+        if chance(0.4) { current = try sketch.node("Neg", [current]) }
+        try unary("Reciprocal")
+    }
+
+    /// x^p for a few constant exponents: integer ones on any input (spanning a few units around
+    /// 0), the others on a positive input; mostly one exponent (relaxed elementwise), sometimes
+    /// a tensor of them (IBP only).
+    mutating func power() throws {
+        let p = pick([2.0, 3, 4, 0.5, 1.5, -1, -0.5, -2])
+        let integral = p > 0 && p == p.rounded()
+        current = integral ? try spanned(current, target: 0, span: 4) : try positive(current)
+        let exponent: Tensor
+        switch int(0...9) {
+        case 0...5: exponent = Tensor(scalar: p)
+        case 6, 7: exponent = Tensor(shape: [1], data: [p])
+        case 8:
+            let cs = broadcastShape(shape)
+            exponent = Tensor(shape: cs, repeating: p)
+        default:
+            // Different exponents per element (a positive base keeps every one in its domain).
+            if integral { current = try positive(current) }
+            let cs = broadcastShape(shape)
+            exponent = Tensor(shape: cs, data: (0..<cs.reduce(1, *)).map { _ in pick([2.0, 0.5, -1, 3]) })
+        }
+        set(try sketch.node("Pow", [current, try constant(exponent)]))
+    }
+
+    /// Clip with bounds inside the sampled range (so both kinks are crossed), as opset 11+
+    /// inputs (max sometimes omitted) or opset 6 attributes; sometimes min > max.
+    mutating func clip() throws {
+        let (lo, hi) = try overallRange(current)
+        let w = Swift.max(hi - lo, 1e-6)
+        var a = lo + rng.uniform(-0.1, 0.7) * w
+        var b = a + rng.uniform(0.05, 0.8) * w
+        if chance(0.05) { swap(&a, &b) }
+        if chance(0.3) {
+            set(try sketch.node("Clip", [current], ["min": .float(a), "max": .float(b)], opset: 6))
+        } else if chance(0.2) {
+            set(try sketch.node("Clip", [current, try constant(Tensor(scalar: a))]))
+        } else {
+            set(try sketch.node("Clip", [current, try constant(Tensor(scalar: a)), try constant(Tensor(scalar: b))]))
+        }
+    }
+
+    /// Max or Min with one constant inside the sampled range (elementwise relaxation), with a
+    /// constant that varies across elements, or of two or three variables (the decomposition
+    /// into ReLUs of differences).
+    mutating func extremum(_ op: String) throws {
+        let (lo, hi) = try overallRange(current)
+        switch int(0...9) {
+        case 0...3:
+            let c = lo + rng.uniform(0.1, 0.9) * (hi - lo)
+            set(try sketch.node(op, [current, try constant(Tensor(scalar: c))]))
+        case 4, 5:
+            let t = values(broadcastShape(shape), lo, Swift.max(hi, lo + 1e-3))
+            let c = try constant(t)
+            set(try sketch.node(op, chance(0.7) ? [current, c] : [c, current]))
+        default:
+            var inputs = [current, try centred(try partner(for: current), target: 0, gain: 1, offset: 0)]
+            if chance(0.2) { inputs.append(try partner(for: current)) }
+            if chance(0.1) { inputs.append(sketch.initializer(values(broadcastShape(shape), -1, 1))) }
+            set(try sketch.node(op, inputs))
+        }
+    }
+
+    /// ReduceSum/Mean/Max/Min over a random set of axes (or all), keepdims either way; axes as
+    /// an attribute before `inputOpset`, an input from it (sometimes the identity with
+    /// `noop_with_empty_axes`).
+    mutating func reduce(_ op: String, inputOpset: Int) throws {
+        let r = shape.count
+        guard r >= 1 else { throw RecipeRejected() }
+        var axes = (0..<r).filter { _ in chance(0.5) }
+        if axes.isEmpty && chance(0.7) { axes = [int(0...(r - 1))] }
+        let signed = axes.map { chance(0.3) ? $0 - r : $0 }
+        var attrs: [String: AttributeValue] = [:]
+        if chance(0.4) { attrs["keepdims"] = .int(0) }
+        if chance(0.5) {
+            if !signed.isEmpty { attrs["axes"] = .ints(signed) }
+            set(try sketch.node(op, [current], attrs, opset: inputOpset - 1))
+        } else {
+            if signed.isEmpty && chance(0.3) { attrs["noop_with_empty_axes"] = .int(1) }
+            let inputs = signed.isEmpty && chance(0.5) ? [current]
+                : [current, sketch.initializer(Tensor(shape: [signed.count], data: signed.map(Double.init)))]
+            set(try sketch.node(op, inputs, attrs, opset: inputOpset))
+        }
+    }
+
+    /// MaxPool on an image (`poolingWindow`, dilations, ceil mode).
+    mutating func maxPool() throws {
+        var attrs = try poolingWindow()
+        if chance(0.2) { attrs["dilations"] = .ints([int(1...2), int(1...2)]) }
+        if chance(0.2) { attrs["ceil_mode"] = .int(1) }
+        set(try sketch.node("MaxPool", [current], attrs, opset: 12))
+    }
+
+    /// LayerNormalization over the last axis (sometimes the last two), epsilon 1e-5 to 0.1,
+    /// a constant scale of either sign and usually a bias.
+    mutating func layerNorm() throws {
+        if shape.isEmpty || shape.last == 1 { try toRow() }
+        let r = shape.count
+        let axis = r >= 2 && chance(0.2) ? r - 2 : r - 1
+        let normalised = Array(shape[axis...])
+        let scaleShape = chance(0.7) ? normalised : [shape[r - 1]]
+        let sc = Tensor(shape: scaleShape, data: (0..<scaleShape.reduce(1, *)).map { _ in (chance(0.8) ? 1 : -1) * logUniform(0.2, 3) })
+        var inputs = [current, sketch.initializer(sc)]
+        if chance(0.7) { inputs.append(sketch.initializer(values(scaleShape, -1, 1))) }
+        var attrs: [String: AttributeValue] = ["epsilon": .float(logUniform(1e-5, 0.1))]
+        if axis != r - 1 || chance(0.5) { attrs["axis"] = .int(chance(0.5) ? axis - r : axis) }
+        set(try sketch.node("LayerNormalization", inputs, attrs, opset: 17))
+    }
+
+    /// Dropout at inference: alone, with a ratio, with training_mode false; or opset 7's ratio attribute.
+    mutating func dropout() throws {
+        switch int(0...3) {
+        case 0: set(try sketch.node("Dropout", [current]))
+        case 1: set(try sketch.node("Dropout", [current, sketch.initializer(Tensor(scalar: rng.uniform(0, 0.9)))]))
+        case 2: set(try sketch.node("Dropout", [current, sketch.initializer(Tensor(scalar: 0.5)), sketch.initializer(Tensor(scalar: 0))]))
+        default: set(try sketch.node("Dropout", [current], ["ratio": .float(rng.uniform(0, 0.9))], opset: 7))
+        }
+    }
+
+    /// Slice along one to all axes: positive and negative starts and ends (ends past the axis
+    /// too), steps of +-1 and +-2; inputs (opset 13; axes and steps sometimes omitted) or opset 9
+    /// attributes.
+    mutating func slice() throws {
+        let s = shape
+        guard !s.isEmpty else { throw RecipeRejected() }
+        let useAxes = chance(0.7)
+        let chosen = useAxes ? (0..<s.count).filter { _ in chance(0.6) } : Array(0..<int(1...s.count))
+        guard !chosen.isEmpty else { throw RecipeRejected() }
+        var starts: [Int] = [], ends: [Int] = [], steps: [Int] = []
+        for a in chosen {
+            let d = s[a]
+            let step = chance(0.7) ? 1 : pick([2, -1, -2])
+            let st = int(0...(d - 1))
+            var en: Int
+            if step > 0 {
+                en = int((st + 1)...d)
+                if en == d && chance(0.4) { en = pick([d + 3, 1_000_000_000]) } else if chance(0.3) { en -= d }
+            } else {
+                en = int(-1...(st - 1))
+                if en == -1 { en = pick([-d - 1, -1_000_000_000]) } else if chance(0.3) { en -= d }
+            }
+            starts.append(chance(0.3) ? st - d : st); ends.append(en); steps.append(step)
+        }
+        let axes = chosen.map { chance(0.3) ? $0 - s.count : $0 }
+        func vec(_ v: [Int]) -> Int { sketch.initializer(Tensor(shape: [v.count], data: v.map(Double.init))) }
+        if steps.allSatisfy({ $0 == 1 }) && chance(0.3) {
+            set(try sketch.node("Slice", [current], ["starts": .ints(starts), "ends": .ints(ends)].merging(useAxes ? ["axes": .ints(axes)] : [:]) { a, _ in a }, opset: 9))
+            return
+        }
+        var inputs = [current, vec(starts), vec(ends)]
+        if useAxes || steps.contains(where: { $0 != 1 }) || chance(0.3) {
+            inputs.append(vec(useAxes ? axes : Array(0..<chosen.count)))
+            if steps.contains(where: { $0 != 1 }) || chance(0.3) { inputs.append(vec(steps)) }
+        }
+        set(try sketch.node("Slice", inputs))
+    }
+
+    /// Expand to a larger shape: a size-1 axis widened to 2 or 3, a new leading axis, or a
+    /// shorter target of ones (no change).
+    mutating func expand() throws {
+        var target = shape
+        switch int(0...2) {
+        case 0:
+            let ones = target.indices.filter { target[$0] == 1 }
+            guard !ones.isEmpty else { throw RecipeRejected() }
+            target[pick(ones)] = int(2...3)
+        case 1: target = [int(2...3)] + target.map { _ in 1 }
+        default: target = Array(repeating: 1, count: int(0...target.count))
+        }
+        guard target.reduce(1, *) * count <= 64 else { throw RecipeRejected() }
+        set(try sketch.node("Expand", [current, sketch.initializer(Tensor(shape: [target.count], data: target.map(Double.init)))]))
+    }
+
+    /// Tile with 1 to 3 repeats per axis (at most 48 elements out).
+    mutating func tile() throws {
+        let reps = shape.map { _ in chance(0.6) ? 1 : int(2...3) }
+        guard !reps.isEmpty, count * reps.reduce(1, *) <= 48 else { throw RecipeRejected() }
+        set(try sketch.node("Tile", [current, sketch.initializer(Tensor(shape: [reps.count], data: reps.map(Double.init)))]))
+    }
+
+    /// Constant padding (negative pads crop) as opset 11 inputs (value sometimes omitted; opset
+    /// 18 axes sometimes) or opset 2 attributes.
+    mutating func pad() throws {
+        let s = shape
+        guard !s.isEmpty else { throw RecipeRejected() }
+        var begins = s.map { _ in chance(0.5) ? 0 : int(-1...2) }, ends = s.map { _ in chance(0.5) ? 0 : int(-1...2) }
+        for a in s.indices where s[a] + begins[a] + ends[a] < 1 { begins[a] = 0; ends[a] = 0 }
+        let value = chance(0.4) ? 0 : rng.uniform(-2, 2)
+        switch int(0...5) {
+        case 0:
+            set(try sketch.node("Pad", [current], ["pads": .ints(begins + ends), "value": .float(value)], opset: 2))
+        case 1:
+            // opset 18: pads for some axes only
+            let axes = s.indices.filter { begins[$0] != 0 || ends[$0] != 0 || chance(0.3) }
+            guard !axes.isEmpty else { throw RecipeRejected() }
+            let pads = axes.map { begins[$0] } + axes.map { ends[$0] }
+            set(try sketch.node("Pad", [current, sketch.initializer(Tensor(shape: [pads.count], data: pads.map(Double.init))),
+                                        sketch.initializer(Tensor(scalar: value)),
+                                        sketch.initializer(Tensor(shape: [axes.count], data: axes.map { Double(chance(0.3) ? $0 - s.count : $0) }))],
+                                opset: 18))
+        default:
+            var inputs = [current, sketch.initializer(Tensor(shape: [2 * s.count], data: (begins + ends).map(Double.init)))]
+            if value != 0 || chance(0.5) { inputs.append(try constant(Tensor(scalar: value))) }
+            set(try sketch.node("Pad", inputs, opset: 13))
+        }
+    }
+
+    /// Split along an axis into 2 or 3 parts (sizes as input, attribute or equal parts); one
+    /// part goes on, or two of equal shape are combined (Add, Sub, Mul, Max).
+    mutating func split() throws {
+        let s = shape
+        let axes = s.indices.filter { s[$0] >= 2 }
+        guard !axes.isEmpty else { throw RecipeRejected() }
+        let axis = pick(axes), d = s[axis]
+        let n = int(2...min(3, d))
+        var sizes: [Int]
+        var cuts = Set<Int>()
+        while cuts.count < n - 1 { cuts.insert(int(1...(d - 1))) }
+        let bounds = [0] + cuts.sorted() + [d]
+        sizes = (0..<n).map { bounds[$0 + 1] - bounds[$0] }
+        let attrAxis: [String: AttributeValue] = ["axis": .int(chance(0.3) ? axis - s.count : axis)]
+        let x = current
+        var ids: [Int] = []
+        let mode = d % n == 0 ? int(0...2) : int(0...1)
+        for k in 0..<n {
+            switch mode {
+            case 0:
+                ids.append(try sketch.node("Split", [x, sketch.initializer(Tensor(shape: [n], data: sizes.map(Double.init)))], attrAxis,
+                                           outputs: n, part: k))
+            case 1:
+                ids.append(try sketch.node("Split", [x], attrAxis.merging(["split": .ints(sizes)]) { a, _ in a }, opset: 11, outputs: n, part: k))
+            default:
+                ids.append(try sketch.node("Split", [x], attrAxis, outputs: n, part: k))
+            }
+        }
+        let same = ids.indices.filter { sketch.shape(ids[$0]) == sketch.shape(ids[0]) }
+        if same.count >= 2 && chance(0.5) {
+            set(try sketch.node(pick(["Add", "Sub", "Mul", "Max"]), [ids[same[1]], ids[same[0]]]))
+        } else {
+            set(pick(ids))
+        }
+    }
+
+    /// A tensor of one value shaped like the current value (ConstantOfShape of its folded
+    /// Shape, or of a constant shape that broadcasts), added to or multiplied with it.
+    mutating func constantOfShape() throws {
+        let v = (rng.nextBool() ? 1 : -1) * logUniform(0.2, 3)
+        let shp = chance(0.6) ? try sketch.node("Shape", [current])
+                              : sketch.initializer(Tensor(shape: [1], data: [Double(shape.last ?? 1)]))
+        let c = try sketch.node("ConstantOfShape", [shp], ["value": .tensor(Tensor(shape: [1], data: [v]))], opset: 9)
+        set(try sketch.node(chance(0.5) ? "Add" : "Mul", [current, c]))
+    }
+
+    /// Cast of the current value to FLOAT or DOUBLE (the identity on computed values), or of a
+    /// constant to an integer or boolean type (folded) that then shifts the current value.
+    mutating func cast() throws {
+        if chance(0.5) {
+            set(try sketch.node("Cast", [current], ["to": .int(pick([1, 11]))]))
+        } else {
+            let t = values(broadcastShape(shape), -3, 3)
+            let c = try sketch.node("Cast", [sketch.initializer(t)], ["to": .int(pick([6, 7, 3, 9]))])
+            set(try sketch.node("Add", [current, c]))
+        }
+    }
+
+    /// A Range(start, limit, delta) of constants (folded) the length of the last axis, scaled
+    /// and added to the current value.
+    mutating func range() throws {
+        let n = shape.last ?? 1
+        let start = Double(int(-3...3)), delta = pick([1.0, -1, 0.5, -0.5, 2])
+        let r = try sketch.node("Range", [sketch.initializer(Tensor(scalar: start)),
+                                          sketch.initializer(Tensor(scalar: start + (Double(n) - 0.5) * delta)),
+                                          sketch.initializer(Tensor(scalar: delta))], opset: 11)
+        let scaled = try sketch.node("Mul", [r, sketch.initializer(Tensor(scalar: rng.uniform(-0.5, 0.5)))])
+        set(try sketch.node("Add", chance(0.5) ? [current, scaled] : [scaled, current]))
+    }
+
+    /// Where(condition, a, b) with a condition computed from constants by `comparison` (folded,
+    /// as the loader folds it; `negated`: through Not), choosing between the current value and a
+    /// constant or another variable value.
+    mutating func whereNode(comparison: String, negated: Bool = false) throws {
+        let cs = broadcastShape(shape)
+        let n = cs.reduce(1, *)
+        func small() -> Tensor { Tensor(shape: cs, data: (0..<n).map { _ in Double(int(-1...1)) }) }
+        let a = try constant(small()), b = chance(0.3) ? try constant(Tensor(scalar: Double(int(-1...1)))) : sketch.initializer(small())
+        var cond = try sketch.node(comparison, [a, b], opset: 13)
+        if negated { cond = try sketch.node("Not", [cond]) }
+        let other = chance(0.5) ? try constant(values(broadcastShape(shape), -2, 2)) : try partner(for: current)
+        set(try sketch.node("Where", chance(0.5) ? [cond, current, other] : [cond, other, current], opset: 16))
+    }
+
+    /// A one-variable piecewise-linear function written as a sum of ReLUs, the pattern the
+    /// bound engine fuses into one `PiecewiseLinear` node (`PiecewiseLinearFusion`):
+    /// `Unsqueeze(x, -1) - t -> Relu -> MatMul(m) (+ c)`, with K = 1 to 40 breakpoints t spread
+    /// over (and a little beyond) x's sampled range, some repeated, and slope changes m of both
+    /// signs; in a third of them a saturating sigmoid-like sum (total slope ~0).
+    mutating func reluSum() throws {
+        let (lo, hi) = try overallRange(current)
+        let w = Swift.max(hi - lo, 1e-3)
+        let k = int(1...40)
+        var ts: [Double] = [], ms: [Double] = []
+        if k >= 3 && chance(0.35) {
+            // Secants of h * sigmoid((x - centre) / s) between sorted breakpoints; slope 0 outside.
+            let sorted = (0..<k).map { _ in rng.uniform(lo - 0.1 * w, hi + 0.1 * w) }.sorted()
+            let centre = rng.uniform(lo, hi), s = w * logUniform(0.05, 0.5), h = (rng.nextBool() ? 1 : -1) * logUniform(0.5, 3)
+            func f(_ x: Double) -> Double { h / (1 + Foundation.exp(-(x - centre) / s)) }
+            var previous = 0.0
+            for (i, t) in sorted.enumerated() {
+                let next = i + 1 < k && sorted[i + 1] > t ? (f(sorted[i + 1]) - f(t)) / (sorted[i + 1] - t) : (i + 1 < k ? previous : 0)
+                ts.append(t); ms.append(next - previous)
+                previous = next
+            }
+            if chance(0.5) {
+                // Model order differs from sorted order.
+                let order = (0..<k).map { ($0, rng.next()) }.sorted { $0.1 < $1.1 }.map(\.0)
+                ts = order.map { ts[$0] }; ms = order.map { ms[$0] }
+            }
+        } else {
+            for i in 0..<k {
+                if i > 0 && chance(0.15) { ts.append(ts[int(0...(i - 1))]) } else { ts.append(rng.uniform(lo - 0.2 * w, hi + 0.2 * w)) }
+                ms.append((rng.nextBool() ? 1 : -1) * logUniform(0.1, 2) / Double(k).squareRoot())
+            }
+        }
+        let x = current
+        let u: Int
+        switch int(0...2) {
+        case 0: u = try sketch.node("Unsqueeze", [x, sketch.initializer(Tensor(shape: [1], data: [-1]))])
+        case 1: u = try sketch.node("Unsqueeze", [x, sketch.initializer(Tensor(shape: [1], data: [Double(shape.count)]))])
+        default: u = try sketch.node("Unsqueeze", [x], ["axes": .ints([-1])], opset: 11)
+        }
+        let tShape = chance(0.8) ? [k] : Array(repeating: 1, count: int(0...shape.count)) + [k]
+        let d = try sketch.node("Sub", [u, sketch.initializer(Tensor(shape: tShape, data: ts))])
+        let r = try sketch.node("Relu", [d])
+        var y = try sketch.node("MatMul", [r, sketch.initializer(Tensor(shape: [k], data: ms))])
+        if chance(0.7) {
+            let c = sketch.initializer(Tensor(scalar: rng.uniform(-2, 2)))
+            y = try sketch.node("Add", chance(0.7) ? [y, c] : [c, y])
+        }
+        set(y)
     }
 }

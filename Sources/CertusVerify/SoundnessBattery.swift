@@ -454,8 +454,10 @@ private struct NetworkCheck {
         }
         outcome.samples = pts.count
         // Coverage: the widest sampled input interval of every elementwise node, and whether
-        // some neuron's sampled input interval crosses where the function changes shape.
-        for node in graph.nodes where node.op is any ElementwiseUnary {
+        // some neuron's sampled input interval crosses where the function changes shape. The
+        // nodes are those the bound engine bounds: a ReLU sum it fuses (`PiecewiseLinearFusion`)
+        // counts as one `PiecewiseLinear` node of its input x (crossing: a breakpoint inside).
+        for node in PiecewiseLinearFusion.fuse(graph).nodes where node.op is any ElementwiseUnary {
             let u = node.inputs[0]
             let lo = u == graph.input ? box.lower : vmin[u], hi = u == graph.input ? box.upper : vmax[u]
             guard let lo, let hi else { continue }

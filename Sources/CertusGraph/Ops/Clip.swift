@@ -84,6 +84,10 @@ package struct Clip: ElementwiseRelaxation {
     }
     /// Exact: clip is non-decreasing.
     package func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
+    /// A kink (`low` or `high`, when low < high) strictly inside (l, u).
+    package func crossesShapeChange(l: Double, u: Double) -> Bool {
+        low < high && ((l < low && low < u) || (l < high && high < u))
+    }
 
     package static var representatives: [Clip] {
         [Clip(low: 0, high: 1), Clip(low: -1, high: 2), Clip(low: 0.5), Clip(high: -0.25), Clip(low: 1, high: 1), Clip(low: 2, high: -1)]

@@ -22,6 +22,8 @@ package struct Floor: ElementwiseRelaxation, AttributeFree {
     package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
     /// Exact: floor is non-decreasing.
     package func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
+    /// A jump (an integer) strictly inside (l, u).
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { Foundation.floor(l) + 1 < u }
 
     package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         let fl = apply(l), fu = apply(u)

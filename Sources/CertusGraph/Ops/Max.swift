@@ -89,6 +89,9 @@ extension ElementwiseExtremum {
 
     /// Exact: [op(l, c), op(u, c)] (monotone).
     package func image(l: Double, u: Double) -> (Double, Double) { (apply(l), apply(u)) }
+    /// The kink at the captured constant c strictly inside (l, u) (false without one: the
+    /// several-variable form is bounded through its decomposition's ReLUs).
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { constant.map { l < $0 && $0 < u } ?? false }
 
     package func boundKind(constantInputs: [Bool]) -> BoundKind {
         if constant != nil, constantInputs == [false, true] { return .elementwise }

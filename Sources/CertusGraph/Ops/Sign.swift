@@ -20,6 +20,8 @@ package struct Sign: ElementwiseRelaxation, AttributeFree {
     package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
     /// Exact: sign is non-decreasing.
     package func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
+    /// The jump at 0 strictly inside (l, u).
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { l < 0 && 0 < u }
 
     package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
         let sl = apply(l), su = apply(u)
