@@ -1,6 +1,6 @@
 """onnxruntime's float32 kernels against Certus's float32 error models (issue 15,
-`--semantics float32` for Softmax, Exp, Log, Sqrt, Reciprocal, Erf, GeLU, Pow and
-LayerNormalization): one-operator
+`--semantics float32` for Softmax, Exp, Log, Sqrt, Reciprocal, Erf, GeLU, Pow,
+LayerNormalization, Sin and Cos): one-operator
 models x [1, n] -> OP -> y (and GeLU spelt out as its Erf pattern, which onnxruntime fuses),
 with onnxruntime's float32 outputs at random float32 inputs over wide ranges (exp near its
 overflow and underflow, log near 1 and over decades, softmax logits 60 apart...). Writes into
@@ -93,6 +93,10 @@ def main():
                       [floats("scale", ln_rng.uniform(-2, 2, N)), floats("bias", ln_rng.uniform(-1, 1, N))], 17,
                       mixed(uniform(-1, 1), uniform(-10, 10), lambda: 3 + rng.uniform(-0.1, 0.1, N),
                             uniform(-0.01, 0.01))),
+        # After the others, so their fixtures stay as they were: Sin and Cos over small, large
+        # and huge arguments (range reduction up to 3e38).
+        "sin": (one("Sin"), [], 13, mixed(uniform(-4, 4), uniform(-1e4, 1e4), log_uniform(1e6, 3e38, signs=True))),
+        "cos": (one("Cos"), [], 13, mixed(uniform(-4, 4), uniform(-1e4, 1e4), log_uniform(1e6, 3e38, signs=True))),
     }
     for name, (nodes, inits, opset, draw) in models.items():
         m = model(name, nodes, inits, opset)

@@ -248,7 +248,7 @@ final class Float32OperatorRoundingTests: XCTestCase {
         }
         let folder = TestData.repoPath("Tests/Fixtures/float32/ops")
         let names = ["exp", "log", "sqrt", "reciprocal", "erf", "gelu", "gelu_tanh", "gelu_erf", "softmax",
-                     "pow2", "pow3", "pow_half", "pow_1_7", "pow_minus_1", "layernorm"]
+                     "pow2", "pow3", "pow_half", "pow_1_7", "pow_minus_1", "layernorm", "sin", "cos"]
         var report: [String] = []
         for name in names {
             let graph = try ModelFile.load("\(folder)/\(name).onnx")

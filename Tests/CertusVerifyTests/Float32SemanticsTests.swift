@@ -288,13 +288,28 @@ final class Float32SemanticsTests: XCTestCase {
         XCTAssertTrue(Verifier.float32Property(p).0.cases.isEmpty)
     }
 
-    /// An operator without a float32 model (Sin, Cos, LayerNormalization...) makes float32 bounds
-    /// fail with a message naming it, so the answer is unknown, never unsat.
+    /// Sin's bounds and relaxation without a float32 model of its own (the protocol's default,
+    /// `Float32Rounding.unmodelled`): every registered operator has one now.
+    struct ModelFreeSin: ElementwiseRelaxation {
+        static let opType = "ModelFreeSin"
+        static var representatives: [ModelFreeSin] { [ModelFreeSin()] }
+        static func make(_ node: NodeContext) throws -> ModelFreeSin { ModelFreeSin() }
+        func apply(_ x: Double) -> Double { Sin().apply(x) }
+        func derivative(_ x: Double, _ y: Double) -> Double { Sin().derivative(x, y) }
+        func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+        func image(l: Double, u: Double) -> (Double, Double) { Sin().image(l: l, u: u) }
+        func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+            Sin().relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
+        }
+    }
+
+    /// An operator without a float32 model makes float32 bounds fail with a message naming it,
+    /// so the answer is unknown, never unsat.
     func testUnmodelledOperatorIsRefused() throws {
         // x [1, 2] -> sin(x): y_0 >= 100 is unsafe (it never is).
         let values = [ValueInfo(name: "x", shape: [1, 2]), ValueInfo(name: "y", shape: [1, 2])]
         let graph = Graph(values: values, constants: [:],
-                          nodes: [Node(name: "sine", opType: Sin.opType, op: Sin(), inputs: [0], output: 1)],
+                          nodes: [Node(name: "sine", opType: ModelFreeSin.opType, op: ModelFreeSin(), inputs: [0], output: 1)],
                           input: 0, outputs: [1], metadata: ModelMetadata())
         let property = Property(numInputs: 2, numOutputs: 2, cases: [PropertyCase(box: InputBox(lower: [0.5, 0.5], upper: [0.7, 0.7]),
                                 clauses: [Clause(atoms: [LinearAtom(c: [-1, 0], d: -100)])])], source: "t")
