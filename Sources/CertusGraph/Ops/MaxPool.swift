@@ -31,10 +31,14 @@ package struct MaxPool: Operator {
     /// The window iteration is AveragePool's (same windows, padding and ceil_mode overhang).
     private var windows: AveragePool { AveragePool(window: window, countIncludePad: false) }
 
-    /// NaN propagates; a window with no input cell (only possible with degenerate padding) gives -inf.
+    /// NaN propagates. A window with no input cell (padding and dilation can leave one, e.g.
+    /// a 1-row input, pads 1, kernel 2 with dilation 2: rows -1 and 1) gives the lowest float32,
+    /// -3.4028234663852886e38, as onnxruntime does (its kernels start every window's maximum
+    /// there), not -inf.
     package func evaluate(_ inputs: [Tensor]) throws -> Tensor {
         var out = [Double]()
         try windows.forEachWindow(inputs[0].shape) { _, cells, _ in
+            if cells.isEmpty { out.append(-Double(Float.greatestFiniteMagnitude)); return }
             var m = -Double.infinity
             for c in cells {
                 let v = inputs[0].data[c]
