@@ -9,9 +9,12 @@ piecewise-linear function of z (`PiecewiseLinearFusion`).
 
 relusum_sigmoid: x[1,3] -> Gemm(3 -> 4) -> the 25-piece ReLU sum of a sigmoid on [-6, 6]
 (saturating: f = sigmoid(-6) left of -6, sigmoid(6) right of 6) -> Mul(scale) -> Add(low),
-i.e. a generation output low + scale * sigmoid(.) as in ml4acopf, y[1,4].
+i.e. a generation output low + scale * sigmoid(.) as in ml4acopf, concatenated with a product of
+two variables z_0 * z_1 (so that, as in ml4acopf, the network is not piecewise linear and the
+bound engine fuses the sum), y[1,5].
 relusum_mixed: x[1,3] -> Gemm(3 -> 4) -> a ReLU sum with unsorted, repeated breakpoints and slope
-changes of both signs, no Add -> Gemm(4 -> 2) -> y[1,2]; opset 11 (Unsqueeze axes attribute).
+changes of both signs, no Add -> Gemm(4 -> 2) -> y[1,2]; opset 11 (Unsqueeze axes attribute). It is
+piecewise linear throughout, so the bound engine keeps its ReLUs (exact LPs).
 
 Each NAME.eval_ref.json holds onnxruntime's outputs on nine inputs (fixture_common.references).
 
@@ -66,9 +69,12 @@ def sigmoid_net():
     nodes = [n("Gemm", ["x", "W0", "b0"], ["z"], name="gemm0")]
     more, inits, f = relu_sum("sig", "z", t, m, c, 13)
     nodes += more
-    nodes += [n("Mul", [f, "scale"], ["g"], name="scale"), n("Add", ["g", "low"], ["y"], name="low")]
-    inits += [floats("W0", w), floats("b0", b), floats("scale", [2.0, 0.5, 3.0, 1.0]), floats("low", [0.1, -1.0, 0.0, 2.0])]
-    return finish("relusum_sigmoid", 13, nodes, [1, 3], inits, out_shape=[1, 4])
+    nodes += [n("Mul", [f, "scale"], ["g"], name="scale"), n("Add", ["g", "low"], ["gen"], name="low"),
+              n("Slice", ["z", "s0", "s1", "ax1"], ["z0"], name="z0"), n("Slice", ["z", "s1", "s2", "ax1"], ["z1"], name="z1"),
+              n("Mul", ["z0", "z1"], ["prod"], name="product"), n("Concat", ["gen", "prod"], ["y"], name="concat", axis=1)]
+    inits += [floats("W0", w), floats("b0", b), floats("scale", [2.0, 0.5, 3.0, 1.0]), floats("low", [0.1, -1.0, 0.0, 2.0]),
+              ints("s0", [0]), ints("s1", [1]), ints("s2", [2]), ints("ax1", [1])]
+    return finish("relusum_sigmoid", 13, nodes, [1, 3], inits, out_shape=[1, 5])
 
 
 def mixed_net():

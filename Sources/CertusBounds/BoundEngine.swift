@@ -180,9 +180,12 @@ package final class BoundEngine {
     /// count when it returns (`BLAS.withSingleThread`); making an engine changes nothing.
     package init(graph: Graph, semantics: NumericSemantics = .real) {
         // Under real semantics, ReLU sums of one variable are bounded as the one piecewise-linear
-        // function they compute (`PiecewiseLinearFusion`; the fused node has no float32 model).
-        let fused = GeluFusion.fuse(graph)
-        let g = BoundDecompositions.expand(semantics == .real ? PiecewiseLinearFusion.fuse(fused) : fused)
+        // function they compute (`PiecewiseLinearFusion`; the fused node has no float32 model),
+        // unless the whole network is piecewise linear: there the ReLUs stay, so that fully split
+        // domains keep their exact LPs and the MILP its exact encoding.
+        let gelu = GeluFusion.fuse(graph)
+        let plain = BoundDecompositions.expand(gelu)
+        let g = semantics == .real && !BoundEngine.isPiecewiseLinear(plain) ? BoundDecompositions.expand(PiecewiseLinearFusion.fuse(gelu)) : plain
         self.graph = g
         self.semantics = semantics
         (float32Models, float32Refusal, float32Origins) = BoundEngine.float32Models(original: graph, expanded: g)

@@ -482,6 +482,14 @@ extension BoundEngine {
             kinds[i] == .affine || (kinds[i] == .elementwise && (graph.nodes[i].op as? any ElementwiseRelaxation)?.isPiecewiseLinear == true)
         }
     }
+
+    /// `isPiecewiseLinear` of a graph before an engine is made for it.
+    static func isPiecewiseLinear(_ graph: Graph) -> Bool {
+        graph.nodes.allSatisfy { n in
+            let kind = n.op.boundKind(constantInputs: n.inputs.map { graph.constants[$0] != nil })
+            return kind == .affine || (kind == .elementwise && (n.op as? any ElementwiseRelaxation)?.isPiecewiseLinear == true)
+        }
+    }
     /// The operators of `splittableNodes`.
     package var splittableOperations: [any ElementwiseRelaxation] {
         splittableNodes.map { graph.nodes[$0].op as! any ElementwiseRelaxation }

@@ -26,8 +26,12 @@ final class PiecewiseLinearFusionTests: XCTestCase {
             XCTAssertEqual(pwl.first?.breakpoints.count, breakpoints, name)   // repeated breakpoints merged
             XCTAssertFalse(fused.nodes.contains { $0.opType == "Relu" || $0.opType == "Unsqueeze" }, name)
             XCTAssertEqual(fused.nodes.count, graph.nodes.count - (name == "relusum_sigmoid" ? 4 : 3), name)
-            // The bound engine fuses under real semantics only.
-            XCTAssertTrue(BoundEngine(graph: graph).graph.nodes.contains { $0.op is PiecewiseLinear }, name)
+            // The bound engine fuses under real semantics only, and only in a network that is not
+            // piecewise linear throughout (relusum_sigmoid has a product; relusum_mixed keeps its
+            // ReLUs, whose LPs are exact).
+            let engine = BoundEngine(graph: graph)
+            XCTAssertEqual(engine.graph.nodes.contains { $0.op is PiecewiseLinear }, name == "relusum_sigmoid", name)
+            XCTAssertEqual(engine.isPiecewiseLinear, name == "relusum_mixed", name)
             XCTAssertFalse(BoundEngine(graph: graph, semantics: .float32).graph.nodes.contains { $0.op is PiecewiseLinear }, name)
             for _ in 0..<200 {
                 let x = (0..<graph.inputCount).map { _ in Double.random(in: -4...4, using: &rng) }
@@ -48,8 +52,9 @@ final class PiecewiseLinearFusionTests: XCTestCase {
     }
 
     /// On a wide box the sigmoid sum saturates: every method's bound of y_j = low_j + scale_j f(z)
-    /// lies within the sum's exact range (its values at the outermost breakpoints), which the
-    /// samples approach, and a property "y_j above that range" is proven by CROWN alone.
+    /// (outputs 0 to 3; output 4 is a product) lies within the sum's exact range (its values at
+    /// the outermost breakpoints), which the samples approach, and a property "y_j above that
+    /// range" is proven by CROWN alone.
     func testSaturatingSumsAreBoundedByTheirRange() throws {
         let graph = try model("relusum_sigmoid")
         let engine = BoundEngine(graph: graph)
@@ -57,7 +62,7 @@ final class PiecewiseLinearFusionTests: XCTestCase {
         func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
         let fMin = Double(Float(sigmoid(-6))), fMaxApprox = sigmoid(6)
         let box = InputBox(lower: [-5, -5, -5], upper: [5, 5, 5])
-        let atoms = (0..<4).map { i in LinearAtom(c: (0..<4).map { $0 == i ? 1 : 0 }, d: 0) }
+        let atoms = (0..<4).map { i in LinearAtom(c: (0..<5).map { $0 == i ? 1 : 0 }, d: 0) }
         var rng = SplitMix64(seed: 9)
         for method in [BoundMethod.ibp, .crown, .alphaCrown] {
             let rows = try engine.bound(box: box, atoms: atoms, settings: BoundSettings(method: method))
@@ -79,10 +84,33 @@ final class PiecewiseLinearFusionTests: XCTestCase {
         }
         // Unsafe: y_0 >= low_0 + scale_0 (f(6) + 1e-6), the ml4acopf generation-bound shape.
         let threshold = low[0] + scale[0] * (fMaxApprox + 1e-6)
-        let property = Property(numInputs: 3, numOutputs: 4, cases: [PropertyCase(box: box, clauses: [
-            Clause(atoms: [LinearAtom(c: [-1, 0, 0, 0], d: -threshold)])])], source: "saturation")
+        let property = Property(numInputs: 3, numOutputs: 5, cases: [PropertyCase(box: box, clauses: [
+            Clause(atoms: [LinearAtom(c: [-1, 0, 0, 0, 0], d: -threshold)])])], source: "saturation")
         let r = try Verifier.forMethod(.crown, graph: graph, property: property).verify(graph: graph, property: property)
         XCTAssertEqual(r.status, .unsat, "\(r.details)")
+    }
+
+    /// A network that is piecewise linear throughout keeps its ReLU sums unfused, so the MILP
+    /// encodes them exactly and agrees with the relu-split proof (the soundness battery found
+    /// `milp` answering unknown on such networks while the sums were fused).
+    func testPiecewiseLinearNetworksKeepTheirExactEncodings() throws {
+        let graph = try model("relusum_mixed")
+        let box = InputBox(lower: [-1, -1, -1], upper: [1, 1, 1])
+        let c: [Double] = [1, 0]
+        let low = try BoundEngine(graph: graph).bound(box: box, atoms: [LinearAtom(c: c, d: 0)], settings: BoundSettings(method: .crown))[0].lower
+        var best = Double.infinity
+        var rng = SplitMix64(seed: 11)
+        for _ in 0..<4000 { best = min(best, try graph.evaluateFirst((0..<3).map { _ in Double.random(in: -1...1, using: &rng) })[0]) }
+        // Unsafe: y_0 <= t with t below CROWN's bound (unsat: an exact method that cannot encode
+        // the network would say unknown), and just above the sampled minimum (sat).
+        for (t, expectUnsat) in [(low - 1e-3, true), (best + 1e-3, false)] {
+            let p = Property(numInputs: 3, numOutputs: 2, cases: [PropertyCase(box: box, clauses: [Clause(atoms: [LinearAtom(c: c, d: t)])])], source: "t")
+            for method in [VerificationMethod.milp, .reluSplit] {
+                let r = try Verifier.forMethod(method, graph: graph, property: p).verify(graph: graph, property: p)
+                if expectUnsat { XCTAssertEqual(r.status, .unsat, "\(method) t \(t): \(r.details)") }
+                else { XCTAssertEqual(r.status, .sat, "\(method) t \(t): \(r.details)") }
+            }
+        }
     }
 
     /// ml4acopf 118-bus generation bounds (`118_ieee_prop3`: 216 atoms Y_k >= ub + 1e-6 or
