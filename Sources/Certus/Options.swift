@@ -146,15 +146,17 @@ extension Certus {
         public var execute: (@Sendable (_ index: Int, _ instance: BatchInstance, _ expected: VerificationStatus?) -> BatchRecord)? = nil
         /// Where the first instance's time limit counts from (nil: its own start, before its model
         /// is loaded). A `certus run` child passes its process's start (`ProcessClock`).
-        package var firstStart: ContinuousClock.Instant? = nil
+        public var firstStart: ContinuousClock.Instant? = nil
         /// The watchdog of instances run in this process (`certus run --in-process`): when set, each
         /// instance runs on a thread of its own, and if it has not returned this many seconds after
         /// its time limit (counted from its start, loading included), its record is `timeout`
         /// (method `watchdog`), its stop token is cancelled and the run goes on (the abandoned
         /// thread ends at its next stop check, or with the process). nil: no watchdog.
-        package var watchdogGrace: Double? = nil
-        /// Test hook (`BatchRunner.stallAfterLoading`).
-        package var stallAfterLoading: Double? = nil
+        public var watchdogGrace: Double? = nil
+        /// A test hook, nil in normal use: seconds each instance sleeps after its model is loaded,
+        /// without a stop check (a stage that overruns its time limit, for testing the watchdog;
+        /// `certus run` sets it from `CERTUS_TEST_STALL_SECONDS`).
+        public var stallAfterLoading: Double? = nil
         /// Default options.
         public init() {}
     }
