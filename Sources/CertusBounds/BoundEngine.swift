@@ -184,8 +184,12 @@ package final class BoundEngine {
         // unless the whole network is piecewise linear: there the ReLUs stay, so that fully split
         // domains keep their exact LPs and the MILP its exact encoding.
         let gelu = GeluFusion.fuse(graph)
-        let plain = BoundDecompositions.expand(gelu)
-        let g = semantics == .real && !BoundEngine.isPiecewiseLinear(plain) ? BoundDecompositions.expand(PiecewiseLinearFusion.fuse(gelu)) : plain
+        var g = BoundDecompositions.expand(gelu)
+        if semantics == .real && !BoundEngine.isPiecewiseLinear(g) {
+            // Expanded again only when a sum was fused (the fusion removes nodes).
+            let fused = PiecewiseLinearFusion.fuse(gelu)
+            if fused.nodes.count != gelu.nodes.count { g = BoundDecompositions.expand(fused) }
+        }
         self.graph = g
         self.semantics = semantics
         (float32Models, float32Refusal, float32Origins) = BoundEngine.float32Models(original: graph, expanded: g)

@@ -139,9 +139,13 @@ package struct PiecewiseLinear: ElementwiseRelaxation {
         return lo == 0 ? 0 : slopesRight[lo - 1]
     }
 
+    /// The finite candidate points of an interval, increasing, with f and the terms' magnitude at each.
+    typealias Candidates = (x: [Double], f: [Double], m: [Double])
+
     /// The finite candidate points of [l, u] (its finite ends and the breakpoints strictly
-    /// inside), increasing, with f and the terms' magnitude at each.
-    func candidates(_ l: Double, _ u: Double) -> (x: [Double], f: [Double], m: [Double]) {
+    /// inside), increasing, with f and the terms' magnitude at each. Computed once per image or
+    /// relaxation and handed to the hull and intercept steps.
+    func candidates(_ l: Double, _ u: Double) -> Candidates {
         var xs: [Double] = [], fs: [Double] = [], ms: [Double] = []
         if l.isFinite { xs.append(l); fs.append(apply(l)); ms.append(Self.magnitude(thresholds, weights, offset, l)) }
         for (i, b) in breakpoints.enumerated() where b > l && b < u {
@@ -178,7 +182,7 @@ package struct PiecewiseLinear: ElementwiseRelaxation {
     /// extremum of f(x) - a x over the candidate points, moved outward for rounding, and the
     /// point attaining it; infinite when f - a x is unbounded in the bound's direction towards an
     /// infinite end (left tail slope 0, right tail slope S within its error).
-    func intercept(slope a: Double, l: Double, u: Double, below: Bool) -> (b: Double, at: Double) {
+    func intercept(slope a: Double, l: Double, u: Double, below: Bool, points: Candidates) -> (b: Double, at: Double) {
         let unbounded = below ? -Double.infinity : Double.infinity
         if l == -.infinity && (below ? a < 0 : a > 0) { return (unbounded, l) }
         if u == .infinity && !breakpoints.isEmpty {
@@ -187,7 +191,7 @@ package struct PiecewiseLinear: ElementwiseRelaxation {
         if u == .infinity && breakpoints.isEmpty && (below ? a > 0 : a < 0) { return (unbounded, u) }
         // Every tail left is bounded in the bound's direction, with its extremum at its finite
         // end, which is a candidate point; only f = c on the whole line has none.
-        let (xs, fs, ms) = candidates(l, u)
+        let (xs, fs, ms) = points
         if xs.isEmpty {
             guard l == -.infinity, u == .infinity, breakpoints.isEmpty, a == 0 else { return (unbounded, .nan) }
             let pad = padRelative * Swift.abs(offset)
@@ -223,10 +227,9 @@ package struct PiecewiseLinear: ElementwiseRelaxation {
 
     /// The slope range [first, last] of one side's hull on [l, u] (finite ends) and the hull's
     /// slope at the midpoint, or nil for an infinite end or fewer than two points.
-    func slopeRange(l: Double, u: Double, below: Bool) -> (from: Double, to: Double, middle: Double)? {
+    func slopeRange(l: Double, u: Double, below: Bool, points: Candidates) -> (from: Double, to: Double, middle: Double)? {
         guard l.isFinite, u.isFinite, u > l else { return nil }
-        let (xs, fs, _) = candidates(l, u)
-        let hull = hullSlopes(xs, fs, below: below)
+        let hull = hullSlopes(points.x, points.f, below: below)
         guard let first = hull.first, let last = hull.last else { return nil }
         let mid = l / 2 + u / 2
         let middle = hull.last(where: { $0.from <= mid })?.slope ?? first.slope
@@ -237,14 +240,13 @@ package struct PiecewiseLinear: ElementwiseRelaxation {
     /// The slope of one side for parameter p (nil: the default): on finite intervals between the
     /// hull's first and last slopes; towards an infinite end the tail's slope (0 on the left, S
     /// on the right, moved by its error bound to the sound side).
-    func slope(l: Double, u: Double, below: Bool, parameter p: Double?) -> (a: Double, range: Double) {
+    func slope(l: Double, u: Double, below: Bool, parameter p: Double?, points: Candidates) -> (a: Double, range: Double) {
         if l == -.infinity || u == .infinity {
-            if l == -.infinity && u == .infinity && !breakpoints.isEmpty { return (0, 0) }   // only S = 0 gives a line
-            if l == -.infinity { return (0, 0) }
-            if breakpoints.isEmpty { return (0, 0) }
+            // The left tail's slope 0 (with both ends infinite only S = 0 gives a finite line).
+            if l == -.infinity || breakpoints.isEmpty { return (0, 0) }
             return (below ? tailSlope - tailSlopeError : tailSlope + tailSlopeError, 0)
         }
-        guard let r = slopeRange(l: l, u: u, below: below) else { return (derivative(l / 2 + u / 2, 0), 0) }
+        guard let r = slopeRange(l: l, u: u, below: below, points: points) else { return (derivative(l / 2 + u / 2, 0), 0) }
         // Upper hull slopes decrease from `from` to `to`; lower hull slopes increase.
         let lowEnd = Swift.min(r.from, r.to), highEnd = Swift.max(r.from, r.to), width = highEnd - lowEnd
         guard let p = unitParameter(p), width > 0 else { return (r.middle, 0) }
@@ -257,8 +259,10 @@ package struct PiecewiseLinear: ElementwiseRelaxation {
 
     /// The parameters of the hull's midpoint slopes (finite intervals with a kink inside).
     package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) {
+        guard l.isFinite, u.isFinite, u > l else { return (nil, nil) }
+        let points = candidates(l, u)
         func p(_ below: Bool) -> Double? {
-            guard let r = slopeRange(l: l, u: u, below: below) else { return nil }
+            guard let r = slopeRange(l: l, u: u, below: below, points: points) else { return nil }
             let lo = Swift.min(r.from, r.to), hi = Swift.max(r.from, r.to)
             guard hi > lo else { return nil }
             return Swift.min(1, Swift.max(0, (r.middle - lo) / (hi - lo)))
@@ -271,10 +275,11 @@ package struct PiecewiseLinear: ElementwiseRelaxation {
     package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
         -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
         if l.isNaN || u.isNaN { return (.constant(-.infinity, .infinity), (0, 0), (0, 0)) }
-        let lowSide = slope(l: l, u: u, below: true, parameter: lowerParameter)
-        let highSide = slope(l: l, u: u, below: false, parameter: upperParameter)
-        let lb = intercept(slope: lowSide.a, l: l, u: u, below: true)
-        let ub = intercept(slope: highSide.a, l: l, u: u, below: false)
+        let points = candidates(l, u)
+        let lowSide = slope(l: l, u: u, below: true, parameter: lowerParameter, points: points)
+        let highSide = slope(l: l, u: u, below: false, parameter: upperParameter, points: points)
+        let lb = intercept(slope: lowSide.a, l: l, u: u, below: true, points: points)
+        let ub = intercept(slope: highSide.a, l: l, u: u, below: false, points: points)
         let rel = NeuronRelaxation(aL: lowSide.a, bL: lb.b, aU: highSide.a, bU: ub.b)
         func d(_ side: (a: Double, range: Double), _ at: Double) -> (Double, Double) {
             side.range > 0 && at.isFinite ? (side.range, -at * side.range) : (0, 0)
