@@ -79,3 +79,17 @@ extension Abs {
     /// |x| is exact in float32.
     package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
 }
+
+// MARK: - gradient node (`ClarkeDerivative`)
+
+extension Abs: ClarkeDerivative {
+    /// sign(x); the Clarke set at 0 is [-1, 1].
+    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
+        kinkRange(l, u, left: -1, right: 1)
+    }
+    package func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
+        l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: -1, right: 1) : nil
+    }
+    package func secondDerivative(_ x: Double) -> Double { 0 }
+    package func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { 2 * smoothStep(x, t) - 1 }
+}

@@ -259,3 +259,37 @@ struct RelaxationLines {
         return (d.0, d.1 + sign * pad)
     }
 }
+
+/// An S-shaped activation (Sigmoid, Tanh, Erf): increasing, convex for x <= 0 and concave for
+/// x >= 0. The type gives f (`apply`), f' and its `SShapedRelaxation`; this extension gives the
+/// rest of its bound semantics: the monotone interval image, the relaxation with tabulated
+/// tangent points and analytic parameter derivatives, CROWN's default parameters, GenBaB's
+/// branching points (`BranchingPoints`, looked up for `branchingFunction`) and the shape change
+/// at the inflection 0 (Shi et al., "Neural Network Verification with Branch-and-Bound for
+/// General Nonlinearities", 2024).
+package protocol SShapedActivation: ElementwiseRelaxation {
+    /// One instance per function (its tangent tables are filled once).
+    static var shape: SShapedRelaxation { get }
+    /// The function's entry in the pre-optimised branching-point tables.
+    static var branchingFunction: BranchingPoints.Function { get }
+}
+
+extension SShapedActivation {
+    package func boundKind(constantInputs: [Bool]) -> BoundKind { .elementwise }
+    package func image(l: Double, u: Double) -> (Double, Double) { MonotoneImage.increasing(l, u, apply) }
+    package func relaxation(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?) -> NeuronRelaxation {
+        Self.shape.relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
+    }
+    /// Analytic (`SShapedRelaxation.relaxationWithDerivatives`).
+    package func relaxationWithDerivatives(l: Double, u: Double, lowerParameter: Double?, upperParameter: Double?)
+        -> (relaxation: NeuronRelaxation, lower: (Double, Double), upper: (Double, Double)) {
+        Self.shape.relaxationWithDerivatives(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
+    }
+    package func defaultParameters(l: Double, u: Double) -> (lower: Double?, upper: Double?) { Self.shape.defaultParameters(l: l, u: u) }
+    /// Anywhere strictly inside (GenBaB): `BranchingPoints`.
+    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
+        BranchingPoints.point(Self.branchingFunction, l: l, u: u, strategy: strategy)
+    }
+    /// The inflection at 0.
+    package func crossesShapeChange(l: Double, u: Double) -> Bool { l < 0 && 0 < u }
+}
