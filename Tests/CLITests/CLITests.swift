@@ -8,10 +8,7 @@ final class CLITests: XCTestCase {
     let acas = TestData.sharedPath("benchmarks/acasxu/ACASXU_run2a_1_7_batch_2000.onnx")
     var tmp: URL!
 
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { tmp = try TestData.makeTemporaryFolder("certus-cli") }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 

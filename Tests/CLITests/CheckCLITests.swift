@@ -12,7 +12,7 @@ final class CheckCLITests: XCTestCase {
     var tmp: URL!
 
     override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-checkcli-\(UUID().uuidString)")
+        tmp = try TestData.makeTemporaryFolder("certus-checkcli")
         try FileManager.default.createDirectory(at: tmp.appendingPathComponent("nets"), withIntermediateDirectories: true)
         // y = (relu(x0) + relu(x1), 1): on [1, 2]^2 class 0 wins (margin x0 + x1 - 1 >= 1); at the
         // origin class 1 wins; the gradient of y0 on [1, 2]^2 is (1, 1) (L-inf constant 2).

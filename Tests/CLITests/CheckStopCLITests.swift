@@ -15,7 +15,7 @@ final class CheckStopCLITests: XCTestCase {
     var manifestPath = ""
 
     override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-checkstop-\(UUID().uuidString)")
+        tmp = try TestData.makeTemporaryFolder("certus-checkstop")
         try FileManager.default.createDirectory(at: tmp.appendingPathComponent("nets"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: tmp.appendingPathComponent("tmpdir"), withIntermediateDirectories: true)
         let b = SmallONNX(elemType: 1)

@@ -9,10 +9,7 @@ import TestSupport
 final class InfiniteWeightCLITests: XCTestCase {
     var tmp: URL!
 
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-infw-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { tmp = try TestData.makeTemporaryFolder("certus-infw") }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 

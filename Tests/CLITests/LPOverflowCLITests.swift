@@ -11,10 +11,7 @@ import TestSupport
 final class LPOverflowCLITests: XCTestCase {
     var tmp: URL!
 
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-lpovf-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { tmp = try TestData.makeTemporaryFolder("certus-lpovf") }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 

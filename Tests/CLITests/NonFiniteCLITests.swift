@@ -144,7 +144,7 @@ final class NonFiniteCLITests: XCTestCase {
             try check(["eval", path, "--input", Array(repeating: "0.5", count: n).joined(separator: ","), "--json"], allowed: [0, 3])
             // bounds with every spec that fits the model (the library decides which), and one that does not.
             let graph = try? ModelFile.load(path)
-            var fitting = specs.filter { s in
+            let fitting = specs.filter { s in
                 guard let g = graph, let p = try? PropertyLoader.load(path: "\(cases)/\(s)", numOutputs: g.outputCount) else { return false }
                 return (try? p.validate(modelInputs: g.inputCount, modelOutputs: g.outputCount)) != nil
             }

@@ -44,8 +44,7 @@ final class SemanticsCLITests: XCTestCase {
     /// `certus run --semantics float32`: the child instances get it (the planted instance is sat)
     /// and the summary names it.
     func testRunPassesSemantics() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("certus-sem-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try TestData.makeTemporaryFolder("certus-sem")
         defer { try? FileManager.default.removeItem(at: dir) }
         let csv = dir.appendingPathComponent("instances.csv").path
         try "\(model),\(spec),20\n".write(toFile: csv, atomically: true, encoding: .utf8)

@@ -8,10 +8,7 @@ import TestSupport
 final class SignalCLITests: XCTestCase {
     var tmp: URL!
 
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-signal-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { tmp = try TestData.makeTemporaryFolder("certus-signal") }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 

@@ -8,10 +8,7 @@ import TestSupport
 /// `verify` and `bounds` (issue 14 item 4).
 final class SupportsCLITests: XCTestCase {
     var tmp: URL!
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-supports-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { tmp = try TestData.makeTemporaryFolder("certus-supports") }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
     func testSupportsListsEveryRegisteredOperator() throws {

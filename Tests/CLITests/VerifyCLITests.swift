@@ -8,10 +8,7 @@ final class VerifyCLITests: XCTestCase {
     let tiny = TestData.sharedPath("benchmarks/tiny")
     var tmp: URL!
 
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-verify-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { tmp = try TestData.makeTemporaryFolder("certus-verify") }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 

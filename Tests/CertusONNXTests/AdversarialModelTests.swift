@@ -13,10 +13,7 @@ import TestSupport
 final class AdversarialModelTests: XCTestCase {
     var tmp: URL!
 
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-adv-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { tmp = try TestData.makeTemporaryFolder("certus-adv") }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 

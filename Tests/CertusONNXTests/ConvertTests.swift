@@ -7,10 +7,7 @@ import TestSupport
 final class ConvertTests: XCTestCase {
     var tmp: URL!
 
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-convert-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { tmp = try TestData.makeTemporaryFolder("certus-convert") }
 
     override func tearDownWithError() throws {
         try? FileManager.default.removeItem(at: tmp)

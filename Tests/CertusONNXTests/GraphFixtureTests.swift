@@ -85,8 +85,7 @@ final class GraphFixtureTests: XCTestCase {
     /// The JSON form of each fixture (ModelFile.convert) loads to the same model and evaluates
     /// bit for bit like the binary one on the nine reference inputs.
     func testJSONFormEvaluatesLikeBinary() throws {
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("graphs-json-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        let tmp = try TestData.makeTemporaryFolder("graphs-json")
         defer { try? FileManager.default.removeItem(at: tmp) }
         for name in folder.names {
             let json = tmp.appendingPathComponent("\(name).json").path

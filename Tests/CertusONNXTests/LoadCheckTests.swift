@@ -9,10 +9,7 @@ import TestSupport
 final class LoadCheckTests: XCTestCase {
     var tmp: URL!
 
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-load-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { tmp = try TestData.makeTemporaryFolder("certus-load") }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 

@@ -2,16 +2,14 @@ import XCTest
 import Foundation
 import Certus
 @testable import CertusONNX
+import TestSupport
 
 /// Loading a model with several unsupported operators fails with one error that names every
 /// unsupported op type with its node names and counts (issue 14 item 4), for the binary and the
 /// JSON encoding alike.
 final class UnsupportedOperatorsTests: XCTestCase {
     var tmp: URL!
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("certus-unsup-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { tmp = try TestData.makeTemporaryFolder("certus-unsup") }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
     /// x [1, 4] -> Relu -> 2 x LSTM-typed, 1 x Hardmax, 3 x a made-up op, 1 x a com.microsoft op

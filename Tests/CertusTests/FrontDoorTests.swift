@@ -112,8 +112,7 @@ final class FrontDoorTests: XCTestCase {
         XCTAssertEqual(missing?.file, "/nonexistent/m.onnx")
         XCTAssertTrue(missing?.description.hasPrefix("/nonexistent/m.onnx: ") ?? false, missing?.description ?? "")
 
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("certus-front-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try TestData.makeTemporaryFolder("certus-front")
         defer { try? FileManager.default.removeItem(at: dir) }
         let bad = dir.appendingPathComponent("bad.vnnlib").path
         try "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (<= X_0 0.5)\n".write(toFile: bad, atomically: true, encoding: .utf8)
@@ -196,8 +195,7 @@ final class FrontDoorTests: XCTestCase {
                                       options: { var c = CheckOptions(); c.tags = ["mlp_tanh"]; return c }())
         XCTAssertEqual(report.results.count, 4)
         XCTAssertEqual(report.exitCode, 0, report.table())
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("certus-front-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try TestData.makeTemporaryFolder("certus-front")
         defer { try? FileManager.default.removeItem(at: dir) }
         let bad = dir.appendingPathComponent("m.json").path
         try "{\"entries\": [\n  {\"model\": \"m.onnx\", \"spec\": \"s\", \"expect\": \"holds\", \"timeuot\": 5}]}".write(toFile: bad, atomically: true, encoding: .utf8)

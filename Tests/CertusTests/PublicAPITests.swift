@@ -104,8 +104,7 @@ final class PublicAPITests: XCTestCase {
         XCTAssertGreaterThan(s.parameters, 0)
         XCTAssertNotNil(s.opCounts["Tanh"])
 
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("certus-api-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try TestData.makeTemporaryFolder("certus-api")
         defer { try? FileManager.default.removeItem(at: dir) }
         let json = dir.appendingPathComponent("m.json").path, back = dir.appendingPathComponent("m.onnx").path
         XCTAssertEqual(try Certus.convert(model: path, to: json), "json")

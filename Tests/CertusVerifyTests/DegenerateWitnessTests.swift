@@ -224,8 +224,7 @@ final class DegenerateWitnessTests: XCTestCase {
     /// (answers by hand), and an epsilon-0 JSON spec for two_out: sat where the unsafe set is
     /// reached, never sat where it is not.
     func testHeldOutSpecFilesOnSharedModels() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("certus-degenerate-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try TestData.makeTemporaryFolder("certus-degenerate")
         defer { try? FileManager.default.removeItem(at: dir) }
         func vnnlib(_ name: String, _ x0: (String, String), _ x1: (String, String), _ unsafe: String) -> String {
             let path = dir.appendingPathComponent(name).path

@@ -110,3 +110,13 @@ public enum TestData {
         abs(a - b) <= rel * max(abs(b), floor)
     }
 }
+
+extension TestData {
+    /// A new empty folder `<prefix>-<UUID>` in the temporary directory (the caller removes it,
+    /// usually in `tearDownWithError`).
+    public static func makeTemporaryFolder(_ prefix: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
