@@ -12,7 +12,7 @@ import CertusTensor
 /// lower parameter (alpha-CROWN's, clamped to [0, 1]; default p = 1 when u >= -l, else 0, the
 /// sign of u + l, as for ReLU's lower slope). The lower line is exact in Double (|s x| <= |x|);
 /// the chord's intercept is rounded and is padded (`RoundingGuard`).
-package struct Abs: ElementwiseRelaxation, AttributeFree {
+package struct Abs: KinkAtZeroActivation, AttributeFree {
     package static let opType = "Abs"
     package init() {}
     package func apply(_ x: Double) -> Double { Swift.abs(x) }
@@ -60,36 +60,15 @@ package struct Abs: ElementwiseRelaxation, AttributeFree {
         let rel = relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
         return (rel, l < 0 && u > 0 && lowerParameter != nil ? (2, 0) : (0, 0), (0, 0))
     }
-    package var isPiecewiseLinear: Bool { true }
     /// Two pieces meeting at the origin with slopes -1 and 1 (convex):
     /// `PiecewiseLinearEncoding.kinkAtZero` (y >= -z, y >= z, the chord above; one binary in
-    /// exact mode).
-    package func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? {
-        .kinkAtZero(leftSlope: -1, rightSlope: 1, l: l, u: u, mode: mode)
-    }
-    /// The kink (both strategies): splitting at 0 makes both children exact.
-    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
-        l < 0 && u > 0 ? 0 : nil
-    }
-    /// The kink at 0.
-    package func crossesShapeChange(l: Double, u: Double) -> Bool { l < 0 && 0 < u }
+    /// exact mode), split at the kink; its gradient node is sign(x), the Clarke set at 0
+    /// [-1, 1] (`KinkAtZeroActivation`).
+    package var leftSlope: Double { -1 }
+    package var rightSlope: Double { 1 }
 }
 
 extension Abs {
     /// |x| is exact in float32.
     package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
-}
-
-// MARK: - gradient node (`ClarkeDerivative`)
-
-extension Abs: ClarkeDerivative {
-    /// sign(x); the Clarke set at 0 is [-1, 1].
-    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
-        kinkRange(l, u, left: -1, right: 1)
-    }
-    package func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
-        l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: -1, right: 1) : nil
-    }
-    package func secondDerivative(_ x: Double) -> Double { 0 }
-    package func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { 2 * smoothStep(x, t) - 1 }
 }

@@ -3,7 +3,7 @@ import CertusTensor
 
 /// x for x >= 0, alpha x below (ONNX LeakyRelu, attribute `alpha`, default 0.01), elementwise;
 /// any shape, any alpha (negative and above 1 included).
-package struct LeakyRelu: ElementwiseRelaxation {
+package struct LeakyRelu: KinkAtZeroActivation {
     package static let opType = "LeakyRelu"
     package let alpha: Double
     package init(alpha: Double = 0.01) { self.alpha = alpha }
@@ -53,21 +53,14 @@ package struct LeakyRelu: ElementwiseRelaxation {
         guard lowerParameter != nil else { return (rel, (0, 0), (0, 0)) }
         return (rel, RelaxationLines.paddedDerivative(line: (rel.aL, 0), (ds, 0), l: l, u: u, sign: -1), (0, 0))
     }
-    package var isPiecewiseLinear: Bool { true }
     /// Two pieces meeting at the origin, slopes alpha (z <= 0) and 1 (z >= 0)
     /// (`PiecewiseLinearEncoding.kinkAtZero`): stable neurons y = alpha z or y = z; unstable
     /// ones for alpha < 1 (convex, max(alpha z, z)) y >= alpha z, y >= z and the chord above,
     /// for alpha > 1 (concave, min(alpha z, z)) the mirror image; exact mode adds two big-M rows
-    /// with one binary. alpha = 1 is the identity (always y = z).
-    package func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? {
-        .kinkAtZero(leftSlope: alpha, rightSlope: 1, l: l, u: u, mode: mode)
-    }
-    /// The kink at 0 (both children exact), as for ReLU.
-    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
-        l < 0 && u > 0 && alpha != 1 ? 0 : nil
-    }
-    /// The kink at 0.
-    package func crossesShapeChange(l: Double, u: Double) -> Bool { l < 0 && 0 < u }
+    /// with one binary (`KinkAtZeroActivation`). alpha = 1 is the identity (always y = z, never
+    /// split).
+    package var leftSlope: Double { alpha }
+    package var rightSlope: Double { 1 }
 }
 
 // MARK: - float32 semantics (`Float32Rounding`)
@@ -75,17 +68,4 @@ package struct LeakyRelu: ElementwiseRelaxation {
 extension LeakyRelu {
     /// alpha x is one float32 multiplication (one rounding, half an ulp, plus underflow).
     package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .ulps(1, absolute: 0x1p-149) }
-}
-
-// MARK: - gradient node (`ClarkeDerivative`)
-
-extension LeakyRelu: ClarkeDerivative {
-    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
-        kinkRange(l, u, left: alpha, right: 1)
-    }
-    package func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
-        l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: alpha, right: 1) : nil
-    }
-    package func secondDerivative(_ x: Double) -> Double { 0 }
-    package func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { alpha + (1 - alpha) * smoothStep(x, t) }
 }

@@ -4,7 +4,7 @@ import CertusTensor
 /// max(x, 0) (ONNX Relu), elementwise; any shape. The kink at 0 is its only branching point, and
 /// splitting there makes both children exact (beta-CROWN's ReLU split, the special case of the
 /// general split).
-package struct Relu: ElementwiseRelaxation, AttributeFree {
+package struct Relu: KinkAtZeroActivation, AttributeFree {
     package static let opType = "Relu"
     package init() {}
     /// max(x, 0); NaN stays NaN, as in onnxruntime.
@@ -37,21 +37,13 @@ package struct Relu: ElementwiseRelaxation, AttributeFree {
         let rel = relaxation(l: l, u: u, lowerParameter: lowerParameter, upperParameter: upperParameter)
         return (rel, l < 0 && u > 0 && lowerParameter != nil ? (1, 0) : (0, 0), (0, 0))
     }
-    package var isPiecewiseLinear: Bool { true }
-    /// Inactive (u <= 0) y = 0, active (l >= 0) y = z, unstable the triangle y >= 0, y >= z,
-    /// (u - l) y <= u (z - l) (Ehlers 2017), with Tjeng's y <= z - l (1 - a), y <= u a in exact
-    /// mode (`PiecewiseLinearEncoding.kinkAtZero` with slopes 0 and 1).
-    package func piecewiseLinearEncoding(l: Double, u: Double, mode: PiecewiseLinearEncoding.Mode) -> PiecewiseLinearEncoding? {
-        .kinkAtZero(leftSlope: 0, rightSlope: 1, l: l, u: u, mode: mode)
-    }
+    /// Slopes 0 and 1 (`KinkAtZeroActivation`): the LP encoding is the triangle y >= 0, y >= z,
+    /// (u - l) y <= u (z - l) (Ehlers 2017) with Tjeng's y <= z - l (1 - a), y <= u a in exact
+    /// mode; splitting at 0 is beta-CROWN's ReLU split.
+    package var leftSlope: Double { 0 }
+    package var rightSlope: Double { 1 }
     /// The lower parameter is the lower slope (see `relaxation`): the engine's fast paths apply.
     package var isReluShaped: Bool { true }
-    /// The kink: splitting at 0 makes both children exact (beta-CROWN's ReLU split).
-    package func branchingPoint(l: Double, u: Double, strategy: BranchingPointStrategy) -> Double? {
-        l < 0 && u > 0 ? 0 : nil
-    }
-    /// The kink at 0.
-    package func crossesShapeChange(l: Double, u: Double) -> Bool { l < 0 && 0 < u }
 }
 
 // MARK: - float32 semantics (`Float32Rounding`)
@@ -59,17 +51,4 @@ package struct Relu: ElementwiseRelaxation, AttributeFree {
 extension Relu {
     /// max(x, 0) is exact in float32.
     package func float32Rounding(inputShapes: [[Int]], constantInputs: [Bool]) -> Float32Rounding { .exact }
-}
-
-// MARK: - gradient node (`ClarkeDerivative`)
-
-extension Relu: ClarkeDerivative {
-    package func derivativeRange(l: Double, u: Double) -> (lower: Double, upper: Double) {
-        kinkRange(l, u, left: 0, right: 1)
-    }
-    package func derivativeRelaxation(l: Double, u: Double) -> NeuronRelaxation? {
-        l < 0 && u > 0 ? stepRelaxation(l: l, u: u, left: 0, right: 1) : nil
-    }
-    package func secondDerivative(_ x: Double) -> Double { 0 }
-    package func smoothedDerivative(_ x: Double, temperature t: Double) -> Double { smoothStep(x, t) }
 }
