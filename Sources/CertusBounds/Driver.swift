@@ -478,17 +478,19 @@ extension BoundEngine {
     /// Whether the network is affine layers and piecewise-linear activations only (ReLU,
     /// LeakyReLU; no products of variables): its fully split domains have exact LPs.
     package var isPiecewiseLinear: Bool {
-        graph.nodes.indices.allSatisfy { i in
-            kinds[i] == .affine || (kinds[i] == .elementwise && (graph.nodes[i].op as? any ElementwiseRelaxation)?.isPiecewiseLinear == true)
-        }
+        graph.nodes.indices.allSatisfy { Self.isPiecewiseLinear(graph.nodes[$0].op, kind: kinds[$0]) }
     }
 
     /// `isPiecewiseLinear` of a graph before an engine is made for it.
     static func isPiecewiseLinear(_ graph: Graph) -> Bool {
         graph.nodes.allSatisfy { n in
-            let kind = n.op.boundKind(constantInputs: n.inputs.map { graph.constants[$0] != nil })
-            return kind == .affine || (kind == .elementwise && (n.op as? any ElementwiseRelaxation)?.isPiecewiseLinear == true)
+            isPiecewiseLinear(n.op, kind: n.op.boundKind(constantInputs: n.inputs.map { graph.constants[$0] != nil }))
         }
+    }
+
+    /// Whether a node of this bound kind is affine or a piecewise-linear activation.
+    private static func isPiecewiseLinear(_ op: any Operator, kind: BoundKind) -> Bool {
+        kind == .affine || (kind == .elementwise && (op as? any ElementwiseRelaxation)?.isPiecewiseLinear == true)
     }
     /// The operators of `splittableNodes`.
     package var splittableOperations: [any ElementwiseRelaxation] {
